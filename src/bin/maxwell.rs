@@ -1,0 +1,73 @@
+//! `maxwell`: one node. Reads Maxwell's config keys from `--config FILE` and `--key=value`.
+
+use maxwell_ha::config::Config;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("usage: maxwell [--config=FILE] [--key=value ...]\nkeys: see config/config.properties.example");
+        return std::process::ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--print-example-config") {
+        print!("{}", maxwell_ha::config::example_file());
+        return std::process::ExitCode::SUCCESS;
+    }
+    let args: Vec<String> = normalise(args);
+    let cfg = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maxwell: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| cfg.log_level.clone().into()))
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    rt.block_on(async move {
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutdown requested; stopping at the next transaction boundary");
+            c2.cancel();
+        });
+        let describe = |p: &Option<maxwell_ha::binlog::reader::ResumePoint>| match p {
+            Some(p) => format!("{} gtid={}", p.position, p.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default()),
+            None => "none (nothing written)".to_string(),
+        };
+        match maxwell_ha::node::run(&cfg, cancel).await {
+            Ok(last) => {
+                tracing::info!(last_position = %describe(&last), "stopped");
+                std::process::ExitCode::SUCCESS
+            }
+            Err((e, last)) => {
+                tracing::error!(last_position = %describe(&last), "stopped: {e}");
+                eprintln!("maxwell: {e} (last written position: {})", describe(&last));
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Accepts Maxwell's `--key value` form as well as `--key=value`.
+fn normalise(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.into_iter().peekable();
+    while let Some(a) = it.next() {
+        if a.starts_with("--") && !a.contains('=') {
+            if let Some(v) = it.next_if(|n| !n.starts_with("--")) {
+                out.push(format!("{a}={v}"));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}

@@ -1,0 +1,471 @@
+//! The event state machine: raw binlog events in, finished transactions out.
+//!
+//! Invariants:
+//! - Output happens only at transaction boundaries: XID, a COMMIT/ROLLBACK query, a standalone
+//!   statement (DDL), or XA PREPARE. Each [`Transaction`] carries the position *after* its
+//!   last event, which is a valid resume point.
+//! - A transaction that produced no rows (all filtered) is still reported, so positions keep
+//!   moving; a ROLLBACK discards its rows.
+//! - The GTID state is advanced only when a transaction ends, so `gtid_set` on a transaction
+//!   includes it and nothing after it.
+//! - Table schemas are cached per table id; a TABLE_MAP identical to the cached one is a
+//!   byte comparison, not a re-parse. Excluded tables are never decoded.
+//! - No allocation per row on the hot path beyond the output buffers (fragment and span
+//!   buffers are reused).
+
+use super::bytes::Reader;
+use super::charset::CollationMap;
+use super::gtid::{GtidSet, MariaGtid, MariaGtidSet, MysqlGtidSet, Sid};
+use super::position::BinlogPosition;
+use super::rows::{check_columns, decode_image, parse_rows_event, RowKind, RowsError};
+use super::schema::{build_table_info, parse_table_map, SchemaError, TableInfo};
+use super::values::ValueOpts;
+use crate::encode::{ddl, Image, OutputConfig, TxBuffer, TxFields};
+use crate::filter::Filter;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+pub mod ev {
+    pub const QUERY: u8 = 2;
+    pub const STOP: u8 = 3;
+    pub const ROTATE: u8 = 4;
+    pub const FORMAT_DESCRIPTION: u8 = 15;
+    pub const XID: u8 = 16;
+    pub const TABLE_MAP: u8 = 19;
+    pub const INCIDENT: u8 = 26;
+    pub const HEARTBEAT: u8 = 27;
+    pub const ROWS_QUERY: u8 = 29;
+    pub const GTID_MYSQL: u8 = 33;
+    pub const ANONYMOUS_GTID: u8 = 34;
+    pub const PREVIOUS_GTIDS: u8 = 35;
+    pub const XA_PREPARE: u8 = 38;
+    pub const PARTIAL_UPDATE_ROWS: u8 = 39;
+    pub const ANNOTATE_ROWS: u8 = 160;
+    pub const BINLOG_CHECKPOINT: u8 = 161;
+    pub const GTID_MARIA: u8 = 162;
+    pub const GTID_LIST: u8 = 163;
+    pub const START_ENCRYPTION: u8 = 164;
+    pub const QUERY_COMPRESSED: u8 = 165;
+}
+
+/// One event as the decoder needs it: header fields and the body without checksum.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent<'a> {
+    pub type_code: u8,
+    pub timestamp: u32,
+    pub server_id: u32,
+    /// Offset just after this event in its binlog file (0 for artificial events).
+    pub log_pos: u32,
+    pub flags: u16,
+    pub data: &'a [u8],
+}
+
+/// A finished transaction (or standalone statement).
+#[derive(Debug, Default, Clone)]
+pub struct Transaction {
+    /// Newline-terminated Maxwell JSON lines.
+    pub json: Vec<u8>,
+    /// End offset in `json` of each line.
+    pub row_ends: Vec<usize>,
+    pub position: BinlogPosition,
+    pub gtid: Option<String>,
+    pub gtid_set: Option<GtidSet>,
+    pub xid: Option<u64>,
+    pub ts: u32,
+    /// A schema change (DDL) ended here: schema facts may need a refresh.
+    pub schema_changed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Rows(#[from] RowsError),
+    #[error("rows event for table id {0} without a preceding TABLE_MAP (resume position is not a transaction boundary?)")]
+    UnknownTable(u64),
+    #[error("corrupt {what} event at {position}")]
+    Corrupt { what: &'static str, position: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("the source logged an INCIDENT event at {0}: changes may be missing from the binlog; resolve it on the server and restart from a position after it")]
+    Incident(String),
+}
+
+struct TableEntry {
+    raw: Vec<u8>,
+    info: Option<Arc<TableInfo>>,
+}
+
+/// Decoder options that come from configuration.
+#[derive(Clone, Default)]
+pub struct DecoderConfig {
+    pub output: OutputConfig,
+    pub filter: Filter,
+}
+
+pub struct Decoder {
+    cfg: DecoderConfig,
+    vopts: ValueOpts,
+    collations: CollationMap,
+    json_columns: HashSet<(String, String, String)>,
+    tables: HashMap<u64, TableEntry>,
+    file: String,
+    gtid_state: Option<GtidSet>,
+    // open transaction
+    in_tx: bool,
+    tx: TxBuffer,
+    tx_gtid_maria: Option<MariaGtid>,
+    tx_gtid_mysql: Option<(Sid, u64)>,
+    tx_thread: Option<u32>,
+    tx_server: u32,
+    row_query: Option<String>,
+    // scratch
+    frag_b: Vec<u8>,
+    spans_b: Vec<(u32, u32)>,
+    frag_a: Vec<u8>,
+    spans_a: Vec<(u32, u32)>,
+    rows_seen: u64,
+}
+
+impl Decoder {
+    pub fn new(cfg: DecoderConfig, collations: CollationMap) -> Self {
+        let vopts = ValueOpts { null_zerodates: cfg.output.null_zerodates };
+        Self {
+            cfg,
+            vopts,
+            collations,
+            json_columns: HashSet::new(),
+            tables: HashMap::new(),
+            file: String::new(),
+            gtid_state: None,
+            in_tx: false,
+            tx: TxBuffer::default(),
+            tx_gtid_maria: None,
+            tx_gtid_mysql: None,
+            tx_thread: None,
+            tx_server: 0,
+            row_query: None,
+            frag_b: Vec::new(),
+            spans_b: Vec::new(),
+            frag_a: Vec::new(),
+            spans_a: Vec::new(),
+            rows_seen: 0,
+        }
+    }
+
+    /// Sets the known start state (file and GTID position) before the first event.
+    pub fn start_at(&mut self, file: &str, gtid: Option<GtidSet>) {
+        self.file = file.to_string();
+        self.gtid_state = gtid;
+    }
+
+    /// Prepares for a new dump connection at a transaction boundary: the half-read
+    /// transaction is dropped and table ids are forgotten (they change across restarts).
+    pub fn restart_at(&mut self, file: &str, gtid: Option<GtidSet>) {
+        self.reset_tx();
+        self.tables.clear();
+        self.start_at(file, gtid);
+    }
+
+    /// Replaces the set of (db, table, column) holding JSON text; drops cached schemas.
+    pub fn set_json_columns(&mut self, cols: HashSet<(String, String, String)>) {
+        if cols != self.json_columns {
+            self.json_columns = cols;
+            self.tables.clear();
+        }
+    }
+
+    pub fn current_file(&self) -> &str {
+        &self.file
+    }
+    pub fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+    pub fn rows_seen(&self) -> u64 {
+        self.rows_seen
+    }
+    pub fn gtid_state(&self) -> Option<&GtidSet> {
+        self.gtid_state.as_ref()
+    }
+
+    fn corrupt(&self, what: &'static str, ev: &RawEvent) -> DecodeError {
+        DecodeError::Corrupt { what, position: format!("{}:{}", self.file, ev.log_pos) }
+    }
+
+    fn reset_tx(&mut self) {
+        self.in_tx = false;
+        self.tx.clear();
+        self.tx_gtid_maria = None;
+        self.tx_gtid_mysql = None;
+        self.tx_thread = None;
+        self.row_query = None;
+    }
+
+    /// Feeds one event; returns a transaction when `ev` ended one.
+    pub fn handle(&mut self, ev: &RawEvent) -> Result<Option<Transaction>, DecodeError> {
+        use ev::*;
+        match ev.type_code {
+            23..=25 | 30..=32 => {
+                self.rows(ev)?;
+                Ok(None)
+            }
+            TABLE_MAP => {
+                self.table_map(ev)?;
+                Ok(None)
+            }
+            XID => {
+                let xid = Reader::new(ev.data).u64().ok_or_else(|| self.corrupt("XID", ev))?;
+                Ok(Some(self.finish(ev, Some(xid), None)))
+            }
+            QUERY => self.query(ev),
+            GTID_MARIA => {
+                let mut r = Reader::new(ev.data);
+                let seq = r.u64().ok_or_else(|| self.corrupt("GTID", ev))?;
+                let domain = r.u32().ok_or_else(|| self.corrupt("GTID", ev))?;
+                self.reset_tx();
+                self.tx_gtid_maria = Some(MariaGtid { domain, server: ev.server_id, seq });
+                self.tx_server = ev.server_id;
+                Ok(None)
+            }
+            GTID_MYSQL => {
+                let mut r = Reader::new(ev.data);
+                r.u8().ok_or_else(|| self.corrupt("GTID", ev))?;
+                let sid: [u8; 16] = r.take(16).ok_or_else(|| self.corrupt("GTID", ev))?.try_into().unwrap();
+                let gno = r.u64().ok_or_else(|| self.corrupt("GTID", ev))?;
+                self.reset_tx();
+                self.tx_gtid_mysql = Some((Sid(sid), gno));
+                self.tx_server = ev.server_id;
+                Ok(None)
+            }
+            PREVIOUS_GTIDS => {
+                let set = MysqlGtidSet::decode_sid_block(ev.data).map_err(|_| self.corrupt("PREVIOUS_GTIDS", ev))?;
+                if self.gtid_state.is_none() {
+                    self.gtid_state = Some(GtidSet::Mysql(set));
+                }
+                Ok(None)
+            }
+            GTID_LIST => {
+                if self.gtid_state.is_none() {
+                    let mut r = Reader::new(ev.data);
+                    let n = r.u32().ok_or_else(|| self.corrupt("GTID_LIST", ev))? & 0x0fff_ffff;
+                    let mut set = MariaGtidSet::default();
+                    for _ in 0..n {
+                        let domain = r.u32().ok_or_else(|| self.corrupt("GTID_LIST", ev))?;
+                        let server = r.u32().ok_or_else(|| self.corrupt("GTID_LIST", ev))?;
+                        let seq = r.u64().ok_or_else(|| self.corrupt("GTID_LIST", ev))?;
+                        set.add(MariaGtid { domain, server, seq });
+                    }
+                    self.gtid_state = Some(GtidSet::Maria(set));
+                }
+                Ok(None)
+            }
+            ROTATE => {
+                let mut r = Reader::new(ev.data);
+                r.u64().ok_or_else(|| self.corrupt("ROTATE", ev))?;
+                let name = String::from_utf8_lossy(r.rest()).into_owned();
+                self.file = name;
+                // Table ids are per binlog file.
+                if ev.log_pos != 0 && ev.flags & 0x20 == 0 {
+                    self.tables.clear();
+                }
+                Ok(None)
+            }
+            ANNOTATE_ROWS => {
+                self.row_query = Some(String::from_utf8_lossy(ev.data).into_owned());
+                Ok(None)
+            }
+            ROWS_QUERY => {
+                self.row_query = ev.data.get(1..).map(|b| String::from_utf8_lossy(b).into_owned());
+                Ok(None)
+            }
+            XA_PREPARE => Ok(Some(self.finish(ev, None, None))),
+            INCIDENT => Err(DecodeError::Incident(format!("{}:{}", self.file, ev.log_pos))),
+            QUERY_COMPRESSED | 166..=171 => Err(DecodeError::Unsupported(
+                "the server writes compressed binlog events (log_bin_compress=ON); set log_bin_compress=OFF".into(),
+            )),
+            START_ENCRYPTION => Err(DecodeError::Unsupported(
+                "the binlog is encrypted on disk and the server sent an encryption event; this is not supported".into(),
+            )),
+            PARTIAL_UPDATE_ROWS => Err(DecodeError::Unsupported(
+                "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) are not supported; set binlog_row_value_options=''".into(),
+            )),
+            _ => Ok(None), // FDE, heartbeats, checkpoints, anonymous GTIDs, STOP, …
+        }
+    }
+
+    fn table_map(&mut self, ev: &RawEvent) -> Result<(), DecodeError> {
+        let raw = parse_table_map(ev.data)?;
+        if let Some(e) = self.tables.get(&raw.table_id) {
+            if e.raw == ev.data {
+                return Ok(());
+            }
+        }
+        let info = if self.cfg.filter.may_emit(raw.database, raw.table) {
+            Some(Arc::new(build_table_info(&raw, &self.collations, &self.json_columns)?))
+        } else {
+            None
+        };
+        self.tables.insert(raw.table_id, TableEntry { raw: ev.data.to_vec(), info });
+        Ok(())
+    }
+
+    fn rows(&mut self, ev: &RawEvent) -> Result<(), DecodeError> {
+        let re = parse_rows_event(ev.type_code, ev.data)?;
+        let entry = self.tables.get(&re.table_id).ok_or(DecodeError::UnknownTable(re.table_id))?;
+        let Some(t) = entry.info.clone() else { return Ok(()) };
+        check_columns(&re, &t)?;
+        if !self.in_tx {
+            // Row events outside BEGIN…COMMIT (non-transactional engines without GTID):
+            // the statement's end is marked by a COMMIT query; open an implicit group.
+            self.in_tx = true;
+            self.tx_server = ev.server_id;
+        }
+        let column_rules = self.cfg.filter.has_column_rules_for(&t.database, &t.table);
+        let mut r = Reader::new(re.rows);
+        while r.remaining() > 0 {
+            let (before, after) = match re.kind {
+                RowKind::Insert => {
+                    decode_image(&t, re.present, &mut r, &mut self.frag_a, &mut self.spans_a, self.vopts)?;
+                    (false, true)
+                }
+                RowKind::Delete => {
+                    decode_image(&t, re.present, &mut r, &mut self.frag_b, &mut self.spans_b, self.vopts)?;
+                    (true, false)
+                }
+                RowKind::Update => {
+                    decode_image(&t, re.present, &mut r, &mut self.frag_b, &mut self.spans_b, self.vopts)?;
+                    decode_image(&t, re.present_after, &mut r, &mut self.frag_a, &mut self.spans_a, self.vopts)?;
+                    (true, true)
+                }
+            };
+            self.rows_seen += 1;
+            let b = before.then(|| Image { frag: &self.frag_b, spans: &self.spans_b });
+            let a = after.then(|| Image { frag: &self.frag_a, spans: &self.spans_a });
+            if column_rules {
+                let main = if after { a.as_ref() } else { b.as_ref() }.unwrap();
+                let lookup = |col: &str| column_text(&t, main, col);
+                if !self.cfg.filter.includes_row(&t.database, &t.table, lookup) {
+                    continue;
+                }
+            }
+            self.tx.push_row(&t, re.kind, ev.timestamp, self.row_query.as_deref(), b.as_ref(), a.as_ref(), &self.cfg.output);
+        }
+        Ok(())
+    }
+
+    fn query(&mut self, ev: &RawEvent) -> Result<Option<Transaction>, DecodeError> {
+        let mut r = Reader::new(ev.data);
+        let bad = || DecodeError::Corrupt { what: "QUERY", position: String::new() };
+        let thread = r.u32().ok_or_else(bad)?;
+        r.u32().ok_or_else(bad)?;
+        let dbl = r.u8().ok_or_else(bad)? as usize;
+        r.u16().ok_or_else(bad)?;
+        let svl = r.u16().ok_or_else(bad)? as usize;
+        r.take(svl).ok_or_else(bad)?;
+        let db = String::from_utf8_lossy(r.take(dbl).ok_or_else(bad)?).into_owned();
+        r.u8().ok_or_else(bad)?;
+        let sql = String::from_utf8_lossy(r.rest());
+        let sql = sql.trim_end_matches('\0');
+        match sql {
+            "BEGIN" => {
+                self.in_tx = true;
+                self.tx_thread = Some(thread);
+                self.tx_server = ev.server_id;
+                Ok(None)
+            }
+            "COMMIT" => Ok(Some(self.finish(ev, None, None))),
+            "ROLLBACK" => {
+                self.tx.clear();
+                Ok(Some(self.finish(ev, None, None)))
+            }
+            // A statement inside BEGIN…COMMIT (e.g. SAVEPOINT) does not end the group.
+            _ if self.in_tx => Ok(None),
+            _ => {
+                self.tx_thread = Some(thread);
+                self.tx_server = ev.server_id;
+                let sql = sql.to_string();
+                Ok(Some(self.finish(ev, None, Some((db, sql)))))
+            }
+        }
+    }
+
+    /// Ends the open transaction at `ev` and returns it.
+    fn finish(&mut self, ev: &RawEvent, xid: Option<u64>, stmt: Option<(String, String)>) -> Transaction {
+        let position = BinlogPosition::new(self.file.clone(), ev.log_pos as u64);
+        let gtid = if let Some(g) = self.tx_gtid_maria {
+            match &mut self.gtid_state {
+                Some(GtidSet::Maria(s)) => s.add(g),
+                _ => {
+                    let mut s = MariaGtidSet::default();
+                    s.add(g);
+                    self.gtid_state = Some(GtidSet::Maria(s));
+                }
+            }
+            Some(g.to_string())
+        } else if let Some((sid, gno)) = self.tx_gtid_mysql {
+            match &mut self.gtid_state {
+                Some(GtidSet::Mysql(s)) => s.add(sid, gno),
+                _ => {
+                    let mut s = MysqlGtidSet::default();
+                    s.add(sid, gno);
+                    self.gtid_state = Some(GtidSet::Mysql(s));
+                }
+            }
+            Some(format!("{sid}:{gno}"))
+        } else {
+            None
+        };
+        let pos_text = position.to_string();
+        let mut tx = Transaction {
+            position,
+            gtid,
+            gtid_set: self.gtid_state.clone(),
+            xid,
+            ts: ev.timestamp,
+            ..Default::default()
+        };
+        if let Some((db, sql)) = stmt {
+            if let Some(d) = ddl::classify(&sql, &db) {
+                tx.schema_changed = true;
+                if self.cfg.output.ddl && !self.cfg.filter.is_blacklisted(&d.database, d.table.as_deref().unwrap_or("")) {
+                    ddl::write_ddl(&mut tx.json, &d, &sql, ev.timestamp, &pos_text);
+                    tx.row_ends.push(tx.json.len());
+                }
+            } else {
+                // Other standalone statements (CREATE INDEX, views, grants…) may still
+                // change column facts; let the reader refresh them.
+                tx.schema_changed = true;
+            }
+        }
+        if !self.tx.is_empty() {
+            let fields = TxFields {
+                xid,
+                position: &pos_text,
+                gtid: tx.gtid.as_deref(),
+                server_id: self.tx_server,
+                thread_id: self.tx_thread,
+            };
+            self.tx.commit(&fields, &self.cfg.output, &mut tx.json, &mut tx.row_ends);
+        }
+        self.reset_tx();
+        tx
+    }
+}
+
+/// Text of column `col` in `img` for column-value filters.
+fn column_text(t: &TableInfo, img: &Image, col: &str) -> Option<Option<String>> {
+    let i = t.columns.iter().position(|c| c.name == col)?;
+    let v = img.get(i)?;
+    if v == b"null" {
+        return Some(None);
+    }
+    if v.first() == Some(&b'"') {
+        return Some(serde_json::from_slice::<String>(v).ok());
+    }
+    Some(Some(String::from_utf8_lossy(v).into_owned()))
+}
+
+#[cfg(test)]
+#[path = "decoder_tests.rs"]
+mod tests;

@@ -1,0 +1,426 @@
+//! The binlog connection: server checks, dump requests, reconnects.
+//!
+//! Invariants:
+//! - Before streaming, the server is checked once: `log_bin` on, `binlog_format=ROW`,
+//!   `binlog_row_metadata=FULL`, and the start position still present. Each failed check is a
+//!   definite error naming the setting and the fix.
+//! - The stream resumes only at transaction boundaries: after an I/O error or a server
+//!   shutdown it reconnects (with backoff) from the end of the last transaction handed on, and
+//!   the half-read transaction is discarded, never emitted.
+//! - Every event's CRC32 is verified when the server checksums events; a mismatch is a
+//!   definite error (the bytes are corrupt), not skipped.
+//! - MariaDB is asked for GTID events (`@mariadb_slave_capability=4`) and heartbeats, so an
+//!   idle stream still ticks; MySQL GTID resume uses COM_BINLOG_DUMP_GTID with the SID block.
+
+use super::charset::CollationMap;
+use super::decoder::{ev, Decoder, DecoderConfig, RawEvent, Transaction};
+use super::gtid::GtidSet;
+use super::position::BinlogPosition;
+use futures_util::StreamExt;
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStreamRequest, Conn, Opts, OptsBuilder};
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Where the source is and who we are to it.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub server_id: u32,
+    pub heartbeat: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// Where to start reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartPosition {
+    /// The server's current end of binlog.
+    Current,
+    File(BinlogPosition),
+    Gtid(GtidSet),
+}
+
+/// A resume point: always a transaction boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub position: BinlogPosition,
+    pub gtid: Option<GtidSet>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    /// Definite: configuration or server state must be fixed by a person.
+    #[error("{0}")]
+    Definite(String),
+    /// Transient: worth retrying.
+    #[error("{0}")]
+    Transient(String),
+    #[error(transparent)]
+    Decode(#[from] super::decoder::DecodeError),
+}
+
+impl ReaderError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ReaderError::Transient(_))
+    }
+}
+
+fn classify(e: mysql_async::Error, what: &str) -> ReaderError {
+    match &e {
+        mysql_async::Error::Server(s) => match s.code {
+            1045 | 1044 | 1142 | 1227 => ReaderError::Definite(format!(
+                "{what}: access denied ({}); the user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT privileges",
+                s.message
+            )),
+            1236 => ReaderError::Definite(format!(
+                "{what}: the server cannot send the binlog from the requested position ({}); the position was purged or is not a transaction boundary: choose a newer init_position",
+                s.message
+            )),
+            _ => ReaderError::Transient(format!("{what}: server error {}: {}", s.code, s.message)),
+        },
+        _ => ReaderError::Transient(format!("{what}: {e}")),
+    }
+}
+
+/// Facts learned from the server before streaming.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub flavor: Flavor,
+    pub version: String,
+    pub server_id: u32,
+    pub binlog_row_image: String,
+}
+
+impl SourceConfig {
+    fn opts(&self) -> Opts {
+        OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+            .into()
+    }
+
+    /// Opens a connection, bounded by `connect_timeout`.
+    pub async fn connect(&self) -> Result<Conn, ReaderError> {
+        let what = format!("connecting to MySQL at {}:{}", self.host, self.port);
+        match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts())).await {
+            Ok(r) => r.map_err(|e| classify(e, &what)),
+            Err(_) => Err(ReaderError::Transient(format!("{what}: timed out after {:?}", self.connect_timeout))),
+        }
+    }
+}
+
+/// Checks the server settings this reader depends on.
+pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, ReaderError> {
+    let q = |e| classify(e, "reading server settings");
+    let (version, log_bin, format, image, server_id): (String, String, String, String, u32) = conn
+        .query_first("SELECT @@version, @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id")
+        .await
+        .map_err(q)?
+        .ok_or_else(|| ReaderError::Definite("server returned no settings".into()))?;
+    let flavor = if version.to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::MySql };
+    if log_bin != "1" && !log_bin.eq_ignore_ascii_case("on") {
+        return Err(ReaderError::Definite("binary logging is off on the source: set log_bin in its configuration and restart it".into()));
+    }
+    if !format.eq_ignore_ascii_case("ROW") {
+        return Err(ReaderError::Definite(format!(
+            "binlog_format is {format} on the source; maxwell-ha needs ROW: SET GLOBAL binlog_format='ROW' (and in my.cnf)"
+        )));
+    }
+    let meta: Option<(String,)> = conn.query_first("SELECT @@binlog_row_metadata").await.map_err(|e| {
+        ReaderError::Definite(format!("the source has no binlog_row_metadata setting ({e}); MySQL ≥ 8.0.1 or MariaDB ≥ 10.5 is required"))
+    })?;
+    let meta = meta.map(|m| m.0).unwrap_or_default();
+    if !meta.eq_ignore_ascii_case("FULL") {
+        return Err(ReaderError::Definite(format!(
+            "binlog_row_metadata is {meta} on the source; maxwell-ha needs FULL: SET GLOBAL binlog_row_metadata='FULL' (and in my.cnf)"
+        )));
+    }
+    Ok(ServerInfo { flavor, version, server_id, binlog_row_image: image })
+}
+
+pub async fn load_collations(conn: &mut Conn) -> Result<CollationMap, ReaderError> {
+    let rows: Vec<(u16, String)> = conn
+        .query("SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL")
+        .await
+        .map_err(|e| classify(e, "reading collations"))?;
+    Ok(CollationMap::from_pairs(rows))
+}
+
+/// (db, table, column) of MariaDB JSON columns: LONGTEXT with a `json_valid(col)` check.
+pub async fn load_json_columns(conn: &mut Conn, flavor: Flavor) -> Result<HashSet<(String, String, String)>, ReaderError> {
+    if flavor != Flavor::MariaDb {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<(String, String, String)> = conn
+        .query("SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CHECK_CLAUSE LIKE 'json_valid(%'")
+        .await
+        .map_err(|e| classify(e, "reading JSON columns"))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(db, t, clause)| {
+            let inner = clause.strip_prefix("json_valid(")?.strip_suffix(')')?;
+            let col = inner.trim().trim_matches('`').to_string();
+            Some((db, t, col))
+        })
+        .collect())
+}
+
+/// Resolves `start` against the server: a concrete file position, and the GTID state there.
+pub async fn resolve_start(conn: &mut Conn, info: &ServerInfo, start: &StartPosition) -> Result<ResumePoint, ReaderError> {
+    let q = |e| classify(e, "resolving the start position");
+    let logs: Vec<(String, u64)> = conn
+        .query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
+            (row.get::<String, _>(0).unwrap_or_default(), row.get::<u64, _>(1).unwrap_or_default())
+        })
+        .await
+        .map_err(q)?;
+    match start {
+        StartPosition::Current => {
+            let (file, pos): (String, u64) = conn
+                .query_first("SHOW MASTER STATUS")
+                .await
+                .map_err(q)?
+                .map(|row: mysql_async::Row| (row.get::<String, _>(0).unwrap_or_default(), row.get::<u64, _>(1).unwrap_or(4)))
+                .ok_or_else(|| ReaderError::Definite("SHOW MASTER STATUS is empty: binary logging is off".into()))?;
+            let gtid = current_gtid(conn, info).await?;
+            Ok(ResumePoint { position: BinlogPosition::new(file, pos), gtid })
+        }
+        StartPosition::File(p) => {
+            let Some((_, size)) = logs.iter().find(|(f, _)| *f == p.file) else {
+                let first = logs.first().map(|l| l.0.as_str()).unwrap_or("none");
+                return Err(ReaderError::Definite(format!(
+                    "binlog file {} is not on the server (purged?); the oldest is {first}: choose a position in an existing file",
+                    p.file
+                )));
+            };
+            if p.pos > *size {
+                return Err(ReaderError::Definite(format!("position {p} is past the end of {} ({size} bytes)", p.file)));
+            }
+            let gtid = if info.flavor == Flavor::MariaDb {
+                let g: Option<(Option<String>,)> =
+                    conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (p.file.clone(), p.pos)).await.map_err(q)?;
+                g.and_then(|g| g.0).filter(|s| !s.is_empty()).and_then(|s| s.parse().ok())
+            } else {
+                None
+            };
+            Ok(ResumePoint { position: p.clone(), gtid })
+        }
+        StartPosition::Gtid(g) => {
+            if matches!((g, info.flavor), (GtidSet::Maria(_), Flavor::MySql) | (GtidSet::Mysql(_), Flavor::MariaDb)) {
+                return Err(ReaderError::Definite(format!("init_position GTID {g} is of the other server family than the source")));
+            }
+            let first = logs.first().map(|l| l.0.clone()).unwrap_or_default();
+            Ok(ResumePoint { position: BinlogPosition::new(first, 4), gtid: Some(g.clone()) })
+        }
+    }
+}
+
+async fn current_gtid(conn: &mut Conn, info: &ServerInfo) -> Result<Option<GtidSet>, ReaderError> {
+    let sql = match info.flavor {
+        Flavor::MariaDb => "SELECT @@gtid_binlog_pos",
+        Flavor::MySql => "SELECT @@gtid_executed",
+    };
+    let g: Option<(String,)> = conn.query_first(sql).await.map_err(|e| classify(e, "reading the GTID position"))?;
+    Ok(g.map(|g| g.0.replace('\n', "")).filter(|s| !s.is_empty()).and_then(|s| s.parse().ok()))
+}
+
+/// Serialises an event header as it was on the wire, for checksums.
+fn header_bytes(h: &mysql_async::binlog::events::BinlogEventHeader) -> [u8; 19] {
+    let mut b = [0u8; 19];
+    b[0..4].copy_from_slice(&h.timestamp().to_le_bytes());
+    b[4] = h.event_type_raw();
+    b[5..9].copy_from_slice(&h.server_id().to_le_bytes());
+    b[9..13].copy_from_slice(&h.event_size().to_le_bytes());
+    b[13..17].copy_from_slice(&h.log_pos().to_le_bytes());
+    b[17..19].copy_from_slice(&h.flags_raw().to_le_bytes());
+    b
+}
+
+fn crc(header: &[u8; 19], data: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(header);
+    h.update(data);
+    h.finalize()
+}
+
+/// Streams transactions from `resume` into a channel until cancelled (or, with
+/// `non_blocking`, until the end of the binlog). A full channel blocks reading
+/// (backpressure); a closed one stops the reader.
+pub struct Reader {
+    pub source: SourceConfig,
+    pub info: ServerInfo,
+    pub decoder: Decoder,
+    pub resume: ResumePoint,
+    pub non_blocking: bool,
+    /// Heartbeats received (an idle stream is alive).
+    pub heartbeats: u64,
+}
+
+impl Reader {
+    /// Connects, checks the server and resolves `start`.
+    pub async fn open(source: SourceConfig, cfg: DecoderConfig, start: &StartPosition) -> Result<Self, ReaderError> {
+        let mut conn = source.connect().await?;
+        let info = check_server(&mut conn).await?;
+        let collations = load_collations(&mut conn).await?;
+        let json = load_json_columns(&mut conn, info.flavor).await?;
+        let resume = resolve_start(&mut conn, &info, start).await?;
+        let _ = conn.disconnect().await;
+        let mut decoder = Decoder::new(cfg, collations);
+        decoder.set_json_columns(json);
+        Ok(Self { source, info, decoder, resume, non_blocking: false, heartbeats: 0 })
+    }
+
+    async fn request(&self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
+        let mut conn = self.source.connect().await?;
+        let q = |e| classify(e, "preparing the binlog dump");
+        let hb = self.source.heartbeat.as_nanos().min(u32::MAX as u128 * 1_000_000) as u64;
+        conn.query_drop(format!("SET @master_heartbeat_period={hb}")).await.map_err(q)?;
+        let file = self.resume.position.file.clone().into_bytes();
+        let mut req = BinlogStreamRequest::new(self.source.server_id);
+        if self.non_blocking {
+            req = req.with_non_blocking();
+        }
+        match self.info.flavor {
+            Flavor::MariaDb => {
+                conn.query_drop("SET @mariadb_slave_capability=4").await.map_err(q)?;
+                if by_gtid {
+                    let g = self.resume.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default();
+                    conn.query_drop(format!("SET @slave_connect_state='{g}'")).await.map_err(q)?;
+                    conn.query_drop("SET @slave_gtid_strict_mode=1").await.map_err(q)?;
+                    conn.query_drop("SET @slave_gtid_ignore_duplicates=0").await.map_err(q)?;
+                    return conn.get_binlog_stream(req.with_filename(b"").with_pos(4)).await.map_err(|e| classify(e, "requesting the binlog"));
+                }
+            }
+            Flavor::MySql => {
+                if let (true, Some(GtidSet::Mysql(set))) = (by_gtid, &self.resume.gtid) {
+                    let sids = super::mysql_dump::sids(set);
+                    req = req.with_gtid().with_gtid_set(sids).with_filename(b"").with_pos(4);
+                    return conn.get_binlog_stream(req).await.map_err(|e| classify(e, "requesting the binlog"));
+                }
+            }
+        }
+        conn.get_binlog_stream(req.with_filename(&file).with_pos(self.resume.position.pos))
+            .await
+            .map_err(|e| classify(e, "requesting the binlog"))
+    }
+
+    /// Runs one dump connection. Returns `Ok(true)` when the stream ended (server shutdown or
+    /// end of binlog in non-blocking mode), `Ok(false)` when stopped by `on_item`/`cancel`.
+    pub async fn run_once(
+        &mut self,
+        by_gtid: bool,
+        cancel: &CancellationToken,
+        out: &mpsc::Sender<Transaction>,
+    ) -> Result<bool, ReaderError> {
+        let mut stream = self.request(by_gtid).await?;
+        self.decoder.restart_at(&self.resume.position.file, self.resume.gtid.clone());
+        let mut seen_fde = false;
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled(), if !self.decoder.in_transaction() => return Ok(false),
+                n = stream.next() => n,
+            };
+            let event = match next {
+                None => return Ok(true),
+                Some(Err(e)) => return Err(classify(e, "reading the binlog")),
+                Some(Ok(e)) => e,
+            };
+            let h = event.header();
+            let mut data = event.data();
+            let header = header_bytes(&h);
+            if h.event_type_raw() == ev::FORMAT_DESCRIPTION {
+                seen_fde = true;
+            } else if let Some(sum) = event.checksum() {
+                if crc(&header, data) != u32::from_le_bytes(sum) {
+                    return Err(ReaderError::Definite(format!(
+                        "CRC32 mismatch in event type {} ending at {}:{}: the binlog bytes are corrupt",
+                        h.event_type_raw(),
+                        self.decoder.current_file(),
+                        h.log_pos()
+                    )));
+                }
+            } else if !seen_fde && h.event_type_raw() == ev::ROTATE && data.len() > 12 {
+                // The first ROTATE precedes the FDE, so its checksum is still glued on.
+                let (body, tail) = data.split_at(data.len() - 4);
+                if crc(&header, body) == u32::from_le_bytes(tail.try_into().unwrap()) {
+                    data = body;
+                }
+            }
+            let raw = RawEvent {
+                type_code: h.event_type_raw(),
+                timestamp: h.timestamp(),
+                server_id: h.server_id(),
+                log_pos: h.log_pos(),
+                flags: h.flags_raw(),
+                data,
+            };
+            if raw.type_code == ev::HEARTBEAT {
+                self.heartbeats += 1;
+                continue;
+            }
+            if let Some(tx) = self.decoder.handle(&raw)? {
+                self.resume = ResumePoint { position: tx.position.clone(), gtid: tx.gtid_set.clone() };
+                let refresh = tx.schema_changed;
+                if out.send(tx).await.is_err() {
+                    return Ok(false);
+                }
+                if refresh {
+                    let mut conn = self.source.connect().await?;
+                    let json = load_json_columns(&mut conn, self.info.flavor).await?;
+                    let _ = conn.disconnect().await;
+                    self.decoder.set_json_columns(json);
+                }
+            } else if raw.type_code == ev::ROTATE && !self.decoder.in_transaction() && raw.log_pos != 0 && raw.flags & 0x20 == 0 {
+                // A real rotate between transactions: the next file's start is a boundary.
+                let mut r = super::bytes::Reader::new(raw.data);
+                let pos = r.u64().unwrap_or(4);
+                self.resume.position = BinlogPosition::new(self.decoder.current_file().to_string(), pos);
+            }
+        }
+    }
+
+    /// Streams until cancelled, reconnecting with backoff after transient failures.
+    pub async fn run(
+        &mut self,
+        use_gtid: bool,
+        cancel: &CancellationToken,
+        out: &mpsc::Sender<Transaction>,
+    ) -> Result<(), ReaderError> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let before = self.resume.clone();
+            let by_gtid = use_gtid && self.resume.gtid.is_some();
+            match self.run_once(by_gtid, cancel, out).await {
+                Ok(false) => return Ok(()),
+                Ok(true) if self.non_blocking => return Ok(()),
+                Ok(true) => {
+                    tracing::warn!(position = %self.resume.position, "binlog stream ended (server shutdown?); reconnecting");
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, position = %self.resume.position, retry_in_ms = backoff.as_millis() as u64, "binlog connection failed; reconnecting");
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = if self.resume != before { Duration::from_millis(100) } else { (backoff * 2).min(Duration::from_secs(5)) };
+        }
+    }
+}

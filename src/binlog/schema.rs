@@ -1,0 +1,474 @@
+//! Table schemas as the binlog describes them (TABLE_MAP events with full row metadata).
+//!
+//! Invariants:
+//! - Everything needed to decode a row comes from the TABLE_MAP event itself (column types,
+//!   type metadata, names, signedness, charsets, ENUM/SET values, primary key list) plus two
+//!   facts from the server: the collation map and which LONGTEXT columns hold JSON (MariaDB
+//!   stores JSON as LONGTEXT with a `json_valid()` check; nothing in the binlog marks it).
+//! - `binlog_row_metadata=FULL` is required: a TABLE_MAP without column names is refused with
+//!   an error that says so.
+//! - The primary key comes from the TABLE_MAP PK list, in key order (not column order), never
+//!   from per-column flags.
+//! - A [`TableInfo`] is immutable; a changed table gets a new table id and a new `TableInfo`.
+
+use super::bytes::Reader;
+use super::charset::{Charset, CollationMap};
+use std::collections::HashSet;
+
+// Column type codes (enum_field_types).
+pub const T_DECIMAL: u8 = 0;
+pub const T_TINY: u8 = 1;
+pub const T_SHORT: u8 = 2;
+pub const T_LONG: u8 = 3;
+pub const T_FLOAT: u8 = 4;
+pub const T_DOUBLE: u8 = 5;
+pub const T_NULL: u8 = 6;
+pub const T_TIMESTAMP: u8 = 7;
+pub const T_LONGLONG: u8 = 8;
+pub const T_INT24: u8 = 9;
+pub const T_DATE: u8 = 10;
+pub const T_TIME: u8 = 11;
+pub const T_DATETIME: u8 = 12;
+pub const T_YEAR: u8 = 13;
+pub const T_NEWDATE: u8 = 14;
+pub const T_VARCHAR: u8 = 15;
+pub const T_BIT: u8 = 16;
+pub const T_TIMESTAMP2: u8 = 17;
+pub const T_DATETIME2: u8 = 18;
+pub const T_TIME2: u8 = 19;
+pub const T_JSON: u8 = 245;
+pub const T_NEWDECIMAL: u8 = 246;
+pub const T_ENUM: u8 = 247;
+pub const T_SET: u8 = 248;
+pub const T_TINY_BLOB: u8 = 249;
+pub const T_MEDIUM_BLOB: u8 = 250;
+pub const T_LONG_BLOB: u8 = 251;
+pub const T_BLOB: u8 = 252;
+pub const T_VAR_STRING: u8 = 253;
+pub const T_STRING: u8 = 254;
+pub const T_GEOMETRY: u8 = 255;
+
+/// How one column's value is laid out in a row image, with everything decoding needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColKind {
+    Int { bytes: u8, unsigned: bool },
+    Float,
+    Double,
+    Decimal { precision: u8, scale: u8 },
+    Year,
+    Date,
+    /// Pre-5.6 TIME, DATETIME, TIMESTAMP.
+    OldTime,
+    OldDatetime,
+    OldTimestamp,
+    Time2 { fsp: u8 },
+    Datetime2 { fsp: u8 },
+    Timestamp2 { fsp: u8 },
+    Bit { bits: u16 },
+    /// CHAR/VARCHAR/BINARY/VARBINARY: `len_bytes` is the length prefix (1 or 2).
+    Str { len_bytes: u8, charset: Charset },
+    /// TEXT/BLOB family: `len_bytes` is 1..=4.
+    Blob { len_bytes: u8, charset: Charset },
+    /// MariaDB JSON (LONGTEXT holding JSON text).
+    JsonText { len_bytes: u8 },
+    /// MySQL binary JSON.
+    JsonBinary { len_bytes: u8 },
+    Enum { pack: u8, values: Vec<String> },
+    Set { pack: u8, values: Vec<String> },
+    Geometry { len_bytes: u8 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// `"name":` pre-encoded for the JSON writer.
+    pub key_json: Vec<u8>,
+    pub kind: ColKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub table_id: u64,
+    pub database: String,
+    pub table: String,
+    pub columns: Vec<Column>,
+    /// Column indexes of the primary key, in key order.
+    pub primary_key: Vec<usize>,
+    /// `"database":"…","table":"…"` pre-encoded.
+    pub head_json: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("corrupt TABLE_MAP event: {0}")]
+    Corrupt(&'static str),
+    #[error("table `{db}`.`{table}` has no column names in its TABLE_MAP event: set binlog_row_metadata=FULL on the server (SET GLOBAL binlog_row_metadata='FULL')")]
+    NoColumnNames { db: String, table: String },
+    #[error("column `{db}`.`{table}`.`{column}` has column type {type_code}, which maxwell-ha cannot decode; exclude the table with `filter` or report the type")]
+    UnknownType { db: String, table: String, column: String, type_code: u8 },
+    #[error("column `{db}`.`{table}`.`{column}`: {msg}; exclude the table with `filter` or convert the column")]
+    Charset { db: String, table: String, column: String, msg: String },
+}
+
+/// The raw parts of a TABLE_MAP event before they become a [`TableInfo`].
+pub struct TableMapRaw<'a> {
+    pub table_id: u64,
+    pub database: &'a str,
+    pub table: &'a str,
+    types: &'a [u8],
+    meta: &'a [u8],
+    optional: &'a [u8],
+}
+
+fn lossy(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or("<non-utf8 name>")
+}
+
+/// Parses the fixed part of a TABLE_MAP body (`data` without the common header).
+/// `table_id_len` is 6 on every server this supports.
+pub fn parse_table_map(data: &[u8]) -> Result<TableMapRaw<'_>, SchemaError> {
+    let c = SchemaError::Corrupt;
+    let mut r = Reader::new(data);
+    let table_id = r.uint_n(6).ok_or(c("table id"))?;
+    r.u16().ok_or(c("flags"))?;
+    let dbl = r.u8().ok_or(c("db length"))? as usize;
+    let database = lossy(r.take(dbl).ok_or(c("db name"))?);
+    r.u8().ok_or(c("db nul"))?;
+    let tl = r.u8().ok_or(c("table length"))? as usize;
+    let table = lossy(r.take(tl).ok_or(c("table name"))?);
+    r.u8().ok_or(c("table nul"))?;
+    let n = r.lenenc().ok_or(c("column count"))? as usize;
+    let types = r.take(n).ok_or(c("column types"))?;
+    let ml = r.lenenc().ok_or(c("metadata length"))? as usize;
+    let meta = r.take(ml).ok_or(c("metadata"))?;
+    r.take(n.div_ceil(8)).ok_or(c("null bitmap"))?;
+    Ok(TableMapRaw { table_id, database, table, types, meta, optional: r.rest() })
+}
+
+/// Optional-metadata fields we use.
+#[derive(Default)]
+struct Optional<'a> {
+    signedness: Option<&'a [u8]>,
+    default_charset: Option<(u64, Vec<(u64, u64)>)>,
+    column_charset: Option<Vec<u64>>,
+    names: Option<Vec<&'a [u8]>>,
+    set_values: Vec<Vec<&'a [u8]>>,
+    enum_values: Vec<Vec<&'a [u8]>>,
+    pk: Vec<usize>,
+    enum_default_charset: Option<(u64, Vec<(u64, u64)>)>,
+    enum_column_charset: Option<Vec<u64>>,
+}
+
+fn parse_optional(buf: &[u8]) -> Result<Optional<'_>, SchemaError> {
+    let c = SchemaError::Corrupt;
+    let mut o = Optional::default();
+    let mut r = Reader::new(buf);
+    while r.remaining() > 0 {
+        let ty = r.u8().ok_or(c("optional metadata type"))?;
+        let len = r.lenenc().ok_or(c("optional metadata length"))? as usize;
+        let v = r.take(len).ok_or(c("optional metadata value"))?;
+        let mut f = Reader::new(v);
+        let lenencs = |f: &mut Reader| -> Result<Vec<u64>, SchemaError> {
+            let mut out = Vec::new();
+            while f.remaining() > 0 {
+                out.push(f.lenenc().ok_or(c("optional metadata integer"))?);
+            }
+            Ok(out)
+        };
+        let default_cs = |f: &mut Reader| -> Result<(u64, Vec<(u64, u64)>), SchemaError> {
+            let d = f.lenenc().ok_or(c("default charset"))?;
+            let rest = lenencs(f)?;
+            Ok((d, rest.chunks(2).filter(|p| p.len() == 2).map(|p| (p[0], p[1])).collect()))
+        };
+        match ty {
+            1 => o.signedness = Some(v),
+            2 => o.default_charset = Some(default_cs(&mut f)?),
+            3 => o.column_charset = Some(lenencs(&mut f)?),
+            4 => {
+                let mut names = Vec::new();
+                while f.remaining() > 0 {
+                    let l = f.lenenc().ok_or(c("column name length"))? as usize;
+                    names.push(f.take(l).ok_or(c("column name"))?);
+                }
+                o.names = Some(names);
+            }
+            5 => o.set_values = str_lists(&mut f)?,
+            6 => o.enum_values = str_lists(&mut f)?,
+            8 => o.pk = lenencs(&mut f)?.into_iter().map(|x| x as usize).collect(),
+            9 => o.pk = lenencs(&mut f)?.chunks(2).map(|p| p[0] as usize).collect(),
+            10 => o.enum_default_charset = Some(default_cs(&mut f)?),
+            11 => o.enum_column_charset = Some(lenencs(&mut f)?),
+            _ => {} // geometry types, visibility, …: not needed
+        }
+    }
+    Ok(o)
+}
+
+fn str_lists<'a>(f: &mut Reader<'a>) -> Result<Vec<Vec<&'a [u8]>>, SchemaError> {
+    let c = SchemaError::Corrupt;
+    let mut out = Vec::new();
+    while f.remaining() > 0 {
+        let k = f.lenenc().ok_or(c("value count"))?;
+        let mut vals = Vec::with_capacity(k.min(4096) as usize);
+        for _ in 0..k {
+            let l = f.lenenc().ok_or(c("value length"))? as usize;
+            vals.push(f.take(l).ok_or(c("value"))?);
+        }
+        out.push(vals);
+    }
+    Ok(out)
+}
+
+/// Charset of the `i`-th column of a category (character or enum/set columns).
+fn nth_charset(default: &Option<(u64, Vec<(u64, u64)>)>, per_col: &Option<Vec<u64>>, i: usize) -> Option<u64> {
+    if let Some(v) = per_col {
+        return v.get(i).copied();
+    }
+    let (d, exceptions) = default.as_ref()?;
+    Some(exceptions.iter().find(|(idx, _)| *idx as usize == i).map(|(_, cs)| *cs).unwrap_or(*d))
+}
+
+fn is_numeric(t: u8) -> bool {
+    matches!(t, T_TINY | T_SHORT | T_INT24 | T_LONG | T_LONGLONG | T_FLOAT | T_DOUBLE | T_NEWDECIMAL | T_DECIMAL)
+}
+
+/// Builds the decoding plan for a table.
+pub fn build_table_info(
+    raw: &TableMapRaw<'_>,
+    collations: &CollationMap,
+    json_columns: &HashSet<(String, String, String)>,
+) -> Result<TableInfo, SchemaError> {
+    let c = SchemaError::Corrupt;
+    let opt = parse_optional(raw.optional)?;
+    let names = opt.names.as_ref().ok_or_else(|| SchemaError::NoColumnNames {
+        db: raw.database.to_string(),
+        table: raw.table.to_string(),
+    })?;
+    if names.len() != raw.types.len() {
+        return Err(c("column name count differs from column count"));
+    }
+    let mut meta = Reader::new(raw.meta);
+    let (mut numeric_i, mut char_i, mut enumset_i, mut enum_i, mut set_i) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut columns = Vec::with_capacity(raw.types.len());
+    for (idx, &t) in raw.types.iter().enumerate() {
+        let name = lossy(names[idx]).to_string();
+        let err_cs = |msg: String| SchemaError::Charset {
+            db: raw.database.to_string(),
+            table: raw.table.to_string(),
+            column: name.clone(),
+            msg,
+        };
+        let unsigned = if is_numeric(t) {
+            let bit = opt.signedness.and_then(|s| s.get(numeric_i / 8)).map(|b| b & (0x80 >> (numeric_i % 8)) != 0);
+            numeric_i += 1;
+            bit.unwrap_or(false)
+        } else {
+            false
+        };
+        let mut next_char_cs = || -> Result<Charset, SchemaError> {
+            let id = nth_charset(&opt.default_charset, &opt.column_charset, char_i);
+            char_i += 1;
+            match id {
+                Some(id) => collations.charset(id as u16).map_err(err_cs),
+                None => Ok(Charset::Utf8),
+            }
+        };
+        let kind = match t {
+            T_TINY => ColKind::Int { bytes: 1, unsigned },
+            T_SHORT => ColKind::Int { bytes: 2, unsigned },
+            T_INT24 => ColKind::Int { bytes: 3, unsigned },
+            T_LONG => ColKind::Int { bytes: 4, unsigned },
+            T_LONGLONG => ColKind::Int { bytes: 8, unsigned },
+            T_FLOAT => {
+                meta.u8().ok_or(c("float meta"))?;
+                ColKind::Float
+            }
+            T_DOUBLE => {
+                meta.u8().ok_or(c("double meta"))?;
+                ColKind::Double
+            }
+            T_NEWDECIMAL => {
+                let precision = meta.u8().ok_or(c("decimal meta"))?;
+                let scale = meta.u8().ok_or(c("decimal meta"))?;
+                ColKind::Decimal { precision, scale }
+            }
+            T_YEAR => ColKind::Year,
+            T_DATE | T_NEWDATE => ColKind::Date,
+            T_TIME => ColKind::OldTime,
+            T_DATETIME => ColKind::OldDatetime,
+            T_TIMESTAMP => ColKind::OldTimestamp,
+            T_TIME2 => ColKind::Time2 { fsp: meta.u8().ok_or(c("time2 meta"))? },
+            T_DATETIME2 => ColKind::Datetime2 { fsp: meta.u8().ok_or(c("datetime2 meta"))? },
+            T_TIMESTAMP2 => ColKind::Timestamp2 { fsp: meta.u8().ok_or(c("timestamp2 meta"))? },
+            T_BIT => {
+                let bits = meta.u8().ok_or(c("bit meta"))? as u16;
+                let bytes = meta.u8().ok_or(c("bit meta"))? as u16;
+                ColKind::Bit { bits: bytes * 8 + bits }
+            }
+            T_VARCHAR | T_VAR_STRING => {
+                let max = meta.u16().ok_or(c("varchar meta"))?;
+                ColKind::Str { len_bytes: if max > 255 { 2 } else { 1 }, charset: next_char_cs()? }
+            }
+            T_STRING | T_ENUM | T_SET => {
+                let b0 = meta.u8().ok_or(c("string meta"))?;
+                let b1 = meta.u8().ok_or(c("string meta"))?;
+                let real = if t == T_STRING { b0 | 0x30 } else { t };
+                if real == T_ENUM || real == T_SET {
+                    let cs_id = nth_charset(&opt.enum_default_charset, &opt.enum_column_charset, enumset_i);
+                    enumset_i += 1;
+                    let cs = match cs_id {
+                        Some(id) => collations.charset(id as u16).map_err(err_cs)?,
+                        None => Charset::Utf8,
+                    };
+                    let list = if real == T_ENUM {
+                        enum_i += 1;
+                        opt.enum_values.get(enum_i - 1)
+                    } else {
+                        set_i += 1;
+                        opt.set_values.get(set_i - 1)
+                    };
+                    let values = list
+                        .ok_or(c("ENUM/SET values missing"))?
+                        .iter()
+                        .map(|v| cs.decode(v).map(|s| s.into_owned()).unwrap_or_else(|| String::from_utf8_lossy(v).into_owned()))
+                        .collect();
+                    if real == T_ENUM {
+                        ColKind::Enum { pack: b1, values }
+                    } else {
+                        ColKind::Set { pack: b1, values }
+                    }
+                } else {
+                    let max = ((((b0 as u16) & 0x30) ^ 0x30) << 4) | b1 as u16;
+                    ColKind::Str { len_bytes: if max > 255 { 2 } else { 1 }, charset: next_char_cs()? }
+                }
+            }
+            T_TINY_BLOB | T_MEDIUM_BLOB | T_LONG_BLOB | T_BLOB => {
+                let len_bytes = meta.u8().ok_or(c("blob meta"))?;
+                let charset = next_char_cs()?;
+                let key = (raw.database.to_string(), raw.table.to_string(), name.clone());
+                if charset != Charset::Binary && json_columns.contains(&key) {
+                    ColKind::JsonText { len_bytes }
+                } else {
+                    ColKind::Blob { len_bytes, charset }
+                }
+            }
+            T_JSON => ColKind::JsonBinary { len_bytes: meta.u8().ok_or(c("json meta"))? },
+            T_GEOMETRY => ColKind::Geometry { len_bytes: meta.u8().ok_or(c("geometry meta"))? },
+            other => {
+                return Err(SchemaError::UnknownType {
+                    db: raw.database.to_string(),
+                    table: raw.table.to_string(),
+                    column: name,
+                    type_code: other,
+                })
+            }
+        };
+        let mut key_json = serde_json::to_vec(&name).expect("string serialises");
+        key_json.push(b':');
+        columns.push(Column { name, key_json, kind });
+    }
+    if opt.pk.iter().any(|&i| i >= columns.len()) {
+        return Err(c("primary key index out of range"));
+    }
+    let mut head_json = b"\"database\":".to_vec();
+    serde_json::to_writer(&mut head_json, raw.database).unwrap();
+    head_json.extend_from_slice(b",\"table\":");
+    serde_json::to_writer(&mut head_json, raw.table).unwrap();
+    Ok(TableInfo {
+        table_id: raw.table_id,
+        database: raw.database.to_string(),
+        table: raw.table.to_string(),
+        columns,
+        primary_key: opt.pk,
+        head_json,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds a TABLE_MAP body: (type, metadata bytes) per column, then optional metadata.
+    pub fn table_map_bytes(db: &str, table: &str, cols: &[(u8, &[u8])], optional: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut b = vec![42, 0, 0, 0, 0, 0, 1, 0];
+        b.push(db.len() as u8);
+        b.extend_from_slice(db.as_bytes());
+        b.push(0);
+        b.push(table.len() as u8);
+        b.extend_from_slice(table.as_bytes());
+        b.push(0);
+        b.push(cols.len() as u8);
+        b.extend(cols.iter().map(|c| c.0));
+        let meta: Vec<u8> = cols.iter().flat_map(|c| c.1.iter().copied()).collect();
+        b.push(meta.len() as u8);
+        b.extend_from_slice(&meta);
+        b.extend(std::iter::repeat_n(0xffu8, cols.len().div_ceil(8)));
+        for (t, v) in optional {
+            b.push(*t);
+            b.push(v.len() as u8);
+            b.extend_from_slice(v);
+        }
+        b
+    }
+
+    pub fn names_field(names: &[&str]) -> (u8, Vec<u8>) {
+        let mut v = Vec::new();
+        for n in names {
+            v.push(n.len() as u8);
+            v.extend_from_slice(n.as_bytes());
+        }
+        (4, v)
+    }
+
+    #[test]
+    fn builds_kinds_signedness_charsets_enum_and_pk() {
+        let cols: &[(u8, &[u8])] = &[
+            (T_LONG, &[]),
+            (T_INT24, &[]),
+            (T_VARCHAR, &[0x2c, 0x01]),                // varchar(300) → 2-byte length
+            (T_STRING, &[T_ENUM, 1]),                  // enum
+            (T_BLOB, &[4]),                            // longtext
+            (T_STRING, &[0xfe, 40]),                   // char(40)
+        ];
+        let opt = vec![
+            (1u8, vec![0b1000_0000]),                 // first numeric unsigned
+            (3u8, vec![28, 45, 63]),                  // gbk, utf8mb4, binary for 3 char cols
+            names_field(&["id", "m", "v", "e", "j", "c"]),
+            (6u8, vec![1, 3, b'f', b'o', b'o']),
+            (11u8, vec![45]),
+            (8u8, vec![5, 0]),                        // PRIMARY KEY(c, id)
+        ];
+        let bytes = table_map_bytes("db", "t", cols, &opt);
+        let raw = parse_table_map(&bytes).unwrap();
+        let json: HashSet<_> = [("db".to_string(), "t".to_string(), "j".to_string())].into();
+        let t = build_table_info(&raw, &CollationMap::builtin(), &json).unwrap();
+        assert_eq!(t.table_id, 42);
+        assert_eq!(t.columns[0].kind, ColKind::Int { bytes: 4, unsigned: true });
+        assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 3, unsigned: false });
+        assert!(matches!(t.columns[2].kind, ColKind::Str { len_bytes: 2, charset: Charset::Encoding(_) }));
+        assert_eq!(t.columns[3].kind, ColKind::Enum { pack: 1, values: vec!["foo".into()] });
+        assert_eq!(t.columns[4].kind, ColKind::JsonText { len_bytes: 4 });
+        assert_eq!(t.columns[5].kind, ColKind::Str { len_bytes: 1, charset: Charset::Binary });
+        assert_eq!(t.primary_key, vec![5, 0]);
+        assert_eq!(t.head_json, br#""database":"db","table":"t""#.to_vec());
+        assert_eq!(t.columns[0].key_json, br#""id":"#.to_vec());
+    }
+
+    #[test]
+    fn refuses_minimal_metadata_and_unknown_types() {
+        let bytes = table_map_bytes("db", "t", &[(T_LONG, &[])], &[]);
+        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new()).unwrap_err();
+        assert!(e.to_string().contains("binlog_row_metadata=FULL"), "{e}");
+        let bytes = table_map_bytes("db", "t", &[(20, &[])], &[names_field(&["x"])]);
+        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new()).unwrap_err();
+        assert!(e.to_string().contains("column type 20") && e.to_string().contains("`x`"), "{e}");
+    }
+
+    #[test]
+    fn truncated_is_corrupt_not_panic() {
+        let bytes = table_map_bytes("db", "t", &[(T_LONG, &[])], &[names_field(&["x"])]);
+        for n in 0..bytes.len() - 3 {
+            let _ = parse_table_map(&bytes[..n]).and_then(|r| build_table_info(&r, &CollationMap::builtin(), &HashSet::new()));
+        }
+    }
+}

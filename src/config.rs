@@ -1,0 +1,314 @@
+//! Configuration: Maxwell's `config.properties` keys, from a file and `--key=value` flags.
+//!
+//! Invariants:
+//! - Every key is declared once in [`KEYS`] with its type, default and documentation; the
+//!   example file `config/config.properties.example` is checked against this table by a test.
+//! - Command-line `--key=value` overrides the file. An unknown key, a bad value or a missing
+//!   required key fails at start with one line naming the key, what was expected, and (for
+//!   unknown keys) the closest known key.
+//! - Settings that conflict are rejected, never silently resolved.
+
+use crate::binlog::gtid::GtidSet;
+use crate::binlog::position::BinlogPosition;
+use crate::binlog::reader::{SourceConfig, StartPosition};
+use crate::encode::OutputConfig;
+use crate::filter::Filter;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Bool,
+    Int { min: i64, max: i64 },
+    OneOf(&'static [&'static str]),
+}
+
+pub struct KeySpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+const fn key(name: &'static str, kind: Kind, default: Option<&'static str>, doc: &'static str) -> KeySpec {
+    KeySpec { name, kind, default, doc }
+}
+
+const B: Kind = Kind::Bool;
+const S: Kind = Kind::Str;
+const PORT: Kind = Kind::Int { min: 1, max: 65535 };
+
+/// Every accepted key. Maxwell's names; defaults as Maxwell's where it has the key.
+pub const KEYS: &[KeySpec] = &[
+    key("config", S, None, "Path of this properties file (command line only)."),
+    key("log_level", Kind::OneOf(&["debug", "info", "warn", "error"]), Some("info"), "Log verbosity."),
+    key("host", S, Some("localhost"), "MySQL/MariaDB host to replicate from."),
+    key("port", PORT, Some("3306"), "MySQL/MariaDB port."),
+    key("user", S, None, "MySQL user (needs REPLICATION SLAVE, REPLICATION CLIENT, SELECT). Required."),
+    key("password", S, Some(""), "MySQL password."),
+    key("replication_host", S, None, "Read the binlog from this host instead of `host`."),
+    key("replication_port", PORT, None, "Port for `replication_host`."),
+    key("replication_user", S, None, "User for `replication_host`."),
+    key("replication_password", S, None, "Password for `replication_host`."),
+    key("replica_server_id", Kind::Int { min: 1, max: 4294967295 }, Some("6379"), "Server id this node presents to the source; unique among the source's replicas."),
+    key("client_id", S, Some("maxwell"), "Name of this Maxwell cluster; separates clusters that share infrastructure."),
+    key("producer", Kind::OneOf(&["stdout"]), Some("stdout"), "Where rows go: `stdout` (one JSON object per line)."),
+    key("filter", S, None, "Row filter, e.g. `exclude: *.*, include: db1.*, include: db.t.col=val`."),
+    key("init_position", S, None, "Where to start: `FILE:POS` or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
+    key("gtid_mode", B, Some("false"), "Resume by GTID instead of file:position after reconnects."),
+    key("binlog_heartbeat_ms", Kind::Int { min: 100, max: 4_000_000 }, Some("1000"), "Heartbeat period the source uses on an idle stream."),
+    key("output_binlog_position", B, Some("false"), "Add `position` (FILE:POS of the transaction end) to each row."),
+    key("output_gtid_position", B, Some("false"), "Add `gtid` (the transaction's GTID) to each row."),
+    key("output_commit_info", B, Some("true"), "Add `xid` and `commit` to rows."),
+    key("output_xoffset", B, Some("false"), "Add `xoffset` (row index in its transaction) to non-final rows."),
+    key("output_nulls", B, Some("true"), "Include columns whose value is NULL."),
+    key("output_server_id", B, Some("false"), "Add `server_id` to each row."),
+    key("output_thread_id", B, Some("false"), "Add `thread_id` to each row."),
+    key("output_primary_keys", B, Some("false"), "Add `primary_key` (values) to each row."),
+    key("output_primary_key_columns", B, Some("false"), "Add `primary_key_columns` (names) to each row."),
+    key("output_row_query", B, Some("false"), "Add `query` (the statement, from ANNOTATE_ROWS/ROWS_QUERY events) to each row."),
+    key("output_ddl", B, Some("false"), "Emit DDL records (`table-create`, `database-drop`, …)."),
+    key("output_null_zerodates", B, Some("false"), "Print zero dates (0000-00-00) as null."),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Msg(String),
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::Msg(msg.into()))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
+    if let Some(s) = KEYS.iter().find(|k| k.name == name) {
+        return Ok(s);
+    }
+    let best = KEYS.iter().min_by_key(|k| edit_distance(k.name, name)).filter(|k| edit_distance(k.name, name) <= 3);
+    match best {
+        Some(k) => err(format!("unknown configuration key `{name}`; did you mean `{}`?", k.name)),
+        None if name.starts_with("kafka") || name.starts_with("zookeeper") || name.starts_with("http") => {
+            err(format!("configuration key `{name}` belongs to a feature this build does not have yet"))
+        }
+        None => err(format!("unknown configuration key `{name}`; see config/config.properties.example for the keys")),
+    }
+}
+
+fn validate(s: &KeySpec, v: &str) -> Result<(), ConfigError> {
+    match s.kind {
+        Kind::Str => Ok(()),
+        Kind::Bool => match v {
+            "true" | "false" => Ok(()),
+            _ => err(format!("`{}` must be true or false, not {v:?}", s.name)),
+        },
+        Kind::Int { min, max } => match v.parse::<i64>() {
+            Ok(n) if n >= min && n <= max => Ok(()),
+            _ => err(format!("`{}` must be a whole number from {min} to {max}, not {v:?}", s.name)),
+        },
+        Kind::OneOf(opts) => {
+            if opts.contains(&v) {
+                Ok(())
+            } else {
+                err(format!("`{}` must be one of {}, not {v:?}", s.name, opts.join(", ")))
+            }
+        }
+    }
+}
+
+/// Parses Java-properties text: `key=value`, `key: value` or `key value`; `#`/`!` comments.
+pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let full = std::mem::take(&mut pending);
+        let idx = full.find(['=', ':']).or_else(|| full.find(char::is_whitespace));
+        let Some(idx) = idx else {
+            return err(format!("line {}: {full:?} is not `key=value`", n + 1));
+        };
+        let (k, v) = (full[..idx].trim(), full[idx + 1..].trim());
+        if k.is_empty() {
+            return err(format!("line {}: missing key before '='", n + 1));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// The text of `config/config.properties.example`, generated from [`KEYS`].
+pub fn example_file() -> String {
+    let mut out = String::from(
+        "# maxwell-ha configuration: Maxwell's config.properties keys.\n\
+         # Every key can also be given on the command line as --key=value (overrides this file).\n\
+         # Unknown keys are rejected at start. Lines starting with '#' are comments.\n\
+         # Regenerate with: maxwell --print-example-config > config/config.properties.example\n\n",
+    );
+    for k in KEYS {
+        out.push_str(&format!("# {}\n", k.doc));
+        if let Kind::OneOf(v) = k.kind {
+            out.push_str(&format!("# One of: {}.\n", v.join(", ")));
+        }
+        let line = match (k.name, k.default) {
+            ("user", _) => "user=maxwell".to_string(),
+            ("password", _) => "password=maxwell".to_string(),
+            ("host", _) => "host=127.0.0.1".to_string(),
+            ("config", _) => "#config=/etc/maxwell/config.properties".to_string(),
+            (n, Some(d)) => format!("#{n}={d}"),
+            (n, None) => format!("#{n}="),
+        };
+        out.push_str(&line);
+        out.push_str("\n\n");
+    }
+    out
+}
+
+fn looks_like_uuid(s: &str) -> bool {
+    let s = s.trim();
+    s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && s.chars().filter(|c| *c != '-').count() == 32
+}
+
+/// Raw settings after merging file and command line, validated key by key.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    values: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// Merges the file named by `--config` (if any) with `args` (`--key=value`, later wins).
+    pub fn load(args: &[String]) -> Result<Self, ConfigError> {
+        let mut cli = Vec::new();
+        for a in args {
+            let Some(kv) = a.strip_prefix("--") else {
+                return err(format!("unexpected argument {a:?}; options are --key=value"));
+            };
+            let (k, v) = kv.split_once('=').ok_or_else(|| ConfigError::Msg(format!("option --{kv} needs a value: --{kv}=VALUE")))?;
+            cli.push((k.to_string(), v.to_string()));
+        }
+        let mut s = Settings::default();
+        if let Some((_, path)) = cli.iter().rev().find(|(k, _)| k == "config") {
+            let text = std::fs::read_to_string(Path::new(path)).map_err(|e| ConfigError::Msg(format!("cannot read config file {path}: {e}")))?;
+            for (k, v) in parse_properties(&text).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))? {
+                s.set(&k, &v).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))?;
+            }
+        }
+        for (k, v) in cli {
+            s.set(&k, &v)?;
+        }
+        Ok(s)
+    }
+
+    pub fn set(&mut self, k: &str, v: &str) -> Result<(), ConfigError> {
+        validate(spec(k)?, v)?;
+        self.values.insert(k.to_string(), v.to_string());
+        Ok(())
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        let s = KEYS.iter().find(|s| s.name == k).expect("declared key");
+        self.values.get(k).map(String::as_str).or(s.default)
+    }
+    fn bool(&self, k: &str) -> bool {
+        self.get(k) == Some("true")
+    }
+    fn int(&self, k: &str) -> Option<i64> {
+        self.get(k).map(|v| v.parse().expect("validated"))
+    }
+}
+
+/// The validated configuration of one node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: SourceConfig,
+    pub client_id: String,
+    pub producer: String,
+    pub filter: Filter,
+    pub output: OutputConfig,
+    pub init_position: StartPosition,
+    pub gtid_mode: bool,
+    pub log_level: String,
+}
+
+impl Config {
+    pub fn from_args(args: &[String]) -> Result<Self, ConfigError> {
+        Self::from_settings(&Settings::load(args)?)
+    }
+
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let user = s.get("replication_user").or(s.get("user"));
+        let Some(user) = user else {
+            return err("missing required key `user` (MySQL user with REPLICATION SLAVE, REPLICATION CLIENT, SELECT)");
+        };
+        let filter = Filter::parse(s.get("filter").unwrap_or("")).map_err(|e| ConfigError::Msg(format!("`filter`: {e}")))?;
+        let init_position = match s.get("init_position") {
+            None => StartPosition::Current,
+            Some(v) if v.contains(':') && !looks_like_uuid(v.split(':').next().unwrap_or("")) => {
+                StartPosition::File(v.parse::<BinlogPosition>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?)
+            }
+            Some(v) => StartPosition::Gtid(v.parse::<GtidSet>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?),
+        };
+        let output = OutputConfig {
+            binlog_position: s.bool("output_binlog_position"),
+            gtid_position: s.bool("output_gtid_position"),
+            commit_info: s.bool("output_commit_info"),
+            xoffset: s.bool("output_xoffset"),
+            nulls: s.bool("output_nulls"),
+            server_id: s.bool("output_server_id"),
+            thread_id: s.bool("output_thread_id"),
+            primary_keys: s.bool("output_primary_keys"),
+            primary_key_columns: s.bool("output_primary_key_columns"),
+            row_query: s.bool("output_row_query"),
+            ddl: s.bool("output_ddl"),
+            null_zerodates: s.bool("output_null_zerodates"),
+        };
+        if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
+            return err("`replication_port` is set but `replication_host` is not; set both or neither");
+        }
+        let source = SourceConfig {
+            host: s.get("replication_host").or(s.get("host")).unwrap().to_string(),
+            port: s.int("replication_port").or(s.int("port")).unwrap() as u16,
+            user: user.to_string(),
+            password: s.get("replication_password").or(s.get("password")).unwrap_or("").to_string(),
+            server_id: s.int("replica_server_id").unwrap() as u32,
+            heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
+            connect_timeout: Duration::from_secs(10),
+        };
+        Ok(Config {
+            source,
+            client_id: s.get("client_id").unwrap().to_string(),
+            producer: s.get("producer").unwrap().to_string(),
+            filter,
+            output,
+            init_position,
+            gtid_mode: s.bool("gtid_mode"),
+            log_level: s.get("log_level").unwrap().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,84 @@
+use super::*;
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+fn cfg(a: &[&str]) -> Result<Config, ConfigError> {
+    Config::from_args(&args(a))
+}
+
+#[test]
+fn defaults_and_overrides() {
+    let c = cfg(&["--user=maxwell", "--port=3307", "--output_ddl=true"]).unwrap();
+    assert_eq!(c.source.port, 3307);
+    assert_eq!(c.source.host, "localhost");
+    assert_eq!(c.source.server_id, 6379);
+    assert_eq!(c.client_id, "maxwell");
+    assert!(c.output.ddl && c.output.commit_info && !c.output.binlog_position);
+    assert_eq!(c.init_position, StartPosition::Current);
+}
+
+#[test]
+fn file_then_command_line() {
+    let dir = std::env::temp_dir().join(format!("mxcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("config.properties");
+    std::fs::write(&f, "# comment\nuser=a\nhost = db1\nport: 3310\nfilter=exclude: *.*, \\\n  include: db.*\n").unwrap();
+    let p = format!("--config={}", f.display());
+    let c = cfg(&[&p, "--host=db2"]).unwrap();
+    assert_eq!(c.source.user, "a");
+    assert_eq!(c.source.host, "db2");
+    assert_eq!(c.source.port, 3310);
+    assert!(c.filter.includes_table("db", "t") && !c.filter.includes_table("x", "t"));
+    std::fs::write(&f, "user=a\nprot=1\n").unwrap();
+    let e = cfg(&[&p]).unwrap_err().to_string();
+    assert!(e.contains("`prot`") && e.contains("`port`") && e.contains("config.properties"), "{e}");
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--user=a", "--port=0"], "`port` must be a whole number from 1 to 65535"),
+        (&["--user=a", "--output_ddl=yes"], "`output_ddl` must be true or false"),
+        (&["--user=a", "--producer=kinesis"], "`producer` must be one of"),
+        (&["--port=3306"], "missing required key `user`"),
+        (&["--user=a", "--filter=include db.*"], "`filter`"),
+        (&["--user=a", "--init_position=mysql-bin.000001:x"], "`init_position`"),
+        (&["--user=a", "--init_position=0-1"], "`init_position`"),
+        (&["--user=a", "--replication_port=3307"], "`replication_host`"),
+        (&["--user=a", "--kafka.bootstrap.servers=x"], "`kafka.bootstrap.servers`"),
+        (&["user=a"], "--key=value"),
+        (&["--user"], "--user=VALUE"),
+    ];
+    for (a, want) in cases {
+        let e = cfg(a).unwrap_err().to_string();
+        assert!(e.contains(want), "{a:?}: {e}");
+    }
+}
+
+#[test]
+fn init_position_forms() {
+    let c = cfg(&["--user=a", "--init_position=mysql-bin.000002:154"]).unwrap();
+    assert_eq!(c.init_position, StartPosition::File(BinlogPosition::new("mysql-bin.000002", 154)));
+    let c = cfg(&["--user=a", "--init_position=0-1-100,1-2-3"]).unwrap();
+    assert!(matches!(c.init_position, StartPosition::Gtid(GtidSet::Maria(_))));
+    let c = cfg(&["--user=a", "--init_position=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"]).unwrap();
+    assert!(matches!(c.init_position, StartPosition::Gtid(GtidSet::Mysql(_))));
+}
+
+/// The example file is exactly what the key table generates, so it documents every key.
+#[test]
+fn example_file_is_generated_from_the_key_table() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/config.properties.example")).unwrap();
+    assert!(text == example_file(), "config/config.properties.example is stale: run `maxwell --print-example-config > config/config.properties.example`");
+    for k in KEYS {
+        assert!(text.contains(&format!("{}=", k.name)), "example lacks `{}`", k.name);
+    }
+    // And the example parses as a valid configuration.
+    let mut s = Settings::default();
+    for (k, v) in parse_properties(&text).unwrap() {
+        s.set(&k, &v).unwrap();
+    }
+    Config::from_settings(&s).unwrap();
+}

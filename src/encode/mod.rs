@@ -1,0 +1,242 @@
+//! Maxwell JSON encoding.
+//!
+//! Invariants:
+//! - Rows of one transaction are buffered until its end event, because every row carries the
+//!   transaction's `xid` and the last one `"commit":true` (non-last rows get `xoffset` when
+//!   `output_xoffset` is on). The buffered form is two byte ranges per row (head and body)
+//!   around the transaction fields, so committing is a copy, not a re-encode.
+//! - `data` holds every column present in the row (after image for insert/update, before image
+//!   for delete, plus before-only columns of a MINIMAL update); `old` holds, for updates, the
+//!   previous value of each column present in both images whose JSON differs.
+//! - Key order follows Maxwell: database, table, [query], type, ts, xid, [xoffset|commit],
+//!   [position], [gtid], [server_id], [thread_id], [primary_key], [primary_key_columns], data, [old].
+
+pub mod ddl;
+
+use crate::binlog::rows::{RowKind, ABSENT};
+use crate::binlog::schema::TableInfo;
+use crate::binlog::values::write_json_str;
+
+/// Maxwell's `output_*` switches.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub binlog_position: bool,
+    pub gtid_position: bool,
+    pub commit_info: bool,
+    pub xoffset: bool,
+    pub nulls: bool,
+    pub server_id: bool,
+    pub thread_id: bool,
+    pub primary_keys: bool,
+    pub primary_key_columns: bool,
+    pub row_query: bool,
+    pub ddl: bool,
+    pub null_zerodates: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            binlog_position: false,
+            gtid_position: false,
+            commit_info: true,
+            xoffset: false,
+            nulls: true,
+            server_id: false,
+            thread_id: false,
+            primary_keys: false,
+            primary_key_columns: false,
+            row_query: false,
+            ddl: false,
+            null_zerodates: false,
+        }
+    }
+}
+
+/// A decoded row image: JSON fragments and per-column spans into them.
+pub struct Image<'a> {
+    pub frag: &'a [u8],
+    pub spans: &'a [(u32, u32)],
+}
+
+impl Image<'_> {
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let (s, e) = *self.spans.get(i)?;
+        (s, e).ne(&ABSENT).then(|| &self.frag[s as usize..e as usize])
+    }
+}
+
+struct PendingRow {
+    start: usize,
+    mid: usize,
+    end: usize,
+}
+
+/// Facts about a finished transaction that every row repeats.
+pub struct TxFields<'a> {
+    pub xid: Option<u64>,
+    pub position: &'a str,
+    pub gtid: Option<&'a str>,
+    pub server_id: u32,
+    pub thread_id: Option<u32>,
+}
+
+/// Rows of the open transaction, encoded up to the transaction fields.
+#[derive(Default)]
+pub struct TxBuffer {
+    arena: Vec<u8>,
+    rows: Vec<PendingRow>,
+}
+
+impl TxBuffer {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.rows.clear();
+    }
+
+    /// Encodes one row change and buffers it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_row(
+        &mut self,
+        t: &TableInfo,
+        kind: RowKind,
+        ts: u32,
+        query: Option<&str>,
+        before: Option<&Image>,
+        after: Option<&Image>,
+        cfg: &OutputConfig,
+    ) {
+        let a = &mut self.arena;
+        let start = a.len();
+        a.push(b'{');
+        a.extend_from_slice(&t.head_json);
+        if let (true, Some(q)) = (cfg.row_query, query) {
+            a.extend_from_slice(b",\"query\":");
+            write_json_str(a, q);
+        }
+        a.extend_from_slice(b",\"type\":\"");
+        a.extend_from_slice(kind.as_str().as_bytes());
+        a.extend_from_slice(b"\",\"ts\":");
+        a.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
+        let mid = a.len();
+        let (main, other) = match kind {
+            RowKind::Insert => (after, None),
+            RowKind::Delete => (before, None),
+            RowKind::Update => (after, before),
+        };
+        let main = main.expect("row image for its kind");
+        if cfg.primary_keys {
+            a.extend_from_slice(b",\"primary_key\":[");
+            for (n, &i) in t.primary_key.iter().enumerate() {
+                if n > 0 {
+                    a.push(b',');
+                }
+                let v = main.get(i).or_else(|| other.and_then(|o| o.get(i))).unwrap_or(b"null");
+                a.extend_from_slice(v);
+            }
+            a.push(b']');
+        }
+        if cfg.primary_key_columns {
+            a.extend_from_slice(b",\"primary_key_columns\":[");
+            for (n, &i) in t.primary_key.iter().enumerate() {
+                if n > 0 {
+                    a.push(b',');
+                }
+                write_json_str(a, &t.columns[i].name);
+            }
+            a.push(b']');
+        }
+        a.extend_from_slice(b",\"data\":{");
+        let mut first = true;
+        for (i, col) in t.columns.iter().enumerate() {
+            let v = match main.get(i) {
+                Some(v) => v,
+                None => match other.and_then(|o| o.get(i)) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            if !cfg.nulls && v == b"null" {
+                continue;
+            }
+            if !first {
+                a.push(b',');
+            }
+            first = false;
+            a.extend_from_slice(&col.key_json);
+            a.extend_from_slice(v);
+        }
+        a.push(b'}');
+        if let Some(old) = other {
+            let mut opened = false;
+            for (i, col) in t.columns.iter().enumerate() {
+                if let (Some(new), Some(prev)) = (main.get(i), old.get(i)) {
+                    if new != prev {
+                        a.extend_from_slice(if opened { b"," } else { b",\"old\":{" });
+                        opened = true;
+                        a.extend_from_slice(&col.key_json);
+                        a.extend_from_slice(prev);
+                    }
+                }
+            }
+            if opened {
+                a.push(b'}');
+            }
+        }
+        a.push(b'}');
+        let end = a.len();
+        self.rows.push(PendingRow { start, mid, end });
+    }
+
+    /// Writes every buffered row as one JSON line to `out` with the transaction fields, and
+    /// records each line's end offset in `ends`. Clears the buffer.
+    pub fn commit(&mut self, f: &TxFields, cfg: &OutputConfig, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        let n = self.rows.len();
+        let mut num = itoa::Buffer::new();
+        for (idx, r) in self.rows.iter().enumerate() {
+            out.extend_from_slice(&self.arena[r.start..r.mid]);
+            if cfg.commit_info {
+                if let Some(x) = f.xid {
+                    out.extend_from_slice(b",\"xid\":");
+                    out.extend_from_slice(num.format(x).as_bytes());
+                }
+                if idx + 1 == n {
+                    out.extend_from_slice(b",\"commit\":true");
+                } else if cfg.xoffset {
+                    out.extend_from_slice(b",\"xoffset\":");
+                    out.extend_from_slice(num.format(idx).as_bytes());
+                }
+            }
+            if cfg.binlog_position {
+                out.extend_from_slice(b",\"position\":");
+                write_json_str(out, f.position);
+            }
+            if let (true, Some(g)) = (cfg.gtid_position, f.gtid) {
+                out.extend_from_slice(b",\"gtid\":");
+                write_json_str(out, g);
+            }
+            if cfg.server_id {
+                out.extend_from_slice(b",\"server_id\":");
+                out.extend_from_slice(num.format(f.server_id).as_bytes());
+            }
+            if let (true, Some(t)) = (cfg.thread_id, f.thread_id) {
+                out.extend_from_slice(b",\"thread_id\":");
+                out.extend_from_slice(num.format(t).as_bytes());
+            }
+            out.extend_from_slice(&self.arena[r.mid..r.end]);
+            out.push(b'\n');
+            ends.push(out.len());
+        }
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,12 @@
+//! maxwell-ha: MySQL/MariaDB binlog → Maxwell-compatible JSON, with ZooKeeper-coordinated
+//! active/standby failover.
+//!
+//! Data flows one way: `binlog` (read, decode) → `encode` (Maxwell JSON) → `sink` (stdout,
+//! Kafka) → position (committed only after the sink acknowledged every row up to it).
+
+pub mod binlog;
+pub mod config;
+pub mod encode;
+pub mod filter;
+pub mod node;
+pub mod sink;

@@ -1,0 +1,61 @@
+//! One node's main job: read the binlog, encode, write to the sink, track the position.
+//!
+//! Invariants:
+//! - The reader runs on its own task and hands whole transactions to the sink task over a
+//!   bounded channel (backpressure, not unbounded buffering).
+//! - The reported position is that of the last transaction the sink acknowledged, never one
+//!   only read.
+//! - Shutdown (SIGINT/SIGTERM, or cancellation): the reader stops at the next transaction
+//!   boundary, the sink drains what was read, and the final position is logged.
+
+use crate::binlog::decoder::{DecoderConfig, Transaction};
+use crate::binlog::reader::{Reader, ReaderError, ResumePoint};
+use crate::config::Config;
+use crate::sink::stdout::StdoutSink;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Reader(#[from] ReaderError),
+    #[error("writing to stdout failed: {0}")]
+    Sink(std::io::Error),
+}
+
+/// Streams until `cancel` fires or a definite error; returns the last acknowledged point.
+pub async fn run(cfg: &Config, cancel: CancellationToken) -> Result<Option<ResumePoint>, (NodeError, Option<ResumePoint>)> {
+    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone() };
+    let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.map_err(|e| (e.into(), None))?;
+    tracing::info!(
+        server = %reader.info.version,
+        position = %reader.resume.position,
+        gtid = %reader.resume.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default(),
+        "starting binlog stream"
+    );
+    let (tx, mut rx) = mpsc::channel::<Transaction>(256);
+    let use_gtid = cfg.gtid_mode;
+    let rcancel = cancel.clone();
+    let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
+    let mut sink = StdoutSink::new(std::io::stdout().lock());
+    let mut last: Option<ResumePoint> = None;
+    let mut sink_err = None;
+    while let Some(t) = rx.recv().await {
+        if let Err(e) = sink.write(&t) {
+            sink_err = Some(e);
+            cancel.cancel();
+            break;
+        }
+        last = Some(ResumePoint { position: t.position, gtid: t.gtid_set });
+    }
+    drop(rx);
+    let reader_result = reader_task.await.expect("reader task panicked");
+    if let Some(e) = sink_err {
+        return Err((NodeError::Sink(e), last));
+    }
+    match reader_result {
+        Ok(()) => Ok(last),
+        Err(e) => Err((e.into(), last)),
+    }
+}
+
