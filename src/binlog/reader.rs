@@ -87,6 +87,10 @@ fn classify(e: mysql_async::Error, what: &str) -> ReaderError {
                 "{what}: the server cannot send the binlog from the requested position ({}); the position was purged or is not a transaction boundary: choose a newer init_position",
                 s.message
             )),
+            4052 | 1593 => ReaderError::Definite(format!(
+                "{what}: another replica connected to the source with the same server id ({}); give every independent maxwell its own replica_server_id",
+                s.message
+            )),
             _ => ReaderError::Transient(format!("{what}: server error {}: {}", s.code, s.message)),
         },
         _ => ReaderError::Transient(format!("{what}: {e}")),
@@ -369,6 +373,7 @@ impl Reader {
                 flags: h.flags_raw(),
                 data,
             };
+            tracing::trace!(event_type = raw.type_code, log_pos = raw.log_pos, len = raw.data.len(), "event");
             if raw.type_code == ev::HEARTBEAT {
                 self.heartbeats += 1;
                 continue;

@@ -1,0 +1,143 @@
+//! Helpers for integration tests against the real MariaDB started by `scripts/mariadb.sh`
+//! (127.0.0.1, port `MAXWELL_TEST_MYSQL_PORT`, default 3307, user root, no password).
+//! A missing server is a test failure, never a skip.
+#![allow(dead_code)]
+
+use mysql_async::prelude::Queryable;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub fn mysql_port() -> u16 {
+    std::env::var("MAXWELL_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3307)
+}
+
+pub async fn conn() -> mysql_async::Conn {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(mysql_port())
+        .user(Some("root"))
+        .prefer_socket(false);
+    mysql_async::Conn::new(opts).await.unwrap_or_else(|e| {
+        panic!("cannot reach the test MariaDB on 127.0.0.1:{}: {e}; start it with scripts/mariadb.sh start", mysql_port())
+    })
+}
+
+/// The server's current `file:pos`.
+pub async fn master_position(c: &mut mysql_async::Conn) -> String {
+    let row: mysql_async::Row = c.query_first("SHOW MASTER STATUS").await.unwrap().expect("binlog on");
+    format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap())
+}
+
+/// A running `maxwell` whose stdout lines arrive on a channel.
+pub struct Maxwell {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+    pub stderr_path: std::path::PathBuf,
+}
+
+pub fn spawn_maxwell(extra: &[String]) -> Maxwell {
+    let stderr_path = std::env::temp_dir().join(format!("maxwell-test-{}-{}.log", std::process::id(), rand_suffix()));
+    let mut args = vec![
+        "--host=127.0.0.1".to_string(),
+        format!("--port={}", mysql_port()),
+        "--user=root".to_string(),
+        format!("--replica_server_id={}", 1000 + rand_suffix() % 100000),
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maxwell"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("spawn maxwell");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Maxwell { child, lines: rx, stderr_path }
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    std::process::id().wrapping_mul(31).wrapping_add(N.fetch_add(1, Ordering::Relaxed) * 7919) % 1_000_000
+}
+
+impl Maxwell {
+    /// Collects lines until `done(line)` is true for one of them (included) or `timeout`.
+    pub fn read_until(&mut self, timeout: Duration, mut done: impl FnMut(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let v: serde_json::Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("maxwell printed non-JSON {l:?}: {e}"));
+                    let stop = done(&v);
+                    out.push(v);
+                    if stop {
+                        return out;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out after {timeout:?} waiting for maxwell output ({} lines so far); stderr:\n{}",
+                    out.len(),
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// SIGTERM, wait for exit, then collect whatever was still printed.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<serde_json::Value>, String) {
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("maxwell did not exit within 20 s of SIGTERM; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let rest = self.lines.try_iter().map(|l| serde_json::from_str(&l).unwrap()).collect();
+        let err = self.stderr();
+        let _ = std::fs::remove_file(&self.stderr_path);
+        (status, rest, err)
+    }
+}
+
+impl Drop for Maxwell {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `sql` ignoring "empty query" (comment-only statements).
+pub async fn exec(c: &mut mysql_async::Conn, sql: &str) {
+    if let Err(e) = c.query_drop(sql).await {
+        if let mysql_async::Error::Server(s) = &e {
+            if s.code == 1065 {
+                return;
+            }
+        }
+        panic!("SQL failed: {sql}: {e}");
+    }
+}
