@@ -272,6 +272,9 @@ pub struct Reader {
     pub non_blocking: bool,
     /// Heartbeats received (an idle stream is alive).
     pub heartbeats: u64,
+    /// The start was given as a GTID and no file position is known yet: the first dump
+    /// must go by GTID even when `gtid_mode` is off.
+    gtid_only: bool,
 }
 
 impl Reader {
@@ -285,7 +288,8 @@ impl Reader {
         let _ = conn.disconnect().await;
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
-        Ok(Self { source, info, decoder, resume, non_blocking: false, heartbeats: 0 })
+        let gtid_only = matches!(start, StartPosition::Gtid(_));
+        Ok(Self { source, info, decoder, resume, non_blocking: false, heartbeats: 0, gtid_only })
     }
 
     async fn request(&self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
@@ -380,6 +384,7 @@ impl Reader {
             }
             if let Some(tx) = self.decoder.handle(&raw)? {
                 self.resume = ResumePoint { position: tx.position.clone(), gtid: tx.gtid_set.clone() };
+                self.gtid_only = false;
                 let refresh = tx.schema_changed;
                 if out.send(tx).await.is_err() {
                     return Ok(false);
@@ -409,7 +414,7 @@ impl Reader {
         let mut backoff = Duration::from_millis(100);
         loop {
             let before = self.resume.clone();
-            let by_gtid = use_gtid && self.resume.gtid.is_some();
+            let by_gtid = (use_gtid || self.gtid_only) && self.resume.gtid.is_some();
             match self.run_once(by_gtid, cancel, out).await {
                 Ok(false) => return Ok(()),
                 Ok(true) if self.non_blocking => return Ok(()),

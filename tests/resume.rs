@@ -1,0 +1,98 @@
+//! Resume: stop `maxwell` mid-stream (SIGTERM), restart it from the last position it printed
+//! (file:pos, then GTID), and the union of all runs holds every row exactly once.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const TXS: u64 = 300;
+const ROWS_PER_TX: u64 = 5;
+
+fn ids(rows: &[Value]) -> Vec<u64> {
+    rows.iter().filter(|r| r["table"] == "t").map(|r| r["data"]["id"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_resume_by_position_then_gtid_delivers_each_row_once() {
+    let mut c = conn().await;
+    exec(&mut c, "DROP DATABASE IF EXISTS resume_it").await;
+    exec(&mut c, "CREATE DATABASE resume_it").await;
+    exec(&mut c, "CREATE TABLE resume_it.t (id BIGINT PRIMARY KEY, grp INT, v VARCHAR(20))").await;
+    exec(&mut c, "CREATE TABLE resume_it.marker (id INT PRIMARY KEY)").await;
+    let start = master_position(&mut c).await;
+    let common_args = |init: String| {
+        vec![
+            format!("--init_position={init}"),
+            "--output_binlog_position=true".to_string(),
+            "--output_gtid_position=true".to_string(),
+            "--filter=exclude: *.*, include: resume_it.*".to_string(),
+        ]
+    };
+
+    // Writer: TXS transactions of ROWS_PER_TX rows, paced so the stops land mid-stream.
+    let writer = tokio::spawn(async move {
+        let mut w = conn().await;
+        for tx in 0..TXS {
+            let values: Vec<String> = (0..ROWS_PER_TX).map(|i| format!("({}, {tx}, 'v{i}')", tx * ROWS_PER_TX + i + 1)).collect();
+            exec(&mut w, &format!("INSERT INTO resume_it.t VALUES {}", values.join(","))).await;
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        exec(&mut w, "INSERT INTO resume_it.marker VALUES (1)").await;
+    });
+
+    // Run 1: from the start, stop after ≥ 300 rows.
+    let mut m1 = spawn_maxwell(&common_args(start));
+    let mut run1 = m1.read_until(Duration::from_secs(60), |_| false_after(300));
+    let (st, rest, err) = m1.terminate();
+    assert!(st.success(), "run 1 exit {st}: {err}");
+    run1.extend(rest);
+    let last = run1.last().unwrap().clone();
+    assert_eq!(last["commit"], true, "output must end on a transaction boundary: {last}");
+    let pos = last["position"].as_str().unwrap().to_string();
+
+    // Run 2: resume by file:pos, stop after ≥ 300 more rows.
+    let mut m2 = spawn_maxwell(&common_args(pos));
+    let mut run2 = m2.read_until(Duration::from_secs(60), |_| false_after(300));
+    let (st, rest, err) = m2.terminate();
+    assert!(st.success(), "run 2 exit {st}: {err}");
+    run2.extend(rest);
+    let last = run2.last().unwrap().clone();
+    assert_eq!(last["commit"], true, "{last}");
+    let gtid = last["gtid"].as_str().expect("gtid printed").to_string();
+
+    // Run 3: resume by GTID, until the writer's marker.
+    let mut m3 = spawn_maxwell(&common_args(gtid));
+    let run3 = m3.read_until(Duration::from_secs(120), |r| r["table"] == "marker");
+    let (st, _, err) = m3.terminate();
+    assert!(st.success(), "run 3 exit {st}: {err}");
+    writer.await.unwrap();
+
+    let (a, b, c3) = (ids(&run1), ids(&run2), ids(&run3));
+    assert!(!a.is_empty() && !b.is_empty() && !c3.is_empty(), "each run delivered rows: {} {} {}", a.len(), b.len(), c3.len());
+    let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
+    for id in a.iter().chain(&b).chain(&c3) {
+        *seen.entry(*id).or_default() += 1;
+    }
+    let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).collect();
+    let missing: Vec<u64> = (1..=TXS * ROWS_PER_TX).filter(|id| !seen.contains_key(id)).collect();
+    assert!(dups.is_empty(), "duplicated ids: {dups:?}");
+    assert!(missing.is_empty(), "missing ids: {missing:?}");
+    assert_eq!(seen.len() as u64, TXS * ROWS_PER_TX);
+}
+
+/// A predicate that turns true once it has been called `n` times.
+fn false_after(n: usize) -> bool {
+    thread_local!(static COUNT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+    COUNT.with(|c| {
+        c.set(c.get() + 1);
+        if c.get() >= n {
+            c.set(0);
+            true
+        } else {
+            false
+        }
+    })
+}
