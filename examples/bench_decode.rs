@@ -1,0 +1,62 @@
+//! Decode+JSON throughput of the binlog reader over a fixed binlog range, for `scripts/bench.sh`.
+//!
+//! Reads from `--from FILE:POS` to the end of the binlog (non-blocking dump), decoding every
+//! row into Maxwell JSON, and prints one line of JSON with rows, bytes, seconds, rows/s and
+//! peak RSS. A benchmark, not a test: figures vary with the machine.
+//!
+//! usage: bench_decode --port=3307 --user=root --from=mysql-bin.000001:4 [--filter=...]
+
+use maxwell_ha::binlog::decoder::DecoderConfig;
+use maxwell_ha::binlog::reader::{Reader, StartPosition};
+use maxwell_ha::config::Settings;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+fn main() {
+    let mut from = None;
+    let mut rest = Vec::new();
+    for a in std::env::args().skip(1) {
+        match a.strip_prefix("--from=") {
+            Some(f) => from = Some(f.to_string()),
+            None => rest.push(a),
+        }
+    }
+    let from = from.expect("--from=FILE:POS is required");
+    rest.push(format!("--init_position={from}"));
+    let cfg = maxwell_ha::config::Config::from_settings(&Settings::load(&rest).expect("args")).expect("config");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone() };
+        let StartPosition::File(_) = cfg.init_position else { panic!("--from must be FILE:POS") };
+        let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.expect("open");
+        reader.non_blocking = true;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let cancel = CancellationToken::new();
+        let t0 = Instant::now();
+        let consumer = tokio::spawn(async move {
+            let (mut rows, mut bytes) = (0u64, 0u64);
+            while let Some(t) = rx.recv().await {
+                let t: maxwell_ha::binlog::decoder::Transaction = t;
+                rows += t.row_ends.len() as u64;
+                bytes += t.json.len() as u64;
+            }
+            (rows, bytes)
+        });
+        reader.run(false, &cancel, &tx).await.expect("read");
+        drop(tx);
+        let (rows, bytes) = consumer.await.unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "{{\"tool\":\"maxwell-ha\",\"rows\":{rows},\"json_bytes\":{bytes},\"seconds\":{secs:.3},\"rows_per_sec\":{:.0},\"peak_rss_kib\":{}}}",
+            rows as f64 / secs,
+            peak_rss_kib()
+        );
+    });
+}
