@@ -36,6 +36,17 @@ fn wait_with_timeout(mut child: std::process::Child, t: Duration) -> std::proces
     child.wait_with_output().unwrap()
 }
 
+/// `maxwell-cli check --json` → (exit code, parsed output).
+fn cli_check(extra: &[&str]) -> (i32, serde_json::Value) {
+    let port = format!("port={}", mysql_port());
+    let mut args = vec!["check", "--json", "--set", "host=127.0.0.1", "--set", "user=root", "--set", &port];
+    args.extend_from_slice(extra);
+    let out = Command::new(env!("CARGO_BIN_EXE_maxwell-cli")).args(&args).output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (code, v)
+}
+
 fn expect_error(args: &[&str], needle: &str) {
     let (ok, err) = run_maxwell(args);
     assert!(!ok, "maxwell {args:?} should fail");
@@ -54,8 +65,23 @@ async fn refuses_bad_settings_positions_and_credentials_with_one_clear_error() {
     exec(&mut c, "SET GLOBAL binlog_format='ROW'").await;
     r.unwrap();
 
+    let (code, v) = cli_check(&[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["binlog_format"], "ROW");
+    assert!(v["position"].as_str().unwrap().starts_with("mysql-bin."), "{v}");
+    assert!(v["gtid"].as_str().unwrap().starts_with("0-1-"), "{v}");
+    let (code, _) = cli_check(&["--set", "port=1"]);
+    assert_eq!(code, 2, "unreachable source is exit 2");
+
     exec(&mut c, "SET GLOBAL binlog_row_metadata='MINIMAL'").await;
-    let r = std::panic::catch_unwind(|| expect_error(&[], "binlog_row_metadata is MINIMAL"));
+    let r = std::panic::catch_unwind(|| {
+        expect_error(&[], "binlog_row_metadata is MINIMAL");
+        let (code, v) = cli_check(&[]);
+        assert_eq!(code, 1, "{v}");
+        assert_eq!(v["ready"], false);
+        assert!(v["problem"].as_str().unwrap().contains("binlog_row_metadata"), "{v}");
+    });
     exec(&mut c, "SET GLOBAL binlog_row_metadata='FULL'").await;
     r.unwrap();
 
