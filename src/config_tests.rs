@@ -82,3 +82,12 @@ fn example_file_is_generated_from_the_key_table() {
     }
     Config::from_settings(&s).unwrap();
 }
+
+/// The README's configuration reference lists every key.
+#[test]
+fn readme_documents_every_key() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for k in KEYS {
+        assert!(readme.contains(&format!("| `{}` |", k.name)), "README lacks `{}`", k.name);
+    }
+}
