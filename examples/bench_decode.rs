@@ -33,7 +33,7 @@ fn main() {
     let cfg = maxwell_ha::config::Config::from_settings(&Settings::load(&rest).expect("args")).expect("config");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone() };
+        let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
         let StartPosition::File(_) = cfg.init_position else { panic!("--from must be FILE:POS") };
         let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.expect("open");
         reader.non_blocking = true;

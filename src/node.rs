@@ -25,7 +25,7 @@ pub enum NodeError {
 
 /// Streams until `cancel` fires or a definite error; returns the last acknowledged point.
 pub async fn run(cfg: &Config, cancel: CancellationToken) -> Result<Option<ResumePoint>, (NodeError, Option<ResumePoint>)> {
-    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone() };
+    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.map_err(|e| (e.into(), None))?;
     tracing::info!(
         server = %reader.info.version,

@@ -18,7 +18,7 @@ use super::charset::CollationMap;
 use super::gtid::{GtidSet, MariaGtid, MariaGtidSet, MysqlGtidSet, Sid};
 use super::position::BinlogPosition;
 use super::rows::{check_columns, decode_image, parse_rows_event, RowKind, RowsError};
-use super::schema::{build_table_info, parse_table_map, SchemaError, TableInfo};
+use super::schema::{build_table_info, parse_table_map, MetadataRules, SchemaError, TableInfo};
 use super::values::ValueOpts;
 use crate::encode::{ddl, Image, OutputConfig, TxBuffer, TxFields};
 use crate::filter::Filter;
@@ -102,6 +102,8 @@ struct TableEntry {
 pub struct DecoderConfig {
     pub output: OutputConfig,
     pub filter: Filter,
+    /// How the source's TABLE_MAP metadata is laid out (set from the server's family).
+    pub rules: MetadataRules,
 }
 
 pub struct Decoder {
@@ -302,7 +304,7 @@ impl Decoder {
             }
         }
         let info = if self.cfg.filter.may_emit(raw.database, raw.table) {
-            Some(Arc::new(build_table_info(&raw, &self.collations, &self.json_columns)?))
+            Some(Arc::new(build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules)?))
         } else {
             None
         };

@@ -52,7 +52,7 @@ fn maria_gtid(seq: u64) -> Vec<u8> {
 }
 
 fn decoder(output: OutputConfig, filter: &str) -> Decoder {
-    let mut d = Decoder::new(DecoderConfig { output, filter: Filter::parse(filter).unwrap() }, CollationMap::builtin());
+    let mut d = Decoder::new(DecoderConfig { output, filter: Filter::parse(filter).unwrap(), ..Default::default() }, CollationMap::builtin());
     d.start_at("mysql-bin.000001", None);
     d
 }

@@ -286,6 +286,8 @@ impl Reader {
         let json = load_json_columns(&mut conn, info.flavor).await?;
         let resume = resolve_start(&mut conn, &info, start).await?;
         let _ = conn.disconnect().await;
+        let mut cfg = cfg;
+        cfg.rules = super::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
         let gtid_only = matches!(start, StartPosition::Gtid(_));

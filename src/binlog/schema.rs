@@ -228,8 +228,22 @@ fn nth_charset(default: &Option<(u64, Vec<(u64, u64)>)>, per_col: &Option<Vec<u6
     Some(exceptions.iter().find(|(idx, _)| *idx as usize == i).map(|(_, cs)| *cs).unwrap_or(*d))
 }
 
-fn is_numeric(t: u8) -> bool {
-    matches!(t, T_TINY | T_SHORT | T_INT24 | T_LONG | T_LONGLONG | T_FLOAT | T_DOUBLE | T_NEWDECIMAL | T_DECIMAL)
+/// Which columns the optional metadata's per-category lists cover differs by server family:
+/// MariaDB's YEAR is an integer field (it has a signedness bit) and its GEOMETRY is a BLOB
+/// field (it has a charset entry); MySQL counts neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetadataRules {
+    pub mariadb: bool,
+}
+
+impl MetadataRules {
+    fn has_signedness(self, t: u8) -> bool {
+        matches!(t, T_TINY | T_SHORT | T_INT24 | T_LONG | T_LONGLONG | T_FLOAT | T_DOUBLE | T_NEWDECIMAL | T_DECIMAL)
+            || (self.mariadb && t == T_YEAR)
+    }
+    fn geometry_has_charset(self) -> bool {
+        self.mariadb
+    }
 }
 
 /// Builds the decoding plan for a table.
@@ -237,6 +251,7 @@ pub fn build_table_info(
     raw: &TableMapRaw<'_>,
     collations: &CollationMap,
     json_columns: &HashSet<(String, String, String)>,
+    rules: MetadataRules,
 ) -> Result<TableInfo, SchemaError> {
     let c = SchemaError::Corrupt;
     let opt = parse_optional(raw.optional)?;
@@ -258,7 +273,7 @@ pub fn build_table_info(
             column: name.clone(),
             msg,
         };
-        let unsigned = if is_numeric(t) {
+        let unsigned = if rules.has_signedness(t) {
             let bit = opt.signedness.and_then(|s| s.get(numeric_i / 8)).map(|b| b & (0x80 >> (numeric_i % 8)) != 0);
             numeric_i += 1;
             bit.unwrap_or(false)
@@ -353,7 +368,12 @@ pub fn build_table_info(
                 }
             }
             T_JSON => ColKind::JsonBinary { len_bytes: meta.u8().ok_or(c("json meta"))? },
-            T_GEOMETRY => ColKind::Geometry { len_bytes: meta.u8().ok_or(c("geometry meta"))? },
+            T_GEOMETRY => {
+                if rules.geometry_has_charset() {
+                    next_char_cs()?;
+                }
+                ColKind::Geometry { len_bytes: meta.u8().ok_or(c("geometry meta"))? }
+            }
             other => {
                 return Err(SchemaError::UnknownType {
                     db: raw.database.to_string(),
@@ -441,7 +461,7 @@ pub(crate) mod tests {
         let bytes = table_map_bytes("db", "t", cols, &opt);
         let raw = parse_table_map(&bytes).unwrap();
         let json: HashSet<_> = [("db".to_string(), "t".to_string(), "j".to_string())].into();
-        let t = build_table_info(&raw, &CollationMap::builtin(), &json).unwrap();
+        let t = build_table_info(&raw, &CollationMap::builtin(), &json, MetadataRules::default()).unwrap();
         assert_eq!(t.table_id, 42);
         assert_eq!(t.columns[0].kind, ColKind::Int { bytes: 4, unsigned: true });
         assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 3, unsigned: false });
@@ -457,18 +477,33 @@ pub(crate) mod tests {
     #[test]
     fn refuses_minimal_metadata_and_unknown_types() {
         let bytes = table_map_bytes("db", "t", &[(T_LONG, &[])], &[]);
-        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new()).unwrap_err();
+        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()).unwrap_err();
         assert!(e.to_string().contains("binlog_row_metadata=FULL"), "{e}");
         let bytes = table_map_bytes("db", "t", &[(20, &[])], &[names_field(&["x"])]);
-        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new()).unwrap_err();
+        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()).unwrap_err();
         assert!(e.to_string().contains("column type 20") && e.to_string().contains("`x`"), "{e}");
+    }
+
+    /// MariaDB gives YEAR a signedness bit and GEOMETRY a charset entry; MySQL does not.
+    #[test]
+    fn family_specific_metadata_coverage() {
+        let cols: &[(u8, &[u8])] = &[(T_YEAR, &[]), (T_TINY, &[]), (T_GEOMETRY, &[4]), (T_STRING, &[0xfe, 4])];
+        let opt = |cs: Vec<u8>| vec![(1u8, vec![0b0100_0000]), (3u8, cs), names_field(&["y", "t", "g", "c"])];
+        let maria = table_map_bytes("d", "t", cols, &opt(vec![63, 8]));
+        let t = build_table_info(&parse_table_map(&maria).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules { mariadb: true }).unwrap();
+        assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 1, unsigned: true });
+        assert!(matches!(t.columns[3].kind, ColKind::Str { charset: Charset::Encoding(_), .. }));
+        let mysql = table_map_bytes("d", "t", cols, &[(1u8, vec![0b1000_0000]), (3u8, vec![8]), names_field(&["y", "t", "g", "c"])]);
+        let t = build_table_info(&parse_table_map(&mysql).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()).unwrap();
+        assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 1, unsigned: true });
+        assert!(matches!(t.columns[3].kind, ColKind::Str { charset: Charset::Encoding(_), .. }));
     }
 
     #[test]
     fn truncated_is_corrupt_not_panic() {
         let bytes = table_map_bytes("db", "t", &[(T_LONG, &[])], &[names_field(&["x"])]);
         for n in 0..bytes.len() - 3 {
-            let _ = parse_table_map(&bytes[..n]).and_then(|r| build_table_info(&r, &CollationMap::builtin(), &HashSet::new()));
+            let _ = parse_table_map(&bytes[..n]).and_then(|r| build_table_info(&r, &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()));
         }
     }
 }
