@@ -13,6 +13,8 @@ use crate::binlog::position::BinlogPosition;
 use crate::binlog::reader::{SourceConfig, StartPosition};
 use crate::encode::OutputConfig;
 use crate::filter::Filter;
+use crate::sink::kafka::KafkaConfig;
+use crate::sink::partition::{HashFn, KeyFormat, PartitionBy, Routing};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -54,7 +56,16 @@ pub const KEYS: &[KeySpec] = &[
     key("replication_password", S, None, "Password for `replication_host`."),
     key("replica_server_id", Kind::Int { min: 1, max: 4294967295 }, Some("6379"), "Server id this node presents to the source; unique among the source's replicas."),
     key("client_id", S, Some("maxwell"), "Name of this Maxwell cluster; separates clusters that share infrastructure."),
-    key("producer", Kind::OneOf(&["stdout"]), Some("stdout"), "Where rows go: `stdout` (one JSON object per line)."),
+    key("producer", Kind::OneOf(&["stdout", "kafka"]), Some("stdout"), "Where rows go: `stdout` (one JSON object per line) or `kafka`."),
+    key("kafka.bootstrap.servers", S, None, "Kafka brokers (producer=kafka). Every other `kafka.*` key is passed to librdkafka as is (acks=all and enable.idempotence=true unless set)."),
+    key("kafka_topic", S, Some("maxwell"), "Topic for rows; `%{database}` and `%{table}` are substituted."),
+    key("ddl_kafka_topic", S, None, "Topic for DDL records (output_ddl); default: kafka_topic."),
+    key("producer_partition_by", Kind::OneOf(&["database", "table", "primary_key", "transaction_id", "column", "random"]), Some("database"), "What picks a row's partition."),
+    key("producer_partition_columns", S, None, "Comma-separated columns for producer_partition_by=column."),
+    key("producer_partition_by_fallback", Kind::OneOf(&["database", "table", "primary_key"]), None, "Partitioning when the partition columns are all absent (required with producer_partition_by=column)."),
+    key("kafka_partition_hash", Kind::OneOf(&["default", "murmur3"]), Some("default"), "Hash of the partition string: Java String.hashCode (`default`) or MurmurHash3 (`murmur3`)."),
+    key("kafka_key_format", Kind::OneOf(&["hash", "array"]), Some("hash"), "Message key: `{\"database\":…,\"table\":…,\"pk.id\":…}` (`hash`) or `[db, table, [{pk}]]` (`array`)."),
+    key("kafka_version", S, None, "Accepted for compatibility with Maxwell and ignored: librdkafka negotiates the protocol version."),
     key("filter", S, None, "Row filter, e.g. `exclude: *.*, include: db1.*, include: db.t.col=val`."),
     key("init_position", S, None, "Where to start: `FILE:POS` or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
     key("gtid_mode", B, Some("false"), "Resume by GTID instead of file:position after reconnects."),
@@ -96,14 +107,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Any other `kafka.*` key: passed through to librdkafka, which validates it at start.
+const KAFKA_PASSTHROUGH: KeySpec = key("kafka.*", S, None, "librdkafka property");
+
 fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
     if let Some(s) = KEYS.iter().find(|k| k.name == name) {
         return Ok(s);
     }
+    if name.len() > 6 && name.starts_with("kafka.") {
+        return Ok(&KAFKA_PASSTHROUGH);
+    }
     let best = KEYS.iter().min_by_key(|k| edit_distance(k.name, name)).filter(|k| edit_distance(k.name, name) <= 3);
     match best {
         Some(k) => err(format!("unknown configuration key `{name}`; did you mean `{}`?", k.name)),
-        None if name.starts_with("kafka") || name.starts_with("zookeeper") || name.starts_with("http") => {
+        None if name.starts_with("zookeeper") || name.starts_with("http") => {
             err(format!("configuration key `{name}` belongs to a feature this build does not have yet"))
         }
         None => err(format!("unknown configuration key `{name}`; see config/config.properties.example for the keys")),
@@ -177,6 +194,7 @@ pub fn example_file() -> String {
             ("password", _) => "password=maxwell".to_string(),
             ("host", _) => "host=127.0.0.1".to_string(),
             ("config", _) => "#config=/etc/maxwell/config.properties".to_string(),
+            ("kafka.bootstrap.servers", _) => "#kafka.bootstrap.servers=127.0.0.1:9092".to_string(),
             (n, Some(d)) => format!("#{n}={d}"),
             (n, None) => format!("#{n}="),
         };
@@ -227,6 +245,11 @@ impl Settings {
         Ok(())
     }
 
+    /// `kafka.*` keys with the prefix stripped, in the order given.
+    pub fn kafka_props(&self) -> Vec<(String, String)> {
+        self.values.iter().filter_map(|(k, v)| k.strip_prefix("kafka.").map(|p| (p.to_string(), v.clone()))).collect()
+    }
+
     pub fn get(&self, k: &str) -> Option<&str> {
         let s = KEYS.iter().find(|s| s.name == k).expect("declared key");
         self.values.get(k).map(String::as_str).or(s.default)
@@ -250,6 +273,8 @@ pub struct Config {
     pub init_position: StartPosition,
     pub gtid_mode: bool,
     pub log_level: String,
+    /// Set when `producer=kafka`.
+    pub kafka: Option<KafkaConfig>,
 }
 
 impl Config {
@@ -270,6 +295,40 @@ impl Config {
             }
             Some(v) => StartPosition::Gtid(v.parse::<GtidSet>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?),
         };
+        let producer = s.get("producer").unwrap().to_string();
+        let kafka = if producer == "kafka" {
+            let by = PartitionBy::parse(s.get("producer_partition_by").unwrap()).expect("validated");
+            let columns: Vec<String> = s
+                .get("producer_partition_columns")
+                .map(|c| c.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+                .unwrap_or_default();
+            let fallback = s.get("producer_partition_by_fallback").map(|f| PartitionBy::parse(f).expect("validated"));
+            if by == PartitionBy::Column && (columns.is_empty() || fallback.is_none()) {
+                return err("`producer_partition_by=column` needs `producer_partition_columns` and `producer_partition_by_fallback`");
+            }
+            let topic = s.get("kafka_topic").unwrap().to_string();
+            let props = s.kafka_props();
+            if !props.iter().any(|(k, _)| k == "bootstrap.servers") {
+                return err("missing required key `kafka.bootstrap.servers` (producer=kafka)");
+            }
+            Some(KafkaConfig {
+                props,
+                routing: Routing {
+                    ddl_topic: s.get("ddl_kafka_topic").map(str::to_string).unwrap_or_else(|| topic.clone()),
+                    topic,
+                    by,
+                    fallback: fallback.unwrap_or(PartitionBy::Database),
+                    columns,
+                    hash: if s.get("kafka_partition_hash") == Some("murmur3") { HashFn::Murmur3 } else { HashFn::Default },
+                    key_format: if s.get("kafka_key_format") == Some("array") { KeyFormat::Array } else { KeyFormat::Hash },
+                },
+            })
+        } else {
+            if let Some((k, _)) = s.kafka_props().first() {
+                return err(format!("`kafka.{k}` is set but `producer` is {producer}; set producer=kafka or remove the kafka.* keys"));
+            }
+            None
+        };
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
             gtid_position: s.bool("output_gtid_position"),
@@ -283,6 +342,8 @@ impl Config {
             row_query: s.bool("output_row_query"),
             ddl: s.bool("output_ddl"),
             null_zerodates: s.bool("output_null_zerodates"),
+            row_meta: kafka.is_some(),
+            partition_columns: kafka.as_ref().map(|k| k.routing.columns.clone()).unwrap_or_default(),
         };
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
             return err("`replication_port` is set but `replication_host` is not; set both or neither");
@@ -299,12 +360,13 @@ impl Config {
         Ok(Config {
             source,
             client_id: s.get("client_id").unwrap().to_string(),
-            producer: s.get("producer").unwrap().to_string(),
+            producer,
             filter,
             output,
             init_position,
             gtid_mode: s.bool("gtid_mode"),
             log_level: s.get("log_level").unwrap().to_string(),
+            kafka,
         })
     }
 }

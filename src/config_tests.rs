@@ -47,7 +47,10 @@ fn bad_values_name_the_key() {
         (&["--user=a", "--init_position=mysql-bin.000001:x"], "`init_position`"),
         (&["--user=a", "--init_position=0-1"], "`init_position`"),
         (&["--user=a", "--replication_port=3307"], "`replication_host`"),
-        (&["--user=a", "--kafka.bootstrap.servers=x"], "`kafka.bootstrap.servers`"),
+        (&["--user=a", "--kafka.bootstrap.servers=x"], "set producer=kafka"),
+        (&["--user=a", "--producer=kafka"], "`kafka.bootstrap.servers`"),
+        (&["--user=a", "--producer=kafka", "--kafka.bootstrap.servers=x", "--producer_partition_by=column"], "producer_partition_columns"),
+        (&["--user=a", "--kafka_key_format=json"], "`kafka_key_format` must be one of"),
         (&["user=a"], "--key=value"),
         (&["--user"], "--user=VALUE"),
     ];
@@ -55,6 +58,25 @@ fn bad_values_name_the_key() {
         let e = cfg(a).unwrap_err().to_string();
         assert!(e.contains(want), "{a:?}: {e}");
     }
+}
+
+#[test]
+fn kafka_settings() {
+    let c = cfg(&[
+        "--user=a", "--producer=kafka", "--kafka.bootstrap.servers=127.0.0.1:9092", "--kafka.linger.ms=20",
+        "--kafka_topic=cdc_%{database}", "--producer_partition_by=column", "--producer_partition_columns=a, b",
+        "--producer_partition_by_fallback=table", "--kafka_partition_hash=murmur3", "--kafka_key_format=array",
+    ])
+    .unwrap();
+    let k = c.kafka.unwrap();
+    assert!(k.props.contains(&("linger.ms".to_string(), "20".to_string())));
+    assert_eq!(k.routing.columns, vec!["a", "b"]);
+    assert_eq!(k.routing.ddl_topic, "cdc_%{database}");
+    assert_eq!(k.routing.by, PartitionBy::Column);
+    assert_eq!(k.routing.fallback, PartitionBy::Table);
+    assert_eq!(k.routing.hash, HashFn::Murmur3);
+    assert!(c.output.row_meta);
+    assert_eq!(c.output.partition_columns, vec!["a", "b"]);
 }
 
 #[test]

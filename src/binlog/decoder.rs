@@ -74,6 +74,8 @@ pub struct Transaction {
     pub ts: u32,
     /// A schema change (DDL) ended here: schema facts may need a refresh.
     pub schema_changed: bool,
+    /// Per-row routing facts, parallel to `row_ends` (only with `row_meta`).
+    pub meta: Vec<crate::encode::RowMeta>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -433,6 +435,9 @@ impl Decoder {
                 if self.cfg.output.ddl && !self.cfg.filter.is_blacklisted(&d.database, d.table.as_deref().unwrap_or("")) {
                     ddl::write_ddl(&mut tx.json, &d, &sql, ev.timestamp, &pos_text);
                     tx.row_ends.push(tx.json.len());
+                    if self.cfg.output.row_meta {
+                        tx.meta.push(crate::encode::RowMeta::Ddl { database: d.database.clone(), table: d.table.clone() });
+                    }
                 }
             } else {
                 // Other standalone statements (CREATE INDEX, views, grants…) may still
@@ -448,6 +453,7 @@ impl Decoder {
                 server_id: self.tx_server,
                 thread_id: self.tx_thread,
             };
+            tx.meta.extend(self.tx.take_metas());
             self.tx.commit(&fields, &self.cfg.output, &mut tx.json, &mut tx.row_ends);
         }
         self.reset_tx();

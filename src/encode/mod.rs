@@ -16,6 +16,7 @@ pub mod ddl;
 use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
 use crate::binlog::values::write_json_str;
+use std::sync::Arc;
 
 /// Maxwell's `output_*` switches.
 #[derive(Debug, Clone)]
@@ -32,6 +33,10 @@ pub struct OutputConfig {
     pub row_query: bool,
     pub ddl: bool,
     pub null_zerodates: bool,
+    /// Collect [`RowMeta`] per row (keys and partitions need it; stdout does not).
+    pub row_meta: bool,
+    /// Columns whose values `producer_partition_by=column` hashes.
+    pub partition_columns: Vec<String>,
 }
 
 impl Default for OutputConfig {
@@ -49,6 +54,8 @@ impl Default for OutputConfig {
             row_query: false,
             ddl: false,
             null_zerodates: false,
+            row_meta: false,
+            partition_columns: Vec::new(),
         }
     }
 }
@@ -65,6 +72,22 @@ impl Image<'_> {
         let (s, e) = *self.spans.get(i)?;
         (s, e).ne(&ABSENT).then(|| &self.frag[s as usize..e as usize])
     }
+}
+
+/// What routing needs to know of a row besides its JSON.
+#[derive(Debug, Clone)]
+pub enum RowMeta {
+    Row {
+        table: Arc<TableInfo>,
+        /// JSON of each primary-key column, in key order.
+        pk: Vec<Vec<u8>>,
+        /// JSON of each `partition_columns` entry (`None` when the row lacks it).
+        partition_columns: Vec<Option<Vec<u8>>>,
+    },
+    Ddl {
+        database: String,
+        table: Option<String>,
+    },
 }
 
 struct PendingRow {
@@ -87,6 +110,7 @@ pub struct TxFields<'a> {
 pub struct TxBuffer {
     arena: Vec<u8>,
     rows: Vec<PendingRow>,
+    metas: Vec<RowMeta>,
 }
 
 impl TxBuffer {
@@ -99,13 +123,14 @@ impl TxBuffer {
     pub fn clear(&mut self) {
         self.arena.clear();
         self.rows.clear();
+        self.metas.clear();
     }
 
     /// Encodes one row change and buffers it.
     #[allow(clippy::too_many_arguments)]
     pub fn push_row(
         &mut self,
-        t: &TableInfo,
+        t: &Arc<TableInfo>,
         kind: RowKind,
         ts: u32,
         query: Option<&str>,
@@ -132,13 +157,23 @@ impl TxBuffer {
             RowKind::Update => (after, before),
         };
         let main = main.expect("row image for its kind");
+        let value = |i: usize| main.get(i).or_else(|| other.and_then(|o| o.get(i)));
+        if cfg.row_meta {
+            let pk = t.primary_key.iter().map(|&i| value(i).unwrap_or(b"null").to_vec()).collect();
+            let partition_columns = cfg
+                .partition_columns
+                .iter()
+                .map(|name| t.columns.iter().position(|c| &c.name == name).and_then(value).map(<[u8]>::to_vec))
+                .collect();
+            self.metas.push(RowMeta::Row { table: t.clone(), pk, partition_columns });
+        }
         if cfg.primary_keys {
             a.extend_from_slice(b",\"primary_key\":[");
             for (n, &i) in t.primary_key.iter().enumerate() {
                 if n > 0 {
                     a.push(b',');
                 }
-                let v = main.get(i).or_else(|| other.and_then(|o| o.get(i))).unwrap_or(b"null");
+                let v = value(i).unwrap_or(b"null");
                 a.extend_from_slice(v);
             }
             a.push(b']');
@@ -195,8 +230,13 @@ impl TxBuffer {
         self.rows.push(PendingRow { start, mid, end });
     }
 
+    /// Takes the collected row metadata (empty unless `row_meta`).
+    pub fn take_metas(&mut self) -> Vec<RowMeta> {
+        std::mem::take(&mut self.metas)
+    }
+
     /// Writes every buffered row as one JSON line to `out` with the transaction fields, and
-    /// records each line's end offset in `ends`. Clears the buffer.
+    /// records each line's end offset in `ends`. Clears the buffer (take metas first).
     pub fn commit(&mut self, f: &TxFields, cfg: &OutputConfig, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
         let n = self.rows.len();
         let mut num = itoa::Buffer::new();

@@ -4,9 +4,9 @@ use crate::binlog::schema::tests::{names_field, table_map_bytes};
 use crate::binlog::schema::{build_table_info, parse_table_map, T_LONG, T_VARCHAR};
 use std::collections::HashSet;
 
-fn table() -> TableInfo {
+fn table() -> Arc<TableInfo> {
     let b = table_map_bytes("d", "t", &[(T_LONG, &[]), (T_VARCHAR, &[10, 0]), (T_LONG, &[])], &[(3u8, vec![45]), names_field(&["a", "b", "c"]), (8u8, vec![2, 0])]);
-    build_table_info(&parse_table_map(&b).unwrap(), &CollationMap::builtin(), &HashSet::new(), Default::default()).unwrap()
+    Arc::new(build_table_info(&parse_table_map(&b).unwrap(), &CollationMap::builtin(), &HashSet::new(), Default::default()).unwrap())
 }
 
 fn image(vals: &[Option<&str>]) -> (Vec<u8>, Vec<(u32, u32)>) {

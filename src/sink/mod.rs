@@ -5,3 +5,5 @@
 //! only after that.
 
 pub mod stdout;
+pub mod partition;
+pub mod kafka;

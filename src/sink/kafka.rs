@@ -1,0 +1,256 @@
+//! The Kafka producer: Maxwell's routing on rdkafka, `acks=all` + idempotence, a delivery-
+//! ordered position watermark.
+//!
+//! Invariants:
+//! - Rows are handed to librdkafka in binlog order; a transaction's position becomes
+//!   *acknowledged* only when every row of it and of every earlier transaction has been
+//!   acknowledged by the broker (the acker awaits deliveries strictly in order).
+//! - A full local queue is backpressure: sending waits, reading stops; nothing is dropped.
+//! - librdkafka retries retriable errors itself (idempotently); an error that reaches a
+//!   delivery report is final: the node stops with that error and the last acknowledged
+//!   position, and nothing after it is considered written.
+//! - Every message carries `maxwell.position` (end of its transaction, the resume point),
+//!   `maxwell.gtid` (GTID set after it, when known), `maxwell.row` (index in the
+//!   transaction) and `maxwell.rows` (rows in the transaction) headers.
+
+use super::partition::{partition_for, Routing};
+use crate::binlog::decoder::Transaction;
+use crate::binlog::reader::ResumePoint;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum KafkaSinkError {
+    #[error("Kafka configuration: {0}")]
+    Config(String),
+    #[error("Kafka: {0}")]
+    Fatal(String),
+}
+
+/// Settings for the producer: `kafka.*` properties (prefix stripped) and Maxwell's routing.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub props: Vec<(String, String)>,
+    pub routing: Routing,
+}
+
+/// librdkafka settings we insist on unless the user says otherwise, and conflicts we refuse.
+pub fn client_config(props: &[(String, String)]) -> Result<ClientConfig, KafkaSinkError> {
+    let get = |k: &str| props.iter().rev().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+    if get("bootstrap.servers").is_none() {
+        return Err(KafkaSinkError::Config("`kafka.bootstrap.servers` is required with producer=kafka".into()));
+    }
+    let idempotent = get("enable.idempotence").unwrap_or("true");
+    let acks = get("acks").or(get("request.required.acks")).unwrap_or("all");
+    if idempotent == "true" && !matches!(acks, "all" | "-1") {
+        return Err(KafkaSinkError::Config(format!(
+            "`kafka.acks={acks}` conflicts with idempotence (on by default): use acks=all, or set kafka.enable.idempotence=false to accept possible loss"
+        )));
+    }
+    if let Some(n) = get("max.in.flight.requests.per.connection").or(get("max.in.flight")) {
+        if idempotent == "true" && n.parse::<u32>().map_or(true, |n| n > 5) {
+            return Err(KafkaSinkError::Config(format!("`kafka.max.in.flight.requests.per.connection={n}` must be 1..5 with idempotence")));
+        }
+    }
+    if get("transactional.id").is_some() {
+        return Err(KafkaSinkError::Config("`kafka.transactional.id` is not supported (positions are fenced in ZooKeeper)".into()));
+    }
+    let mut c = ClientConfig::new();
+    c.set("enable.idempotence", idempotent).set("acks", acks).set("linger.ms", "5");
+    for (k, v) in props {
+        c.set(k, v);
+    }
+    Ok(c)
+}
+
+/// Whether an error code is worth retrying at the application level.
+pub fn is_retriable(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(code, QueueFull | NotEnoughReplicas | NotEnoughReplicasAfterAppend | LeaderNotAvailable | NotLeaderForPartition | RequestTimedOut | NetworkException | BrokerTransportFailure | AllBrokersDown)
+}
+
+fn describe(e: &KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(c) => format!("{e} ({c:?}{})", if is_retriable(c) { ", retriable, retries exhausted" } else { ", not retriable" }),
+        None => e.to_string(),
+    }
+}
+
+struct Pending {
+    point: ResumePoint,
+    deliveries: Vec<DeliveryFuture>,
+}
+
+pub struct KafkaSink {
+    producer: FutureProducer,
+    routing: Routing,
+    partitions: HashMap<String, i32>,
+    pending: mpsc::Sender<Pending>,
+    acked: watch::Receiver<Option<ResumePoint>>,
+    failed: watch::Receiver<Option<KafkaSinkError>>,
+    acker: tokio::task::JoinHandle<()>,
+}
+
+impl KafkaSink {
+    pub fn new(cfg: &KafkaConfig) -> Result<Self, KafkaSinkError> {
+        let producer: FutureProducer = client_config(&cfg.props)?
+            .create()
+            .map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
+        let (ptx, prx) = mpsc::channel::<Pending>(4096);
+        let (atx, arx) = watch::channel(None);
+        let (ftx, frx) = watch::channel(None);
+        let acker = tokio::spawn(ack_in_order(prx, atx, ftx));
+        Ok(Self { producer, routing: cfg.routing.clone(), partitions: HashMap::new(), pending: ptx, acked: arx, failed: frx, acker })
+    }
+
+    /// The position up to which every row is acknowledged.
+    pub fn acked(&self) -> watch::Receiver<Option<ResumePoint>> {
+        self.acked.clone()
+    }
+
+    fn failure(&self) -> Option<KafkaSinkError> {
+        self.failed.borrow().clone()
+    }
+
+    async fn partition_count(&mut self, topic: &str) -> Result<i32, KafkaSinkError> {
+        if let Some(n) = self.partitions.get(topic) {
+            return Ok(*n);
+        }
+        let producer = self.producer.clone();
+        let t = topic.to_string();
+        let md = tokio::task::spawn_blocking(move || producer.client().fetch_metadata(Some(&t), Duration::from_secs(10)))
+            .await
+            .expect("metadata task")
+            .map_err(|e| KafkaSinkError::Fatal(format!("cannot read metadata of topic {topic}: {}", describe(&e))))?;
+        let n = md.topics().iter().find(|t| t.name() == topic).map(|t| (t.error(), t.partitions().len() as i32));
+        match n {
+            Some((None, n)) if n > 0 => {
+                self.partitions.insert(topic.to_string(), n);
+                Ok(n)
+            }
+            _ => Err(KafkaSinkError::Fatal(format!(
+                "topic {topic} does not exist on the broker; create it (or enable the broker's topic auto-creation)"
+            ))),
+        }
+    }
+
+    /// Hands every row of `tx` to the producer (waiting while its queue is full) and queues
+    /// the transaction for in-order acknowledgement.
+    pub async fn send(&mut self, tx: Transaction) -> Result<(), KafkaSinkError> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        let point = ResumePoint { position: tx.position.clone(), gtid: tx.gtid_set.clone() };
+        let pos_text = tx.position.to_string();
+        let gtid_text = tx.gtid_set.as_ref().map(|g| g.to_string());
+        let n = tx.row_ends.len();
+        let rows_text = n.to_string();
+        let mut deliveries = Vec::with_capacity(n);
+        let mut start = 0usize;
+        for (i, (&end, meta)) in tx.row_ends.iter().zip(&tx.meta).enumerate() {
+            let value = &tx.json[start..end - 1]; // without the newline
+            start = end;
+            let topic = self.routing.topic_for(meta);
+            let parts = self.partition_count(&topic).await?;
+            let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
+            let key = self.routing.key(meta);
+            let row_text = i.to_string();
+            let mut headers = OwnedHeaders::new_with_capacity(4)
+                .insert(Header { key: "maxwell.position", value: Some(pos_text.as_str()) })
+                .insert(Header { key: "maxwell.row", value: Some(row_text.as_str()) })
+                .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) });
+            if let Some(g) = &gtid_text {
+                headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
+            }
+            let mut record = FutureRecord::to(&topic).payload(value).key(&key).partition(partition).headers(headers);
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(d) => {
+                        deliveries.push(d);
+                        break;
+                    }
+                    Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                        record = r;
+                        if let Some(e) = self.failure() {
+                            return Err(e);
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((e, _)) => return Err(KafkaSinkError::Fatal(format!("cannot enqueue a row for {topic}: {}", describe(&e)))),
+                }
+            }
+        }
+        self.pending
+            .send(Pending { point, deliveries })
+            .await
+            .map_err(|_| self.failure().unwrap_or_else(|| KafkaSinkError::Fatal("acknowledgement task ended".into())))
+    }
+
+    /// Waits until every queued row is acknowledged (or a delivery failed).
+    pub async fn drain(self) -> (Option<ResumePoint>, Option<KafkaSinkError>) {
+        let KafkaSink { producer, pending, acked, failed, acker, .. } = self;
+        drop(pending);
+        let _ = acker.await;
+        let p = producer.clone();
+        let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(30))).await;
+        let acked = acked.borrow().clone();
+        let failed = failed.borrow().clone();
+        (acked, failed)
+    }
+}
+
+async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
+    while let Some(p) = rx.recv().await {
+        for d in p.deliveries {
+            let err = match d.await {
+                Ok(Ok(_)) => continue,
+                Ok(Err((e, _))) => describe(&e),
+                Err(_) => "the producer was dropped before the broker answered".to_string(),
+            };
+            let last = acked.borrow().as_ref().map(|p| p.position.to_string()).unwrap_or_else(|| "none".into());
+            let _ = failed.send(Some(KafkaSinkError::Fatal(format!("delivery failed: {err}; last acknowledged position {last}"))));
+            return;
+        }
+        let _ = acked.send(Some(p.point));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_and_conflicts() {
+        let c = client_config(&props(&[("bootstrap.servers", "127.0.0.1:9092")])).unwrap();
+        assert_eq!(c.get("acks"), Some("all"));
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        for (bad, needle) in [
+            (props(&[]), "kafka.bootstrap.servers"),
+            (props(&[("bootstrap.servers", "x"), ("acks", "1")]), "conflicts with idempotence"),
+            (props(&[("bootstrap.servers", "x"), ("max.in.flight.requests.per.connection", "10")]), "1..5"),
+            (props(&[("bootstrap.servers", "x"), ("transactional.id", "t")]), "transactional.id"),
+        ] {
+            let e = client_config(&bad).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        let c = client_config(&props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")])).unwrap();
+        assert_eq!(c.get("acks"), Some("1"));
+    }
+
+    #[test]
+    fn classification() {
+        assert!(is_retriable(RDKafkaErrorCode::QueueFull));
+        assert!(is_retriable(RDKafkaErrorCode::NotEnoughReplicas));
+        assert!(!is_retriable(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(!is_retriable(RDKafkaErrorCode::InvalidProducerEpoch));
+    }
+}
