@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Decode+JSON benchmark: loads ROWS rows × 8 mixed columns into a private MariaDB, then reads
-# that binlog range with maxwell-ha's reader and with `mariadb-binlog --read-from-remote-server
-# -v`, each pinned to one core, and prints both rates, the ratio and peak RSS.
-#   scripts/bench.sh [ROWS]        (default 1000000)
-# A benchmark, not a test. Uses its own MariaDB on port 3417 (BENCH_PORT) and state dir.
+# Benchmarks (not tests; figures depend on the machine). Each loads ROWS rows × 8 mixed columns
+# into its own MariaDB (port 3417) and state dir, then:
+#   scripts/bench.sh decode [ROWS]  reads that binlog range with maxwell-ha's reader (decode +
+#       Maxwell JSON) and with `mariadb-binlog --read-from-remote-server -v`, each pinned to one
+#       core: both rates, the ratio, peak RSS.              (default ROWS 1000000)
+#   scripts/bench.sh kafka [ROWS]   MariaDB → tansu broker (port 9417) rows/s through maxwell-ha,
+#       next to a bare rdkafka producer pushing pre-built messages of the same average size to
+#       the same broker in the same run: both rates and the ratio.   (default ROWS 100000)
 source "$(dirname "$0")/common.sh"
-ROWS="${1:-1000000}"
+MODE="${1:-decode}"
+case "$MODE" in decode) ROWS="${2:-1000000}" ;; kafka) ROWS="${2:-100000}" ;; *) echo "usage: $0 decode|kafka [ROWS]" >&2; exit 2 ;; esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
 apt_install time util-linux
 cd "$REPO_ROOT"
-cargo build --release --example bench_decode >&2
+cargo build --release --example bench_decode --example bench_kafka >&2
 "$REPO_ROOT/scripts/mariadb.sh" reset >&2
 trap '"$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
 sql() { "$REPO_ROOT/scripts/mariadb.sh" client -N -e "$1"; }
@@ -35,6 +39,28 @@ while [ "$i" -le "$ROWS" ]; do
 done
 end=$(sql "SHOW MASTER STATUS" | awk '{print $1":"$2}')
 log "binlog range $start .. $end"
+if [ "$MODE" = kafka ]; then
+  export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
+  python3 -c "import confluent_kafka" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3
+  rm -rf "$MAXWELL_HA_RUN/tansu-$KAFKA_PORT"
+  "$REPO_ROOT/scripts/tansu.sh" start >&2
+  trap '"$REPO_ROOT/scripts/tansu.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
+  bootstrap="127.0.0.1:$KAFKA_PORT"
+  python3 tests/kafka_tool.py "$bootstrap" create bench_ceiling 1
+  python3 tests/kafka_tool.py "$bootstrap" create bench_rows 1
+  size=$(target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start" \
+    | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['json_bytes']//d['rows'])")
+  ceiling=$(target/release/examples/bench_kafka ceiling --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_ceiling --rows="$ROWS" --bytes="$size")
+  pipeline=$(target/release/examples/bench_kafka pipeline --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
+    --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_rows)
+  python3 - "$ceiling" "$pipeline" "$size" <<'PY'
+import json, sys
+c, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(json.dumps({"rows": p["rows"], "message_bytes": int(sys.argv[3]), "bare_producer_msgs_per_sec": c["rows_per_sec"],
+  "maxwell_ha_rows_per_sec": p["rows_per_sec"], "ratio": round(p["rows_per_sec"] / c["rows_per_sec"], 3)}))
+PY
+  exit 0
+fi
 file="${start%%:*}"; spos="${start##*:}"; epos="${end##*:}"
 ours=$(/usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/ours.rss" taskset -c 1 target/release/examples/bench_decode \
   --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start")

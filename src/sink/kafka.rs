@@ -81,9 +81,20 @@ fn describe(e: &KafkaError) -> String {
     }
 }
 
+/// One transaction's deliveries: each resolves to `Err(description)` on failure.
 struct Pending {
     point: ResumePoint,
-    deliveries: Vec<DeliveryFuture>,
+    deliveries: Vec<futures_util::future::BoxFuture<'static, Result<(), String>>>,
+}
+
+fn delivery(d: DeliveryFuture) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+    Box::pin(async move {
+        match d.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(describe(&e)),
+            Err(_) => Err("the producer was dropped before the broker answered".to_string()),
+        }
+    })
 }
 
 pub struct KafkaSink {
@@ -171,7 +182,7 @@ impl KafkaSink {
             loop {
                 match self.producer.send_result(record) {
                     Ok(d) => {
-                        deliveries.push(d);
+                        deliveries.push(delivery(d));
                         break;
                     }
                     Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
@@ -207,11 +218,7 @@ impl KafkaSink {
 async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
-            let err = match d.await {
-                Ok(Ok(_)) => continue,
-                Ok(Err((e, _))) => describe(&e),
-                Err(_) => "the producer was dropped before the broker answered".to_string(),
-            };
+            let Err(err) = d.await else { continue };
             let last = acked.borrow().as_ref().map(|p| p.position.to_string()).unwrap_or_else(|| "none".into());
             let _ = failed.send(Some(KafkaSinkError::Fatal(format!("delivery failed: {err}; last acknowledged position {last}"))));
             return;
@@ -244,6 +251,54 @@ mod tests {
         }
         let c = client_config(&props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")])).unwrap();
         assert_eq!(c.get("acks"), Some("1"));
+    }
+
+    fn point(pos: u64) -> ResumePoint {
+        ResumePoint { position: crate::binlog::BinlogPosition::new("f", pos), gtid: None }
+    }
+
+    /// Acknowledgements that arrive out of order never move the watermark past a row that
+    /// is not acknowledged; a failure freezes it and is reported.
+    #[tokio::test]
+    async fn watermark_advances_only_in_delivery_order() {
+        let (ptx, prx) = mpsc::channel(16);
+        let (atx, mut arx) = watch::channel(None);
+        let (ftx, frx) = watch::channel(None);
+        let task = tokio::spawn(ack_in_order(prx, atx, ftx));
+        let mut senders = Vec::new();
+        for (pos, rows) in [(10, 2), (20, 1), (30, 1)] {
+            let mut deliveries = Vec::new();
+            for _ in 0..rows {
+                let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+                senders.push(tx);
+                deliveries.push(Box::pin(async move { rx.await.unwrap() }) as futures_util::future::BoxFuture<'static, _>);
+            }
+            ptx.send(Pending { point: point(pos), deliveries }).await.unwrap();
+        }
+        let mut s = senders.into_iter();
+        let (a1, a2, b, c) = (s.next().unwrap(), s.next().unwrap(), s.next().unwrap(), s.next().unwrap());
+        // Transaction 20 and 30 acknowledged first: nothing may advance.
+        b.send(Ok(())).unwrap();
+        c.send(Ok(())).unwrap();
+        a2.send(Ok(())).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*arx.borrow_and_update(), None);
+        a1.send(Ok(())).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), async {
+            while arx.borrow().as_ref().map(|p| p.position.pos) != Some(30) {
+                arx.changed().await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+        // A failure stops acknowledgement at the last good transaction.
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+        ptx.send(Pending { point: point(40), deliveries: vec![Box::pin(async move { rx.await.unwrap() })] }).await.unwrap();
+        tx.send(Err("boom".into())).unwrap();
+        task.await.unwrap();
+        assert_eq!(arx.borrow().as_ref().unwrap().position.pos, 30);
+        let f = frx.borrow().clone().unwrap().to_string();
+        assert!(f.contains("boom") && f.contains("f:30"), "{f}");
     }
 
     #[test]

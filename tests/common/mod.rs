@@ -141,3 +141,35 @@ pub async fn exec(c: &mut mysql_async::Conn, sql: &str) {
         panic!("SQL failed: {sql}: {e}");
     }
 }
+
+pub fn kafka_bootstrap() -> String {
+    format!("127.0.0.1:{}", std::env::var("MAXWELL_TEST_KAFKA_PORT").unwrap_or_else(|_| "9192".into()))
+}
+
+fn kafka_tool(args: &[&str]) -> std::process::Output {
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_tool.py");
+    let bootstrap = kafka_bootstrap();
+    let mut all = vec![tool, bootstrap.as_str()];
+    all.extend_from_slice(args);
+    Command::new("python3").args(&all).output().expect("python3 runs")
+}
+
+/// Creates a topic with the independent Python client.
+pub fn create_topic(topic: &str, partitions: u32) {
+    let out = kafka_tool(&["create", topic, &partitions.to_string()]);
+    assert!(out.status.success(), "creating topic {topic} on {}: {}", kafka_bootstrap(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Reads `count` messages (and any extra that arrive within 2 s) with the independent client.
+pub fn consume(topics: &[String], count: usize, timeout_s: u64, by: &str, hash: &str) -> Vec<serde_json::Value> {
+    let t = topics.join(",");
+    let out = kafka_tool(&["consume", &t, &count.to_string(), &timeout_s.to_string(), by, hash]);
+    assert!(out.status.success(), "consuming {t}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A name no earlier run used.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}{}", nanos % 1_000_000_000_000)
+}

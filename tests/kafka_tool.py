@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Independent Kafka client for the integration tests (confluent-kafka, not our producer).
+
+  kafka_tool.py BOOTSTRAP create TOPIC PARTITIONS
+  kafka_tool.py BOOTSTRAP consume TOPIC[,TOPIC...] COUNT TIMEOUT_S BY HASH
+      prints one JSON object per message: topic, partition, offset, key, value, headers and
+      `expected_partition`, the partition Maxwell picks for the row when partitioning BY
+      (database | table | primary_key) with HASH (default | murmur3).
+
+Expected partitions are computed here, independently of the Rust code: Java's
+String.hashCode and MurmurHash3 x86_32 (seed 25342, via the mmh3 package), then
+Java's Math.abs(h % n).
+"""
+import json
+import sys
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+import mmh3
+
+
+def java_hash(s):
+    h = 0
+    b = s.encode("utf-16-be")
+    for i in range(0, len(b), 2):
+        h = (31 * h + int.from_bytes(b[i:i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def java_partition(h, n):
+    r = abs(h) % n
+    return abs(-r if h < 0 else r)
+
+
+def expected_partition(s, n, fn):
+    h = java_hash(s) if fn == "default" else mmh3.hash(s.encode("utf-8"), 25342, signed=True)
+    return java_partition(h, n)
+
+
+def create(bootstrap, topic, partitions):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    fs = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
+    for t, f in fs.items():
+        f.result(timeout=30)
+
+
+def partition_string(value, key, by):
+    if value.get("type", "").startswith(("table-", "database-")):
+        return value["database"]
+    if by == "database":
+        return value["database"]
+    if by == "table":
+        return value["table"]
+    if by == "primary_key":
+        # The key's "pk.*" entries, in key order (checked against `data` by the test).
+        parts = [v for k, v in key.items() if k.startswith("pk.")]
+        s = "".join(str(p) for p in parts if p is not None)
+        return s if s else "None"
+    raise SystemExit("unknown BY " + by)
+
+
+def record(m, nparts, by, fn):
+    value = json.loads(m.value())
+    key = json.loads(m.key()) if m.key() else {}
+    return json.dumps({
+        "topic": m.topic(), "partition": m.partition(), "offset": m.offset(),
+        "key": m.key().decode() if m.key() else None,
+        "value": value,
+        "headers": {k: v.decode() for k, v in (m.headers() or [])},
+        "expected_partition": expected_partition(partition_string(value, key, by), nparts[m.topic()], fn),
+    })
+
+
+def consume(bootstrap, topics, count, timeout, by, fn):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-%d" % time.time_ns(),
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    md = c.list_topics(timeout=10)
+    parts = []
+    nparts = {}
+    for t in topics.split(","):
+        ps = md.topics[t].partitions
+        nparts[t] = len(ps)
+        parts += [TopicPartition(t, p, 0) for p in ps]
+    c.assign(parts)
+    got = 0
+    deadline = time.time() + float(timeout)
+    while got < int(count) and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            continue
+        got += 1
+        print(record(m, nparts, by, fn), flush=True)
+    # Anything beyond COUNT is a duplicate: keep reading a little longer to see it.
+    end = time.time() + 2
+    while time.time() < end:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            print(record(m, nparts, by, fn), flush=True)
+    c.close()
+
+
+if __name__ == "__main__":
+    bootstrap, cmd, *args = sys.argv[1:]
+    {"create": create, "consume": consume}[cmd](bootstrap, *args)
