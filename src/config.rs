@@ -70,6 +70,14 @@ pub const KEYS: &[KeySpec] = &[
     key("init_position", S, None, "Where to start: `FILE:POS` or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
     key("gtid_mode", B, Some("false"), "Resume by GTID instead of file:position after reconnects."),
     key("binlog_heartbeat_ms", Kind::Int { min: 100, max: 4_000_000 }, Some("1000"), "Heartbeat period the source uses on an idle stream."),
+    key("zookeeper_servers", S, None, "ZooKeeper ensemble (`host:port,host:port,…`). Set it to run as an active/standby cluster member; unset, the node runs alone."),
+    key("zookeeper_session_timeout_ms", Kind::Int { min: 2000, max: 20000 }, Some("4000"), "ZooKeeper session timeout: how long a silent leader keeps the lock. A standby takes over within about this time."),
+    key("zookeeper_root", S, None, "Root znode of this cluster. Default: /maxwell/cluster for client_id=maxwell, else /maxwell/<client_id>."),
+    key("zookeeper_auth", S, None, "`user:password` digest identity; the cluster's znodes are then writable only by it."),
+    key("node_id", S, None, "This node's name in the cluster (default: the host name). Unique per cluster."),
+    key("ha_priority", Kind::Int { min: -1000, max: 1000 }, Some("0"), "Takeover preference: standbys with a higher priority race first."),
+    key("ha_takeover_delay_ms", Kind::Int { min: 0, max: 60000 }, Some("500"), "A standby waits this long per live member of higher priority before racing for leadership."),
+    key("ha_commit_interval_ms", Kind::Int { min: 10, max: 60000 }, Some("100"), "How often the leader commits the acknowledged position to ZooKeeper."),
     key("output_binlog_position", B, Some("false"), "Add `position` (FILE:POS of the transaction end) to each row."),
     key("output_gtid_position", B, Some("false"), "Add `gtid` (the transaction's GTID) to each row."),
     key("output_commit_info", B, Some("true"), "Add `xid` and `commit` to rows."),
@@ -120,7 +128,7 @@ fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
     let best = KEYS.iter().min_by_key(|k| edit_distance(k.name, name)).filter(|k| edit_distance(k.name, name) <= 3);
     match best {
         Some(k) => err(format!("unknown configuration key `{name}`; did you mean `{}`?", k.name)),
-        None if name.starts_with("zookeeper") || name.starts_with("http") => {
+        None if name.starts_with("http") => {
             err(format!("configuration key `{name}` belongs to a feature this build does not have yet"))
         }
         None => err(format!("unknown configuration key `{name}`; see config/config.properties.example for the keys")),
@@ -275,6 +283,31 @@ pub struct Config {
     pub log_level: String,
     /// Set when `producer=kafka`.
     pub kafka: Option<KafkaConfig>,
+    /// Set when `zookeeper_servers` is.
+    pub ha: Option<HaConfig>,
+}
+
+/// Cluster membership settings.
+#[derive(Debug, Clone)]
+pub struct HaConfig {
+    pub servers: String,
+    pub session_timeout: Duration,
+    pub root: String,
+    pub auth: Option<String>,
+    pub node_id: String,
+    pub priority: i32,
+    pub takeover_delay: Duration,
+    pub commit_interval: Duration,
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl Config {
@@ -357,9 +390,52 @@ impl Config {
             heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
             connect_timeout: Duration::from_secs(10),
         };
+        let client_id = s.get("client_id").unwrap().to_string();
+        let ha = match s.get("zookeeper_servers") {
+            None => {
+                for k in ["zookeeper_root", "zookeeper_auth", "node_id"] {
+                    if s.values.contains_key(k) {
+                        return err(format!("`{k}` is set but `zookeeper_servers` is not; set zookeeper_servers to run as a cluster member"));
+                    }
+                }
+                None
+            }
+            Some(servers) => {
+                let root = s.get("zookeeper_root").map(str::to_string).unwrap_or_else(|| {
+                    if client_id == "maxwell" {
+                        "/maxwell/cluster".to_string()
+                    } else {
+                        format!("/maxwell/{client_id}")
+                    }
+                });
+                if !root.starts_with('/') || root.ends_with('/') || root.contains("//") {
+                    return err(format!("`zookeeper_root` must be an absolute znode path like /maxwell/cluster, not {root:?}"));
+                }
+                if let Some(a) = s.get("zookeeper_auth") {
+                    if !a.contains(':') {
+                        return err("`zookeeper_auth` must be user:password");
+                    }
+                }
+                let node_id = s.get("node_id").map(str::to_string).unwrap_or_else(hostname);
+                if node_id.contains('/') || node_id.is_empty() {
+                    return err(format!("`node_id` {node_id:?} must be non-empty and contain no '/'"));
+                }
+                Some(HaConfig {
+                    servers: servers.to_string(),
+                    session_timeout: Duration::from_millis(s.int("zookeeper_session_timeout_ms").unwrap() as u64),
+                    root,
+                    auth: s.get("zookeeper_auth").map(str::to_string),
+                    node_id,
+                    priority: s.int("ha_priority").unwrap() as i32,
+                    takeover_delay: Duration::from_millis(s.int("ha_takeover_delay_ms").unwrap() as u64),
+                    commit_interval: Duration::from_millis(s.int("ha_commit_interval_ms").unwrap() as u64),
+                })
+            }
+        };
         Ok(Config {
+            ha,
             source,
-            client_id: s.get("client_id").unwrap().to_string(),
+            client_id,
             producer,
             filter,
             output,

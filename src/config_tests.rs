@@ -80,6 +80,27 @@ fn kafka_settings() {
 }
 
 #[test]
+fn cluster_settings() {
+    let c = cfg(&["--user=a", "--zookeeper_servers=127.0.0.1:2181", "--node_id=n1", "--client_id=shop"]).unwrap();
+    let ha = c.ha.unwrap();
+    assert_eq!(ha.root, "/maxwell/shop");
+    assert_eq!(ha.session_timeout, Duration::from_millis(4000));
+    assert_eq!(ha.node_id, "n1");
+    let c = cfg(&["--user=a", "--zookeeper_servers=x:1"]).unwrap();
+    assert_eq!(c.ha.as_ref().unwrap().root, "/maxwell/cluster");
+    assert_eq!(c.ha.unwrap().node_id, hostname());
+    for (a, needle) in [
+        (vec!["--user=a", "--node_id=n1"], "`zookeeper_servers` is not"),
+        (vec!["--user=a", "--zookeeper_servers=x:1", "--zookeeper_root=maxwell"], "absolute znode path"),
+        (vec!["--user=a", "--zookeeper_servers=x:1", "--zookeeper_auth=nocolon"], "user:password"),
+        (vec!["--user=a", "--zookeeper_servers=x:1", "--zookeeper_session_timeout_ms=500"], "from 2000 to 20000"),
+    ] {
+        let e = cfg(&a).unwrap_err().to_string();
+        assert!(e.contains(needle), "{a:?}: {e}");
+    }
+}
+
+#[test]
 fn init_position_forms() {
     let c = cfg(&["--user=a", "--init_position=mysql-bin.000002:154"]).unwrap();
     assert_eq!(c.init_position, StartPosition::File(BinlogPosition::new("mysql-bin.000002", 154)));

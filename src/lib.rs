@@ -10,3 +10,4 @@ pub mod encode;
 pub mod filter;
 pub mod node;
 pub mod sink;
+pub mod cluster;

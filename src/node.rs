@@ -1,19 +1,20 @@
-//! One node's main job: read the binlog, encode, write to the sink, track the position.
+//! One node's streaming job: read the binlog, encode, write to the sink, track the position.
 //!
 //! Invariants:
-//! - The reader runs on its own task and hands whole transactions to the sink task over a
-//!   bounded channel (backpressure, not unbounded buffering).
-//! - The reported position is that of the last transaction the sink acknowledged, never one
-//!   only read.
-//! - Shutdown (SIGINT/SIGTERM, or cancellation): the reader stops at the next transaction
-//!   boundary, the sink drains what was read, and the final position is logged.
+//! - The reader runs on its own task and hands whole transactions to the sink over a bounded
+//!   channel (backpressure, not unbounded buffering).
+//! - The acknowledged position (published on `StreamControl::acked`) is that of the last
+//!   transaction the sink acknowledged, never one only read.
+//! - `stop` is graceful: the reader stops at the next transaction boundary and the sink drains
+//!   what was read. `abort` is for leadership in doubt: reading stops, what the producer has not
+//!   sent is purged, and nothing more is acknowledged.
 
 use crate::binlog::decoder::{DecoderConfig, Transaction};
-use crate::binlog::reader::{Reader, ReaderError, ResumePoint};
+use crate::binlog::reader::{Reader, ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
 use crate::sink::kafka::{KafkaSink, KafkaSinkError};
 use crate::sink::stdout::StdoutSink;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +27,35 @@ pub enum NodeError {
     Kafka(#[from] KafkaSinkError),
 }
 
-/// Streams until `cancel` fires or a definite error; returns the last acknowledged point.
-pub async fn run(cfg: &Config, cancel: CancellationToken) -> Result<Option<ResumePoint>, (NodeError, Option<ResumePoint>)> {
+impl NodeError {
+    /// Transient failures are worth another attempt (by this node or the next leader).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, NodeError::Reader(e) if e.is_transient())
+    }
+}
+
+/// How a streaming job is steered and observed.
+pub struct StreamControl {
+    pub stop: CancellationToken,
+    pub abort: CancellationToken,
+    pub acked: watch::Sender<Option<ResumePoint>>,
+    /// Skip rows the sink already holds (after a takeover): Kafka only.
+    pub dedup: bool,
+}
+
+impl StreamControl {
+    pub fn new(stop: CancellationToken) -> Self {
+        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false }
+    }
+}
+
+pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoint>)>;
+
+/// Streams from `start` until stopped, aborted or a definite error; returns the last
+/// acknowledged point.
+pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) -> StreamResult {
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
-    let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.map_err(|e| (e.into(), None))?;
+    let mut reader = Reader::open(cfg.source.clone(), dcfg, start).await.map_err(|e| (e.into(), None))?;
     tracing::info!(
         server = %reader.info.version,
         position = %reader.resume.position,
@@ -38,16 +64,29 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> Result<Option<Resum
     );
     let (tx, mut rx) = mpsc::channel::<Transaction>(256);
     let use_gtid = cfg.gtid_mode;
-    let rcancel = cancel.clone();
+    let reader_cancel = CancellationToken::new();
+    let rc = reader_cancel.clone();
+    let (stop, abort) = (ctl.stop.clone(), ctl.abort.clone());
+    let relay = tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = abort.cancelled() => {}
+            _ = rc.cancelled() => {}
+        }
+        rc.cancel();
+    });
+    let rcancel = reader_cancel.clone();
     let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
     let result = match &cfg.kafka {
-        None => to_stdout(&mut rx, &cancel),
-        Some(k) => match KafkaSink::new(k) {
-            Ok(sink) => to_kafka(sink, &mut rx, &cancel).await,
+        None => to_stdout(&mut rx, &reader_cancel, ctl),
+        Some(k) => match KafkaSink::new(k, ctl.dedup) {
+            Ok(sink) => to_kafka(sink, &mut rx, &reader_cancel, ctl).await,
             Err(e) => (None, Some(e.into())),
         },
     };
+    reader_cancel.cancel();
     drop(rx);
+    relay.abort();
     let reader_result = reader_task.await.expect("reader task panicked");
     match (result, reader_result) {
         ((last, Some(e)), _) => Err((e, last)),
@@ -56,39 +95,62 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> Result<Option<Resum
     }
 }
 
+/// Streams with the configured start until `cancel` fires (single-node mode).
+pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
+    stream(cfg, &cfg.init_position, &StreamControl::new(cancel)).await
+}
+
 /// Writes each transaction as it arrives; the position advances after the flush.
-fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken) -> (Option<ResumePoint>, Option<NodeError>) {
+fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl) -> (Option<ResumePoint>, Option<NodeError>) {
     let mut sink = StdoutSink::new(std::io::stdout().lock());
     let mut last = None;
     while let Some(t) = tokio::task::block_in_place(|| rx.blocking_recv()) {
+        if ctl.abort.is_cancelled() {
+            break;
+        }
         if let Err(e) = sink.write(&t) {
             cancel.cancel();
             return (last, Some(NodeError::Sink(e)));
         }
-        last = Some(ResumePoint { position: t.position, gtid: t.gtid_set });
+        let p = t.resume_point();
+        let _ = ctl.acked.send(Some(p.clone()));
+        last = Some(p);
     }
     (last, None)
 }
 
 /// Hands transactions to Kafka; the position is the acknowledged watermark.
-async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken) -> (Option<ResumePoint>, Option<NodeError>) {
+async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl) -> (Option<ResumePoint>, Option<NodeError>) {
     let mut acked = sink.acked();
+    let out = ctl.acked.clone();
     let progress = tokio::spawn(async move {
         while acked.changed().await.is_ok() {
-            if let Some(p) = acked.borrow().as_ref() {
+            let p = acked.borrow_and_update().clone();
+            if let Some(p) = &p {
                 tracing::debug!(position = %p.position, "acknowledged by Kafka");
             }
+            let _ = out.send(p);
         }
     });
     let mut err = None;
-    while let Some(t) = rx.recv().await {
+    loop {
+        let t = tokio::select! {
+            biased;
+            _ = ctl.abort.cancelled() => break,
+            t = rx.recv() => t,
+        };
+        let Some(t) = t else { break };
         if let Err(e) = sink.send(t).await {
             err = Some(e);
             cancel.cancel();
             break;
         }
     }
+    if ctl.abort.is_cancelled() {
+        sink.purge();
+    }
     let (last, drain_err) = sink.drain().await;
-    progress.abort();
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), progress).await;
+    let drain_err = if ctl.abort.is_cancelled() { None } else { drain_err };
     (last, err.or(drain_err).map(NodeError::from))
 }

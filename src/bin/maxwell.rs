@@ -42,6 +42,19 @@ fn main() -> std::process::ExitCode {
             Some(p) => format!("{} gtid={}", p.position, p.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default()),
             None => "none (nothing written)".to_string(),
         };
+        if let Some(ha) = cfg.ha.clone() {
+            return match maxwell_ha::cluster::run(&cfg, &ha, cancel).await {
+                Ok(()) => {
+                    tracing::info!("stopped");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    tracing::error!("stopped: {e}");
+                    eprintln!("maxwell: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
         match maxwell_ha::node::run(&cfg, cancel).await {
             Ok(last) => {
                 tracing::info!(last_position = %describe(&last), "stopped");

@@ -76,6 +76,15 @@ pub struct Transaction {
     pub schema_changed: bool,
     /// Per-row routing facts, parallel to `row_ends` (only with `row_meta`).
     pub meta: Vec<crate::encode::RowMeta>,
+    /// server_id of the source that wrote this transaction.
+    pub server_id: u32,
+}
+
+impl Transaction {
+    /// Where to resume after this transaction.
+    pub fn resume_point(&self) -> super::reader::ResumePoint {
+        super::reader::ResumePoint { position: self.position.clone(), gtid: self.gtid_set.clone(), server_id: self.server_id }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -427,6 +436,7 @@ impl Decoder {
             gtid_set: self.gtid_state.clone(),
             xid,
             ts: ev.timestamp,
+            server_id: if self.tx_server != 0 { self.tx_server } else { ev.server_id },
             ..Default::default()
         };
         if let Some((db, sql)) = stmt {

@@ -50,6 +50,8 @@ pub enum StartPosition {
 pub struct ResumePoint {
     pub position: BinlogPosition,
     pub gtid: Option<GtidSet>,
+    /// server_id of the source that wrote the transaction ending here (0 when unknown).
+    pub server_id: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +203,7 @@ pub async fn resolve_start(conn: &mut Conn, info: &ServerInfo, start: &StartPosi
                 .map(|row: mysql_async::Row| (row.get::<String, _>(0).unwrap_or_default(), row.get::<u64, _>(1).unwrap_or(4)))
                 .ok_or_else(|| ReaderError::Definite("SHOW MASTER STATUS is empty: binary logging is off".into()))?;
             let gtid = current_gtid(conn, info).await?;
-            Ok(ResumePoint { position: BinlogPosition::new(file, pos), gtid })
+            Ok(ResumePoint { position: BinlogPosition::new(file, pos), gtid, server_id: info.server_id })
         }
         StartPosition::File(p) => {
             let Some((_, size)) = logs.iter().find(|(f, _)| *f == p.file) else {
@@ -221,14 +223,14 @@ pub async fn resolve_start(conn: &mut Conn, info: &ServerInfo, start: &StartPosi
             } else {
                 None
             };
-            Ok(ResumePoint { position: p.clone(), gtid })
+            Ok(ResumePoint { position: p.clone(), gtid, server_id: info.server_id })
         }
         StartPosition::Gtid(g) => {
             if matches!((g, info.flavor), (GtidSet::Maria(_), Flavor::MySql) | (GtidSet::Mysql(_), Flavor::MariaDb)) {
                 return Err(ReaderError::Definite(format!("init_position GTID {g} is of the other server family than the source")));
             }
             let first = logs.first().map(|l| l.0.clone()).unwrap_or_default();
-            Ok(ResumePoint { position: BinlogPosition::new(first, 4), gtid: Some(g.clone()) })
+            Ok(ResumePoint { position: BinlogPosition::new(first, 4), gtid: Some(g.clone()), server_id: info.server_id })
         }
     }
 }
@@ -385,7 +387,7 @@ impl Reader {
                 continue;
             }
             if let Some(tx) = self.decoder.handle(&raw)? {
-                self.resume = ResumePoint { position: tx.position.clone(), gtid: tx.gtid_set.clone() };
+                self.resume = tx.resume_point();
                 self.gtid_only = false;
                 let refresh = tx.schema_changed;
                 if out.send(tx).await.is_err() {

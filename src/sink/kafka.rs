@@ -9,6 +9,9 @@
 //! - librdkafka retries retriable errors itself (idempotently); an error that reaches a
 //!   delivery report is final: the node stops with that error and the last acknowledged
 //!   position, and nothing after it is considered written.
+//! - After a takeover (`dedup`), the last message of each partition written to is read first;
+//!   rows at or before its (`maxwell.position`, `maxwell.row`) are already in Kafka and are
+//!   skipped, so a new leader does not duplicate what the old one wrote after its last commit.
 //! - Every message carries `maxwell.position` (end of its transaction, the resume point),
 //!   `maxwell.gtid` (GTID set after it, when known), `maxwell.row` (index in the
 //!   transaction) and `maxwell.rows` (rows in the transaction) headers.
@@ -18,8 +21,11 @@ use crate::binlog::decoder::Transaction;
 use crate::binlog::reader::ResumePoint;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::ClientConfig;
+use crate::binlog::position::BinlogPosition;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer, PurgeConfig};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -99,6 +105,12 @@ fn delivery(d: DeliveryFuture) -> futures_util::future::BoxFuture<'static, Resul
 
 pub struct KafkaSink {
     producer: FutureProducer,
+    props: Vec<(String, String)>,
+    dedup: bool,
+    /// Per (topic, partition): the last row already in Kafka, once looked up.
+    last_written: HashMap<(String, i32), Option<(BinlogPosition, usize)>>,
+    /// Rows skipped because they were already in Kafka.
+    pub skipped: u64,
     routing: Routing,
     partitions: HashMap<String, i32>,
     pending: mpsc::Sender<Pending>,
@@ -108,7 +120,7 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
-    pub fn new(cfg: &KafkaConfig) -> Result<Self, KafkaSinkError> {
+    pub fn new(cfg: &KafkaConfig, dedup: bool) -> Result<Self, KafkaSinkError> {
         let producer: FutureProducer = client_config(&cfg.props)?
             .create()
             .map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
@@ -116,7 +128,19 @@ impl KafkaSink {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
         let acker = tokio::spawn(ack_in_order(prx, atx, ftx));
-        Ok(Self { producer, routing: cfg.routing.clone(), partitions: HashMap::new(), pending: ptx, acked: arx, failed: frx, acker })
+        Ok(Self {
+            producer,
+            props: cfg.props.clone(),
+            dedup,
+            last_written: HashMap::new(),
+            skipped: 0,
+            routing: cfg.routing.clone(),
+            partitions: HashMap::new(),
+            pending: ptx,
+            acked: arx,
+            failed: frx,
+            acker,
+        })
     }
 
     /// The position up to which every row is acknowledged.
@@ -150,13 +174,38 @@ impl KafkaSink {
         }
     }
 
+    /// Drops what librdkafka has not yet sent (leadership is in doubt); those rows will
+    /// never be acknowledged.
+    pub fn purge(&self) {
+        self.producer.purge(PurgeConfig::default().queue().inflight().non_blocking());
+    }
+
+    /// The last row already in `topic`/`partition` (from its headers), read once.
+    async fn last_written(&mut self, topic: &str, partition: i32) -> Result<Option<(BinlogPosition, usize)>, KafkaSinkError> {
+        let k = (topic.to_string(), partition);
+        if let Some(v) = self.last_written.get(&k) {
+            return Ok(v.clone());
+        }
+        let props = self.props.clone();
+        let t = topic.to_string();
+        let found = tokio::task::spawn_blocking(move || read_last_row(&props, &t, partition))
+            .await
+            .expect("scan task")
+            .map_err(|e| KafkaSinkError::Fatal(format!("cannot read the last message of {topic}/{partition} to avoid duplicates: {e}")))?;
+        if let Some((p, r)) = &found {
+            tracing::info!(topic, partition, position = %p, row = r, "resuming after rows already in Kafka");
+        }
+        self.last_written.insert(k, found.clone());
+        Ok(found)
+    }
+
     /// Hands every row of `tx` to the producer (waiting while its queue is full) and queues
     /// the transaction for in-order acknowledgement.
     pub async fn send(&mut self, tx: Transaction) -> Result<(), KafkaSinkError> {
         if let Some(e) = self.failure() {
             return Err(e);
         }
-        let point = ResumePoint { position: tx.position.clone(), gtid: tx.gtid_set.clone() };
+        let point = tx.resume_point();
         let pos_text = tx.position.to_string();
         let gtid_text = tx.gtid_set.as_ref().map(|g| g.to_string());
         let n = tx.row_ends.len();
@@ -169,6 +218,14 @@ impl KafkaSink {
             let topic = self.routing.topic_for(meta);
             let parts = self.partition_count(&topic).await?;
             let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
+            if self.dedup {
+                if let Some((p, r)) = self.last_written(&topic, partition).await? {
+                    if (&tx.position, i) <= (&p, r) {
+                        self.skipped += 1;
+                        continue;
+                    }
+                }
+            }
             let key = self.routing.key(meta);
             let row_text = i.to_string();
             let mut headers = OwnedHeaders::new_with_capacity(4)
@@ -215,6 +272,48 @@ impl KafkaSink {
     }
 }
 
+/// Reads the newest message of one partition and returns its (`maxwell.position`,
+/// `maxwell.row`) headers; `None` for an empty partition or a message without them.
+fn read_last_row(props: &[(String, String)], topic: &str, partition: i32) -> Result<Option<(BinlogPosition, usize)>, String> {
+    let mut c = ClientConfig::new();
+    for (k, v) in props {
+        if k == "bootstrap.servers" || k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") {
+            c.set(k, v);
+        }
+    }
+    c.set("group.id", format!("maxwell-ha-scan-{}", std::process::id())).set("enable.auto.commit", "false");
+    let consumer: BaseConsumer = c.create().map_err(|e| e.to_string())?;
+    let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    if high <= low {
+        return Ok(None);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(high - 1)).map_err(|e| e.to_string())?;
+    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let (mut pos, mut row) = (None, None);
+                if let Some(h) = m.headers() {
+                    for hd in h.iter() {
+                        let v = hd.value.and_then(|v| std::str::from_utf8(v).ok());
+                        match hd.key {
+                            "maxwell.position" => pos = v.and_then(|v| v.parse::<BinlogPosition>().ok()),
+                            "maxwell.row" => row = v.and_then(|v| v.parse::<usize>().ok()),
+                            _ => {}
+                        }
+                    }
+                }
+                return Ok(pos.zip(row));
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            None => {}
+        }
+    }
+    Err(format!("no message at offset {} within 10 s", high - 1))
+}
+
 async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
@@ -254,7 +353,7 @@ mod tests {
     }
 
     fn point(pos: u64) -> ResumePoint {
-        ResumePoint { position: crate::binlog::BinlogPosition::new("f", pos), gtid: None }
+        ResumePoint { position: crate::binlog::BinlogPosition::new("f", pos), gtid: None, server_id: 1 }
     }
 
     /// Acknowledgements that arrive out of order never move the watermark past a row that

@@ -1,0 +1,138 @@
+//! The znode tree and its payloads (see `zk-layout/README.md` for the prose version).
+//!
+//! ```text
+//! <root>                 persistent  (default /maxwell/cluster; one root per client_id)
+//! ├── members/<node_id>  ephemeral   MemberInfo   written by each node at session start
+//! ├── leader             ephemeral   LeaderInfo   created by the election winner
+//! ├── epoch              persistent  EpochInfo    bumped by every new leader (version-checked)
+//! └── position           persistent  PositionRecord  written by the leader, fenced by epoch
+//! ```
+//!
+//! Invariants:
+//! - `epoch`'s znode *version* is the fence: a leader remembers the version its bump produced
+//!   and writes `position` only as `multi[check(epoch, that version), set_data(position)]`.
+//!   Any later leader's bump makes every earlier leader's writes fail with BadVersion.
+//! - `position` only ever holds a transaction boundary whose rows were all acknowledged by
+//!   the sink; its `epoch` field names the leadership that wrote it.
+//! - Every payload is JSON; a payload that does not parse is reported with the znode's path
+//!   and never overwritten silently.
+
+use crate::binlog::gtid::GtidSet;
+use crate::binlog::position::BinlogPosition;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub root: String,
+}
+
+impl Paths {
+    pub fn new(root: &str) -> Self {
+        Self { root: root.trim_end_matches('/').to_string() }
+    }
+    pub fn members(&self) -> String {
+        format!("{}/members", self.root)
+    }
+    pub fn member(&self, node_id: &str) -> String {
+        format!("{}/members/{node_id}", self.root)
+    }
+    pub fn leader(&self) -> String {
+        format!("{}/leader", self.root)
+    }
+    pub fn epoch(&self) -> String {
+        format!("{}/epoch", self.root)
+    }
+    pub fn position(&self) -> String {
+        format!("{}/position", self.root)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub node_id: String,
+    pub host: String,
+    pub http: Option<String>,
+    pub version: String,
+    /// Unix milliseconds.
+    pub started_at: u64,
+    pub priority: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeaderInfo {
+    pub node_id: String,
+    /// 0 until the winner has bumped `epoch`.
+    pub epoch: u64,
+    /// Unix milliseconds.
+    pub since: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EpochInfo {
+    pub epoch: u64,
+    pub node_id: String,
+    pub at: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PositionRecord {
+    pub position: BinlogPosition,
+    pub gtid: Option<GtidSet>,
+    /// The source's server_id.
+    pub server_id: u32,
+    pub epoch: u64,
+    pub node_id: String,
+    /// Unix milliseconds.
+    pub committed_at: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("znode {path} holds a corrupt payload ({reason}); fix or delete it (maxwell-cli position set can rewrite `position`)")]
+pub struct CorruptZnode {
+    pub path: String,
+    pub reason: String,
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(path: &str, data: &[u8]) -> Result<T, CorruptZnode> {
+    serde_json::from_slice(data).map_err(|e| CorruptZnode { path: path.to_string(), reason: e.to_string() })
+}
+
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("payloads serialise")
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let p = Paths::new("/maxwell/cluster/");
+        assert_eq!(p.leader(), "/maxwell/cluster/leader");
+        assert_eq!(p.member("n1"), "/maxwell/cluster/members/n1");
+    }
+
+    #[test]
+    fn payloads_round_trip_and_corruption_is_named() {
+        let r = PositionRecord {
+            position: "mysql-bin.000001:100".parse().unwrap(),
+            gtid: Some("0-1-5".parse().unwrap()),
+            server_id: 1,
+            epoch: 3,
+            node_id: "n1".into(),
+            committed_at: 9,
+        };
+        let b = encode(&r);
+        assert_eq!(decode::<PositionRecord>("/p", &b).unwrap(), r);
+        let text = String::from_utf8(b).unwrap();
+        assert!(text.contains("\"position\":\"mysql-bin.000001:100\"") && text.contains("\"gtid\":\"0-1-5\""), "{text}");
+        let e = decode::<PositionRecord>("/x/position", b"{nope").unwrap_err().to_string();
+        assert!(e.contains("/x/position") && e.contains("corrupt"), "{e}");
+        let e = decode::<PositionRecord>("/x/position", br#"{"position":"bad","gtid":null,"server_id":1,"epoch":1,"node_id":"a","committed_at":1}"#).unwrap_err();
+        assert!(e.reason.contains("FILE:POS"), "{e}");
+    }
+}

@@ -1,0 +1,311 @@
+//! Cluster membership: one node leads (streams), the others stand by and take over.
+//!
+//! Lifecycle of a node (each step's invariant in brackets):
+//! 1. Connect a ZooKeeper session, create the tree, register `members/<node_id>` [ephemeral].
+//! 2. Race for `leader` [ephemeral; one winner per session lifetime]. Losers watch it.
+//! 3. The winner bumps `epoch` [version-checked] and keeps the resulting version as its fence,
+//!    loads `position`, and only then starts reading the binlog.
+//! 4. While leading, the acknowledged position is committed every `ha_commit_interval_ms` as
+//!    `multi[check(epoch, fence), set_data(position)]` [never a position the sink has not
+//!    acknowledged; never after a newer leader's bump].
+//! 5. The moment leadership is in doubt — `Disconnected`, `Expired`, a fenced write — the leader's
+//!    work is aborted: reading stops and what the producer has not sent is purged. If the
+//!    session survives it leads again from the committed position (new epoch); if not, it
+//!    rejoins as a standby with a new session.
+//! 6. SIGTERM: stop at a transaction boundary, wait for the sink's acknowledgements, commit,
+//!    delete `leader`, close the session: a standby leads at once.
+
+pub mod layout;
+pub mod zk;
+
+use crate::binlog::reader::{ResumePoint, StartPosition};
+use crate::config::{Config, HaConfig};
+use crate::node::{self, NodeError, StreamControl};
+use layout::{now_ms, MemberInfo, Paths, PositionRecord};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use zk::{Zk, ZkError};
+use zookeeper_client as zkc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Zk(#[from] ZkError),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+/// Why a term of leadership ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Graceful shutdown completed (position committed, leadership released).
+    Shutdown,
+    /// The connection dropped; the session may survive.
+    Disconnected,
+    /// The session is gone, or a newer leader fenced us.
+    Lost(String),
+    /// Something transient failed (source unreachable…): give leadership up, try later.
+    Retry(String),
+    /// A person must act.
+    Fatal(ClusterError),
+}
+
+fn start_from(rec: &PositionRecord, cfg: &Config) -> StartPosition {
+    match (&rec.gtid, cfg.gtid_mode) {
+        (Some(g), true) => StartPosition::Gtid(g.clone()),
+        _ => StartPosition::File(rec.position.clone()),
+    }
+}
+
+/// Runs this node as a cluster member until `shutdown`.
+pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Result<(), ClusterError> {
+    let member = MemberInfo {
+        node_id: ha.node_id.clone(),
+        host: crate::config::hostname(),
+        http: None,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: now_ms(),
+        priority: ha.priority,
+    };
+    let mut backoff = Duration::from_millis(200);
+    'session: loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let client = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            c = zk::connect(&ha.servers, ha.session_timeout, ha.auth.as_deref()) => c,
+        };
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot reach ZooKeeper");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(200);
+        let zk = Zk::new(client, Paths::new(&ha.root), ha.auth.is_some());
+        let setup = async {
+            zk.ensure_tree().await?;
+            zk.register(&member, ha.session_timeout * 2).await
+        };
+        match setup.await {
+            Ok(()) => tracing::info!(node_id = %ha.node_id, root = %ha.root, session = %zk.client.session_id(), "joined the cluster"),
+            Err(ZkError::Definite(m)) => return Err(ZkError::Definite(m).into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "joining the cluster failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        }
+        loop {
+            if shutdown.is_cancelled() {
+                let _ = zk.release_leader().await;
+                return Ok(());
+            }
+            match zk.try_lead(&ha.node_id).await {
+                Ok(true) => match lead(&zk, cfg, ha, &shutdown).await {
+                    Outcome::Shutdown => return Ok(()),
+                    Outcome::Disconnected => {
+                        if !wait_reconnected(&zk.client, &shutdown).await {
+                            tracing::warn!("ZooKeeper session lost while disconnected; rejoining as a standby");
+                            continue 'session;
+                        }
+                        tracing::info!("ZooKeeper session survived the disconnection; leading again from the committed position");
+                    }
+                    Outcome::Lost(why) => {
+                        tracing::warn!(reason = %why, "leadership lost; rejoining as a standby with a new session");
+                        continue 'session;
+                    }
+                    Outcome::Retry(why) => {
+                        tracing::warn!(reason = %why, "giving up leadership for now");
+                        let _ = zk.release_leader().await;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Outcome::Fatal(e) => {
+                        let _ = zk.release_leader().await;
+                        return Err(e);
+                    }
+                },
+                Ok(false) => {
+                    if let Ok(Some(l)) = zk.leader().await {
+                        tracing::info!(leader = %l.node_id, epoch = l.epoch, "standing by");
+                    }
+                    let mut state = zk.client.state_watcher();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        r = zk.wait_leader_gone() => {
+                            if let Err(e) = r {
+                                tracing::debug!(error = %e, "leader watch interrupted");
+                                if !wait_reconnected(&zk.client, &shutdown).await {
+                                    continue 'session;
+                                }
+                                continue;
+                            }
+                        }
+                        s = state.changed() => {
+                            if matches!(s, zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed) {
+                                continue 'session;
+                            }
+                            continue;
+                        }
+                    }
+                    let delay = takeover_delay(&zk, ha).await;
+                    tracing::info!(delay_ms = delay.as_millis() as u64, "leader gone; racing for leadership");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(ZkError::SessionLost(_)) => continue 'session,
+                Err(ZkError::Definite(m)) => return Err(ZkError::Definite(m).into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader race failed; retrying");
+                    if !wait_reconnected(&zk.client, &shutdown).await {
+                        continue 'session;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits while disconnected; `true` once connected again, `false` if the session ended.
+async fn wait_reconnected(client: &zkc::Client, shutdown: &CancellationToken) -> bool {
+    let mut w = client.state_watcher();
+    loop {
+        match w.state() {
+            zkc::SessionState::SyncConnected | zkc::SessionState::ConnectedReadOnly => return true,
+            zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed => return false,
+            _ => {}
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = w.changed() => {}
+        }
+    }
+}
+
+/// `ha_takeover_delay_ms` per live member with a higher priority.
+async fn takeover_delay(zk: &Zk, ha: &HaConfig) -> Duration {
+    let higher = zk.members().await.map(|m| m.iter().filter(|m| m.priority > ha.priority && m.node_id != ha.node_id).count()).unwrap_or(0);
+    ha.takeover_delay * higher as u32
+}
+
+fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionRecord {
+    PositionRecord { position: p.position.clone(), gtid: p.gtid.clone(), server_id: p.server_id, epoch, node_id: node_id.to_string(), committed_at: now_ms() }
+}
+
+/// One term of leadership.
+async fn lead(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &CancellationToken) -> Outcome {
+    let (epoch, fence) = match zk.bump_epoch(&ha.node_id).await {
+        Ok(v) => v,
+        Err(ZkError::Fenced(m)) | Err(ZkError::SessionLost(m)) => return Outcome::Lost(m),
+        Err(ZkError::Transient(m)) => return Outcome::Retry(m),
+        Err(e) => return Outcome::Fatal(e.into()),
+    };
+    let committed = match zk.load_position().await {
+        Ok(p) => p.map(|(r, _)| r),
+        Err(ZkError::Transient(m)) => return Outcome::Retry(m),
+        Err(ZkError::SessionLost(m)) => return Outcome::Lost(m),
+        Err(e) => return Outcome::Fatal(e.into()),
+    };
+    let start = committed.as_ref().map(|r| start_from(r, cfg)).unwrap_or_else(|| cfg.init_position.clone());
+    tracing::info!(node_id = %ha.node_id, epoch, start = ?start, "leading");
+
+    let ctl = StreamControl { stop: shutdown.child_token(), abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: cfg.kafka.is_some() };
+    let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
+    let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {
+        let mut g = r.lock().unwrap();
+        if g.is_none() {
+            *g = Some(o);
+        }
+    };
+
+    // Leadership in doubt → abort the leader's work at once.
+    let mut state = zk.client.state_watcher();
+    let (abort, r2) = (ctl.abort.clone(), reason.clone());
+    let session_task = tokio::spawn(async move {
+        loop {
+            match state.changed().await {
+                zkc::SessionState::SyncConnected | zkc::SessionState::ConnectedReadOnly => continue,
+                zkc::SessionState::Disconnected => {
+                    tracing::warn!("ZooKeeper disconnected: leadership in doubt, stopping the stream now");
+                    set_reason(&r2, Outcome::Disconnected);
+                }
+                other => {
+                    tracing::warn!(state = ?other, "ZooKeeper session ended: stopping the stream now");
+                    set_reason(&r2, Outcome::Lost(format!("session {other:?}")));
+                }
+            }
+            abort.cancel();
+            return;
+        }
+    });
+
+    // Committer: the acknowledged position, fenced by the epoch version.
+    let mut acked = ctl.acked.subscribe();
+    let (abort, r3, zk2, node_id, interval) = (ctl.abort.clone(), reason.clone(), zk.clone(), ha.node_id.clone(), ha.commit_interval);
+    let committer = tokio::spawn(async move {
+        let mut last: Option<ResumePoint> = None;
+        loop {
+            tokio::select! {
+                _ = abort.cancelled() => return last,
+                c = acked.changed() => if c.is_err() { return last },
+            }
+            tokio::time::sleep(interval).await;
+            let p = acked.borrow_and_update().clone();
+            let Some(p) = p else { continue };
+            if last.as_ref() == Some(&p) {
+                continue;
+            }
+            let rec = record(&p, epoch, &node_id);
+            match zk2.commit_position(fence, &rec).await {
+                Ok(()) => last = Some(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "position commit failed: stopping the stream");
+                    set_reason(&r3, match e {
+                        ZkError::Fenced(m) | ZkError::SessionLost(m) => Outcome::Lost(m),
+                        other => Outcome::Lost(other.to_string()),
+                    });
+                    abort.cancel();
+                    return last;
+                }
+            }
+        }
+    });
+
+    let result = node::stream(cfg, &start, &ctl).await;
+    session_task.abort();
+    ctl.abort.cancel(); // the stream has ended: stop the committer
+
+    let committed_last = committer.await.unwrap_or(None);
+    let aborted = reason.lock().unwrap().take();
+    if let Some(o) = aborted {
+        return o;
+    }
+    let (last, err) = match result {
+        Ok(l) => (l, None),
+        Err((e, l)) => (l, Some(e)),
+    };
+    // Graceful end or error: commit what was acknowledged, then hand over.
+    if let Some(p) = &last {
+        if committed_last.as_ref() != Some(p) {
+            if let Err(e) = zk.commit_position(fence, &record(p, epoch, &ha.node_id)).await {
+                return Outcome::Lost(e.to_string());
+            }
+        }
+        tracing::info!(position = %p.position, epoch, "committed final position");
+    }
+    match err {
+        None if shutdown.is_cancelled() => {
+            let _ = zk.release_leader().await;
+            Outcome::Shutdown
+        }
+        None => Outcome::Retry("the stream ended".into()),
+        Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),
+        Some(e) => Outcome::Fatal(e.into()),
+    }
+}
+

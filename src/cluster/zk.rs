@@ -1,0 +1,262 @@
+//! ZooKeeper operations on the cluster's znodes: registration, the leader race, the epoch
+//! fence and the position store.
+//!
+//! Invariants:
+//! - `leader` and `members/<id>` are ephemeral: they vanish with the session that made them.
+//! - An epoch bump is a version-checked `set_data`; its resulting version is the caller's
+//!   fence. `commit_position` is `multi[check(epoch, fence), set_data(position)]`, so a
+//!   writer whose fence is stale changes nothing and learns it is fenced.
+//! - With `zookeeper_auth`, every znode is created `creator_all` for the cluster's digest
+//!   identity: other clients cannot write the cluster's znodes.
+
+use super::layout::{decode, encode, now_ms, CorruptZnode, EpochInfo, LeaderInfo, MemberInfo, Paths, PositionRecord};
+use std::time::Duration;
+use zookeeper_client as zk;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ZkError {
+    /// Our leadership is over (a newer epoch exists, or our leader znode is gone).
+    #[error("fenced: {0}")]
+    Fenced(String),
+    /// The session expired or the client closed: start over with a new session.
+    #[error("ZooKeeper session lost: {0}")]
+    SessionLost(String),
+    /// Connection trouble that may pass.
+    #[error("ZooKeeper: {0}")]
+    Transient(String),
+    /// A person must act (bad root, corrupt payload, node id taken, auth failure).
+    #[error("{0}")]
+    Definite(String),
+    #[error(transparent)]
+    Corrupt(#[from] CorruptZnode),
+}
+
+pub fn classify(e: zk::Error, what: &str) -> ZkError {
+    match e {
+        zk::Error::SessionExpired | zk::Error::ClientClosed => ZkError::SessionLost(format!("{what}: {e}")),
+        zk::Error::BadVersion => ZkError::Fenced(format!("{what}: a newer leader bumped the epoch")),
+        zk::Error::NoAuth | zk::Error::AuthFailed => {
+            ZkError::Definite(format!("{what}: {e}: check zookeeper_auth (the cluster's znodes belong to another identity)"))
+        }
+        other => ZkError::Transient(format!("{what}: {other}")),
+    }
+}
+
+#[derive(Clone)]
+pub struct Zk {
+    pub client: zk::Client,
+    pub paths: Paths,
+    secured: bool,
+}
+
+/// Connects a new session (bounded by the session timeout).
+pub async fn connect(servers: &str, session_timeout: Duration, auth: Option<&str>) -> Result<zk::Client, ZkError> {
+    let mut c = zk::Client::connector().with_session_timeout(session_timeout).with_connection_timeout(session_timeout);
+    if let Some(a) = auth {
+        c = c.with_auth("digest", a.as_bytes());
+    }
+    match tokio::time::timeout(session_timeout + Duration::from_secs(2), c.connect(servers)).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(ZkError::Transient(format!("connecting to ZooKeeper at {servers}: {e}"))),
+        Err(_) => Err(ZkError::Transient(format!("connecting to ZooKeeper at {servers}: no answer within {session_timeout:?}"))),
+    }
+}
+
+impl Zk {
+    pub fn new(client: zk::Client, paths: Paths, secured: bool) -> Self {
+        Self { client, paths, secured }
+    }
+
+    fn acls(&self) -> zk::Acls<'static> {
+        if self.secured {
+            zk::Acls::creator_all()
+        } else {
+            zk::Acls::anyone_all()
+        }
+    }
+
+    fn persistent(&self) -> zk::CreateOptions<'static> {
+        zk::CreateMode::Persistent.with_acls(self.acls())
+    }
+
+    fn ephemeral(&self) -> zk::CreateOptions<'static> {
+        zk::CreateMode::Ephemeral.with_acls(self.acls())
+    }
+
+    /// Creates the root, `members` and `epoch` when missing.
+    pub async fn ensure_tree(&self) -> Result<(), ZkError> {
+        let opts = self.persistent();
+        self.client.mkdir(&self.paths.members(), &opts).await.or_else(ignore_exists).map_err(|e| classify(e, "creating the cluster root"))?;
+        let epoch = encode(&EpochInfo { epoch: 0, node_id: String::new(), at: now_ms() });
+        match self.client.create(&self.paths.epoch(), &epoch, &opts).await {
+            Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
+            Err(e) => Err(classify(e, "creating the epoch znode")),
+        }
+    }
+
+    /// Registers this node; waits up to `wait` for a stale registration of the same id (from
+    /// an expired session) to vanish.
+    pub async fn register(&self, info: &MemberInfo, wait: Duration) -> Result<(), ZkError> {
+        let path = self.paths.member(&info.node_id);
+        let data = encode(info);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.client.create(&path, &data, &self.ephemeral()).await {
+                Ok(_) => return Ok(()),
+                Err(zk::Error::NodeExists) => {
+                    if tokio::time::Instant::now() > deadline {
+                        return Err(ZkError::Definite(format!(
+                            "node_id `{}` is already registered at {path} by a live session: give each node its own node_id",
+                            info.node_id
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(classify(e, "registering as a member")),
+            }
+        }
+    }
+
+    pub async fn members(&self) -> Result<Vec<MemberInfo>, ZkError> {
+        let names = self.client.list_children(&self.paths.members()).await.map_err(|e| classify(e, "listing members"))?;
+        let mut out = Vec::new();
+        for n in names {
+            let p = self.paths.member(&n);
+            match self.client.get_data(&p).await {
+                Ok((d, _)) => out.push(decode(&p, &d)?),
+                Err(zk::Error::NoNode) => {}
+                Err(e) => return Err(classify(e, "reading a member")),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tries to become leader. `Ok(true)` when this session holds `leader` (newly or still).
+    pub async fn try_lead(&self, node_id: &str) -> Result<bool, ZkError> {
+        let info = encode(&LeaderInfo { node_id: node_id.to_string(), epoch: 0, since: now_ms() });
+        match self.client.create(&self.paths.leader(), &info, &self.ephemeral()).await {
+            Ok(_) => Ok(true),
+            Err(zk::Error::NodeExists) => match self.client.check_stat(&self.paths.leader()).await {
+                Ok(Some(stat)) => Ok(stat.ephemeral_owner == self.client.session_id().0),
+                Ok(None) => Ok(false),
+                Err(e) => Err(classify(e, "checking the leader znode")),
+            },
+            Err(e) => Err(classify(e, "creating the leader znode")),
+        }
+    }
+
+    /// The current leader, if any.
+    pub async fn leader(&self) -> Result<Option<LeaderInfo>, ZkError> {
+        match self.client.get_data(&self.paths.leader()).await {
+            Ok((d, _)) => Ok(Some(decode(&self.paths.leader(), &d)?)),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(classify(e, "reading the leader znode")),
+        }
+    }
+
+    /// Waits until `leader` is gone (or the wait is interrupted by a watch error).
+    pub async fn wait_leader_gone(&self) -> Result<(), ZkError> {
+        let (stat, watcher) = self.client.check_and_watch_stat(&self.paths.leader()).await.map_err(|e| classify(e, "watching the leader"))?;
+        if stat.is_none() {
+            return Ok(());
+        }
+        let ev = watcher.changed().await;
+        if ev.event_type == zk::EventType::Session {
+            return Err(ZkError::Transient(format!("session state {:?} while watching the leader", ev.session_state)));
+        }
+        Ok(())
+    }
+
+    /// Bumps `epoch` (version-checked) and records it in our `leader` znode. Returns the new
+    /// epoch and the fence version.
+    pub async fn bump_epoch(&self, node_id: &str) -> Result<(u64, i32), ZkError> {
+        let path = self.paths.epoch();
+        let (data, stat) = self.client.get_data(&path).await.map_err(|e| classify(e, "reading the epoch"))?;
+        let cur: EpochInfo = decode(&path, &data)?;
+        let next = EpochInfo { epoch: cur.epoch + 1, node_id: node_id.to_string(), at: now_ms() };
+        let new_stat = self.client.set_data(&path, &encode(&next), Some(stat.version)).await.map_err(|e| classify(e, "bumping the epoch"))?;
+        let leader = LeaderInfo { node_id: node_id.to_string(), epoch: next.epoch, since: now_ms() };
+        let mut w = self.client.new_multi_writer();
+        w.add_check_version(&path, new_stat.version).map_err(|e| classify(e, "fencing"))?;
+        w.add_set_data(&self.paths.leader(), &encode(&leader), None).map_err(|e| classify(e, "fencing"))?;
+        w.commit().await.map_err(|e| classify(e.into(), "recording the epoch in the leader znode"))?;
+        Ok((next.epoch, new_stat.version))
+    }
+
+    pub async fn epoch(&self) -> Result<Option<(EpochInfo, i32)>, ZkError> {
+        match self.client.get_data(&self.paths.epoch()).await {
+            Ok((d, s)) => Ok(Some((decode(&self.paths.epoch(), &d)?, s.version))),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(classify(e, "reading the epoch")),
+        }
+    }
+
+    pub async fn load_position(&self) -> Result<Option<(PositionRecord, i32)>, ZkError> {
+        match self.client.get_data(&self.paths.position()).await {
+            Ok((d, s)) => Ok(Some((decode(&self.paths.position(), &d)?, s.version))),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(classify(e, "reading the position")),
+        }
+    }
+
+    /// Writes `rec` only if the epoch still has version `fence`.
+    pub async fn commit_position(&self, fence: i32, rec: &PositionRecord) -> Result<(), ZkError> {
+        let path = self.paths.position();
+        let data = encode(rec);
+        loop {
+            let mut w = self.client.new_multi_writer();
+            w.add_check_version(&self.paths.epoch(), fence).map_err(|e| classify(e, "committing the position"))?;
+            w.add_set_data(&path, &data, None).map_err(|e| classify(e, "committing the position"))?;
+            match w.commit().await {
+                Ok(_) => return Ok(()),
+                Err(zk::MultiWriteError::OperationFailed { index: 1, source: zk::Error::NoNode }) => {
+                    // First commit of this cluster: create the znode, then retry fenced.
+                    match self.client.create(&path, &data, &self.persistent()).await {
+                        Ok(_) | Err(zk::Error::NodeExists) => {}
+                        Err(e) => return Err(classify(e, "creating the position znode")),
+                    }
+                    let (_, stat) = self.client.get_data(&self.paths.epoch()).await.map_err(|e| classify(e, "re-checking the epoch"))?;
+                    if stat.version != fence {
+                        return Err(ZkError::Fenced("the epoch changed while creating the position znode".into()));
+                    }
+                }
+                Err(e) => return Err(classify(e.into(), "committing the position")),
+            }
+        }
+    }
+
+    /// Writes `position` with a version check (operator tools); returns the new version.
+    pub async fn set_position(&self, rec: &PositionRecord, expected: Option<i32>) -> Result<i32, ZkError> {
+        let path = self.paths.position();
+        match self.client.set_data(&path, &encode(rec), expected).await {
+            Ok(s) => Ok(s.version),
+            Err(zk::Error::NoNode) if expected.is_none() => {
+                let (s, _) = self.client.create(&path, &encode(rec), &self.persistent()).await.map_err(|e| classify(e, "creating the position"))?;
+                Ok(s.version)
+            }
+            Err(e) => Err(classify(e, "writing the position")),
+        }
+    }
+
+    /// Deletes `leader` if this session owns it.
+    pub async fn release_leader(&self) -> Result<(), ZkError> {
+        match self.client.check_stat(&self.paths.leader()).await {
+            Ok(Some(s)) if s.ephemeral_owner == self.client.session_id().0 => {
+                match self.client.delete(&self.paths.leader(), Some(s.version)).await {
+                    Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+                    Err(e) => Err(classify(e, "releasing leadership")),
+                }
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify(e, "releasing leadership")),
+        }
+    }
+}
+
+fn ignore_exists(e: zk::Error) -> Result<(), zk::Error> {
+    if e == zk::Error::NodeExists {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
