@@ -68,6 +68,10 @@ pub enum ReaderError {
     /// Transient: worth retrying.
     #[error("{0}")]
     Transient(String),
+    /// Another replica with our server id took over the dump (the source dropped ours). In a
+    /// cluster that is the next leader; alone it is a misconfiguration.
+    #[error("{0}")]
+    Replaced(String),
     #[error(transparent)]
     Decode(#[from] super::decoder::DecodeError),
 }
@@ -89,7 +93,7 @@ fn classify(e: mysql_async::Error, what: &str) -> ReaderError {
                 "{what}: the server cannot send the binlog from the requested position ({}); the position was purged or is not a transaction boundary: choose a newer init_position",
                 s.message
             )),
-            4052 | 1593 => ReaderError::Definite(format!(
+            4052 | 1593 => ReaderError::Replaced(format!(
                 "{what}: another replica connected to the source with the same server id ({}); give every independent maxwell its own replica_server_id",
                 s.message
             )),

@@ -305,6 +305,7 @@ async fn lead(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &CancellationToken
         }
         None => Outcome::Retry("the stream ended".into()),
         Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),
+        Some(NodeError::Reader(crate::binlog::reader::ReaderError::Replaced(m))) => Outcome::Lost(m),
         Some(e) => Outcome::Fatal(e.into()),
     }
 }

@@ -173,3 +173,33 @@ pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("{prefix}{}", nanos % 1_000_000_000_000)
 }
+
+/// The test ZooKeeper ensemble (`scripts/zookeeper.sh` with `ZK_PORT_BASE`).
+pub fn zk_base() -> u16 {
+    std::env::var("MAXWELL_TEST_ZK_BASE").ok().and_then(|p| p.parse().ok()).unwrap_or(2281)
+}
+
+pub fn zk_servers() -> String {
+    let b = zk_base();
+    format!("127.0.0.1:{},127.0.0.1:{},127.0.0.1:{}", b, b + 1, b + 2)
+}
+
+/// Runs `scripts/<script> <args>` with the test ports; returns stdout.
+pub fn script(script: &str, args: &[&str]) -> String {
+    let path = format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("bash")
+        .arg(path)
+        .args(args)
+        .env("ZK_PORT_BASE", zk_base().to_string())
+        .env("MARIADB_PORT", mysql_port().to_string())
+        .env("KAFKA_PORT", kafka_bootstrap().rsplit(':').next().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scripts/{script} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sends a signal (`TERM`, `KILL`, `STOP`, `CONT`) to a process.
+pub fn signal(pid: u32, sig: &str) {
+    Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
+}
