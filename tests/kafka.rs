@@ -87,8 +87,8 @@ async fn rows_land_on_maxwells_topics_partitions_and_keys() {
             match val["table"].as_str().unwrap() {
                 "a" => assert_eq!(key["pk.id"], val["data"]["id"], "{key}"),
                 "b" => {
-                    let names: Vec<&String> = key.as_object().unwrap().keys().filter(|k| k.starts_with("pk.")).collect();
-                    assert_eq!(names, vec!["pk.id2", "pk.id1"], "key order is the primary key's order");
+                    let raw = msg["key"].as_str().unwrap();
+                    assert!(raw.find("\"pk.id2\"").unwrap() < raw.find("\"pk.id1\"").unwrap(), "key order is the primary key's order: {raw}");
                     assert_eq!(key["pk.id1"], val["data"]["id1"]);
                     assert_eq!(key["pk.id2"], val["data"]["id2"]);
                 }
