@@ -71,7 +71,7 @@ fn main() {
                 let (tx, mut rx) = tokio::sync::mpsc::channel(256);
                 let cancel = CancellationToken::new();
                 let read = tokio::spawn(async move { reader.run(false, &cancel, &tx).await });
-                let mut sink = KafkaSink::new(&kcfg, false).expect("sink");
+                let mut sink = KafkaSink::new(&kcfg, false, None).expect("sink");
                 let mut n = 0usize;
                 while let Some(t) = rx.recv().await {
                     n += t.row_ends.len();

@@ -41,11 +41,13 @@ pub struct StreamControl {
     pub acked: watch::Sender<Option<ResumePoint>>,
     /// Skip rows the sink already holds (after a takeover): Kafka only.
     pub dedup: bool,
+    /// A Kafka producer to reuse across terms of leadership.
+    pub producer: Option<rdkafka::producer::FutureProducer>,
 }
 
 impl StreamControl {
     pub fn new(stop: CancellationToken) -> Self {
-        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false }
+        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false, producer: None }
     }
 }
 
@@ -79,7 +81,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
     let result = match &cfg.kafka {
         None => to_stdout(&mut rx, &reader_cancel, ctl),
-        Some(k) => match KafkaSink::new(k, ctl.dedup) {
+        Some(k) => match KafkaSink::new(k, ctl.dedup, ctl.producer.clone()) {
             Ok(sink) => to_kafka(sink, &mut rx, &reader_cancel, ctl).await,
             Err(e) => (None, Some(e.into())),
         },

@@ -69,6 +69,15 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         started_at: now_ms(),
         priority: ha.priority,
     };
+    // One producer for the life of the process, connected while standing by.
+    let producer = match &cfg.kafka {
+        Some(k) => {
+            let p = crate::sink::kafka::create_producer(k).map_err(NodeError::from)?;
+            crate::sink::kafka::warm_up(&p);
+            Some(p)
+        }
+        None => None,
+    };
     let mut backoff = Duration::from_millis(200);
     'session: loop {
         if shutdown.is_cancelled() {
@@ -102,13 +111,16 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 continue;
             }
         }
+        // The fence of this session's current leadership, kept across a disconnection the
+        // session survives (the leadership did not change, so neither does the epoch).
+        let mut term: Option<(u64, i32)> = None;
         loop {
             if shutdown.is_cancelled() {
                 let _ = zk.release_leader().await;
                 return Ok(());
             }
             match zk.try_lead(&ha.node_id).await {
-                Ok(true) => match lead(&zk, cfg, ha, &shutdown).await {
+                Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, producer.clone()).await {
                     Outcome::Shutdown => return Ok(()),
                     Outcome::Disconnected => {
                         if !wait_reconnected(&zk.client, &shutdown).await {
@@ -123,6 +135,7 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                     }
                     Outcome::Retry(why) => {
                         tracing::warn!(reason = %why, "giving up leadership for now");
+                        term = None;
                         let _ = zk.release_leader().await;
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
@@ -198,9 +211,28 @@ fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionRecord {
 }
 
 /// One term of leadership.
-async fn lead(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &CancellationToken) -> Outcome {
-    let (epoch, fence) = match zk.bump_epoch(&ha.node_id).await {
-        Ok(v) => v,
+async fn lead(
+    zk: &Zk,
+    cfg: &Config,
+    ha: &HaConfig,
+    shutdown: &CancellationToken,
+    term: &mut Option<(u64, i32)>,
+    producer: Option<rdkafka::producer::FutureProducer>,
+) -> Outcome {
+    // Same session, still holding `leader`, epoch untouched since our bump: same term.
+    let current = match (*term, zk.epoch().await) {
+        (Some((e, f)), Ok(Some((info, version)))) if version == f && info.epoch == e => Some((e, f)),
+        _ => None,
+    };
+    let bumped = match current {
+        Some(t) => Ok(t),
+        None => zk.bump_epoch(&ha.node_id).await,
+    };
+    let (epoch, fence) = match bumped {
+        Ok(v) => {
+            *term = Some(v);
+            v
+        }
         Err(ZkError::Fenced(m)) | Err(ZkError::SessionLost(m)) => return Outcome::Lost(m),
         Err(ZkError::Transient(m)) => return Outcome::Retry(m),
         Err(e) => return Outcome::Fatal(e.into()),
@@ -214,7 +246,13 @@ async fn lead(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &CancellationToken
     let start = committed.as_ref().map(|r| start_from(r, cfg)).unwrap_or_else(|| cfg.init_position.clone());
     tracing::info!(node_id = %ha.node_id, epoch, start = ?start, "leading");
 
-    let ctl = StreamControl { stop: shutdown.child_token(), abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: cfg.kafka.is_some() };
+    let ctl = StreamControl {
+        stop: shutdown.child_token(),
+        abort: CancellationToken::new(),
+        acked: watch::channel(None).0,
+        dedup: cfg.kafka.is_some(),
+        producer,
+    };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {
         let mut g = r.lock().unwrap();
@@ -262,7 +300,10 @@ async fn lead(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &CancellationToken
             }
             let rec = record(&p, epoch, &node_id);
             match zk2.commit_position(fence, &rec).await {
-                Ok(()) => last = Some(p),
+                Ok(()) => {
+                    tracing::debug!(position = %p.position, epoch, "position committed");
+                    last = Some(p)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "position commit failed: stopping the stream");
                     set_reason(&r3, match e {

@@ -74,6 +74,19 @@ pub fn client_config(props: &[(String, String)]) -> Result<ClientConfig, KafkaSi
     Ok(c)
 }
 
+/// Creates a producer with our settings.
+pub fn create_producer(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaSinkError> {
+    client_config(&cfg.props)?.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
+}
+
+/// Connects `producer` to the cluster in the background (metadata of every topic).
+pub fn warm_up(producer: &FutureProducer) {
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = p.client().fetch_metadata(None, Duration::from_secs(10));
+    });
+}
+
 /// Whether an error code is worth retrying at the application level.
 pub fn is_retriable(code: RDKafkaErrorCode) -> bool {
     use RDKafkaErrorCode::*;
@@ -120,10 +133,13 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
-    pub fn new(cfg: &KafkaConfig, dedup: bool) -> Result<Self, KafkaSinkError> {
-        let producer: FutureProducer = client_config(&cfg.props)?
-            .create()
-            .map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
+    /// `producer`: an already connected producer to reuse (a standby keeps one warm, so a
+    /// takeover does not wait for connections and an idempotent producer id).
+    pub fn new(cfg: &KafkaConfig, dedup: bool, producer: Option<FutureProducer>) -> Result<Self, KafkaSinkError> {
+        let producer = match producer {
+            Some(p) => p,
+            None => create_producer(cfg)?,
+        };
         let (ptx, prx) = mpsc::channel::<Pending>(4096);
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
@@ -166,6 +182,9 @@ impl KafkaSink {
         match n {
             Some((None, n)) if n > 0 => {
                 self.partitions.insert(topic.to_string(), n);
+                if self.dedup {
+                    self.scan_topic(topic, n).await?;
+                }
                 Ok(n)
             }
             _ => Err(KafkaSinkError::Fatal(format!(
@@ -180,23 +199,21 @@ impl KafkaSink {
         self.producer.purge(PurgeConfig::default().queue().inflight().non_blocking());
     }
 
-    /// The last row already in `topic`/`partition` (from its headers), read once.
-    async fn last_written(&mut self, topic: &str, partition: i32) -> Result<Option<(BinlogPosition, usize)>, KafkaSinkError> {
-        let k = (topic.to_string(), partition);
-        if let Some(v) = self.last_written.get(&k) {
-            return Ok(v.clone());
-        }
+    /// Reads the last row of every partition of `topic` (one consumer, all partitions at once).
+    async fn scan_topic(&mut self, topic: &str, partitions: i32) -> Result<(), KafkaSinkError> {
         let props = self.props.clone();
         let t = topic.to_string();
-        let found = tokio::task::spawn_blocking(move || read_last_row(&props, &t, partition))
+        let found = tokio::task::spawn_blocking(move || read_last_rows(&props, &t, partitions))
             .await
             .expect("scan task")
-            .map_err(|e| KafkaSinkError::Fatal(format!("cannot read the last message of {topic}/{partition} to avoid duplicates: {e}")))?;
-        if let Some((p, r)) = &found {
-            tracing::info!(topic, partition, position = %p, row = r, "resuming after rows already in Kafka");
+            .map_err(|e| KafkaSinkError::Fatal(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
+        for (p, last) in found.into_iter().enumerate() {
+            if let Some((pos, row)) = &last {
+                tracing::info!(topic, partition = p, position = %pos, row, "resuming after rows already in Kafka");
+            }
+            self.last_written.insert((topic.to_string(), p as i32), last);
         }
-        self.last_written.insert(k, found.clone());
-        Ok(found)
+        Ok(())
     }
 
     /// Hands every row of `tx` to the producer (waiting while its queue is full) and queues
@@ -218,12 +235,10 @@ impl KafkaSink {
             let topic = self.routing.topic_for(meta);
             let parts = self.partition_count(&topic).await?;
             let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
-            if self.dedup {
-                if let Some((p, r)) = self.last_written(&topic, partition).await? {
-                    if (&tx.position, i) <= (&p, r) {
-                        self.skipped += 1;
-                        continue;
-                    }
+            if let Some(Some((p, r))) = self.last_written.get(&(topic.clone(), partition)) {
+                if (&tx.position, i) <= (p, *r) {
+                    self.skipped += 1;
+                    continue;
                 }
             }
             let key = self.routing.key(meta);
@@ -266,15 +281,17 @@ impl KafkaSink {
         let _ = acker.await;
         let p = producer.clone();
         let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(30))).await;
+        drop(producer);
         let acked = acked.borrow().clone();
         let failed = failed.borrow().clone();
         (acked, failed)
     }
 }
 
-/// Reads the newest message of one partition and returns its (`maxwell.position`,
-/// `maxwell.row`) headers; `None` for an empty partition or a message without them.
-fn read_last_row(props: &[(String, String)], topic: &str, partition: i32) -> Result<Option<(BinlogPosition, usize)>, String> {
+/// Reads the newest message of each partition of `topic` and returns, per partition, its
+/// (`maxwell.position`, `maxwell.row`) headers; `None` for an empty partition or a message
+/// without them.
+fn read_last_rows(props: &[(String, String)], topic: &str, partitions: i32) -> Result<Vec<Option<(BinlogPosition, usize)>>, String> {
     let mut c = ClientConfig::new();
     for (k, v) in props {
         if k == "bootstrap.servers" || k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") {
@@ -283,17 +300,36 @@ fn read_last_row(props: &[(String, String)], topic: &str, partition: i32) -> Res
     }
     c.set("group.id", format!("maxwell-ha-scan-{}", std::process::id())).set("enable.auto.commit", "false");
     let consumer: BaseConsumer = c.create().map_err(|e| e.to_string())?;
-    let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    if high <= low {
-        return Ok(None);
-    }
+    let mut out = vec![None; partitions as usize];
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(high - 1)).map_err(|e| e.to_string())?;
-    consumer.assign(&tpl).map_err(|e| e.to_string())?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
+    let mut waiting = 0;
+    for p in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        if high > low {
+            tpl.add_partition_offset(topic, p, Offset::Offset(high - 1)).map_err(|e| e.to_string())?;
+            waiting += 1;
+        }
+    }
+    if waiting == 0 {
+        return Ok(out);
+    }
+    // Closing a consumer can take a while; do it off the takeover's path.
+    let consumer = BackgroundDrop(Some(consumer));
+    consumer.get().assign(&tpl).map_err(|e| e.to_string())?;
+    let mut seen = vec![false; partitions as usize];
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while waiting > 0 {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the newest messages did not arrive within 15 s ({waiting} partitions left)"));
+        }
+        match consumer.get().poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
+                let p = m.partition() as usize;
+                if seen[p] {
+                    continue;
+                }
+                seen[p] = true;
+                waiting -= 1;
                 let (mut pos, mut row) = (None, None);
                 if let Some(h) = m.headers() {
                     for hd in h.iter() {
@@ -305,13 +341,33 @@ fn read_last_row(props: &[(String, String)], topic: &str, partition: i32) -> Res
                         }
                     }
                 }
-                return Ok(pos.zip(row));
+                out[p] = pos.zip(row);
             }
             Some(Err(e)) => return Err(e.to_string()),
             None => {}
         }
     }
-    Err(format!("no message at offset {} within 10 s", high - 1))
+    Ok(out)
+}
+
+/// Closes the wrapped consumer on a background thread when dropped.
+struct BackgroundDrop(Option<BaseConsumer>);
+
+impl BackgroundDrop {
+    fn get(&self) -> &BaseConsumer {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for BackgroundDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            std::thread::spawn(move || {
+                let _ = c.unassign();
+                drop(c);
+            });
+        }
+    }
 }
 
 async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
