@@ -30,7 +30,7 @@ pub enum NodeError {
 impl NodeError {
     /// Transient failures are worth another attempt (by this node or the next leader).
     pub fn is_transient(&self) -> bool {
-        matches!(self, NodeError::Reader(e) if e.is_transient())
+        matches!(self, NodeError::Reader(e) if e.is_transient()) || matches!(self, NodeError::Kafka(KafkaSinkError::Transient(_)))
     }
 }
 

@@ -27,7 +27,6 @@ struct Cluster {
     topic: String,
     db: String,
     nodes: Vec<Node>,
-    zk: zk::Client,
 }
 
 impl Cluster {
@@ -47,6 +46,11 @@ impl Cluster {
             format!("--kafka_topic={}", self.topic),
             "--producer_partition_by=primary_key".into(),
             "--kafka.reconnect.backoff.max.ms=500".into(),
+            // tansu 0.6.0 panics in its idempotent-producer check under producer churn
+            // (tansu-storage lite.rs:503, "more or less than one row") and stops serving;
+            // the drills therefore run without idempotence. Duplicates from a takeover are
+            // still ruled out by the takeover scan, which is what this test checks.
+            "--kafka.enable.idempotence=false".into(),
             "--log_level=info".into(),
         ]
     }
@@ -68,8 +72,14 @@ impl Cluster {
         self.nodes.iter_mut().find(|n| n.id == id).unwrap()
     }
 
+    /// The current leader, read over a fresh session (the test's own session may have
+    /// expired while the ensemble had no quorum).
     async fn leader(&self) -> Option<(String, u64)> {
-        match self.zk.get_data(&format!("{}/leader", self.root)).await {
+        let client = match tokio::time::timeout(Duration::from_secs(3), zk::Client::connect(&zk_servers())).await {
+            Ok(Ok(c)) => c,
+            _ => return None,
+        };
+        match client.get_data(&format!("{}/leader", self.root)).await {
             Ok((d, _)) => {
                 let v: serde_json::Value = serde_json::from_slice(&d).ok()?;
                 Some((v["node_id"].as_str()?.to_string(), v["epoch"].as_u64()?))
@@ -162,8 +172,8 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
     exec(&mut c, &format!("CREATE DATABASE {db}")).await;
     exec(&mut c, &format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")).await;
     let _ = c.disconnect().await;
-    let zkc = zk::Client::connect(&zk_servers()).await.expect("test ZooKeeper ensemble (scripts/zookeeper.sh start)");
-    let mut cl = Cluster { root: format!("/it/{u}"), topic: topic.clone(), db: db.clone(), nodes: Vec::new(), zk: zkc };
+    zk::Client::connect(&zk_servers()).await.expect("test ZooKeeper ensemble (scripts/zookeeper.sh start)");
+    let mut cl = Cluster { root: format!("/it/{u}"), topic: topic.clone(), db: db.clone(), nodes: Vec::new() };
     for id in ["n1", "n2", "n3"] {
         cl.start(id);
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -182,7 +192,8 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
             let id = w.load(Ordering::Relaxed) + 1;
             exec(&mut c, &format!("INSERT INTO {wdb}.t VALUES ({id}, 'x')")).await;
             w.store(id, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(4)).await;
+            // ~100 transactions/s: steady load the sqlite-backed test broker keeps up with.
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -36,6 +36,9 @@ pub enum KafkaSinkError {
     Config(String),
     #[error("Kafka: {0}")]
     Fatal(String),
+    /// The broker is slow or unreachable right now (metadata, the takeover scan): try again.
+    #[error("Kafka: {0}")]
+    Transient(String),
 }
 
 /// Settings for the producer: `kafka.*` properties (prefix stripped) and Maxwell's routing.
@@ -177,7 +180,7 @@ impl KafkaSink {
         let md = tokio::task::spawn_blocking(move || producer.client().fetch_metadata(Some(&t), Duration::from_secs(10)))
             .await
             .expect("metadata task")
-            .map_err(|e| KafkaSinkError::Fatal(format!("cannot read metadata of topic {topic}: {}", describe(&e))))?;
+            .map_err(|e| KafkaSinkError::Transient(format!("cannot read metadata of topic {topic}: {}", describe(&e))))?;
         let n = md.topics().iter().find(|t| t.name() == topic).map(|t| (t.error(), t.partitions().len() as i32));
         match n {
             Some((None, n)) if n > 0 => {
@@ -206,7 +209,7 @@ impl KafkaSink {
         let found = tokio::task::spawn_blocking(move || read_last_rows(&props, &t, partitions))
             .await
             .expect("scan task")
-            .map_err(|e| KafkaSinkError::Fatal(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
+            .map_err(|e| KafkaSinkError::Transient(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
         for (p, last) in found.into_iter().enumerate() {
             if let Some((pos, row)) = &last {
                 tracing::info!(topic, partition = p, position = %pos, row, "resuming after rows already in Kafka");
