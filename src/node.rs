@@ -43,11 +43,13 @@ pub struct StreamControl {
     pub dedup: bool,
     /// A Kafka producer to reuse across terms of leadership.
     pub producer: Option<rdkafka::producer::FutureProducer>,
+    /// Stop sending when the process was paused for longer than this (cluster mode).
+    pub max_pause: Option<std::time::Duration>,
 }
 
 impl StreamControl {
     pub fn new(stop: CancellationToken) -> Self {
-        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false, producer: None }
+        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false, producer: None, max_pause: None }
     }
 }
 
@@ -82,7 +84,16 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let result = match &cfg.kafka {
         None => to_stdout(&mut rx, &reader_cancel, ctl),
         Some(k) => match KafkaSink::new(k, ctl.dedup, ctl.producer.clone()) {
-            Ok(sink) => to_kafka(sink, &mut rx, &reader_cancel, ctl).await,
+            Ok(mut sink) => {
+                if let Some(gap) = ctl.max_pause {
+                    let abort = ctl.abort.clone();
+                    sink.freeze_guard = Some(crate::sink::kafka::FreezeGuard::start(gap, move || {
+                        tracing::warn!("this process was paused: leadership in doubt, stopping the stream now");
+                        abort.cancel();
+                    }));
+                }
+                to_kafka(sink, &mut rx, &reader_cancel, ctl).await
+            }
             Err(e) => (None, Some(e.into())),
         },
     };

@@ -72,7 +72,14 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
     // One producer for the life of the process, connected while standing by.
     let producer = match &cfg.kafka {
         Some(k) => {
-            let p = crate::sink::kafka::create_producer(k).map_err(NodeError::from)?;
+            // Messages still queued when a leader freezes must not go out after it thaws:
+            // unless set explicitly, they expire after one session timeout (a frozen leader
+            // is replaced only after that long), and an expiry makes the leader step down.
+            let mut k = k.clone();
+            if !k.props.iter().any(|(p, _)| p == "message.timeout.ms" || p == "delivery.timeout.ms") {
+                k.props.push(("message.timeout.ms".into(), ha.session_timeout.as_millis().to_string()));
+            }
+            let p = crate::sink::kafka::create_producer(&k).map_err(NodeError::from)?;
             crate::sink::kafka::warm_up(&p);
             Some(p)
         }
@@ -252,6 +259,8 @@ async fn lead(
         acked: watch::channel(None).0,
         dedup: cfg.kafka.is_some(),
         producer,
+        // A pause of a quarter of the session can already have cost the lease's margin.
+        max_pause: Some(ha.session_timeout / 4),
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {

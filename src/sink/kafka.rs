@@ -119,7 +119,59 @@ fn delivery(d: DeliveryFuture) -> futures_util::future::BoxFuture<'static, Resul
     })
 }
 
+/// Detects that this process was paused (SIGSTOP, VM freeze, long GC-like stalls): a ticker
+/// records the time every 100 ms; a gap longer than `max_gap` means every lease this process
+/// held may have expired meanwhile, so nothing more may be handed to the producer.
+pub struct FreezeGuard {
+    last_tick_ms: std::sync::atomic::AtomicU64,
+    tripped: std::sync::atomic::AtomicBool,
+    max_gap_ms: u64,
+}
+
+impl FreezeGuard {
+    /// Starts the ticker; `on_trip` runs once when a pause is detected.
+    pub fn start(max_gap: Duration, on_trip: impl Fn() + Send + 'static) -> std::sync::Arc<Self> {
+        let g = std::sync::Arc::new(Self {
+            last_tick_ms: std::sync::atomic::AtomicU64::new(now_ms()),
+            tripped: std::sync::atomic::AtomicBool::new(false),
+            max_gap_ms: max_gap.as_millis() as u64,
+        });
+        let weak = std::sync::Arc::downgrade(&g);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let Some(g) = weak.upgrade() else { return };
+                if !g.check() {
+                    on_trip();
+                    return;
+                }
+                g.last_tick_ms.store(now_ms(), std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        g
+    }
+
+    /// `false` once a pause has been seen (by the ticker or by this check).
+    pub fn check(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.tripped.load(SeqCst) {
+            return false;
+        }
+        if now_ms().saturating_sub(self.last_tick_ms.load(SeqCst)) > self.max_gap_ms {
+            self.tripped.store(true, SeqCst);
+            return false;
+        }
+        true
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 pub struct KafkaSink {
+    /// Refuses sends after this process was paused (cluster mode).
+    pub freeze_guard: Option<std::sync::Arc<FreezeGuard>>,
     producer: FutureProducer,
     props: Vec<(String, String)>,
     dedup: bool,
@@ -148,6 +200,7 @@ impl KafkaSink {
         let (ftx, frx) = watch::channel(None);
         let acker = tokio::spawn(ack_in_order(prx, atx, ftx));
         Ok(Self {
+            freeze_guard: None,
             producer,
             props: cfg.props.clone(),
             dedup,
@@ -252,6 +305,11 @@ impl KafkaSink {
                 .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) });
             if let Some(g) = &gtid_text {
                 headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
+            }
+            if let Some(g) = &self.freeze_guard {
+                if !g.check() {
+                    return Err(KafkaSinkError::Transient("this process was paused for longer than a lease: leadership in doubt, nothing more is sent".into()));
+                }
             }
             let mut record = FutureRecord::to(&topic).payload(value).key(&key).partition(partition).headers(headers);
             loop {
@@ -377,8 +435,10 @@ async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Opti
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
             let Err(err) = d.await else { continue };
+            let transient = err.contains("MessageTimedOut") || err.contains("Purge");
             let last = acked.borrow().as_ref().map(|p| p.position.to_string()).unwrap_or_else(|| "none".into());
-            let _ = failed.send(Some(KafkaSinkError::Fatal(format!("delivery failed: {err}; last acknowledged position {last}"))));
+            let msg = format!("delivery failed: {err}; last acknowledged position {last}");
+            let _ = failed.send(Some(if transient { KafkaSinkError::Transient(msg) } else { KafkaSinkError::Fatal(msg) }));
             return;
         }
         let _ = acked.send(Some(p.point));
