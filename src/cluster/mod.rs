@@ -317,6 +317,8 @@ async fn lead(
                     tracing::warn!(error = %e, "position commit failed: stopping the stream");
                     set_reason(&r3, match e {
                         ZkError::Fenced(m) | ZkError::SessionLost(m) => Outcome::Lost(m),
+                        // A connection hiccup: the session may survive; decide once it settles.
+                        ZkError::Transient(_) => Outcome::Disconnected,
                         other => Outcome::Lost(other.to_string()),
                     });
                     abort.cancel();
