@@ -11,3 +11,4 @@ pub mod filter;
 pub mod node;
 pub mod sink;
 pub mod cluster;
+pub mod cli;

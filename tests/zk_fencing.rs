@@ -11,7 +11,7 @@ use maxwell_ha::cluster::zk::{connect, Zk, ZkError};
 use std::time::Duration;
 
 fn rec(pos: u64, epoch: u64, node: &str) -> PositionRecord {
-    PositionRecord { position: BinlogPosition::new("mysql-bin.000001", pos), gtid: None, server_id: 1, epoch, node_id: node.into(), committed_at: 0 }
+    PositionRecord { position: Some(BinlogPosition::new("mysql-bin.000001", pos)), gtid: None, server_id: 1, epoch, node_id: node.into(), committed_at: 0 }
 }
 
 async fn member(root: &str, id: &str) -> Zk {
@@ -43,9 +43,9 @@ async fn stale_leader_is_fenced_and_leadership_follows_sessions() {
         other => panic!("stale leader's write must be fenced, got {other:?}"),
     }
     let (stored, _) = b.load_position().await.unwrap().unwrap();
-    assert_eq!(stored.position.pos, 100, "the fenced write changed nothing");
+    assert_eq!(stored.position.unwrap().pos, 100, "the fenced write changed nothing");
     b.commit_position(fence_b, &rec(300, e2, "b")).await.unwrap();
-    assert_eq!(b.load_position().await.unwrap().unwrap().0.position.pos, 300);
+    assert_eq!(b.load_position().await.unwrap().unwrap().0.position.unwrap().pos, 300);
 
     // The leader znode goes with its session.
     drop(a);

@@ -3,8 +3,14 @@
 //! - `check`: connect to the source with the node's configuration, show what maxwell-ha
 //!   depends on (version, binlog settings, current position and GTID, oldest binlog) and say
 //!   whether a node can stream from it. Exit 0 ready, 1 not ready, 2 unreachable or bad config.
+//! - `cluster status`, `node list`, `position show`, `position set`, `failover [--to NODE]`:
+//!   the cluster in ZooKeeper. Exit 0 healthy/done, 1 degraded, no leader or refused,
+//!   2 ZooKeeper unreachable or bad arguments.
 
 use clap::{Parser, Subcommand};
+use maxwell_ha::cli;
+use maxwell_ha::cluster::layout::{now_ms, PositionRecord};
+use maxwell_ha::cluster::zk::ZkError;
 use maxwell_ha::binlog::reader::{check_server, resolve_start, ReaderError, StartPosition};
 use maxwell_ha::config::Config;
 use mysql_async::prelude::Queryable;
@@ -22,6 +28,15 @@ struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
+    /// ZooKeeper ensemble (overrides zookeeper_servers).
+    #[arg(long, global = true)]
+    zookeeper: Option<String>,
+    /// Cluster root znode (overrides zookeeper_root).
+    #[arg(long, global = true, conflicts_with = "client_id")]
+    root: Option<String>,
+    /// Cluster name: root /maxwell/<ID> (/maxwell/cluster for "maxwell").
+    #[arg(long = "client-id", global = true)]
+    client_id: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -30,12 +45,64 @@ struct Cli {
 enum Cmd {
     /// Check that the source server can be streamed from.
     Check,
+    /// The cluster as a whole.
+    Cluster {
+        #[command(subcommand)]
+        cmd: ClusterCmd,
+    },
+    /// Cluster members.
+    Node {
+        #[command(subcommand)]
+        cmd: NodeCmd,
+    },
+    /// The committed binlog position.
+    Position {
+        #[command(subcommand)]
+        cmd: PositionCmd,
+    },
+    /// Ask the leader to hand over gracefully and wait for the new leader.
+    Failover {
+        /// The standby that should lead next (default: the first to win).
+        #[arg(long)]
+        to: Option<String>,
+        /// Seconds to wait.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Health, leader, members, committed position, verdict.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum NodeCmd {
+    /// The members as a table.
+    List,
+}
+
+#[derive(Subcommand)]
+enum PositionCmd {
+    /// Print the committed position.
+    Show,
+    /// Replace the committed position (FILE:POS or a GTID set).
+    Set {
+        value: String,
+        /// Write even while a leader runs.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut args: Vec<String> = cli.config.iter().map(|c| format!("--config={c}")).collect();
     args.extend(cli.set.iter().map(|s| format!("--{s}")));
+    if !matches!(cli.cmd, Cmd::Check) {
+        return cluster_command(&cli, &args);
+    }
     let cfg = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -44,8 +111,152 @@ fn main() -> ExitCode {
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    match cli.cmd {
-        Cmd::Check => rt.block_on(check(&cfg, cli.json)),
+    rt.block_on(check(&cfg, cli.json))
+}
+
+fn zk_fail(e: ZkError) -> ExitCode {
+    eprintln!("maxwell-cli: {e}");
+    match e {
+        ZkError::Transient(_) | ZkError::SessionLost(_) => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    }
+}
+
+fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
+    // Settings: the config file (if any), then the command-line overrides.
+    let settings = match maxwell_ha::config::Settings::load(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("maxwell-cli: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let servers = cli.zookeeper.clone().or_else(|| settings.get("zookeeper_servers").map(str::to_string));
+    let Some(servers) = servers else {
+        eprintln!("maxwell-cli: no ZooKeeper ensemble: pass --zookeeper HOSTS or --config with zookeeper_servers");
+        return ExitCode::from(2);
+    };
+    let client_id = cli.client_id.clone().or_else(|| settings.get("client_id").map(str::to_string)).unwrap_or_else(|| "maxwell".into());
+    let root = cli.root.clone().or_else(|| settings.get("zookeeper_root").map(str::to_string)).unwrap_or_else(|| {
+        if client_id == "maxwell" {
+            "/maxwell/cluster".into()
+        } else {
+            format!("/maxwell/{client_id}")
+        }
+    });
+    let auth = settings.get("zookeeper_auth").map(str::to_string);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let zk = match cli::open(&servers, &root, auth.as_deref()).await {
+            Ok(z) => z,
+            Err(e) => return zk_fail(e),
+        };
+        let json = cli.json;
+        let print = |v: &dyn erased::Json| println!("{}", v.to_json());
+        match &cli.cmd {
+            Cmd::Check => unreachable!(),
+            Cmd::Cluster { cmd: ClusterCmd::Status } | Cmd::Node { cmd: NodeCmd::List } => {
+                let s = match cli::status(&zk).await {
+                    Ok(s) => s,
+                    Err(e) => return zk_fail(e),
+                };
+                let list = matches!(cli.cmd, Cmd::Node { .. });
+                match (json, list) {
+                    (true, false) => print(&s),
+                    (true, true) => print(&s.members),
+                    (false, false) => cli::print_status(&s),
+                    (false, true) => cli::print_members(&s.members),
+                }
+                if list || s.health == cli::Health::Healthy { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Cmd::Position { cmd: PositionCmd::Show } => match zk.load_position().await {
+                Ok(Some((r, version))) => {
+                    if json {
+                        print(&serde_json::json!({"position": r, "version": version}));
+                    } else {
+                        println!("position  {}", r.position.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "- (GTID only)".into()));
+                        println!("gtid      {}", r.gtid.as_ref().map(|g| g.to_string()).unwrap_or_else(|| "-".into()));
+                        println!("written   by {} in epoch {}, {:.1}s ago (znode version {version})", r.node_id, r.epoch, now_ms().saturating_sub(r.committed_at) as f64 / 1000.0);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => {
+                    eprintln!("maxwell-cli: no position committed yet at {root}/position");
+                    ExitCode::from(1)
+                }
+                Err(e) => zk_fail(e),
+            },
+            Cmd::Position { cmd: PositionCmd::Set { value, force } } => {
+                let (position, gtid) = match parse_position(value) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("maxwell-cli: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+                let rec = PositionRecord { position, gtid, server_id: 0, epoch: 0, node_id: "maxwell-cli".into(), committed_at: now_ms() };
+                match cli::set_position(&zk, rec.clone(), *force).await {
+                    Ok(old) => {
+                        if json {
+                            print(&serde_json::json!({"old": old, "new": rec}));
+                        } else {
+                            match old {
+                                Some(o) => {
+                                    let undo = match (&o.position, &o.gtid) {
+                                        (Some(p), Some(g)) => format!("{p}@{g}"),
+                                        (Some(p), None) => p.to_string(),
+                                        (None, Some(g)) => g.to_string(),
+                                        (None, None) => "-".into(),
+                                    };
+                                    println!("position set to {value} (was {undo}; undo with: maxwell-cli position set {undo})")
+                                }
+                                None => println!("position set to {value} (none was committed before)"),
+                            }
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => zk_fail(e),
+                }
+            }
+            Cmd::Failover { to, timeout } => match cli::failover(&zk, to.as_deref(), std::time::Duration::from_secs(*timeout)).await {
+                Ok((leader, epoch, took)) => {
+                    if json {
+                        print(&serde_json::json!({"leader": leader, "epoch": epoch, "took_ms": took.as_millis() as u64}));
+                    } else {
+                        println!("{leader} leads (epoch {epoch}); hand-over took {} ms", took.as_millis());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => zk_fail(e),
+            },
+        }
+    })
+}
+
+/// `FILE:POS` (optionally `FILE:POS@GTID`) or a GTID set.
+fn parse_position(v: &str) -> Result<(Option<maxwell_ha::binlog::BinlogPosition>, Option<maxwell_ha::binlog::GtidSet>), String> {
+    let (p, g) = match v.split_once('@') {
+        Some((p, g)) => (p, Some(g.parse::<maxwell_ha::binlog::GtidSet>().map_err(|e| e.to_string())?)),
+        None => (v, None),
+    };
+    match p.parse::<maxwell_ha::binlog::BinlogPosition>() {
+        Ok(pos) => Ok((Some(pos), g)),
+        Err(pe) => match p.parse::<maxwell_ha::binlog::GtidSet>() {
+            // A bare GTID set: the next leader resumes by GTID.
+            Ok(gs) => Ok((None, Some(gs))),
+            Err(_) => Err(format!("{pe}; or give a GTID set")),
+        },
+    }
+}
+
+mod erased {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string_pretty(self).expect("serialisable")
+        }
     }
 }
 

@@ -45,6 +45,19 @@ impl Paths {
     pub fn position(&self) -> String {
         format!("{}/position", self.root)
     }
+    pub fn failover(&self) -> String {
+        format!("{}/failover", self.root)
+    }
+}
+
+/// An operator's request that the leader hand over (`maxwell-cli failover`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FailoverRequest {
+    /// The node that should lead next; any standby when absent.
+    pub to: Option<String>,
+    /// The leader being asked to step down.
+    pub from: String,
+    pub requested_at: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -76,7 +89,8 @@ pub struct EpochInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PositionRecord {
-    pub position: BinlogPosition,
+    /// `None` when only a GTID set is known (set by an operator); resumed by GTID then.
+    pub position: Option<BinlogPosition>,
     pub gtid: Option<GtidSet>,
     /// The source's server_id.
     pub server_id: u32,
@@ -119,7 +133,7 @@ mod tests {
     #[test]
     fn payloads_round_trip_and_corruption_is_named() {
         let r = PositionRecord {
-            position: "mysql-bin.000001:100".parse().unwrap(),
+            position: Some("mysql-bin.000001:100".parse().unwrap()),
             gtid: Some("0-1-5".parse().unwrap()),
             server_id: 1,
             epoch: 3,

@@ -42,6 +42,8 @@ pub enum ClusterError {
 enum Outcome {
     /// Graceful shutdown completed (position committed, leadership released).
     Shutdown,
+    /// An operator's failover request was honoured: committed, released; let another lead.
+    HandedOver,
     /// The connection dropped; the session may survive.
     Disconnected,
     /// The session is gone, or a newer leader fenced us.
@@ -53,9 +55,17 @@ enum Outcome {
 }
 
 fn start_from(rec: &PositionRecord, cfg: &Config) -> StartPosition {
-    match (&rec.gtid, cfg.gtid_mode) {
-        (Some(g), true) => StartPosition::Gtid(g.clone()),
-        _ => StartPosition::File(rec.position.clone()),
+    match (&rec.position, &rec.gtid) {
+        (Some(p), Some(g)) => {
+            if cfg.gtid_mode {
+                StartPosition::Gtid(g.clone())
+            } else {
+                StartPosition::File(p.clone())
+            }
+        }
+        (Some(p), None) => StartPosition::File(p.clone()),
+        (None, Some(g)) => StartPosition::Gtid(g.clone()),
+        (None, None) => cfg.init_position.clone(),
     }
 }
 
@@ -129,6 +139,17 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             match zk.try_lead(&ha.node_id).await {
                 Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, producer.clone()).await {
                     Outcome::Shutdown => return Ok(()),
+                    Outcome::HandedOver => {
+                        term = None;
+                        // Stay out of the race until someone else leads (or 10 s pass).
+                        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                        while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
+                            if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
                     Outcome::Disconnected => {
                         if !wait_reconnected(&zk.client, &shutdown).await {
                             tracing::warn!("ZooKeeper session lost while disconnected; rejoining as a standby");
@@ -174,7 +195,15 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                             continue;
                         }
                     }
-                    let delay = takeover_delay(&zk, ha).await;
+                    let mut delay = takeover_delay(&zk, ha).await;
+                    // An operator asked for a specific successor: let it go first.
+                    if let Ok(Some(req)) = zk.failover_request().await {
+                        match req.to.as_deref() {
+                            Some(t) if t == ha.node_id => delay = Duration::ZERO,
+                            Some(_) => delay += Duration::from_secs(3),
+                            None => {}
+                        }
+                    }
                     tracing::info!(delay_ms = delay.as_millis() as u64, "leader gone; racing for leadership");
                     tokio::time::sleep(delay).await;
                 }
@@ -214,7 +243,7 @@ async fn takeover_delay(zk: &Zk, ha: &HaConfig) -> Duration {
 }
 
 fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionRecord {
-    PositionRecord { position: p.position.clone(), gtid: p.gtid.clone(), server_id: p.server_id, epoch, node_id: node_id.to_string(), committed_at: now_ms() }
+    PositionRecord { position: Some(p.position.clone()), gtid: p.gtid.clone(), server_id: p.server_id, epoch, node_id: node_id.to_string(), committed_at: now_ms() }
 }
 
 /// One term of leadership.
@@ -251,10 +280,22 @@ async fn lead(
         Err(e) => return Outcome::Fatal(e.into()),
     };
     let start = committed.as_ref().map(|r| start_from(r, cfg)).unwrap_or_else(|| cfg.init_position.clone());
+    // Any failover request is fulfilled (or made stale) by this new term.
+    let _ = zk.clear_failover().await;
     tracing::info!(node_id = %ha.node_id, epoch, start = ?start, "leading");
 
+    let stop = shutdown.child_token();
+    let handed_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (zk3, id3, stop3, ho3) = (zk.clone(), ha.node_id.clone(), stop.clone(), handed_over.clone());
+    let failover_task = tokio::spawn(async move {
+        if let Ok(req) = zk3.wait_failover_request(&id3).await {
+            tracing::info!(to = ?req.to, "failover requested: handing over at the next transaction boundary");
+            ho3.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop3.cancel();
+        }
+    });
     let ctl = StreamControl {
-        stop: shutdown.child_token(),
+        stop: stop.clone(),
         abort: CancellationToken::new(),
         acked: watch::channel(None).0,
         dedup: cfg.kafka.is_some(),
@@ -330,6 +371,7 @@ async fn lead(
 
     let result = node::stream(cfg, &start, &ctl).await;
     session_task.abort();
+    failover_task.abort();
     ctl.abort.cancel(); // the stream has ended: stop the committer
 
     let committed_last = committer.await.unwrap_or(None);
@@ -354,6 +396,10 @@ async fn lead(
         None if shutdown.is_cancelled() => {
             let _ = zk.release_leader().await;
             Outcome::Shutdown
+        }
+        None if handed_over.load(std::sync::atomic::Ordering::SeqCst) => {
+            let _ = zk.release_leader().await;
+            Outcome::HandedOver
         }
         None => Outcome::Retry("the stream ended".into()),
         Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),

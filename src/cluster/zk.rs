@@ -9,7 +9,7 @@
 //! - With `zookeeper_auth`, every znode is created `creator_all` for the cluster's digest
 //!   identity: other clients cannot write the cluster's znodes.
 
-use super::layout::{decode, encode, now_ms, CorruptZnode, EpochInfo, LeaderInfo, MemberInfo, Paths, PositionRecord};
+use super::layout::{decode, encode, now_ms, CorruptZnode, EpochInfo, FailoverRequest, LeaderInfo, MemberInfo, Paths, PositionRecord};
 use std::time::Duration;
 use zookeeper_client as zk;
 
@@ -235,6 +235,53 @@ impl Zk {
                 Ok(s.version)
             }
             Err(e) => Err(classify(e, "writing the position")),
+        }
+    }
+
+    /// The pending failover request, if any.
+    pub async fn failover_request(&self) -> Result<Option<FailoverRequest>, ZkError> {
+        match self.client.get_data(&self.paths.failover()).await {
+            Ok((d, _)) => Ok(Some(decode(&self.paths.failover(), &d)?)),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(classify(e, "reading the failover request")),
+        }
+    }
+
+    /// Files a failover request (persistent; the next leader removes it).
+    pub async fn request_failover(&self, req: &FailoverRequest) -> Result<(), ZkError> {
+        let p = self.paths.failover();
+        match self.client.create(&p, &encode(req), &self.persistent()).await {
+            Ok(_) => Ok(()),
+            Err(zk::Error::NodeExists) => {
+                self.client.set_data(&p, &encode(req), None).await.map_err(|e| classify(e, "filing the failover request"))?;
+                Ok(())
+            }
+            Err(e) => Err(classify(e, "filing the failover request")),
+        }
+    }
+
+    pub async fn clear_failover(&self) -> Result<(), ZkError> {
+        match self.client.delete(&self.paths.failover(), None).await {
+            Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+            Err(e) => Err(classify(e, "clearing the failover request")),
+        }
+    }
+
+    /// Resolves when a failover request addressed to leader `node_id` exists.
+    pub async fn wait_failover_request(&self, node_id: &str) -> Result<FailoverRequest, ZkError> {
+        loop {
+            let (stat, watcher) = self.client.check_and_watch_stat(&self.paths.failover()).await.map_err(|e| classify(e, "watching failover requests"))?;
+            if stat.is_some() {
+                if let Some(r) = self.failover_request().await? {
+                    if r.from == node_id {
+                        return Ok(r);
+                    }
+                }
+            }
+            let ev = watcher.changed().await;
+            if ev.event_type == zk::EventType::Session {
+                return Err(ZkError::Transient("session event while watching failover requests".into()));
+            }
         }
     }
 

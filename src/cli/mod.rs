@@ -1,0 +1,160 @@
+//! `maxwell-cli` commands on the cluster's znodes (see `zk-layout/README.md`).
+//!
+//! Invariants: reading commands never write; `position set` is refused while a leader runs
+//! unless forced, is version-checked, and prints the value it replaced; every command has a
+//! `--json` form whose fields are the human form's.
+
+use crate::cluster::layout::{now_ms, FailoverRequest, LeaderInfo, MemberInfo, Paths, PositionRecord};
+use crate::cluster::zk::{connect, Zk, ZkError};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Cluster health as `cluster status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Health {
+    Healthy,
+    Degraded,
+    NoLeader,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub node_id: String,
+    pub role: &'static str,
+    pub host: String,
+    pub version: String,
+    pub priority: i32,
+    pub uptime_s: u64,
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub root: String,
+    pub health: Health,
+    pub leader: Option<String>,
+    pub epoch: Option<u64>,
+    pub members: Vec<MemberView>,
+    pub position: Option<String>,
+    pub gtid: Option<String>,
+    pub committed_by: Option<String>,
+    pub last_commit_age_s: Option<f64>,
+    pub verdict: String,
+}
+
+pub async fn open(servers: &str, root: &str, auth: Option<&str>) -> Result<Zk, ZkError> {
+    let client = connect(servers, Duration::from_secs(4), auth).await?;
+    let zk = Zk::new(client, Paths::new(root), auth.is_some());
+    match zk.client.check_stat(root).await {
+        Ok(Some(_)) => Ok(zk),
+        Ok(None) => Err(ZkError::Definite(format!("no cluster at {root} on {servers}: check --root/--client-id (nodes create it when they start)"))),
+        Err(e) => Err(crate::cluster::zk::classify(e, "reading the cluster root")),
+    }
+}
+
+pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
+    let members = zk.members().await?;
+    let leader: Option<LeaderInfo> = zk.leader().await?;
+    let pos = zk.load_position().await?.map(|(r, _)| r);
+    let now = now_ms();
+    let mut views: Vec<MemberView> = members
+        .iter()
+        .map(|m: &MemberInfo| MemberView {
+            node_id: m.node_id.clone(),
+            role: if leader.as_ref().is_some_and(|l| l.node_id == m.node_id) { "leader" } else { "standby" },
+            host: m.host.clone(),
+            version: m.version.clone(),
+            priority: m.priority,
+            uptime_s: now.saturating_sub(m.started_at) / 1000,
+            http: m.http.clone(),
+        })
+        .collect();
+    views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+    let standbys = views.iter().filter(|v| v.role == "standby").count();
+    let leading = leader.as_ref().filter(|l| l.epoch > 0);
+    let (health, verdict) = match (leading, standbys) {
+        (None, _) => (Health::NoLeader, format!("NO LEADER: nothing is streaming ({} member(s) registered)", views.len())),
+        (Some(l), 0) => (Health::Degraded, format!("DEGRADED: {} streams but no standby can take over", l.node_id)),
+        (Some(l), n) => (Health::Healthy, format!("HEALTHY: {} streams (epoch {}), {n} standby(s) ready", l.node_id, l.epoch)),
+    };
+    Ok(Status {
+        root: zk.paths.root.clone(),
+        health,
+        leader: leader.as_ref().map(|l| l.node_id.clone()),
+        epoch: leader.as_ref().map(|l| l.epoch),
+        members: views,
+        position: pos.as_ref().and_then(|p| p.position.as_ref().map(|x| x.to_string())),
+        gtid: pos.as_ref().and_then(|p| p.gtid.as_ref().map(|g| g.to_string())),
+        committed_by: pos.as_ref().map(|p| format!("{} (epoch {})", p.node_id, p.epoch)),
+        last_commit_age_s: pos.as_ref().map(|p| now.saturating_sub(p.committed_at) as f64 / 1000.0),
+        verdict,
+    })
+}
+
+pub fn print_status(s: &Status) {
+    println!("cluster   {}", s.root);
+    println!("health    {:?}", s.health);
+    println!("leader    {} (epoch {})", s.leader.as_deref().unwrap_or("-"), s.epoch.map(|e| e.to_string()).unwrap_or_else(|| "-".into()));
+    println!(
+        "position  {}  gtid {}  committed {} ago by {}",
+        s.position.as_deref().unwrap_or("-"),
+        s.gtid.as_deref().unwrap_or("-"),
+        s.last_commit_age_s.map(|a| format!("{a:.1}s")).unwrap_or_else(|| "-".into()),
+        s.committed_by.as_deref().unwrap_or("-")
+    );
+    print_members(&s.members);
+    println!("{}", s.verdict);
+}
+
+pub fn print_members(m: &[MemberView]) {
+    println!("{:<16} {:<8} {:<20} {:<9} {:>8} {:>9}", "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME");
+    for v in m {
+        println!("{:<16} {:<8} {:<20} {:<9} {:>8} {:>8}s", v.node_id, v.role, v.host, v.version, v.priority, v.uptime_s);
+    }
+}
+
+/// Replaces the committed position; refused while a leader runs unless `force`.
+pub async fn set_position(zk: &Zk, rec: PositionRecord, force: bool) -> Result<Option<PositionRecord>, ZkError> {
+    if let Some(l) = zk.leader().await? {
+        if !force {
+            return Err(ZkError::Definite(format!(
+                "{} is leading: stop the cluster first, or pass --force (the leader keeps its own position and may overwrite this one)",
+                l.node_id
+            )));
+        }
+    }
+    let old = zk.load_position().await?;
+    zk.set_position(&rec, old.as_ref().map(|(_, v)| *v)).await?;
+    Ok(old.map(|(r, _)| r))
+}
+
+/// Asks the leader to hand over and waits for the new leader; returns it and the time taken.
+pub async fn failover(zk: &Zk, to: Option<&str>, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
+    let Some(current) = zk.leader().await? else {
+        return Err(ZkError::Definite("no leader to fail over from".into()));
+    };
+    if let Some(t) = to {
+        let members = zk.members().await?;
+        if !members.iter().any(|m| m.node_id == t) {
+            return Err(ZkError::Definite(format!("node {t} is not a member of this cluster")));
+        }
+        if t == current.node_id {
+            return Err(ZkError::Definite(format!("{t} is already the leader")));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    zk.request_failover(&FailoverRequest { to: to.map(str::to_string), from: current.node_id.clone(), requested_at: now_ms() }).await?;
+    loop {
+        if let Some(l) = zk.leader().await? {
+            if l.node_id != current.node_id && l.epoch > current.epoch && to.is_none_or(|t| t == l.node_id) {
+                return Ok((l.node_id, l.epoch, t0.elapsed()));
+            }
+        }
+        if t0.elapsed() > timeout {
+            let _ = zk.clear_failover().await;
+            return Err(ZkError::Definite(format!("no hand-over within {timeout:?}; the request was withdrawn")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
