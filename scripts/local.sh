@@ -1,48 +1,60 @@
 #!/usr/bin/env bash
-# The main job on one machine: a private MariaDB on 127.0.0.1:3307 and a maxwell node streaming
-# its binlog as Maxwell JSON (producer=stdout, into .run/maxwell.out), with some demo traffic.
-#   scripts/local.sh up      start everything (idempotent), show the latest rows and the check
+# The main job on one machine: a private MariaDB (127.0.0.1:3307), a Kafka-protocol broker
+# (tansu, 127.0.0.1:9092), a 3-server ZooKeeper ensemble (127.0.0.1:2181-2183) and a
+# three-node maxwell cluster streaming the database to the broker; demo rows; ends with
+# `maxwell-cli cluster status`.
+#   scripts/local.sh up      start everything (idempotent)
 #   scripts/local.sh down    stop what `up` started (by PID)
+# Node logs: .run/maxwell-n{1,2,3}.log. Rows land on topic `maxwell` (default kafka_topic).
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
-export MARIADB_PORT="${MARIADB_PORT:-3307}"
-PIDF="$RUN_DIR/maxwell.pid"
+export MARIADB_PORT="${MARIADB_PORT:-3307}" KAFKA_PORT="${KAFKA_PORT:-9092}" ZK_PORT_BASE="${ZK_PORT_BASE:-2181}"
 CFG="$RUN_DIR/config.properties"
 
 up() {
-  apt_install mariadb-server mariadb-client build-essential pkg-config
+  apt_install mariadb-server mariadb-client build-essential pkg-config zlib1g-dev zookeeper netcat-openbsd
+  python3 -c "import confluent_kafka, mmh3" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3
   scripts/mariadb.sh start
+  scripts/tansu.sh start
+  scripts/zookeeper.sh start
   cargo build --release --locked --bins >&2
+  python3 tests/kafka_tool.py "127.0.0.1:$KAFKA_PORT" create maxwell 3 2>/dev/null || true
   cat > "$CFG" <<CFG
 host=127.0.0.1
 port=$MARIADB_PORT
 user=root
 password=
 replica_server_id=6379
-producer=stdout
-output_binlog_position=true
-output_gtid_position=true
+producer=kafka
+kafka.bootstrap.servers=127.0.0.1:$KAFKA_PORT
+kafka_topic=maxwell
+producer_partition_by=primary_key
 output_ddl=true
 filter=exclude: *.*, include: demo.*
+zookeeper_servers=$(scripts/zookeeper.sh connect-string)
 CFG
-  if ! pid_alive "$PIDF"; then
-    target/release/maxwell --config="$CFG" >>"$RUN_DIR/maxwell.out" 2>>"$RUN_DIR/maxwell.log" &
-    echo $! > "$PIDF"
-    sleep 1
-    pid_alive "$PIDF" || { tail -5 "$RUN_DIR/maxwell.log" >&2; exit 1; }
-  fi
+  for n in 1 2 3; do
+    pidf="$RUN_DIR/maxwell-n$n.pid"
+    if ! pid_alive "$pidf"; then
+      NO_COLOR=1 target/release/maxwell --config="$CFG" --node_id="n$n" >>"$RUN_DIR/maxwell-n$n.log" 2>&1 &
+      echo $! > "$pidf"
+    fi
+  done
   scripts/mariadb.sh client -e "CREATE DATABASE IF NOT EXISTS demo;
     CREATE TABLE IF NOT EXISTS demo.orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(32), qty INT, at DATETIME(3));
     INSERT INTO demo.orders (item, qty, at) VALUES ('apple', 3, NOW(3)), ('pear', 1, NOW(3));
     UPDATE demo.orders SET qty = qty + 1 ORDER BY id DESC LIMIT 1;"
-  sleep 1
-  log "maxwell pid $(cat "$PIDF"); latest rows from $RUN_DIR/maxwell.out:"
-  tail -n 3 "$RUN_DIR/maxwell.out"
-  target/release/maxwell-cli --config="$CFG" check
+  for _ in $(seq 1 100); do
+    target/release/maxwell-cli --config="$CFG" cluster status >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  target/release/maxwell-cli --config="$CFG" cluster status
 }
 
 down() {
-  stop_pid "$PIDF" 20
+  for n in 1 2 3; do stop_pid "$RUN_DIR/maxwell-n$n.pid" 20; done
+  scripts/zookeeper.sh stop
+  scripts/tansu.sh stop
   scripts/mariadb.sh stop
 }
 

@@ -94,7 +94,7 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
 
 pub fn print_status(s: &Status) {
     println!("cluster   {}", s.root);
-    println!("health    {:?}", s.health);
+    println!("health    {}", match s.health { Health::Healthy => "HEALTHY", Health::Degraded => "DEGRADED", Health::NoLeader => "NO LEADER" });
     println!("leader    {} (epoch {})", s.leader.as_deref().unwrap_or("-"), s.epoch.map(|e| e.to_string()).unwrap_or_else(|| "-".into()));
     println!(
         "position  {}  gtid {}  committed {} ago by {}",
