@@ -40,11 +40,19 @@ fn main() {
         let n = match mode.as_str() {
             "ceiling" => {
                 let producer: FutureProducer = client_config(&kcfg.props).unwrap().create().unwrap();
+                // Same shape as the pipeline's messages: a value of the average row size, a
+                // Maxwell hash key and the four maxwell.* headers.
                 let payload = vec![b'x'; bytes];
+                let keys: Vec<String> = (0..rows).map(|i| format!("{{\"database\":\"bench\",\"table\":\"t\",\"pk.id\":{i}}}")).collect();
                 let mut futs = Vec::with_capacity(rows);
-                for i in 0..rows {
-                    let key = i.to_string();
-                    let mut rec = FutureRecord::to(&kcfg.routing.topic).payload(&payload[..]).key(&key);
+                for (i, key) in keys.iter().enumerate() {
+                    let row = (i % 1000).to_string();
+                    let headers = rdkafka::message::OwnedHeaders::new_with_capacity(4)
+                        .insert(rdkafka::message::Header { key: "maxwell.position", value: Some("mysql-bin.000001:12345678") })
+                        .insert(rdkafka::message::Header { key: "maxwell.row", value: Some(row.as_str()) })
+                        .insert(rdkafka::message::Header { key: "maxwell.rows", value: Some("1000") })
+                        .insert(rdkafka::message::Header { key: "maxwell.gtid", value: Some("0-1-12345") });
+                    let mut rec = FutureRecord::to(&kcfg.routing.topic).payload(&payload[..]).key(key).headers(headers);
                     loop {
                         match producer.send_result(rec) {
                             Ok(f) => {

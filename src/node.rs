@@ -146,10 +146,16 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
         }
     });
     let mut err = None;
+    let mut failed = sink.failed();
     loop {
         let t = tokio::select! {
             biased;
             _ = ctl.abort.cancelled() => break,
+            // A failed delivery ends the stream even while no new rows arrive.
+            _ = failed.wait_for(|f| f.is_some()) => {
+                cancel.cancel();
+                break;
+            }
             t = rx.recv() => t,
         };
         let Some(t) = t else { break };

@@ -220,6 +220,11 @@ impl KafkaSink {
         self.acked.clone()
     }
 
+    /// Changes once, when a delivery fails.
+    pub fn failed(&self) -> watch::Receiver<Option<KafkaSinkError>> {
+        self.failed.clone()
+    }
+
     fn failure(&self) -> Option<KafkaSinkError> {
         self.failed.borrow().clone()
     }
