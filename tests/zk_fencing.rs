@@ -59,3 +59,29 @@ async fn stale_leader_is_fenced_and_leadership_follows_sessions() {
     let e = b.load_position().await.unwrap_err().to_string();
     assert!(e.contains(&format!("{root}/position")) && e.contains("corrupt"), "{e}");
 }
+
+/// With `zookeeper_auth`, the cluster's znodes belong to its digest identity: a client
+/// without it can read nothing it may change, and its writes are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_auth_keeps_other_clients_out() {
+    let root = format!("/it/{}", unique("acl"));
+    let c = connect(&zk_servers(), Duration::from_secs(4), Some("maxwell:s3cret")).await.expect("test ZooKeeper ensemble");
+    let owner = Zk::new(c, Paths::new(&root), true);
+    owner.ensure_tree().await.unwrap();
+    assert!(owner.try_lead("a").await.unwrap());
+    let (epoch, fence) = owner.bump_epoch("a").await.unwrap();
+    owner.commit_position(fence, &rec(10, epoch, "a")).await.unwrap();
+
+    let stranger = zookeeper_client::Client::connect(&zk_servers()).await.unwrap();
+    let e = stranger.set_data(&format!("{root}/position"), b"{}", None).await.unwrap_err();
+    assert_eq!(e, zookeeper_client::Error::NoAuth, "an unauthenticated client cannot overwrite the position");
+    let e = stranger.set_data(&format!("{root}/epoch"), b"{}", None).await.unwrap_err();
+    assert_eq!(e, zookeeper_client::Error::NoAuth);
+    let wrong = connect(&zk_servers(), Duration::from_secs(4), Some("maxwell:wrong")).await.unwrap();
+    let intruder = Zk::new(wrong, Paths::new(&root), true);
+    match intruder.commit_position(fence, &rec(20, epoch, "x")).await {
+        Err(ZkError::Definite(m)) => assert!(m.contains("zookeeper_auth"), "{m}"),
+        other => panic!("a wrong password must be refused, got {other:?}"),
+    }
+    assert_eq!(owner.load_position().await.unwrap().unwrap().0.position.unwrap().pos, 10);
+}
