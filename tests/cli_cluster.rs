@@ -56,6 +56,19 @@ fn wait_for(root: &str, what: &str, timeout: Duration, ok: impl Fn(i32, &Value) 
     }
 }
 
+/// `cluster status --mysql` once the committed position has caught up with the source.
+fn wait_for_lag(root: &str, port: &str) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (code, v, err) = cli(root, &["cluster", "status", "--mysql", "--set", "host=127.0.0.1", "--set", port, "--set", "user=root"]);
+        assert!(code == 0 || code == 1, "status --mysql: {code} {err}");
+        if v["lag_bytes"].as_u64().is_some() || t0.elapsed() > Duration::from_secs(10) {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_sees_and_steers_a_live_cluster() {
     let u = unique("cli");
@@ -108,6 +121,12 @@ async fn cli_sees_and_steers_a_live_cluster() {
     }
     assert_eq!(seen.len(), 400, "no row lost across the failover");
     assert!(seen.values().all(|n| *n == 1), "no row duplicated across the failover");
+
+    // Replication lag from the source.
+    let port = format!("port={}", mysql_port());
+    let lagged = wait_for_lag(&root, &port);
+    assert!(lagged["source_position"].as_str().unwrap().starts_with("mysql-bin."), "{lagged}");
+    assert!(lagged["lag_bytes"].as_u64().is_some(), "{lagged}");
 
     // position set is refused while a leader runs.
     let (code, _, err) = cli(&root, &["position", "set", "mysql-bin.000001:4"]);

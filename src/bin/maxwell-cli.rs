@@ -37,6 +37,10 @@ struct Cli {
     /// Cluster name: root /maxwell/<ID> (/maxwell/cluster for "maxwell").
     #[arg(long = "client-id", global = true)]
     client_id: Option<String>,
+    /// `cluster status`: also read the source (host, port, user, password from the config or
+    /// --set) and report the replication lag in binlog bytes.
+    #[arg(long, global = true)]
+    mysql: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -156,10 +160,22 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
         match &cli.cmd {
             Cmd::Check => unreachable!(),
             Cmd::Cluster { cmd: ClusterCmd::Status } | Cmd::Node { cmd: NodeCmd::List } => {
-                let s = match cli::status(&zk).await {
+                let mut s = match cli::status(&zk).await {
                     Ok(s) => s,
                     Err(e) => return zk_fail(e),
                 };
+                if cli.mysql {
+                    match source_lag(&settings, s.position.as_deref()).await {
+                        Ok((src, lag)) => {
+                            s.source_position = Some(src);
+                            s.lag_bytes = lag;
+                        }
+                        Err(e) => {
+                            eprintln!("maxwell-cli: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
                 let list = matches!(cli.cmd, Cmd::Node { .. });
                 match (json, list) {
                     (true, false) => print(&s),
@@ -231,6 +247,21 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
             },
         }
     })
+}
+
+/// The source's end of binlog and the lag behind it of the committed position.
+async fn source_lag(settings: &maxwell_ha::config::Settings, committed: Option<&str>) -> Result<(String, Option<u64>), String> {
+    use mysql_async::prelude::Queryable;
+    let cfg = Config::from_settings(settings).map_err(|e| format!("--mysql needs the source settings: {e}"))?;
+    let mut conn = cfg.source.connect().await.map_err(|e| e.to_string())?;
+    let logs: Vec<(String, u64)> = conn
+        .query_map("SHOW BINARY LOGS", |r: mysql_async::Row| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or_default()))
+        .await
+        .map_err(|e| format!("reading the source's binary logs: {e}"))?;
+    let _ = conn.disconnect().await;
+    let end = logs.last().map(|(f, s)| format!("{f}:{s}")).unwrap_or_default();
+    let lag = committed.and_then(|c| c.parse().ok()).and_then(|c| cli::lag_bytes(&c, &logs));
+    Ok((end, lag))
 }
 
 /// `FILE:POS` (optionally `FILE:POS@GTID`) or a GTID set.

@@ -10,6 +10,19 @@ use serde::Serialize;
 use std::time::Duration;
 
 /// Cluster health as `cluster status` reports it.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_counts_bytes_across_files() {
+        let logs = vec![("b.000001".to_string(), 1000), ("b.000002".to_string(), 500), ("b.000003".to_string(), 300)];
+        assert_eq!(lag_bytes(&"b.000002:400".parse().unwrap(), &logs), Some(100 + 300));
+        assert_eq!(lag_bytes(&"b.000003:300".parse().unwrap(), &logs), Some(0));
+        assert_eq!(lag_bytes(&"b.000000:4".parse().unwrap(), &logs), None, "purged file: unknown");
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Health {
@@ -40,6 +53,10 @@ pub struct Status {
     pub gtid: Option<String>,
     pub committed_by: Option<String>,
     pub last_commit_age_s: Option<f64>,
+    /// The source's current end of binlog (with `--mysql`).
+    pub source_position: Option<String>,
+    /// Binlog bytes between the committed position and the source's end (with `--mysql`).
+    pub lag_bytes: Option<u64>,
     pub verdict: String,
 }
 
@@ -88,8 +105,17 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
         gtid: pos.as_ref().and_then(|p| p.gtid.as_ref().map(|g| g.to_string())),
         committed_by: pos.as_ref().map(|p| format!("{} (epoch {})", p.node_id, p.epoch)),
         last_commit_age_s: pos.as_ref().map(|p| now.saturating_sub(p.committed_at) as f64 / 1000.0),
+        source_position: None,
+        lag_bytes: None,
         verdict,
     })
+}
+
+/// Binlog bytes from `committed` to the end of `logs` (name, size), the source's binary logs.
+pub fn lag_bytes(committed: &crate::binlog::BinlogPosition, logs: &[(String, u64)]) -> Option<u64> {
+    let i = logs.iter().position(|(f, _)| *f == committed.file)?;
+    let rest: u64 = logs[i + 1..].iter().map(|(_, s)| *s).sum();
+    Some(logs[i].1.saturating_sub(committed.pos) + rest)
 }
 
 pub fn print_status(s: &Status) {
@@ -103,6 +129,9 @@ pub fn print_status(s: &Status) {
         s.last_commit_age_s.map(|a| format!("{a:.1}s")).unwrap_or_else(|| "-".into()),
         s.committed_by.as_deref().unwrap_or("-")
     );
+    if let Some(src) = &s.source_position {
+        println!("source    {src}  lag {} bytes", s.lag_bytes.map(|b| b.to_string()).unwrap_or_else(|| "?".into()));
+    }
     print_members(&s.members);
     println!("{}", s.verdict);
 }
