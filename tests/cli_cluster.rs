@@ -39,7 +39,7 @@ fn start(root: &str, id: &str, topic: &str, db: &str) -> Child {
         ])
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(std::env::temp_dir().join(format!("{topic}-{id}.log"))).unwrap())
         .spawn()
         .unwrap()
 }

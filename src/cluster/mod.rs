@@ -89,6 +89,12 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             if !k.props.iter().any(|(p, _)| p == "message.timeout.ms" || p == "delivery.timeout.ms") {
                 k.props.push(("message.timeout.ms".into(), ha.session_timeout.as_millis().to_string()));
             }
+            // Without idempotence a failed request could leave a gap behind a later one that
+            // succeeded, and the takeover scan would skip over the gap: one request in flight.
+            let idempotent = k.props.iter().rev().find(|(p, _)| p == "enable.idempotence").is_none_or(|(_, v)| v == "true");
+            if !idempotent && !k.props.iter().any(|(p, _)| p.starts_with("max.in.flight")) {
+                k.props.push(("max.in.flight.requests.per.connection".into(), "1".into()));
+            }
             let p = crate::sink::kafka::create_producer(&k).map_err(NodeError::from)?;
             crate::sink::kafka::warm_up(&p);
             Some(p)
