@@ -66,6 +66,10 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         gtid = %reader.resume.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default(),
         "starting binlog stream"
     );
+    // The start is a resume point with nothing before it to acknowledge: publish it, so a new
+    // cluster commits where its first leader began (a later leader must not start at a newer
+    // "current" position and skip what was written in between).
+    let _ = ctl.acked.send(Some(reader.resume.clone()));
     let (tx, mut rx) = mpsc::channel::<Transaction>(256);
     let use_gtid = cfg.gtid_mode;
     let reader_cancel = CancellationToken::new();

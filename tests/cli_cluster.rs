@@ -87,7 +87,8 @@ async fn cli_sees_and_steers_a_live_cluster() {
     assert_eq!(out.status.code(), Some(2), "unreachable ensemble is exit 2");
 
     let mut nodes: BTreeMap<String, Child> = ["n1", "n2", "n3"].iter().map(|id| (id.to_string(), start(&root, id, &topic, &db))).collect();
-    let healthy = wait_for(&root, "HEALTHY", Duration::from_secs(20), |c, v| c == 0 && v["members"].as_array().map(Vec::len) == Some(3));
+    // Healthy, and the first leader has committed where it starts.
+    let healthy = wait_for(&root, "HEALTHY", Duration::from_secs(20), |c, v| c == 0 && v["members"].as_array().map(Vec::len) == Some(3) && v["position"].is_string());
     assert_eq!(healthy["health"], "HEALTHY");
     let leader = healthy["leader"].as_str().unwrap().to_string();
     assert!(healthy["epoch"].as_u64().unwrap() >= 1);
