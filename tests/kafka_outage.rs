@@ -6,18 +6,10 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 const TXS: u64 = 300;
 const ROWS_PER_TX: u64 = 5;
-
-fn tansu(cmd: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tansu.sh");
-    let port = kafka_bootstrap().rsplit(':').next().unwrap().to_string();
-    let st = Command::new("bash").arg(script).arg(cmd).env("KAFKA_PORT", port).status().unwrap();
-    assert!(st.success(), "scripts/tansu.sh {cmd} failed");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_loses_and_duplicates_nothing() {
@@ -48,9 +40,9 @@ async fn broker_restart_loses_and_duplicates_nothing() {
         }
     });
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    tansu("kill");
+    script("tansu.sh", &["kill"]);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    tansu("start");
+    script("tansu.sh", &["start"]);
     writer.await.unwrap();
 
     let got = consume(&[topic.clone()], (TXS * ROWS_PER_TX) as usize, 120, "primary_key", "default");

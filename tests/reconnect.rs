@@ -5,14 +5,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
-
-fn mariadb(cmd: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mariadb.sh");
-    let st = Command::new("bash").arg(script).arg(cmd).env("MARIADB_PORT", mysql_port().to_string()).status().unwrap();
-    assert!(st.success(), "scripts/mariadb.sh {cmd} failed");
-}
 
 async fn insert_batch(from: u64, n: u64) {
     let mut w = conn().await;
@@ -35,9 +28,9 @@ async fn survives_a_server_restart_without_loss_or_duplicates() {
     insert_batch(1, 100).await;
     let mut rows = mx.read_until(Duration::from_secs(30), |r| r["data"]["id"] == 100);
 
-    mariadb("stop");
+    script("mariadb.sh", &["stop"]);
     std::thread::sleep(Duration::from_millis(500));
-    mariadb("start");
+    script("mariadb.sh", &["start"]);
 
     insert_batch(101, 100).await;
     rows.extend(mx.read_until(Duration::from_secs(60), |r| r["data"]["id"] == 200));
