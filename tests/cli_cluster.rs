@@ -44,6 +44,18 @@ fn start(root: &str, id: &str, topic: &str, db: &str) -> Child {
         .unwrap()
 }
 
+/// The nodes of the test cluster; killed when dropped, also when an assertion fails.
+struct Nodes(BTreeMap<String, Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in self.0.values_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn wait_for(root: &str, what: &str, timeout: Duration, ok: impl Fn(i32, &Value) -> bool) -> Value {
     let t0 = Instant::now();
     loop {
@@ -86,7 +98,7 @@ async fn cli_sees_and_steers_a_live_cluster() {
     let out = Command::new(env!("CARGO_BIN_EXE_maxwell-cli")).args(["--zookeeper", "127.0.0.1:1", "cluster", "status"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "unreachable ensemble is exit 2");
 
-    let mut nodes: BTreeMap<String, Child> = ["n1", "n2", "n3"].iter().map(|id| (id.to_string(), start(&root, id, &topic, &db))).collect();
+    let mut nodes = Nodes(["n1", "n2", "n3"].iter().map(|id| (id.to_string(), start(&root, id, &topic, &db))).collect());
     // Healthy, and the first leader has committed where it starts.
     let healthy = wait_for(&root, "HEALTHY", Duration::from_secs(20), |c, v| c == 0 && v["members"].as_array().map(Vec::len) == Some(3) && v["position"].is_string());
     assert_eq!(healthy["health"], "HEALTHY");
@@ -136,13 +148,13 @@ async fn cli_sees_and_steers_a_live_cluster() {
 
     // A standby down: still healthy with one standby left; two down: degraded.
     let standbys: Vec<String> = ["n1", "n2", "n3"].iter().filter(|n| **n != target).map(|s| s.to_string()).collect();
-    nodes.get_mut(&standbys[0]).unwrap().kill().unwrap();
+    nodes.0.get_mut(&standbys[0]).unwrap().kill().unwrap();
     wait_for(&root, "2 members", Duration::from_secs(15), |c, v| c == 0 && v["members"].as_array().map(Vec::len) == Some(2));
-    nodes.get_mut(&standbys[1]).unwrap().kill().unwrap();
+    nodes.0.get_mut(&standbys[1]).unwrap().kill().unwrap();
     let degraded = wait_for(&root, "DEGRADED", Duration::from_secs(15), |c, v| c == 1 && v["health"] == "DEGRADED");
     assert_eq!(degraded["leader"], target.as_str());
     // Every node down: NO LEADER; then recovered.
-    nodes.get_mut(&target).unwrap().kill().unwrap();
+    nodes.0.get_mut(&target).unwrap().kill().unwrap();
     let none = wait_for(&root, "NO LEADER", Duration::from_secs(15), |c, v| c == 1 && v["health"] == "NO_LEADER");
     assert!(none["leader"].is_null());
     assert!(none["position"].as_str().unwrap().starts_with("mysql-bin."), "{none}");
@@ -165,10 +177,10 @@ async fn cli_sees_and_steers_a_live_cluster() {
     assert_eq!(code, 2, "{err}");
 
     for id in ["n1", "n2", "n3"] {
-        nodes.insert(id.to_string(), start(&root, id, &topic, &db));
+        nodes.0.insert(id.to_string(), start(&root, id, &topic, &db));
     }
     wait_for(&root, "recovery", Duration::from_secs(20), |c, v| c == 0 && v["health"] == "HEALTHY");
-    for (_, mut n) in nodes {
+    for n in nodes.0.values_mut() {
         signal(n.id(), "TERM");
         let _ = n.wait();
     }
