@@ -138,7 +138,6 @@ pub struct Decoder {
     spans_b: Vec<(u32, u32)>,
     frag_a: Vec<u8>,
     spans_a: Vec<(u32, u32)>,
-    rows_seen: u64,
 }
 
 impl Decoder {
@@ -163,7 +162,6 @@ impl Decoder {
             spans_b: Vec::new(),
             frag_a: Vec::new(),
             spans_a: Vec::new(),
-            rows_seen: 0,
         }
     }
 
@@ -194,9 +192,6 @@ impl Decoder {
     }
     pub fn in_transaction(&self) -> bool {
         self.in_tx
-    }
-    pub fn rows_seen(&self) -> u64 {
-        self.rows_seen
     }
     pub fn gtid_state(&self) -> Option<&GtidSet> {
         self.gtid_state.as_ref()
@@ -352,7 +347,6 @@ impl Decoder {
                     (true, true)
                 }
             };
-            self.rows_seen += 1;
             let b = before.then(|| Image { frag: &self.frag_b, spans: &self.spans_b });
             let a = after.then(|| Image { frag: &self.frag_a, spans: &self.spans_a });
             if column_rules {

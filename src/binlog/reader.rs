@@ -276,8 +276,6 @@ pub struct Reader {
     pub decoder: Decoder,
     pub resume: ResumePoint,
     pub non_blocking: bool,
-    /// Heartbeats received (an idle stream is alive).
-    pub heartbeats: u64,
     /// The start was given as a GTID and no file position is known yet: the first dump
     /// must go by GTID even when `gtid_mode` is off.
     gtid_only: bool,
@@ -297,7 +295,7 @@ impl Reader {
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
         let gtid_only = matches!(start, StartPosition::Gtid(_));
-        Ok(Self { source, info, decoder, resume, non_blocking: false, heartbeats: 0, gtid_only })
+        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only })
     }
 
     async fn request(&self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
@@ -387,8 +385,7 @@ impl Reader {
             };
             tracing::trace!(event_type = raw.type_code, log_pos = raw.log_pos, len = raw.data.len(), "event");
             if raw.type_code == ev::HEARTBEAT {
-                self.heartbeats += 1;
-                continue;
+                continue; // an idle stream is alive; nothing to decode
             }
             if let Some(tx) = self.decoder.handle(&raw)? {
                 self.resume = tx.resume_point();

@@ -114,9 +114,6 @@ pub struct TxBuffer {
 }
 
 impl TxBuffer {
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

@@ -177,8 +177,8 @@ pub struct KafkaSink {
     dedup: bool,
     /// Per (topic, partition): the last row already in Kafka, once looked up.
     last_written: HashMap<(String, i32), Option<(BinlogPosition, usize)>>,
-    /// Rows skipped because they were already in Kafka.
-    pub skipped: u64,
+    /// Rows skipped because they were already in Kafka (logged when the sink drains).
+    skipped: u64,
     routing: Routing,
     partitions: HashMap<String, i32>,
     pending: mpsc::Sender<Pending>,
@@ -342,6 +342,9 @@ impl KafkaSink {
 
     /// Waits until every queued row is acknowledged (or a delivery failed).
     pub async fn drain(self) -> (Option<ResumePoint>, Option<KafkaSinkError>) {
+        if self.skipped > 0 {
+            tracing::info!(rows = self.skipped, "skipped rows the previous leader had already written to Kafka");
+        }
         let KafkaSink { producer, pending, acked, failed, acker, .. } = self;
         drop(pending);
         let _ = acker.await;
