@@ -5,10 +5,12 @@
 # `maxwell-cli cluster status`.
 #   scripts/local.sh up      start everything (idempotent)
 #   scripts/local.sh down    stop what `up` started (by PID)
-# Node logs: .run/maxwell-n{1,2,3}.log. Rows land on topic `maxwell` (default kafka_topic).
+# Node logs: .run/maxwell-n{1,2,3}.log. Node HTTP (metrics, health, status page):
+# http://127.0.0.1:8081/ … :8083/. Rows land on topic `maxwell` (default kafka_topic).
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
 export MARIADB_PORT="${MARIADB_PORT:-3307}" KAFKA_PORT="${KAFKA_PORT:-9092}" ZK_PORT_BASE="${ZK_PORT_BASE:-2181}"
+HTTP_PORT_BASE="${HTTP_PORT_BASE:-8081}"
 CFG="$RUN_DIR/config.properties"
 
 up() {
@@ -36,7 +38,7 @@ CFG
   for n in 1 2 3; do
     pidf="$RUN_DIR/maxwell-n$n.pid"
     if ! pid_alive "$pidf"; then
-      NO_COLOR=1 target/release/maxwell --config="$CFG" --node_id="n$n" >>"$RUN_DIR/maxwell-n$n.log" 2>&1 &
+      NO_COLOR=1 target/release/maxwell --config="$CFG" --node_id="n$n" --http_port="$((HTTP_PORT_BASE + n - 1))" >>"$RUN_DIR/maxwell-n$n.log" 2>&1 &
       echo $! > "$pidf"
     fi
   done
@@ -49,6 +51,7 @@ CFG
     sleep 0.2
   done
   target/release/maxwell-cli --config="$CFG" cluster status
+  echo "status page: http://127.0.0.1:$HTTP_PORT_BASE/  metrics: http://127.0.0.1:$HTTP_PORT_BASE/metrics"
 }
 
 down() {

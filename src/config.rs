@@ -78,6 +78,10 @@ pub const KEYS: &[KeySpec] = &[
     key("ha_priority", Kind::Int { min: -1000, max: 1000 }, Some("0"), "Takeover preference: standbys with a higher priority race first."),
     key("ha_takeover_delay_ms", Kind::Int { min: 0, max: 60000 }, Some("500"), "A standby waits this long per live member of higher priority before racing for leadership."),
     key("ha_commit_interval_ms", Kind::Int { min: 10, max: 60000 }, Some("100"), "How often the leader commits the acknowledged position to ZooKeeper."),
+    key("metrics_type", S, None, "Comma-separated metric reporters; maxwell-ha has `http` (Prometheus `/metrics` on http_port). Maxwell's slf4j, jmx and datadog are not available."),
+    key("http_port", PORT, None, "Serve /metrics, /healthz, /readyz, /api/status and the status page `/` on this port (default 8080 when metrics_type=http; unset: no HTTP)."),
+    key("http_bind_address", S, Some("127.0.0.1"), "Address the HTTP endpoints listen on (0.0.0.0 for all interfaces)."),
+    key("http_path_prefix", S, Some("/"), "Path prefix of every HTTP endpoint, e.g. /maxwell/."),
     key("output_binlog_position", B, Some("false"), "Add `position` (FILE:POS of the transaction end) to each row."),
     key("output_gtid_position", B, Some("false"), "Add `gtid` (the transaction's GTID) to each row."),
     key("output_commit_info", B, Some("true"), "Add `xid` and `commit` to rows."),
@@ -128,9 +132,6 @@ fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
     let best = KEYS.iter().min_by_key(|k| edit_distance(k.name, name)).filter(|k| edit_distance(k.name, name) <= 3);
     match best {
         Some(k) => err(format!("unknown configuration key `{name}`; did you mean `{}`?", k.name)),
-        None if name.starts_with("http") => {
-            err(format!("configuration key `{name}` belongs to a feature this build does not have yet"))
-        }
         None => err(format!("unknown configuration key `{name}`; see config/config.properties.example for the keys")),
     }
 }
@@ -285,6 +286,8 @@ pub struct Config {
     pub kafka: Option<KafkaConfig>,
     /// Set when `zookeeper_servers` is.
     pub ha: Option<HaConfig>,
+    /// Set when `http_port` is, or `metrics_type` has `http`.
+    pub http: Option<crate::http::HttpConfig>,
 }
 
 /// Cluster membership settings.
@@ -432,8 +435,10 @@ impl Config {
                 })
             }
         };
+        let http = http_config(s)?;
         Ok(Config {
             ha,
+            http,
             source,
             client_id,
             producer,
@@ -445,6 +450,38 @@ impl Config {
             kafka,
         })
     }
+}
+
+fn http_config(s: &Settings) -> Result<Option<crate::http::HttpConfig>, ConfigError> {
+    let mut wants_http = false;
+    for t in s.get("metrics_type").unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match t {
+            "http" => wants_http = true,
+            other => return err(format!("`metrics_type={other}` is not available in maxwell-ha; use metrics_type=http (Prometheus /metrics) or remove it")),
+        }
+    }
+    let port = match (s.int("http_port"), wants_http) {
+        (Some(p), _) => p as u16,
+        (None, true) => 8080,
+        (None, false) => {
+            for k in ["http_bind_address", "http_path_prefix"] {
+                if s.values.contains_key(k) {
+                    return err(format!("`{k}` is set but HTTP is off; set http_port (or metrics_type=http) to serve HTTP"));
+                }
+            }
+            return Ok(None);
+        }
+    };
+    let bind = s.get("http_bind_address").unwrap().to_string();
+    if bind.parse::<std::net::IpAddr>().is_err() && bind != "localhost" {
+        return err(format!("`http_bind_address` must be an IP address such as 127.0.0.1 or 0.0.0.0, not {bind:?}"));
+    }
+    let raw = s.get("http_path_prefix").unwrap();
+    if raw.contains(char::is_whitespace) || raw.contains('?') || raw.contains('#') {
+        return err(format!("`http_path_prefix` must be a plain path such as /maxwell/, not {raw:?}"));
+    }
+    let prefix = format!("/{}/", raw.trim_matches('/')).replace("//", "/");
+    Ok(Some(crate::http::HttpConfig { bind, port, prefix }))
 }
 
 #[cfg(test)]

@@ -12,3 +12,5 @@ pub mod node;
 pub mod sink;
 pub mod cluster;
 pub mod cli;
+pub mod http;
+pub mod metrics;

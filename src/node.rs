@@ -16,6 +16,46 @@ use crate::sink::kafka::{KafkaSink, KafkaSinkError};
 use crate::sink::stdout::StdoutSink;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use crate::metrics;
+
+/// How often a streaming node logs its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Logs rows/s, the acknowledged position and the lag every [`PROGRESS_EVERY`] while
+/// streaming, and keeps `/api/status`'s position current.
+async fn log_progress(mut acked: watch::Receiver<Option<ResumePoint>>) {
+    let m = metrics::get();
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    let (mut rows, mut at) = (m.rows.get(), std::time::Instant::now());
+    loop {
+        tokio::select! {
+            c = acked.changed() => {
+                if c.is_err() {
+                    return;
+                }
+                if let Some(p) = acked.borrow_and_update().as_ref() {
+                    let mut st = metrics::status();
+                    st.position = Some(p.position.to_string());
+                    st.gtid_set = p.gtid.as_ref().map(|g| g.to_string());
+                }
+            }
+            _ = tick.tick() => {
+                let (now_rows, now) = (m.rows.get(), std::time::Instant::now());
+                let rate = (now_rows - rows) as f64 / now.duration_since(at).as_secs_f64();
+                let st = metrics::status();
+                tracing::info!(
+                    rows_per_s = format!("{rate:.0}"),
+                    rows_total = now_rows,
+                    position = st.position.as_deref().unwrap_or("none"),
+                    lag_s = format!("{:.1}", m.lag.get()),
+                    "progress"
+                );
+                (rows, at) = (now_rows, now);
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -70,6 +110,8 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     // cluster commits where its first leader began (a later leader must not start at a newer
     // "current" position and skip what was written in between).
     let _ = ctl.acked.send(Some(reader.resume.clone()));
+    metrics::status().streaming = true;
+    let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
     let (tx, mut rx) = mpsc::channel::<Transaction>(256);
     let use_gtid = cfg.gtid_mode;
     let reader_cancel = CancellationToken::new();
@@ -104,6 +146,8 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     reader_cancel.cancel();
     drop(rx);
     relay.abort();
+    progress.abort();
+    metrics::status().streaming = false;
     let reader_result = reader_task.await.expect("reader task panicked");
     match (result, reader_result) {
         ((last, Some(e)), _) => Err((e, last)),
@@ -121,14 +165,20 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
 fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl) -> (Option<ResumePoint>, Option<NodeError>) {
     let mut sink = StdoutSink::new(std::io::stdout().lock());
     let mut last = None;
+    let m = metrics::get();
     while let Some(t) = tokio::task::block_in_place(|| rx.blocking_recv()) {
         if ctl.abort.is_cancelled() {
             break;
         }
+        m.read(t.row_ends.len(), t.ts);
         if let Err(e) = sink.write(&t) {
+            m.messages.with_label_values(&["failed"]).inc_by(t.row_ends.len() as u64);
             cancel.cancel();
             return (last, Some(NodeError::Sink(e)));
         }
+        m.messages.with_label_values(&["succeeded"]).inc_by(t.row_ends.len() as u64);
+        m.bytes.inc_by(t.json.len() as u64);
+        m.acked(t.ts);
         let p = t.resume_point();
         let _ = ctl.acked.send(Some(p.clone()));
         last = Some(p);
@@ -163,6 +213,7 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
             t = rx.recv() => t,
         };
         let Some(t) = t else { break };
+        metrics::get().read(t.row_ends.len(), t.ts);
         if let Err(e) = sink.send(t).await {
             err = Some(e);
             cancel.cancel();

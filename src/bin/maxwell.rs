@@ -1,6 +1,7 @@
 //! `maxwell`: one node. Reads Maxwell's config keys from `--config FILE` and `--key=value`.
 
 use maxwell_ha::config::Config;
+use maxwell_ha::metrics::{self, Role};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +40,19 @@ fn main() -> std::process::ExitCode {
             tracing::info!("shutdown requested; stopping at the next transaction boundary");
             c2.cancel();
         });
+        let http_stop = CancellationToken::new();
+        let _http_guard = http_stop.clone().drop_guard();
+        if let Some(h) = cfg.http.clone() {
+            match maxwell_ha::http::bind(&h).await {
+                Ok(l) => {
+                    tokio::spawn(maxwell_ha::http::serve(l, h, http_stop.clone()));
+                }
+                Err(e) => {
+                    eprintln!("maxwell: configuration error: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
         let describe = |p: &Option<maxwell_ha::binlog::reader::ResumePoint>| match p {
             Some(p) => format!("{} gtid={}", p.position, p.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default()),
             None => "none (nothing written)".to_string(),
@@ -56,7 +70,13 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
-        match maxwell_ha::node::run(&cfg, cancel).await {
+        metrics::set_role(Role::Single, "streaming alone (no zookeeper_servers)");
+        let result = maxwell_ha::node::run(&cfg, cancel).await;
+        if let Err((e, _)) = &result {
+            metrics::set_error(&e.to_string());
+        }
+        metrics::set_role(Role::Stopped, if result.is_ok() { "shutdown requested" } else { "stopped on an error" });
+        match result {
             Ok(last) => {
                 tracing::info!(last_position = %describe(&last), "stopped");
                 std::process::ExitCode::SUCCESS

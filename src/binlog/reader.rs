@@ -385,6 +385,7 @@ impl Reader {
             };
             tracing::trace!(event_type = raw.type_code, log_pos = raw.log_pos, len = raw.data.len(), "event");
             if raw.type_code == ev::HEARTBEAT {
+                crate::metrics::get().heartbeat();
                 continue; // an idle stream is alive; nothing to decode
             }
             if let Some(tx) = self.decoder.handle(&raw)? {

@@ -20,6 +20,7 @@ pub mod zk;
 
 use crate::binlog::reader::{ResumePoint, StartPosition};
 use crate::config::{Config, HaConfig};
+use crate::metrics::{self, Role};
 use crate::node::{self, NodeError, StreamControl};
 use layout::{now_ms, MemberInfo, Paths, PositionRecord};
 use std::sync::{Arc, Mutex};
@@ -69,12 +70,46 @@ fn start_from(rec: &PositionRecord, cfg: &Config) -> StartPosition {
     }
 }
 
+/// The session of this process's current membership (read by the HTTP status endpoints).
+static CURRENT: Mutex<Option<Zk>> = Mutex::new(None);
+
+/// This node's ZooKeeper handle while it is a member, for read-only use.
+pub fn current_zk() -> Option<Zk> {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn zk_state_name(s: zkc::SessionState) -> &'static str {
+    match s {
+        zkc::SessionState::SyncConnected => "connected",
+        zkc::SessionState::ConnectedReadOnly => "connected_read_only",
+        zkc::SessionState::Disconnected => "disconnected",
+        zkc::SessionState::Expired => "expired",
+        zkc::SessionState::Closed => "closed",
+        zkc::SessionState::AuthFailed => "auth_failed",
+    }
+}
+
+/// Mirrors the session's state into the metrics until the session ends.
+fn track_session(client: &zkc::Client) {
+    let mut w = client.state_watcher();
+    metrics::get().set_zk_state(zk_state_name(w.state()));
+    tokio::spawn(async move {
+        loop {
+            let s = w.changed().await;
+            metrics::get().set_zk_state(zk_state_name(s));
+            if s.is_terminated() {
+                return;
+            }
+        }
+    });
+}
+
 /// Runs this node as a cluster member until `shutdown`.
 pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Result<(), ClusterError> {
     let member = MemberInfo {
         node_id: ha.node_id.clone(),
         host: crate::config::hostname(),
-        http: None,
+        http: cfg.http.as_ref().map(|h| h.advertised()),
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: now_ms(),
         priority: ha.priority,
@@ -97,12 +132,15 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             }
             let p = crate::sink::kafka::create_producer(&k).map_err(NodeError::from)?;
             crate::sink::kafka::warm_up(&p);
+            metrics::get().watch_producer(&p);
             Some(p)
         }
         None => None,
     };
+    metrics::status().node_id = Some(ha.node_id.clone());
     let mut backoff = Duration::from_millis(200);
     'session: loop {
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if shutdown.is_cancelled() {
             return Ok(());
         }
@@ -126,7 +164,11 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             zk.register(&member, ha.session_timeout * 2).await
         };
         match setup.await {
-            Ok(()) => tracing::info!(node_id = %ha.node_id, root = %ha.root, session = %zk.client.session_id(), "joined the cluster"),
+            Ok(()) => {
+                tracing::info!(node_id = %ha.node_id, root = %ha.root, session = %zk.client.session_id(), "joined the cluster");
+                track_session(&zk.client);
+                *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(zk.clone());
+            }
             Err(ZkError::Definite(m)) => return Err(ZkError::Definite(m).into()),
             Err(e) => {
                 tracing::warn!(error = %e, "joining the cluster failed; retrying");
@@ -140,12 +182,17 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         loop {
             if shutdown.is_cancelled() {
                 let _ = zk.release_leader().await;
+                metrics::set_role(Role::Stopped, "shutdown requested");
                 return Ok(());
             }
             match zk.try_lead(&ha.node_id).await {
                 Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, producer.clone()).await {
-                    Outcome::Shutdown => return Ok(()),
+                    Outcome::Shutdown => {
+                        metrics::set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
+                        return Ok(());
+                    }
                     Outcome::HandedOver => {
+                        metrics::set_role(Role::Standby, "handed leadership over on an operator's failover request");
                         term = None;
                         // Stay out of the race until someone else leads (or 10 s pass).
                         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -164,16 +211,22 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                         tracing::info!("ZooKeeper session survived the disconnection; leading again from the committed position");
                     }
                     Outcome::Lost(why) => {
+                        metrics::set_error(&why);
+                        metrics::set_role(Role::Standby, &format!("leadership lost: {why}"));
                         tracing::warn!(reason = %why, "leadership lost; rejoining as a standby with a new session");
                         continue 'session;
                     }
                     Outcome::Retry(why) => {
+                        metrics::set_error(&why);
+                        metrics::set_role(Role::Standby, &format!("gave leadership up: {why}"));
                         tracing::warn!(reason = %why, "giving up leadership for now");
                         term = None;
                         let _ = zk.release_leader().await;
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     Outcome::Fatal(e) => {
+                        metrics::set_error(&e.to_string());
+                        metrics::set_role(Role::Stopped, &format!("stopped on an error that needs an operator: {e}"));
                         let _ = zk.release_leader().await;
                         return Err(e);
                     }
@@ -181,6 +234,8 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 Ok(false) => {
                     if let Ok(Some(l)) = zk.leader().await {
                         tracing::info!(leader = %l.node_id, epoch = l.epoch, "standing by");
+                        metrics::status().leader = Some(l.node_id.clone());
+                        metrics::set_role(Role::Standby, &format!("{} leads", l.node_id));
                     }
                     let mut state = zk.client.state_watcher();
                     tokio::select! {
@@ -252,6 +307,13 @@ fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionRecord {
     PositionRecord { position: Some(p.position.clone()), gtid: p.gtid.clone(), server_id: p.server_id, epoch, node_id: node_id.to_string(), committed_at: now_ms() }
 }
 
+fn note_committed(rec: &PositionRecord) {
+    metrics::get().position_commits.inc();
+    let mut st = metrics::status();
+    st.committed_position = rec.position.as_ref().map(|p| p.to_string());
+    st.committed_at_ms = Some(rec.committed_at);
+}
+
 /// One term of leadership.
 async fn lead(
     zk: &Zk,
@@ -262,7 +324,9 @@ async fn lead(
     producer: Option<rdkafka::producer::FutureProducer>,
 ) -> Outcome {
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
-    let current = match (*term, zk.epoch().await) {
+    let before = zk.epoch().await;
+    let previous = before.as_ref().ok().and_then(|e| e.as_ref()).map(|(info, _)| info.node_id.clone());
+    let current = match (*term, before) {
         (Some((e, f)), Ok(Some((info, version)))) if version == f && info.epoch == e => Some((e, f)),
         _ => None,
     };
@@ -286,6 +350,24 @@ async fn lead(
         Err(e) => return Outcome::Fatal(e.into()),
     };
     let start = committed.as_ref().map(|r| start_from(r, cfg)).unwrap_or_else(|| cfg.init_position.clone());
+    let m = metrics::get();
+    m.epoch.set(epoch as i64);
+    if current.is_none() {
+        m.elections_won.inc();
+        if previous.as_deref().is_some_and(|p| p != ha.node_id) {
+            m.failovers.inc();
+        }
+    }
+    {
+        let mut st = metrics::status();
+        st.epoch = Some(epoch);
+        st.leader = Some(ha.node_id.clone());
+    }
+    metrics::set_role(Role::Leader, &match (&previous, current.is_some()) {
+        (_, true) => format!("leading again after a disconnection the session survived (epoch {epoch})"),
+        (Some(p), false) if *p != ha.node_id => format!("won the election after {p} (epoch {epoch})"),
+        _ => format!("won the election (epoch {epoch})"),
+    });
     // Any failover request is fulfilled (or made stale) by this new term.
     let _ = zk.clear_failover().await;
     tracing::info!(node_id = %ha.node_id, epoch, start = ?start, "leading");
@@ -358,6 +440,7 @@ async fn lead(
             match zk2.commit_position(fence, &rec).await {
                 Ok(()) => {
                     tracing::debug!(position = %p.position, epoch, "position committed");
+                    note_committed(&rec);
                     last = Some(p)
                 }
                 Err(e) => {
@@ -392,9 +475,11 @@ async fn lead(
     // Graceful end or error: commit what was acknowledged, then hand over.
     if let Some(p) = &last {
         if committed_last.as_ref() != Some(p) {
-            if let Err(e) = zk.commit_position(fence, &record(p, epoch, &ha.node_id)).await {
+            let rec = record(p, epoch, &ha.node_id);
+            if let Err(e) = zk.commit_position(fence, &rec).await {
                 return Outcome::Lost(e.to_string());
             }
+            note_committed(&rec);
         }
         tracing::info!(position = %p.position, epoch, "committed final position");
     }

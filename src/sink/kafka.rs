@@ -106,6 +106,8 @@ fn describe(e: &KafkaError) -> String {
 /// One transaction's deliveries: each resolves to `Err(description)` on failure.
 struct Pending {
     point: ResumePoint,
+    /// Commit time of the transaction (Unix seconds), for the commit-to-ack latency.
+    ts: u32,
     deliveries: Vec<futures_util::future::BoxFuture<'static, Result<(), String>>>,
 }
 
@@ -195,6 +197,7 @@ impl KafkaSink {
             Some(p) => p,
             None => create_producer(cfg)?,
         };
+        crate::metrics::get().watch_producer(&producer);
         let (ptx, prx) = mpsc::channel::<Pending>(4096);
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
@@ -320,6 +323,7 @@ impl KafkaSink {
             loop {
                 match self.producer.send_result(record) {
                     Ok(d) => {
+                        crate::metrics::get().bytes.inc_by((value.len() + key.len()) as u64);
                         deliveries.push(delivery(d));
                         break;
                     }
@@ -335,7 +339,7 @@ impl KafkaSink {
             }
         }
         self.pending
-            .send(Pending { point, deliveries })
+            .send(Pending { point, ts: tx.ts, deliveries })
             .await
             .map_err(|_| self.failure().unwrap_or_else(|| KafkaSinkError::Fatal("acknowledgement task ended".into())))
     }
@@ -440,15 +444,22 @@ impl Drop for BackgroundDrop {
 }
 
 async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
+    let m = crate::metrics::get();
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
-            let Err(err) = d.await else { continue };
+            let Err(err) = d.await else {
+                m.messages.with_label_values(&["succeeded"]).inc();
+                continue;
+            };
             let transient = err.contains("MessageTimedOut") || err.contains("Purge");
+            m.messages.with_label_values(&["failed"]).inc();
+            m.kafka_errors.with_label_values(&[if transient || err.contains("retriable,") { "retriable" } else { "fatal" }]).inc();
             let last = acked.borrow().as_ref().map(|p| p.position.to_string()).unwrap_or_else(|| "none".into());
             let msg = format!("delivery failed: {err}; last acknowledged position {last}");
             let _ = failed.send(Some(if transient { KafkaSinkError::Transient(msg) } else { KafkaSinkError::Fatal(msg) }));
             return;
         }
+        m.acked(p.ts);
         let _ = acked.send(Some(p.point));
     }
 }

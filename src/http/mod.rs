@@ -1,0 +1,131 @@
+//! The node's HTTP endpoints (`http_port`, `http_bind_address`, `http_path_prefix`):
+//! `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/api/status` (this node),
+//! `/api/cluster` (the whole cluster, read from ZooKeeper and the members' `/api/status`)
+//! and `/`, a status page that refreshes itself (served from the binary, no external assets).
+//!
+//! Invariants:
+//! - Handlers only read: nothing served here changes what the node does.
+//! - `/healthz` is 200 while the process runs; `/readyz` is 200 only for a leader (or single
+//!   node) whose binlog stream is running, or a standby whose ZooKeeper session is connected;
+//!   otherwise 503 with the reason in the body.
+//! - Reading other members is bounded by a 1 s timeout each, so one dead member cannot stall
+//!   the page.
+
+pub mod client;
+
+use crate::metrics::{self, Role};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Where the HTTP endpoints listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub bind: String,
+    pub port: u16,
+    /// Always starts and ends with `/`.
+    pub prefix: String,
+}
+
+impl HttpConfig {
+    /// The address other members use to reach this node (`host:port`).
+    pub fn advertised(&self) -> String {
+        let host = if self.bind == "0.0.0.0" || self.bind == "::" { crate::config::hostname() } else { self.bind.clone() };
+        format!("{host}:{}", self.port)
+    }
+}
+
+/// Binds the listener now, so a taken port is reported at start with the key to change.
+pub async fn bind(cfg: &HttpConfig) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind((cfg.bind.as_str(), cfg.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{} (http_bind_address, http_port): {e}; choose another http_port", cfg.bind, cfg.port))
+}
+
+/// Serves until `cancel`.
+pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: CancellationToken) {
+    let prefix = cfg.prefix.clone();
+    let routes = Router::new()
+        .route("/", get(|| async { Html(include_str!("page.html")) }))
+        .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::get().render()) }))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/api/status", get(|| async { json(&metrics::snapshot()) }))
+        .route("/api/cluster", get(move || cluster(prefix.clone())));
+    let app = if cfg.prefix == "/" { routes } else { Router::new().nest(cfg.prefix.trim_end_matches('/'), routes) };
+    tracing::info!(address = %format!("{}:{}", cfg.bind, cfg.port), prefix = %cfg.prefix, "serving HTTP (metrics, health, status)");
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], serde_json::to_string(v).expect("serializable")).into_response()
+}
+
+/// Ready or not, and why.
+pub fn readiness(st: &metrics::Status) -> Result<&'static str, String> {
+    match st.role {
+        Role::Leader | Role::Single if st.streaming => Ok("streaming"),
+        Role::Leader | Role::Single => Err("leading but the binlog stream is not running".into()),
+        Role::Standby if st.zookeeper.as_deref() == Some("connected") => Ok("standing by"),
+        Role::Standby => Err(format!("standing by without a ZooKeeper connection ({})", st.zookeeper.as_deref().unwrap_or("none"))),
+        Role::Starting => Err("starting".into()),
+        Role::Stopped => Err(format!("stopped: {}", st.last_error.as_deref().or(st.role_reason.as_deref()).unwrap_or("shut down"))),
+    }
+}
+
+async fn readyz() -> Response {
+    let st = metrics::snapshot();
+    match readiness(&st) {
+        Ok(why) => (StatusCode::OK, format!("ready: {why}\n")).into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+    }
+}
+
+/// The cluster as ZooKeeper and the members see it.
+async fn cluster(prefix: String) -> Response {
+    let me = metrics::snapshot();
+    let Some(zk) = crate::cluster::current_zk() else {
+        let member = serde_json::json!({"node_id": me.node_id.clone().unwrap_or_else(|| "this node".into()), "status": me});
+        return json(&serde_json::json!({"root": null, "leader": null, "epoch": null, "position": null, "members": [member]}));
+    };
+    let (leader, members, position, epoch) = tokio::join!(zk.leader(), zk.members(), zk.load_position(), zk.epoch());
+    let members = members.unwrap_or_default();
+    let statuses = futures_util::future::join_all(members.iter().map(|m| {
+        let path = format!("{prefix}api/status");
+        let own = me.node_id.as_deref() == Some(m.node_id.as_str());
+        let http = m.http.clone();
+        let me = me.clone();
+        async move {
+            match (own, http) {
+                (true, _) => Ok(serde_json::to_value(me).expect("serializable")),
+                (false, Some(h)) => client::get_json(&h, &path, Duration::from_secs(1)).await,
+                (false, None) => Err("no HTTP address registered".to_string()),
+            }
+        }
+    }))
+    .await;
+    let members: Vec<serde_json::Value> = members
+        .iter()
+        .zip(statuses)
+        .map(|(m, s)| {
+            let mut v = serde_json::to_value(m).expect("serializable");
+            match s {
+                Ok(s) => v["status"] = s,
+                Err(e) => v["error"] = e.into(),
+            }
+            v
+        })
+        .collect();
+    json(&serde_json::json!({
+        "root": zk.paths.root,
+        "leader": leader.ok().flatten(),
+        "epoch": epoch.ok().flatten().map(|(e, _)| e.epoch),
+        "position": position.ok().flatten().map(|(p, _)| p),
+        "members": members,
+    }))
+}

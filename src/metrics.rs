@@ -1,0 +1,337 @@
+//! Process-wide metrics (Prometheus) and the node's status (served as `/api/status`).
+//!
+//! Invariants:
+//! - One registry per process, created on first use; every metric is named `maxwell_*` with
+//!   its unit in the name, and labels take only the fixed values listed here (bounded).
+//! - Counters only ever grow; gauges that describe "now" (position age, RSS, Kafka queue) are
+//!   computed when scraped, so an idle node does not report stale values.
+//! - Recording never blocks the data path: counters are atomics; the status is a short-held
+//!   mutex touched once per transaction at most.
+//! - Lag: at each acknowledged transaction, acknowledgement time minus the transaction's commit
+//!   time; set to 0 when the source sends a heartbeat (it does so only when idle) and every
+//!   transaction read has been acknowledged.
+
+use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// The ZooKeeper session states reported by `maxwell_zookeeper_session_state{state}`.
+pub const ZK_STATES: &[&str] = &["connected", "connected_read_only", "disconnected", "expired", "closed", "auth_failed"];
+
+/// Every metric this process exports.
+pub struct Metrics {
+    registry: Registry,
+    pub rows: IntCounter,
+    pub transactions: IntCounter,
+    pub messages: IntCounterVec,
+    pub bytes: IntCounter,
+    pub lag: Gauge,
+    pub last_event: Gauge,
+    pub commit_to_ack: Histogram,
+    pub position_commits: IntCounter,
+    position_age: Gauge,
+    pub leader: IntGauge,
+    pub epoch: IntGauge,
+    pub elections_won: IntCounter,
+    pub failovers: IntCounter,
+    pub role_changes: IntCounterVec,
+    zk_state: IntGaugeVec,
+    kafka_queue: IntGauge,
+    pub kafka_errors: IntCounterVec,
+    rss: IntGauge,
+    start_time: Gauge,
+    /// Transactions handed to a sink / acknowledged by it (lag is 0 only when equal).
+    read_seq: AtomicU64,
+    acked_seq: AtomicU64,
+    producer: Mutex<Option<rdkafka::producer::FutureProducer>>,
+}
+
+/// (name, help, label) of every metric, in the order of the README's table.
+pub const CATALOGUE: &[(&str, &str, &str)] = &[
+    ("maxwell_rows_total", "Rows read from the binlog and handed to the sink.", ""),
+    ("maxwell_transactions_total", "Transactions acknowledged by the sink.", ""),
+    ("maxwell_messages_total", "Messages (one per row or DDL) by delivery result.", "result=succeeded|failed"),
+    ("maxwell_bytes_total", "Bytes of message keys and values handed to the sink.", ""),
+    ("maxwell_replication_lag_seconds", "Acknowledgement time minus commit time of the last transaction; 0 once idle and caught up.", ""),
+    ("maxwell_last_event_timestamp_seconds", "Commit time (Unix seconds) of the last transaction read.", ""),
+    ("maxwell_commit_to_ack_seconds", "Histogram: source commit to sink acknowledgement, per transaction.", ""),
+    ("maxwell_position_commits_total", "Positions committed to ZooKeeper by this node.", ""),
+    ("maxwell_position_age_seconds", "Seconds since this node last committed a position (leader only; 0 otherwise).", ""),
+    ("maxwell_leader", "1 while this node leads (or streams alone), 0 otherwise.", ""),
+    ("maxwell_epoch", "Epoch of this node's current or last leadership term.", ""),
+    ("maxwell_elections_won_total", "Leadership terms this node started.", ""),
+    ("maxwell_failovers_total", "Terms this node started after another node had led (takeovers).", ""),
+    ("maxwell_role_changes_total", "Role changes of this node, by the new role.", "role=leader|standby|stopped"),
+    ("maxwell_zookeeper_session_state", "1 for the current ZooKeeper session state, 0 for the others.", "state=connected|connected_read_only|disconnected|expired|closed|auth_failed"),
+    ("maxwell_kafka_queue_messages", "Messages queued in the Kafka producer, not yet acknowledged.", ""),
+    ("maxwell_kafka_errors_total", "Kafka delivery errors by kind.", "kind=retriable|fatal"),
+    ("maxwell_process_resident_memory_bytes", "Resident memory of this process.", ""),
+    ("maxwell_start_time_seconds", "Start time of this process (Unix seconds).", ""),
+];
+
+fn help(name: &str) -> &'static str {
+    CATALOGUE.iter().find(|(n, _, _)| *n == name).map(|(_, h, _)| *h).expect("metric in CATALOGUE")
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        macro_rules! reg {
+            ($m:expr) => {{
+                let m = $m.expect("valid metric");
+                registry.register(Box::new(m.clone())).expect("unique metric");
+                m
+            }};
+        }
+        let counter = |n: &str| IntCounter::new(n, help(n));
+        let gauge = |n: &str| Gauge::new(n, help(n));
+        let igauge = |n: &str| IntGauge::new(n, help(n));
+        let m = Metrics {
+            rows: reg!(counter("maxwell_rows_total")),
+            transactions: reg!(counter("maxwell_transactions_total")),
+            messages: reg!(IntCounterVec::new(Opts::new("maxwell_messages_total", help("maxwell_messages_total")), &["result"])),
+            bytes: reg!(counter("maxwell_bytes_total")),
+            lag: reg!(gauge("maxwell_replication_lag_seconds")),
+            last_event: reg!(gauge("maxwell_last_event_timestamp_seconds")),
+            commit_to_ack: reg!(Histogram::with_opts(
+                HistogramOpts::new("maxwell_commit_to_ack_seconds", help("maxwell_commit_to_ack_seconds"))
+                    .buckets(vec![0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0])
+            )),
+            position_commits: reg!(counter("maxwell_position_commits_total")),
+            position_age: reg!(gauge("maxwell_position_age_seconds")),
+            leader: reg!(igauge("maxwell_leader")),
+            epoch: reg!(igauge("maxwell_epoch")),
+            elections_won: reg!(counter("maxwell_elections_won_total")),
+            failovers: reg!(counter("maxwell_failovers_total")),
+            role_changes: reg!(IntCounterVec::new(Opts::new("maxwell_role_changes_total", help("maxwell_role_changes_total")), &["role"])),
+            zk_state: reg!(IntGaugeVec::new(Opts::new("maxwell_zookeeper_session_state", help("maxwell_zookeeper_session_state")), &["state"])),
+            kafka_queue: reg!(igauge("maxwell_kafka_queue_messages")),
+            kafka_errors: reg!(IntCounterVec::new(Opts::new("maxwell_kafka_errors_total", help("maxwell_kafka_errors_total")), &["kind"])),
+            rss: reg!(igauge("maxwell_process_resident_memory_bytes")),
+            start_time: reg!(gauge("maxwell_start_time_seconds")),
+            read_seq: AtomicU64::new(0),
+            acked_seq: AtomicU64::new(0),
+            producer: Mutex::new(None),
+            registry,
+        };
+        // Every label value exists from the start (a series appearing late breaks rate()).
+        for r in ["succeeded", "failed"] {
+            m.messages.with_label_values(&[r]);
+        }
+        for r in ["leader", "standby", "stopped"] {
+            m.role_changes.with_label_values(&[r]);
+        }
+        for k in ["retriable", "fatal"] {
+            m.kafka_errors.with_label_values(&[k]);
+        }
+        for s in ZK_STATES {
+            m.zk_state.with_label_values(&[s]);
+        }
+        m.start_time.set(now_ms() as f64 / 1000.0);
+        m
+    }
+
+    /// A transaction of `rows` rows committed at `ts` (Unix seconds) was handed to the sink.
+    pub fn read(&self, rows: usize, ts: u32) {
+        self.rows.inc_by(rows as u64);
+        self.last_event.set(ts as f64);
+        self.read_seq.fetch_add(1, Ordering::Relaxed);
+        status().last_event_at_ms = Some(ts as u64 * 1000);
+    }
+
+    /// A transaction committed at `ts` was acknowledged by the sink.
+    pub fn acked(&self, ts: u32) {
+        let lag = (now_ms() as f64 / 1000.0 - ts as f64).max(0.0);
+        self.transactions.inc();
+        self.acked_seq.fetch_add(1, Ordering::Relaxed);
+        self.commit_to_ack.observe(lag);
+        self.lag.set(lag);
+    }
+
+    /// The source is idle: if nothing read is still unacknowledged, the lag is zero.
+    pub fn heartbeat(&self) {
+        if self.read_seq.load(Ordering::Relaxed) == self.acked_seq.load(Ordering::Relaxed) {
+            self.lag.set(0.0);
+        }
+    }
+
+    /// The Kafka producer whose queue depth `/metrics` reports.
+    pub fn watch_producer(&self, p: &rdkafka::producer::FutureProducer) {
+        *self.producer.lock().unwrap() = Some(p.clone());
+    }
+
+    pub fn set_zk_state(&self, state: &str) {
+        for s in ZK_STATES {
+            self.zk_state.with_label_values(&[s]).set(i64::from(*s == state));
+        }
+        status().zookeeper = Some(state.to_string());
+    }
+
+    /// The Prometheus text exposition of every metric, with "now" gauges refreshed.
+    pub fn render(&self) -> String {
+        {
+            let st = status();
+            let age = match (st.role, st.committed_at_ms) {
+                (Role::Leader, Some(at)) => now_ms().saturating_sub(at) as f64 / 1000.0,
+                _ => 0.0,
+            };
+            self.position_age.set(age);
+        }
+        if let Some(p) = self.producer.lock().unwrap().as_ref() {
+            use rdkafka::producer::Producer;
+            self.kafka_queue.set(p.in_flight_count() as i64);
+        }
+        self.rss.set(resident_bytes().unwrap_or(0) as i64);
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
+        String::from_utf8(out).expect("utf-8 exposition")
+    }
+}
+
+/// Resident set size from /proc/self/statm.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// The process's metrics.
+pub fn get() -> &'static Metrics {
+    static M: OnceLock<Metrics> = OnceLock::new();
+    M.get_or_init(Metrics::new)
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Started, not yet streaming nor standing by.
+    #[default]
+    Starting,
+    /// Streams on its own (no `zookeeper_servers`).
+    Single,
+    Leader,
+    Standby,
+    Stopped,
+}
+
+/// What `/api/status` reports about this node.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Status {
+    pub node_id: Option<String>,
+    pub role: Role,
+    /// Why the role last changed.
+    pub role_reason: Option<String>,
+    pub role_since_ms: u64,
+    pub epoch: Option<u64>,
+    pub leader: Option<String>,
+    /// The binlog reader is connected and streaming (leader or single node).
+    pub streaming: bool,
+    /// Last position the sink acknowledged (`file:offset`) and the GTID set there.
+    pub position: Option<String>,
+    pub gtid_set: Option<String>,
+    /// Last position committed to ZooKeeper by this node.
+    pub committed_position: Option<String>,
+    pub committed_at_ms: Option<u64>,
+    pub lag_seconds: Option<f64>,
+    pub last_event_at_ms: Option<u64>,
+    pub last_error: Option<String>,
+    pub last_error_at_ms: Option<u64>,
+    pub zookeeper: Option<String>,
+    pub rows_total: u64,
+    pub version: &'static str,
+    pub started_at_ms: u64,
+}
+
+/// The node's status, locked briefly.
+pub fn status() -> MutexGuard<'static, Status> {
+    static S: OnceLock<Mutex<Status>> = OnceLock::new();
+    S.get_or_init(|| Mutex::new(Status { version: env!("CARGO_PKG_VERSION"), started_at_ms: now_ms(), role_since_ms: now_ms(), ..Default::default() }))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records a role change: one log line with the reason, the gauges, the status.
+pub fn set_role(role: Role, reason: &str) {
+    let from = {
+        let mut st = status();
+        let from = st.role;
+        if from == role && st.role_reason.as_deref() == Some(reason) {
+            return;
+        }
+        st.role = role;
+        st.role_reason = Some(reason.to_string());
+        st.role_since_ms = now_ms();
+        if role != Role::Leader && role != Role::Single {
+            st.streaming = false;
+        }
+        from
+    };
+    let m = get();
+    m.leader.set(i64::from(matches!(role, Role::Leader | Role::Single)));
+    if from != role {
+        if let Some(label) = match role {
+            Role::Leader => Some("leader"),
+            Role::Standby => Some("standby"),
+            Role::Stopped => Some("stopped"),
+            _ => None,
+        } {
+            m.role_changes.with_label_values(&[label]).inc();
+        }
+        tracing::info!(from = ?from, to = ?role, reason, "role change");
+    }
+}
+
+/// Records an error for `/api/status` (the latest one is kept).
+pub fn set_error(e: &str) {
+    let mut st = status();
+    st.last_error = Some(e.to_string());
+    st.last_error_at_ms = Some(now_ms());
+}
+
+/// A snapshot of the status with the live figures filled in.
+pub fn snapshot() -> Status {
+    let m = get();
+    let mut st = status().clone();
+    st.rows_total = m.rows.get();
+    st.lag_seconds = (m.transactions.get() > 0 || st.streaming).then(|| m.lag.get());
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogued_metric_is_exported_and_named_by_convention() {
+        let text = get().render();
+        for (name, _, labels) in CATALOGUE {
+            assert!(name.starts_with("maxwell_"), "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing from:\n{text}");
+            for value in labels.split_once('=').map(|(_, v)| v.split('|').collect::<Vec<_>>()).unwrap_or_default() {
+                assert!(text.contains(&format!("=\"{value}\"")), "{name}: label value {value} missing");
+            }
+        }
+        let exported = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        assert_eq!(exported, CATALOGUE.len(), "an exported metric is missing from CATALOGUE");
+    }
+
+    #[test]
+    fn lag_is_zero_after_a_heartbeat_only_when_caught_up() {
+        let m = get();
+        let ts = (now_ms() / 1000) as u32 - 5;
+        m.read(2, ts);
+        m.acked(ts);
+        assert!(m.lag.get() >= 4.0, "lag {}", m.lag.get());
+        m.read(1, ts);
+        m.heartbeat(); // one transaction still unacknowledged: not caught up
+        assert!(m.lag.get() >= 4.0, "lag {}", m.lag.get());
+        m.acked(ts);
+        m.heartbeat();
+        assert_eq!(m.lag.get(), 0.0);
+    }
+}
