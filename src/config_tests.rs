@@ -134,3 +134,20 @@ fn readme_documents_every_key() {
         assert!(readme.contains(&format!("| `{}` |", k.name)), "README lacks `{}`", k.name);
     }
 }
+
+#[test]
+fn http_settings() {
+    assert_eq!(cfg(&["--user=u"]).unwrap().http, None);
+    let h = cfg(&["--user=u", "--metrics_type=http"]).unwrap().http.unwrap();
+    assert_eq!((h.bind.as_str(), h.port, h.prefix.as_str()), ("127.0.0.1", 8080, "/"));
+    let h = cfg(&["--user=u", "--http_port=9001", "--http_bind_address=0.0.0.0", "--http_path_prefix=maxwell"]).unwrap().http.unwrap();
+    assert_eq!((h.bind.as_str(), h.port, h.prefix.as_str()), ("0.0.0.0", 9001, "/maxwell/"));
+    let e = cfg(&["--user=u", "--metrics_type=jmx"]).unwrap_err().to_string();
+    assert!(e.contains("metrics_type=jmx") && e.contains("metrics_type=http"), "{e}");
+    let e = cfg(&["--user=u", "--http_bind_address=0.0.0.0"]).unwrap_err().to_string();
+    assert!(e.contains("set http_port"), "{e}");
+    let e = cfg(&["--user=u", "--http_port=8080", "--http_bind_address=example host"]).unwrap_err().to_string();
+    assert!(e.contains("http_bind_address"), "{e}");
+    let e = cfg(&["--user=u", "--http_prot=8080"]).unwrap_err().to_string();
+    assert!(e.contains("did you mean `http_port`"), "{e}");
+}

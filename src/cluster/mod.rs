@@ -325,7 +325,8 @@ async fn lead(
 ) -> Outcome {
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
     let before = zk.epoch().await;
-    let previous = before.as_ref().ok().and_then(|e| e.as_ref()).map(|(info, _)| info.node_id.clone());
+    // Who led before (epoch 0 is the fresh tree: nobody).
+    let previous = before.as_ref().ok().and_then(|e| e.as_ref()).filter(|(info, _)| info.epoch > 0).map(|(info, _)| info.node_id.clone());
     let current = match (*term, before) {
         (Some((e, f)), Ok(Some((info, version)))) if version == f && info.epoch == e => Some((e, f)),
         _ => None,

@@ -129,3 +129,34 @@ async fn cluster(prefix: String) -> Response {
         "members": members,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Status;
+
+    fn st(role: Role, streaming: bool, zk: Option<&str>) -> Status {
+        Status { role, streaming, zookeeper: zk.map(str::to_string), ..Default::default() }
+    }
+
+    #[test]
+    fn readiness_per_role() {
+        assert_eq!(readiness(&st(Role::Leader, true, Some("connected"))), Ok("streaming"));
+        assert_eq!(readiness(&st(Role::Single, true, None)), Ok("streaming"));
+        assert!(readiness(&st(Role::Leader, false, Some("connected"))).unwrap_err().contains("not running"));
+        assert_eq!(readiness(&st(Role::Standby, false, Some("connected"))), Ok("standing by"));
+        assert!(readiness(&st(Role::Standby, false, Some("disconnected"))).unwrap_err().contains("disconnected"));
+        assert_eq!(readiness(&st(Role::Starting, false, None)), Err("starting".into()));
+        let mut s = st(Role::Stopped, false, None);
+        s.last_error = Some("binlog purged".into());
+        assert!(readiness(&s).unwrap_err().contains("binlog purged"));
+    }
+
+    #[test]
+    fn advertised_address_names_the_host_when_bound_to_all() {
+        let h = HttpConfig { bind: "0.0.0.0".into(), port: 8080, prefix: "/".into() };
+        assert!(!h.advertised().starts_with("0.0.0.0"));
+        let h = HttpConfig { bind: "127.0.0.1".into(), port: 8081, prefix: "/".into() };
+        assert_eq!(h.advertised(), "127.0.0.1:8081");
+    }
+}

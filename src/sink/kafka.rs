@@ -510,7 +510,7 @@ mod tests {
                 senders.push(tx);
                 deliveries.push(Box::pin(async move { rx.await.unwrap() }) as futures_util::future::BoxFuture<'static, _>);
             }
-            ptx.send(Pending { point: point(pos), deliveries }).await.unwrap();
+            ptx.send(Pending { point: point(pos), ts: 0, deliveries }).await.unwrap();
         }
         let mut s = senders.into_iter();
         let (a1, a2, b, c) = (s.next().unwrap(), s.next().unwrap(), s.next().unwrap(), s.next().unwrap());
@@ -530,7 +530,7 @@ mod tests {
         .unwrap();
         // A failure stops acknowledgement at the last good transaction.
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
-        ptx.send(Pending { point: point(40), deliveries: vec![Box::pin(async move { rx.await.unwrap() })] }).await.unwrap();
+        ptx.send(Pending { point: point(40), ts: 0, deliveries: vec![Box::pin(async move { rx.await.unwrap() })] }).await.unwrap();
         tx.send(Err("boom".into())).unwrap();
         task.await.unwrap();
         assert_eq!(arx.borrow().as_ref().unwrap().position.pos, 30);

@@ -203,3 +203,45 @@ pub fn script(script: &str, args: &[&str]) -> String {
 pub fn signal(pid: u32, sig: &str) {
     Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
 }
+
+/// The arguments of a cluster node on the test services (ZooKeeper root `root`).
+pub fn ha_node_args(root: &str, id: &str, replica_server_id: u32) -> Vec<String> {
+    vec![
+        "--host=127.0.0.1".into(),
+        format!("--port={}", mysql_port()),
+        "--user=root".into(),
+        format!("--replica_server_id={replica_server_id}"),
+        format!("--node_id={id}"),
+        format!("--zookeeper_servers={}", zk_servers()),
+        format!("--zookeeper_root={root}"),
+    ]
+}
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// GET `http://127.0.0.1:{port}{path}`: (status, body), or `None` if nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    Some((head.split_whitespace().nth(1)?.parse().ok()?, body.to_string()))
+}
+
+/// The samples of a node's `/metrics`, keyed `name{labels}` as exposed.
+pub fn scrape(port: u16) -> Option<std::collections::BTreeMap<String, f64>> {
+    let (status, body) = http_get(port, "/metrics")?;
+    assert_eq!(status, 200, "/metrics answered {status}: {body}");
+    Some(
+        body.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| l.rsplit_once(' ').map(|(k, v)| (k.to_string(), v.parse().unwrap())))
+            .collect(),
+    )
+}
