@@ -85,11 +85,15 @@ pub struct StreamControl {
     pub producer: Option<rdkafka::producer::FutureProducer>,
     /// Stop sending when the process was paused for longer than this (cluster mode).
     pub max_pause: Option<std::time::Duration>,
+    /// Cluster mode: this node's id and epoch, written into every Kafka message's headers.
+    pub provenance: Option<(String, u64)>,
+    /// A connected consumer for the takeover scan (kept across terms).
+    pub scanner: Option<crate::sink::kafka::Scanner>,
 }
 
 impl StreamControl {
     pub fn new(stop: CancellationToken) -> Self {
-        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false, producer: None, max_pause: None }
+        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false, producer: None, max_pause: None, provenance: None, scanner: None }
     }
 }
 
@@ -131,6 +135,8 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         None => to_stdout(&mut rx, &reader_cancel, ctl),
         Some(k) => match KafkaSink::new(k, ctl.dedup, ctl.producer.clone()) {
             Ok(mut sink) => {
+                sink.provenance = ctl.provenance.as_ref().map(|(n, e)| (n.clone(), e.to_string()));
+                sink.scanner = ctl.scanner.clone();
                 if let Some(gap) = ctl.max_pause {
                     let abort = ctl.abort.clone();
                     sink.freeze_guard = Some(crate::sink::kafka::FreezeGuard::start(gap, move || {

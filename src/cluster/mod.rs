@@ -114,8 +114,9 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         started_at: now_ms(),
         priority: ha.priority,
     };
-    // One producer for the life of the process, connected while standing by.
-    let producer = match &cfg.kafka {
+    // One producer (and one takeover-scan consumer) for the life of the process, connected
+    // while standing by.
+    let kafka = match &cfg.kafka {
         Some(k) => {
             // Messages still queued when a leader freezes must not go out after it thaws:
             // unless set explicitly, they expire after one session timeout (a frozen leader
@@ -133,7 +134,8 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             let p = crate::sink::kafka::create_producer(&k).map_err(NodeError::from)?;
             crate::sink::kafka::warm_up(&p);
             metrics::get().watch_producer(&p);
-            Some(p)
+            let scanner = crate::sink::kafka::create_scanner(&k.props).map_err(NodeError::from)?;
+            Some((p, scanner))
         }
         None => None,
     };
@@ -186,7 +188,7 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 return Ok(());
             }
             match zk.try_lead(&ha.node_id).await {
-                Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, producer.clone()).await {
+                Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, kafka.clone()).await {
                     Outcome::Shutdown => {
                         metrics::set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
                         return Ok(());
@@ -321,7 +323,7 @@ async fn lead(
     ha: &HaConfig,
     shutdown: &CancellationToken,
     term: &mut Option<(u64, i32)>,
-    producer: Option<rdkafka::producer::FutureProducer>,
+    kafka: Option<(rdkafka::producer::FutureProducer, crate::sink::kafka::Scanner)>,
 ) -> Outcome {
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
     let before = zk.epoch().await;
@@ -388,9 +390,11 @@ async fn lead(
         abort: CancellationToken::new(),
         acked: watch::channel(None).0,
         dedup: cfg.kafka.is_some(),
-        producer,
+        producer: kafka.as_ref().map(|(p, _)| p.clone()),
+        scanner: kafka.map(|(_, s)| s),
         // A pause of a quarter of the session can already have cost the lease's margin.
         max_pause: Some(ha.session_timeout / 4),
+        provenance: Some((ha.node_id.clone(), epoch)),
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {

@@ -82,6 +82,30 @@ pub fn create_producer(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaSinkErr
     client_config(&cfg.props)?.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
 }
 
+/// A consumer kept connected for the takeover scan: a standby creates it while standing by,
+/// so a takeover does not wait for a new connection.
+pub type Scanner = std::sync::Arc<BaseConsumer>;
+
+/// Creates the takeover scan's consumer (only the connection and security settings of
+/// `props` apply) and connects it in the background.
+pub fn create_scanner(props: &[(String, String)]) -> Result<Scanner, KafkaSinkError> {
+    let mut c = ClientConfig::new();
+    for (k, v) in props {
+        if k == "bootstrap.servers" || k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") || k.starts_with("reconnect.") {
+            c.set(k, v);
+        }
+    }
+    // The scan reads one message per partition that is already there: never wait for more.
+    c.set("group.id", format!("maxwell-ha-scan-{}", std::process::id())).set("enable.auto.commit", "false").set("fetch.wait.max.ms", "10");
+    let consumer: BaseConsumer = c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
+    let consumer = std::sync::Arc::new(consumer);
+    let warm = consumer.clone();
+    std::thread::spawn(move || {
+        let _ = warm.fetch_metadata(None, Duration::from_secs(10));
+    });
+    Ok(consumer)
+}
+
 /// Connects `producer` to the cluster in the background (metadata of every topic).
 pub fn warm_up(producer: &FutureProducer) {
     let p = producer.clone();
@@ -174,6 +198,10 @@ fn now_ms() -> u64 {
 pub struct KafkaSink {
     /// Refuses sends after this process was paused (cluster mode).
     pub freeze_guard: Option<std::sync::Arc<FreezeGuard>>,
+    /// Cluster mode: the writing node and its epoch, sent as `maxwell.node`/`maxwell.epoch`.
+    pub provenance: Option<(String, String)>,
+    /// A connected consumer for the takeover scan (one is created when absent).
+    pub scanner: Option<Scanner>,
     producer: FutureProducer,
     props: Vec<(String, String)>,
     dedup: bool,
@@ -204,6 +232,8 @@ impl KafkaSink {
         let acker = tokio::spawn(ack_in_order(prx, atx, ftx));
         Ok(Self {
             freeze_guard: None,
+            provenance: None,
+            scanner: None,
             producer,
             props: cfg.props.clone(),
             dedup,
@@ -265,9 +295,12 @@ impl KafkaSink {
 
     /// Reads the last row of every partition of `topic` (one consumer, all partitions at once).
     async fn scan_topic(&mut self, topic: &str, partitions: i32) -> Result<(), KafkaSinkError> {
-        let props = self.props.clone();
+        let scanner = match &self.scanner {
+            Some(s) => s.clone(),
+            None => create_scanner(&self.props)?,
+        };
         let t = topic.to_string();
-        let found = tokio::task::spawn_blocking(move || read_last_rows(&props, &t, partitions))
+        let found = tokio::task::spawn_blocking(move || read_last_rows(&scanner, &t, partitions))
             .await
             .expect("scan task")
             .map_err(|e| KafkaSinkError::Transient(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
@@ -313,6 +346,11 @@ impl KafkaSink {
                 .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) });
             if let Some(g) = &gtid_text {
                 headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
+            }
+            if let Some((node, epoch)) = &self.provenance {
+                headers = headers
+                    .insert(Header { key: "maxwell.node", value: Some(node.as_str()) })
+                    .insert(Header { key: "maxwell.epoch", value: Some(epoch.as_str()) });
             }
             if let Some(g) = &self.freeze_guard {
                 if !g.check() {
@@ -364,15 +402,7 @@ impl KafkaSink {
 /// Reads the newest message of each partition of `topic` and returns, per partition, its
 /// (`maxwell.position`, `maxwell.row`) headers; `None` for an empty partition or a message
 /// without them.
-fn read_last_rows(props: &[(String, String)], topic: &str, partitions: i32) -> Result<Vec<Option<(BinlogPosition, usize)>>, String> {
-    let mut c = ClientConfig::new();
-    for (k, v) in props {
-        if k == "bootstrap.servers" || k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") {
-            c.set(k, v);
-        }
-    }
-    c.set("group.id", format!("maxwell-ha-scan-{}", std::process::id())).set("enable.auto.commit", "false");
-    let consumer: BaseConsumer = c.create().map_err(|e| e.to_string())?;
+fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Result<Vec<Option<(BinlogPosition, usize)>>, String> {
     let mut out = vec![None; partitions as usize];
     let mut tpl = TopicPartitionList::new();
     let mut waiting = 0;
@@ -386,16 +416,15 @@ fn read_last_rows(props: &[(String, String)], topic: &str, partitions: i32) -> R
     if waiting == 0 {
         return Ok(out);
     }
-    // Closing a consumer can take a while; do it off the takeover's path.
-    let consumer = BackgroundDrop(Some(consumer));
-    consumer.get().assign(&tpl).map_err(|e| e.to_string())?;
+    let consumer = Assigned(consumer);
+    consumer.0.assign(&tpl).map_err(|e| e.to_string())?;
     let mut seen = vec![false; partitions as usize];
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while waiting > 0 {
         if std::time::Instant::now() > deadline {
             return Err(format!("the newest messages did not arrive within 15 s ({waiting} partitions left)"));
         }
-        match consumer.get().poll(Duration::from_millis(100)) {
+        match consumer.0.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 let p = m.partition() as usize;
                 if seen[p] {
@@ -423,23 +452,12 @@ fn read_last_rows(props: &[(String, String)], topic: &str, partitions: i32) -> R
     Ok(out)
 }
 
-/// Closes the wrapped consumer on a background thread when dropped.
-struct BackgroundDrop(Option<BaseConsumer>);
+/// Unassigns the scan's partitions when the scan ends (the consumer is kept for the next one).
+struct Assigned<'a>(&'a BaseConsumer);
 
-impl BackgroundDrop {
-    fn get(&self) -> &BaseConsumer {
-        self.0.as_ref().expect("present until dropped")
-    }
-}
-
-impl Drop for BackgroundDrop {
+impl Drop for Assigned<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            std::thread::spawn(move || {
-                let _ = c.unassign();
-                drop(c);
-            });
-        }
+        let _ = self.0.unassign();
     }
 }
 

@@ -1,0 +1,610 @@
+#!/usr/bin/env python3
+"""Failover drills against a local maxwell-ha cluster, with a loss/duplicate verdict.
+
+Runs three `maxwell` nodes against the services that `chaos-tests/run.sh` (or the test suite)
+started on 127.0.0.1, drives a steady write load it accounts for, runs the chosen drills, then
+reads every message back with an independent Kafka client (confluent-kafka) and prints:
+rows expected / delivered / lost / duplicated / out of order per primary key, zombie rows, and
+per drill the takeover time (leader gone -> first message written by the new leader).
+
+  chaos.py [--drills kill9=100,zombie=20,...] [--report FILE] [--json FILE]
+
+Drills (each one function below, any subset, any count):
+  kill9            kill -9 the leader (restarted afterwards as a standby)
+  zombie           SIGSTOP the leader past the session timeout, then SIGCONT
+  sigterm          SIGTERM the leader (restarted afterwards)
+  failover         `maxwell-cli failover`
+  zk-follower      kill -9 a ZooKeeper follower, restart it
+  zk-leader        kill -9 the ZooKeeper leader, restart it
+  zk-quorum        kill two ZooKeeper servers for longer than the session, restore them
+  broker-restart   kill -9 the broker, start it again
+  mariadb-restart  stop MariaDB (writes paused), start it again
+  kill-standby     kill -9 a standby (restarted afterwards)
+
+How the verdict is reached:
+- Every committed transaction's row events are recorded as (table, id, type, ver); `ver`
+  grows with each update of a row and ids are never reused, so every event is unique. A
+  transaction whose COMMIT raised is looked up in a side table it wrote (outside the stream)
+  to learn whether it committed.
+- Messages carry the `maxwell.node`/`maxwell.epoch` headers. A zombie row is a message whose
+  epoch is lower than that of an earlier message in the same partition (written by an old
+  leader after a newer one had started).
+- Takeover: the producer timestamp of the first message with a newer epoch, minus the moment
+  the drill removed the leader.
+
+Environment: MARIADB_PORT, KAFKA_PORT, ZK_PORT_BASE, MAXWELL_HA_RUN (as for scripts/*.sh),
+MAXWELL_BIN_DIR (default target/release).
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pymysql
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MYSQL_PORT = int(os.environ.get("MARIADB_PORT", "3507"))
+KAFKA = "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9292")
+ZK_BASE = int(os.environ.get("ZK_PORT_BASE", "2381"))
+RUN = os.environ.get("MAXWELL_HA_RUN", os.path.join(REPO, ".run"))
+BIN = os.environ.get("MAXWELL_BIN_DIR", os.path.join(REPO, "target", "release"))
+TABLES = ["t0", "t1", "t2"]
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def log(*a):
+    print("[chaos %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+def script(name, *args, check=True):
+    r = subprocess.run(["bash", os.path.join(REPO, "scripts", name), *args], capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise SystemExit("scripts/%s %s failed: %s" % (name, " ".join(args), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def http(port, path, timeout=0.5):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except Exception:
+        return None, None
+
+
+class Node:
+    def __init__(self, cluster, node_id, port):
+        self.cluster, self.id, self.port, self.proc = cluster, node_id, port, None
+        self.log = os.path.join(cluster.dir, "%s.log" % node_id)
+
+    def start(self):
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [os.path.join(BIN, "maxwell"), "--config=" + self.cluster.config, "--node_id=" + self.id, "--http_port=%d" % self.port],
+                stdout=subprocess.DEVNULL, stderr=out, env=dict(os.environ, NO_COLOR="1"))
+
+    def signal(self, sig):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout=30):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def status(self):
+        code, body = http(self.port, "/api/status")
+        return json.loads(body) if code == 200 else None
+
+    def ready(self):
+        return http(self.port, "/readyz")[0] == 200
+
+
+class Cluster:
+    def __init__(self, args):
+        self.args = args
+        self.tag = "chaos%d" % (time.time_ns() % 10**12)
+        self.dir = os.path.join(RUN, self.tag)
+        os.makedirs(self.dir, exist_ok=True)
+        self.topic, self.db, self.root = self.tag, self.tag, "/chaos/" + self.tag
+        self.config = os.path.join(self.dir, "config.properties")
+        zk = ",".join("127.0.0.1:%d" % (ZK_BASE + i) for i in range(3))
+        # The same keys as scripts/local.sh and docker-compose.yml.
+        with open(self.config, "w") as f:
+            f.write("\n".join([
+                "host=127.0.0.1", "port=%d" % MYSQL_PORT, "user=root", "password=",
+                "replica_server_id=6390", "producer=kafka", "kafka.bootstrap.servers=" + KAFKA,
+                "kafka_topic=" + self.topic, "producer_partition_by=primary_key",
+                "filter=exclude: *.*, include: %s.*" % self.db,
+                "zookeeper_servers=" + zk, "zookeeper_root=" + self.root,
+                "zookeeper_session_timeout_ms=%d" % args.session_ms,
+                # tansu 0.6.0 panics in its idempotent-producer check under producer churn;
+                # duplicates are still ruled out by the takeover scan, which is what is checked.
+                "kafka.enable.idempotence=false", "kafka.reconnect.backoff.max.ms=500", "log_level=info", ""]))
+        base = args.http_port_base
+        self.nodes = [Node(self, "c%d" % (i + 1), base + i) for i in range(3)]
+
+    def leader(self, exclude=None):
+        for n in self.nodes:
+            if n is exclude or not n.alive():
+                continue
+            s = n.status()
+            if s and s["role"] == "leader" and s["streaming"]:
+                return n, s
+        return None, None
+
+    def wait_leader(self, exclude=None, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            n, s = self.leader(exclude)
+            if n:
+                return n, s
+            time.sleep(0.05)
+        raise RuntimeError("no leader within %d s; see the node logs in %s" % (timeout, self.dir))
+
+    def wait_healthy(self, timeout=90):
+        """A streaming leader and every node ready."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.leader()[0] and all(n.alive() and n.ready() for n in self.nodes):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("cluster not healthy within %d s: %s" % (timeout, [(n.id, n.alive(), n.status()) for n in self.nodes]))
+
+    def stop(self):
+        for n in self.nodes:
+            n.signal(15)
+        for n in self.nodes:
+            if n.proc:
+                n.wait_exit()
+
+
+class Load(threading.Thread):
+    """Steady writes it can account for: inserts, updates, deletes over three tables, in
+    transactions of 1-4 statements."""
+
+    def __init__(self, db, rate):
+        super().__init__(daemon=True)
+        self.db, self.rate = db, rate
+        self.expected = []  # (table, id, type, ver) in commit order
+        self.live = {t: {} for t in TABLES}  # id -> ver
+        self.next_id, self.tx_seq = 1, 0
+        self.stop_flag, self.paused, self.idle = threading.Event(), threading.Event(), threading.Event()
+        self.errors = 0
+        self.conn = None
+
+    def connect(self):
+        return pymysql.connect(host="127.0.0.1", port=MYSQL_PORT, user="root", password="", autocommit=False, connect_timeout=3)
+
+    def setup(self):
+        c = pymysql.connect(host="127.0.0.1", port=MYSQL_PORT, user="root", password="", autocommit=True)
+        with c.cursor() as cur:
+            cur.execute("CREATE DATABASE %s" % self.db)
+            cur.execute("CREATE DATABASE %s_ctl" % self.db)
+            cur.execute("CREATE TABLE %s_ctl.txlog (tx BIGINT PRIMARY KEY)" % self.db)
+            for t in TABLES:
+                cur.execute("CREATE TABLE %s.%s (id INT PRIMARY KEY, ver INT NOT NULL, pad VARCHAR(64))" % (self.db, t))
+        c.close()
+
+    def pause(self):
+        self.paused.set()
+        self.idle.wait(30)
+
+    def resume(self):
+        self.idle.clear()
+        self.paused.clear()
+
+    def one_transaction(self):
+        self.tx_seq += 1
+        tx, ops, staged = self.tx_seq, random.randint(1, 4), {t: dict(v) for t, v in self.live.items()}
+        events, nid = [], self.next_id
+        with self.conn.cursor() as cur:
+            cur.execute("INSERT INTO %s_ctl.txlog VALUES (%d)" % (self.db, tx))
+            for _ in range(ops):
+                t = random.choice(TABLES)
+                r = random.random()
+                if r < 0.55 or not staged[t]:
+                    cur.execute("INSERT INTO %s.%s VALUES (%%s, 0, %%s)" % (self.db, t), (nid, "x" * random.randint(0, 60)))
+                    staged[t][nid] = 0
+                    events.append((t, nid, "insert", 0))
+                    nid += 1
+                elif r < 0.9:
+                    i = random.choice(list(staged[t]))
+                    staged[t][i] += 1
+                    cur.execute("UPDATE %s.%s SET ver = %%s WHERE id = %%s" % (self.db, t), (staged[t][i], i))
+                    events.append((t, i, "update", staged[t][i]))
+                else:
+                    i = random.choice(list(staged[t]))
+                    cur.execute("DELETE FROM %s.%s WHERE id = %%s" % (self.db, t), (i,))
+                    events.append((t, i, "delete", staged[t].pop(i)))
+        try:
+            self.conn.commit()
+            committed = True
+        except Exception:
+            committed = None  # unknown: look it up once MariaDB answers again
+        return tx, events, staged, nid, committed
+
+    def run(self):
+        period = 1.0 / self.rate
+        while not self.stop_flag.is_set():
+            if self.paused.is_set():
+                if self.conn:
+                    try:
+                        self.conn.close()
+                    except Exception:
+                        pass
+                    self.conn = None
+                self.idle.set()
+                time.sleep(0.05)
+                continue
+            try:
+                if self.conn is None:
+                    self.conn = self.connect()
+                tx, events, staged, nid, committed = self.one_transaction()
+            except Exception:
+                self.errors += 1
+                self.conn = None
+                time.sleep(0.2)
+                continue
+            if committed is None:
+                committed = self.lookup(tx)
+            if committed:
+                self.expected.extend(events)
+                self.live, self.next_id = staged, nid
+            time.sleep(period)
+        if self.conn:
+            self.conn.close()
+
+    def lookup(self, tx):
+        while True:
+            try:
+                c = self.connect()
+                with c.cursor() as cur:
+                    cur.execute("SELECT COUNT(*) FROM %s_ctl.txlog WHERE tx = %d" % (self.db, tx))
+                    found = cur.fetchone()[0] == 1
+                c.close()
+                self.conn = None
+                return found
+            except Exception:
+                time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- drills
+# Each returns a dict: {"gone_ms": when the leader was removed (or None), "old_epoch": …,
+# "kind": "takeover" | "recovery" | "steady"}.
+
+def kill_leader(cl, sig, restart):
+    n, s = cl.wait_leader()
+    t = now_ms()
+    n.signal(sig)
+    if restart:
+        n.wait_exit()
+        cl.wait_leader(exclude=n)
+        n.start()
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+
+
+def drill_kill9(cl, load):
+    return kill_leader(cl, 9, True)
+
+
+def drill_sigterm(cl, load):
+    return kill_leader(cl, 15, True)
+
+
+def drill_zombie(cl, load):
+    n, s = cl.wait_leader()
+    t = now_ms()
+    n.signal(19)  # SIGSTOP
+    cl.wait_leader(exclude=n, timeout=cl.args.session_ms / 1000 + 20)
+    time.sleep(0.5)
+    n.signal(18)  # SIGCONT: it must notice and write nothing more
+    time.sleep(3)
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+
+
+def drill_failover(cl, load):
+    n, s = cl.wait_leader()
+    t = now_ms()
+    r = subprocess.run([os.path.join(BIN, "maxwell-cli"), "--config=" + cl.config, "failover"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("maxwell-cli failover: " + r.stdout + r.stderr)
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+
+
+def zk_server(mode):
+    for i in (1, 2, 3):
+        if script("zookeeper.sh", "mode", str(i), check=False) == mode:
+            return i
+    raise RuntimeError("no ZooKeeper server in mode %s: %s" % (mode, script("zookeeper.sh", "status", check=False)))
+
+
+def zk_bounce(cl, servers, down_s):
+    n, s = cl.wait_leader()
+    for i in servers:
+        script("zookeeper.sh", "kill-one", str(i))
+    t = now_ms()
+    time.sleep(down_s)
+    for i in servers:
+        script("zookeeper.sh", "start-one", str(i))
+    return n, s, t
+
+
+def drill_zk_follower(cl, load):
+    n, s, _ = zk_bounce(cl, [zk_server("follower")], 3)
+    return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
+
+
+def drill_zk_leader(cl, load):
+    n, s, _ = zk_bounce(cl, [zk_server("leader")], 3)
+    return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
+
+
+def drill_zk_quorum(cl, load):
+    leader = zk_server("leader")
+    follower = next(i for i in (1, 2, 3) if i != leader)
+    n, s, _ = zk_bounce(cl, [leader, follower], cl.args.session_ms / 1000 + 3)
+    return {"gone_ms": now_ms(), "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
+
+
+def drill_broker_restart(cl, load):
+    n, s = cl.wait_leader()
+    script("tansu.sh", "kill")
+    t = now_ms()
+    time.sleep(1)
+    script("tansu.sh", "start")
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
+
+
+def drill_mariadb_restart(cl, load):
+    n, s = cl.wait_leader()
+    load.pause()
+    script("mariadb.sh", "stop")
+    t = now_ms()
+    script("mariadb.sh", "start")
+    load.resume()
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
+
+
+def drill_kill_standby(cl, load):
+    n, s = cl.wait_leader()
+    standby = next(x for x in cl.nodes if x is not n)
+    standby.signal(9)
+    standby.wait_exit()
+    time.sleep(1)
+    standby.start()
+    return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
+
+
+DRILLS = {
+    "kill9": drill_kill9, "zombie": drill_zombie, "sigterm": drill_sigterm, "failover": drill_failover,
+    "zk-follower": drill_zk_follower, "zk-leader": drill_zk_leader, "zk-quorum": drill_zk_quorum,
+    "broker-restart": drill_broker_restart, "mariadb-restart": drill_mariadb_restart, "kill-standby": drill_kill_standby,
+}
+SHORT = "kill9=2,zombie=1,sigterm=1,failover=1,zk-follower=1,zk-leader=1,zk-quorum=1,broker-restart=1,mariadb-restart=1,kill-standby=1"
+LONG = "kill9=100,zombie=20,sigterm=5,failover=5,zk-follower=5,zk-leader=5,zk-quorum=5,broker-restart=5,mariadb-restart=5,kill-standby=5"
+
+
+def parse_drills(spec):
+    out = []
+    for part in spec.split(","):
+        name, _, count = part.strip().partition("=")
+        if name not in DRILLS:
+            raise SystemExit("unknown drill %r; drills: %s" % (name, ", ".join(DRILLS)))
+        out.append((name, int(count or 1)))
+    return out
+
+
+# ---------------------------------------------------------------- verdict
+
+def consume_partition(topic, p, out):
+    """Every message of one partition, up to its high watermark (read after the nodes stopped)."""
+    # Small fetches: the test broker answers big ones from offset 0 very slowly.
+    c = Consumer({"bootstrap.servers": KAFKA, "group.id": "chaos-verdict-%d" % time.time_ns(),
+                  "enable.auto.commit": False, "max.partition.fetch.bytes": 16384,
+                  "fetch.max.bytes": 65536, "message.max.bytes": 65536})
+    low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+    c.assign([TopicPartition(topic, p, low)])
+    last, deadline = low - 1, time.time() + 3600
+    while last < high - 1 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        h = {k: v.decode() for k, v in (m.headers() or [])}
+        out.append({"partition": p, "offset": m.offset(), "ts": m.timestamp()[1],
+                    "value": json.loads(m.value()), "epoch": int(h.get("maxwell.epoch", "0")), "node": h.get("maxwell.node")})
+        last = m.offset()
+    c.close()
+    if last < high - 1:
+        raise RuntimeError("partition %d: read up to offset %d of %d" % (p, last, high - 1))
+
+
+def consume(topic):
+    """Every message of `topic`, one reader per partition."""
+    c = Consumer({"bootstrap.servers": KAFKA, "group.id": "chaos-md"})
+    parts = list(c.list_topics(topic, timeout=10).topics[topic].partitions)
+    c.close()
+    outs = {p: [] for p in parts}
+    threads = [threading.Thread(target=consume_partition, args=(topic, p, outs[p])) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [m for p in parts for m in outs[p]]
+
+
+def verdict(load, msgs, drills, session_ms):
+    expected = {}
+    order = {}
+    for i, (t, pk, typ, ver) in enumerate(load.expected):
+        expected[(t, pk, typ, ver)] = i
+        order.setdefault((t, pk), []).append((typ, ver))
+    seen, delivered_order = {}, {}
+    zombie, max_epoch = 0, {}
+    for m in sorted(msgs, key=lambda m: (m["partition"], m["offset"])):
+        if m["epoch"] < max_epoch.get(m["partition"], 0):
+            zombie += 1
+        max_epoch[m["partition"]] = max(max_epoch.get(m["partition"], 0), m["epoch"])
+        v = m["value"]
+        if v.get("type") not in ("insert", "update", "delete"):
+            continue
+        key = (v["table"], v["data"]["id"], v["type"], v["data"]["ver"])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] == 1:
+            delivered_order.setdefault(key[:2], []).append(key[2:])
+    lost = sum(1 for k in expected if k not in seen)
+    dup = sum(n - 1 for n in seen.values() if n > 1)
+    unexpected = sum(1 for k in seen if k not in expected)
+    # Per key: the events both expected and delivered must arrive in commit order.
+    out_of_order = 0
+    for pk, seq in order.items():
+        want = [e for e in seq if pk + e in seen]
+        got = [e for e in delivered_order.get(pk, []) if pk + e in expected]
+        out_of_order += want != got
+    # Takeover / recovery per drill: first message of a newer epoch after the leader went.
+    by_time = sorted(msgs, key=lambda m: m["ts"])
+    for d in drills:
+        d["first_new_ms"] = None
+        if d.get("gone_ms") is None:
+            continue
+        for m in by_time:
+            if m["ts"] >= d["gone_ms"] and (m["epoch"] > d["old_epoch"] or d["kind"] == "recovery"):
+                d["first_new_ms"] = m["ts"] - d["gone_ms"]
+                break
+    return {"expected": len(expected), "delivered": sum(seen.values()), "messages": len(msgs), "lost": lost, "duplicated": dup,
+            "unexpected": unexpected, "out_of_order_keys": out_of_order, "zombie": zombie, "write_errors": load.errors}
+
+
+def summarize(drills, session_ms):
+    rows = []
+    for name in DRILLS:
+        ds = [d for d in drills if d["drill"] == name]
+        if not ds:
+            continue
+        times = [d["first_new_ms"] for d in ds if d.get("first_new_ms") is not None]
+        changed = sum(1 for d in ds if d.get("new_epoch") != d.get("old_epoch"))
+        rows.append({"drill": name, "runs": len(ds), "kind": ds[0]["kind"], "leader_changes": changed,
+                     "p50_ms": int(statistics.median(times)) if times else None, "max_ms": max(times) if times else None,
+                     "measured": len(times)})
+    return rows
+
+
+def report_text(v, rows, session_ms, elapsed_s):
+    bound = session_ms + 1000
+    lines = ["# maxwell-ha chaos verdict", "",
+             "session timeout %d ms; takeover bound %d ms (kill9, zombie); run took %.0f s" % (session_ms, bound, elapsed_s), "",
+             "| rows expected | delivered | lost | duplicated | out of order (keys) | zombie rows | unexpected |",
+             "|---|---|---|---|---|---|---|",
+             "| %d | %d | %d | %d | %d | %d | %d |" % (v["expected"], v["delivered"], v["lost"], v["duplicated"], v["out_of_order_keys"], v["zombie"], v["unexpected"]),
+             "", "| drill | runs | leader changed | time to first new row p50 | max |", "|---|---|---|---|---|"]
+    for r in rows:
+        fmt = lambda x: "—" if x is None else "%d ms" % x
+        what = {"takeover": "", "recovery": " (recovery)", "steady": ""}[r["kind"]]
+        lines.append("| %s%s | %d | %d | %s | %s |" % (r["drill"], what, r["runs"], r["leader_changes"], fmt(r["p50_ms"]), fmt(r["max_ms"])))
+    lines += ["", "Takeover: producer timestamp of the first message with a newer epoch minus the moment the",
+              "leader was removed. Recovery (zk-quorum: from quorum restored; broker/MariaDB restart:",
+              "from the kill/stop): first message written afterwards."]
+    return "\n".join(lines) + "\n"
+
+
+def passed(v, rows, session_ms):
+    problems = []
+    for k in ("lost", "duplicated", "out_of_order_keys", "zombie", "unexpected"):
+        if v[k]:
+            problems.append("%s=%d" % (k, v[k]))
+    if v["expected"] == 0:
+        problems.append("no rows written")
+    for r in rows:
+        if r["drill"] in ("kill9", "zombie", "sigterm", "failover"):
+            if r["measured"] < r["runs"]:
+                problems.append("%s: takeover not measured for %d run(s)" % (r["drill"], r["runs"] - r["measured"]))
+            if r["max_ms"] is not None and r["max_ms"] > session_ms + 1000:
+                problems.append("%s: takeover %d ms > session + 1 s" % (r["drill"], r["max_ms"]))
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--drills", default=SHORT, help="NAME=COUNT,… (default: the short run); 'long' for the long run")
+    ap.add_argument("--rate", type=float, default=50, help="write transactions per second (1-4 rows each)")
+    ap.add_argument("--session-ms", type=int, default=4000)
+    ap.add_argument("--http-port-base", type=int, default=18481)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--report", help="write the verdict (markdown) here")
+    ap.add_argument("--json", help="write the verdict (JSON) here")
+    args = ap.parse_args()
+    random.seed(args.seed)
+    plan = parse_drills(LONG if args.drills == "long" else SHORT if args.drills == "short" else args.drills)
+    started = time.time()
+    cl = Cluster(args)
+    admin = AdminClient({"bootstrap.servers": KAFKA})
+    fs = admin.create_topics([NewTopic(cl.topic, num_partitions=3, replication_factor=1)])
+    for f in fs.values():
+        f.result(30)
+    load = Load(cl.db, args.rate)
+    load.setup()
+    drills = []
+    try:
+        for n in cl.nodes:
+            n.start()
+            time.sleep(0.3)
+        cl.wait_healthy()
+        load.start()
+        time.sleep(2)
+        total = sum(c for _, c in plan)
+        k = 0
+        for name, count in plan:
+            for i in range(count):
+                k += 1
+                d = DRILLS[name](cl, load)
+                d["drill"] = name
+                cl.wait_healthy()
+                d["new_epoch"] = cl.leader()[1]["epoch"]
+                drills.append(d)
+                log("%d/%d %s: leader %s epoch %s -> %s" % (k, total, name, d["old_node"], d["old_epoch"], d["new_epoch"]))
+                time.sleep(1 + random.random())
+        time.sleep(2)
+    finally:
+        load.stop_flag.set()
+        load.join(30)
+        log("load stopped: %d transactions' rows expected (%d rows); draining" % (load.tx_seq, len(load.expected)))
+        time.sleep(3)
+        cl.stop()
+    t = time.time()
+    msgs = consume(cl.topic)
+    log("read %d messages back in %.0f s" % (len(msgs), time.time() - t))
+    v = verdict(load, msgs, drills, args.session_ms)
+    rows = summarize(drills, args.session_ms)
+    text = report_text(v, rows, args.session_ms, time.time() - started)
+    problems = passed(v, rows, args.session_ms)
+    text += "\nVerdict: %s\n" % ("PASS" if not problems else "FAIL: " + "; ".join(problems))
+    print(text)
+    if args.report:
+        with open(args.report, "w") as f:
+            f.write(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"verdict": v, "drills": rows, "runs": drills, "problems": problems}, f, indent=1)
+    log("node logs: %s" % cl.dir)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
