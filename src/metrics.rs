@@ -57,7 +57,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_last_event_timestamp_seconds", "Commit time (Unix seconds) of the last transaction read.", ""),
     ("maxwell_commit_to_ack_seconds", "Histogram: source commit to sink acknowledgement, per transaction.", ""),
     ("maxwell_position_commits_total", "Positions committed to ZooKeeper by this node.", ""),
-    ("maxwell_position_age_seconds", "Seconds since this node last committed a position (leader only; 0 otherwise).", ""),
+    ("maxwell_position_age_seconds", "Seconds an acknowledged position has waited to be committed to ZooKeeper (leader only; 0 when all is committed).", ""),
     ("maxwell_leader", "1 while this node leads (or streams alone), 0 otherwise.", ""),
     ("maxwell_epoch", "Epoch of this node's current or last leadership term.", ""),
     ("maxwell_elections_won_total", "Leadership terms this node started.", ""),
@@ -172,7 +172,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         {
             let st = status();
-            let age = match (st.role, st.committed_at_ms) {
+            let age = match (st.role, st.uncommitted_since_ms) {
                 (Role::Leader, Some(at)) => now_ms().saturating_sub(at) as f64 / 1000.0,
                 _ => 0.0,
             };
@@ -237,6 +237,9 @@ pub struct Status {
     /// Last position committed to ZooKeeper by this node.
     pub committed_position: Option<String>,
     pub committed_at_ms: Option<u64>,
+    /// Since when the acknowledged position has been ahead of the committed one.
+    #[serde(skip)]
+    pub uncommitted_since_ms: Option<u64>,
     pub lag_seconds: Option<f64>,
     pub last_event_at_ms: Option<u64>,
     pub last_error: Option<String>,
@@ -286,6 +289,25 @@ pub fn set_role(role: Role, reason: &str) {
     }
 }
 
+/// The sink acknowledged up to `position`.
+pub fn set_acked(position: String, gtid_set: Option<String>) {
+    let mut st = status();
+    if st.committed_position.as_deref() != Some(position.as_str()) && st.uncommitted_since_ms.is_none() {
+        st.uncommitted_since_ms = Some(now_ms());
+    }
+    st.position = Some(position);
+    st.gtid_set = gtid_set;
+}
+
+/// `position` was committed to ZooKeeper at `at_ms`.
+pub fn set_committed(position: Option<String>, at_ms: u64) {
+    get().position_commits.inc();
+    let mut st = status();
+    st.uncommitted_since_ms = if st.position.is_some() && st.position != position { Some(at_ms) } else { None };
+    st.committed_position = position;
+    st.committed_at_ms = Some(at_ms);
+}
+
 /// Records an error for `/api/status` (the latest one is kept).
 pub fn set_error(e: &str) {
     let mut st = status();
@@ -333,5 +355,18 @@ mod tests {
         m.acked(ts);
         m.heartbeat();
         assert_eq!(m.lag.get(), 0.0);
+    }
+
+    #[test]
+    fn position_age_counts_only_uncommitted_time() {
+        set_committed(Some("f.1:100".into()), now_ms());
+        set_acked("f.1:100".into(), None);
+        assert_eq!(status().uncommitted_since_ms, None, "acknowledged = committed");
+        set_acked("f.1:200".into(), None);
+        let since = status().uncommitted_since_ms.expect("ahead of the committed position");
+        set_acked("f.1:300".into(), None);
+        assert_eq!(status().uncommitted_since_ms, Some(since), "the oldest uncommitted moment is kept");
+        set_committed(Some("f.1:300".into()), now_ms());
+        assert_eq!(status().uncommitted_since_ms, None);
     }
 }

@@ -35,9 +35,7 @@ async fn log_progress(mut acked: watch::Receiver<Option<ResumePoint>>) {
                     return;
                 }
                 if let Some(p) = acked.borrow_and_update().as_ref() {
-                    let mut st = metrics::status();
-                    st.position = Some(p.position.to_string());
-                    st.gtid_set = p.gtid.as_ref().map(|g| g.to_string());
+                    metrics::set_acked(p.position.to_string(), p.gtid.as_ref().map(|g| g.to_string()));
                 }
             }
             _ = tick.tick() => {

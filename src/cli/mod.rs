@@ -40,6 +40,10 @@ pub struct MemberView {
     pub priority: i32,
     pub uptime_s: u64,
     pub http: Option<String>,
+    /// From the member's own `/api/status` (when it serves HTTP and answered within 1 s).
+    pub lag_s: Option<f64>,
+    pub rows: Option<u64>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,8 +89,26 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
             priority: m.priority,
             uptime_s: now.saturating_sub(m.started_at) / 1000,
             http: m.http.clone(),
+            lag_s: None,
+            rows: None,
+            last_error: None,
         })
         .collect();
+    // Each member's own view (lag, rows, last error), read concurrently, 1 s each at most.
+    let live = futures_util::future::join_all(views.iter().map(|v| async move {
+        match &v.http {
+            Some(h) => crate::http::client::get_json(h, "/api/status", Duration::from_secs(1)).await.ok(),
+            None => None,
+        }
+    }))
+    .await;
+    for (v, st) in views.iter_mut().zip(live) {
+        if let Some(st) = st {
+            v.lag_s = st["lag_seconds"].as_f64();
+            v.rows = st["rows_total"].as_u64();
+            v.last_error = st["last_error"].as_str().map(str::to_string);
+        }
+    }
     views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
     let standbys = views.iter().filter(|v| v.role == "standby").count();
     let leading = leader.as_ref().filter(|l| l.epoch > 0);
@@ -137,9 +159,25 @@ pub fn print_status(s: &Status) {
 }
 
 pub fn print_members(m: &[MemberView]) {
-    println!("{:<16} {:<8} {:<20} {:<9} {:>8} {:>9}", "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME");
+    println!("{:<16} {:<8} {:<20} {:<9} {:>8} {:>9} {:>8} {:>10}  {}", "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME", "LAG", "ROWS", "HTTP");
     for v in m {
-        println!("{:<16} {:<8} {:<20} {:<9} {:>8} {:>8}s", v.node_id, v.role, v.host, v.version, v.priority, v.uptime_s);
+        let lag = v.lag_s.map(|l| format!("{l:.1}s")).unwrap_or_else(|| "-".into());
+        let rows = v.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<16} {:<8} {:<20} {:<9} {:>8} {:>8}s {:>8} {:>10}  {}",
+            v.node_id,
+            v.role,
+            v.host,
+            v.version,
+            v.priority,
+            v.uptime_s,
+            lag,
+            rows,
+            v.http.as_deref().unwrap_or("-")
+        );
+        if let Some(e) = &v.last_error {
+            println!("{:<16} last error: {e}", "");
+        }
     }
 }
 

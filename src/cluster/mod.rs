@@ -310,10 +310,7 @@ fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionRecord {
 }
 
 fn note_committed(rec: &PositionRecord) {
-    metrics::get().position_commits.inc();
-    let mut st = metrics::status();
-    st.committed_position = rec.position.as_ref().map(|p| p.to_string());
-    st.committed_at_ms = Some(rec.committed_at);
+    metrics::set_committed(rec.position.as_ref().map(|p| p.to_string()), rec.committed_at);
 }
 
 /// One term of leadership.
