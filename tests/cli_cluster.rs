@@ -23,14 +23,8 @@ fn cli(root: &str, args: &[&str]) -> (i32, Value, String) {
 
 fn start(root: &str, id: &str, topic: &str, db: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_maxwell"))
+        .args(ha_node_args(root, id, 7101))
         .args([
-            "--host=127.0.0.1".to_string(),
-            format!("--port={}", mysql_port()),
-            "--user=root".into(),
-            "--replica_server_id=7101".into(),
-            format!("--node_id={id}"),
-            format!("--zookeeper_servers={}", zk_servers()),
-            format!("--zookeeper_root={root}"),
             format!("--filter=exclude: *.*, include: {db}.*"),
             "--producer=kafka".into(),
             format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),

@@ -31,14 +31,8 @@ struct Cluster {
 
 impl Cluster {
     fn args(&self, id: &str) -> Vec<String> {
-        vec![
-            "--host=127.0.0.1".into(),
-            format!("--port={}", mysql_port()),
-            "--user=root".into(),
-            "--replica_server_id=7001".into(),
-            format!("--node_id={id}"),
-            format!("--zookeeper_servers={}", zk_servers()),
-            format!("--zookeeper_root={}", self.root),
+        let mut args = ha_node_args(&self.root, id, 7001);
+        args.extend([
             format!("--zookeeper_session_timeout_ms={SESSION_MS}"),
             format!("--filter=exclude: *.*, include: {}.*", self.db),
             "--producer=kafka".into(),
@@ -52,7 +46,8 @@ impl Cluster {
             // still ruled out by the takeover scan, which is what this test checks.
             "--kafka.enable.idempotence=false".into(),
             "--log_level=info".into(),
-        ]
+        ]);
+        args
     }
 
     fn start(&mut self, id: &str) {

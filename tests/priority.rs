@@ -21,18 +21,8 @@ impl Drop for Killer {
 
 fn node(root: &str, id: &str, priority: i32) -> Child {
     Command::new(env!("CARGO_BIN_EXE_maxwell"))
-        .args([
-            "--host=127.0.0.1".to_string(),
-            format!("--port={}", mysql_port()),
-            "--user=root".into(),
-            "--replica_server_id=7201".into(),
-            format!("--node_id={id}"),
-            format!("--ha_priority={priority}"),
-            "--ha_takeover_delay_ms=1000".into(),
-            format!("--zookeeper_servers={}", zk_servers()),
-            format!("--zookeeper_root={root}"),
-            "--filter=exclude: *.*".into(),
-        ])
+        .args(ha_node_args(root, id, 7201))
+        .args([format!("--ha_priority={priority}"), "--ha_takeover_delay_ms=1000".into(), "--filter=exclude: *.*".into()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
