@@ -419,10 +419,12 @@ fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Resu
     let consumer = Assigned(consumer);
     consumer.0.assign(&tpl).map_err(|e| e.to_string())?;
     let mut seen = vec![false; partitions as usize];
+    let mut last_error: Option<String> = None;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while waiting > 0 {
         if std::time::Instant::now() > deadline {
-            return Err(format!("the newest messages did not arrive within 15 s ({waiting} partitions left)"));
+            let why = last_error.map(|e| format!(": {e}")).unwrap_or_default();
+            return Err(format!("the newest messages did not arrive within 15 s ({waiting} partitions left){why}"));
         }
         match consumer.0.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
@@ -445,7 +447,12 @@ fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Resu
                 }
                 out[p] = pos.zip(row);
             }
-            Some(Err(e)) => return Err(e.to_string()),
+            // Connection errors (possibly queued while the broker was away: the consumer is
+            // kept across scans) are retried by librdkafka; the deadline bounds the wait.
+            Some(Err(e)) => {
+                last_error = Some(e.to_string());
+                tracing::debug!(error = %e, "takeover scan: consumer error");
+            }
             None => {}
         }
     }
