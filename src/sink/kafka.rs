@@ -406,16 +406,21 @@ fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Resu
     let mut out = vec![None; partitions as usize];
     let mut tpl = TopicPartitionList::new();
     let mut waiting = 0;
+    // The offset read in each partition: only that message counts (the consumer is kept
+    // across scans, so its queue may still hold messages or errors of an earlier one).
+    let mut want = vec![None; partitions as usize];
     for p in 0..partitions {
         let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(|e| e.to_string())?;
         if high > low {
             tpl.add_partition_offset(topic, p, Offset::Offset(high - 1)).map_err(|e| e.to_string())?;
+            want[p as usize] = Some(high - 1);
             waiting += 1;
         }
     }
     if waiting == 0 {
         return Ok(out);
     }
+    while consumer.poll(Duration::ZERO).is_some() {}
     let consumer = Assigned(consumer);
     consumer.0.assign(&tpl).map_err(|e| e.to_string())?;
     let mut seen = vec![false; partitions as usize];
@@ -429,7 +434,7 @@ fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Resu
         match consumer.0.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 let p = m.partition() as usize;
-                if seen[p] {
+                if m.topic() != topic || p >= want.len() || seen[p] || want[p] != Some(m.offset()) {
                     continue;
                 }
                 seen[p] = true;
