@@ -454,7 +454,7 @@ def consume(topic):
     return [m for p in parts for m in outs[p]]
 
 
-def verdict(load, msgs, drills, session_ms):
+def verdict(load, msgs, drills):
     expected = {}
     order = {}
     for i, (t, pk, typ, ver) in enumerate(load.expected):
@@ -496,7 +496,7 @@ def verdict(load, msgs, drills, session_ms):
             "unexpected": unexpected, "out_of_order_keys": out_of_order, "zombie": zombie, "write_errors": load.errors}
 
 
-def summarize(drills, session_ms):
+def summarize(drills):
     rows = []
     for name in DRILLS:
         ds = [d for d in drills if d["drill"] == name]
@@ -594,8 +594,8 @@ def main():
     t = time.time()
     msgs = consume(cl.topic)
     log("read %d messages back in %.0f s" % (len(msgs), time.time() - t))
-    v = verdict(load, msgs, drills, args.session_ms)
-    rows = summarize(drills, args.session_ms)
+    v = verdict(load, msgs, drills)
+    rows = summarize(drills)
     bound = args.takeover_bound_ms or args.session_ms + 1000
     text = report_text(v, rows, args.session_ms, bound, time.time() - started)
     problems = passed(v, rows, bound)

@@ -24,7 +24,9 @@ pub struct Metrics {
     registry: Registry,
     pub rows: IntCounter,
     pub transactions: IntCounter,
-    pub messages: IntCounterVec,
+    /// `maxwell_messages_total{result="succeeded"|"failed"}`, resolved once (hot path).
+    pub messages_succeeded: IntCounter,
+    pub messages_failed: IntCounter,
     pub bytes: IntCounter,
     pub lag: Gauge,
     pub last_event: Gauge,
@@ -87,10 +89,12 @@ impl Metrics {
         let counter = |n: &str| IntCounter::new(n, help(n));
         let gauge = |n: &str| Gauge::new(n, help(n));
         let igauge = |n: &str| IntGauge::new(n, help(n));
+        let messages = reg!(IntCounterVec::new(Opts::new("maxwell_messages_total", help("maxwell_messages_total")), &["result"]));
         let m = Metrics {
             rows: reg!(counter("maxwell_rows_total")),
             transactions: reg!(counter("maxwell_transactions_total")),
-            messages: reg!(IntCounterVec::new(Opts::new("maxwell_messages_total", help("maxwell_messages_total")), &["result"])),
+            messages_succeeded: messages.with_label_values(&["succeeded"]),
+            messages_failed: messages.with_label_values(&["failed"]),
             bytes: reg!(counter("maxwell_bytes_total")),
             lag: reg!(gauge("maxwell_replication_lag_seconds")),
             last_event: reg!(gauge("maxwell_last_event_timestamp_seconds")),
@@ -116,9 +120,6 @@ impl Metrics {
             registry,
         };
         // Every label value exists from the start (a series appearing late breaks rate()).
-        for r in ["succeeded", "failed"] {
-            m.messages.with_label_values(&[r]);
-        }
         for r in ["leader", "standby", "stopped"] {
             m.role_changes.with_label_values(&[r]);
         }
@@ -137,7 +138,6 @@ impl Metrics {
         self.rows.inc_by(rows as u64);
         self.last_event.set(ts as f64);
         self.read_seq.fetch_add(1, Ordering::Relaxed);
-        status().last_event_at_ms = Some(ts as u64 * 1000);
     }
 
     /// A transaction committed at `ts` was acknowledged by the sink.
@@ -320,6 +320,7 @@ pub fn snapshot() -> Status {
     let m = get();
     let mut st = status().clone();
     st.rows_total = m.rows.get();
+    st.last_event_at_ms = Some(m.last_event.get() as u64 * 1000).filter(|&t| t > 0);
     st.lag_seconds = (m.transactions.get() > 0 || st.streaming).then(|| m.lag.get());
     st
 }

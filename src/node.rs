@@ -176,11 +176,11 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
         }
         m.read(t.row_ends.len(), t.ts);
         if let Err(e) = sink.write(&t) {
-            m.messages.with_label_values(&["failed"]).inc_by(t.row_ends.len() as u64);
+            m.messages_failed.inc_by(t.row_ends.len() as u64);
             cancel.cancel();
             return (last, Some(NodeError::Sink(e)));
         }
-        m.messages.with_label_values(&["succeeded"]).inc_by(t.row_ends.len() as u64);
+        m.messages_succeeded.inc_by(t.row_ends.len() as u64);
         m.bytes.inc_by(t.json.len() as u64);
         m.acked(t.ts);
         let p = t.resume_point();

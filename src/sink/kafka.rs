@@ -478,11 +478,11 @@ async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Opti
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
             let Err(err) = d.await else {
-                m.messages.with_label_values(&["succeeded"]).inc();
+                m.messages_succeeded.inc();
                 continue;
             };
             let transient = err.contains("MessageTimedOut") || err.contains("Purge");
-            m.messages.with_label_values(&["failed"]).inc();
+            m.messages_failed.inc();
             m.kafka_errors.with_label_values(&[if transient || err.contains("retriable,") { "retriable" } else { "fatal" }]).inc();
             let last = acked.borrow().as_ref().map(|p| p.position.to_string()).unwrap_or_else(|| "none".into());
             let msg = format!("delivery failed: {err}; last acknowledged position {last}");
