@@ -3,8 +3,12 @@
 //!
 //!   bench_kafka ceiling --kafka.bootstrap.servers=H:P --kafka_topic=T --rows=N --bytes=S
 //!   bench_kafka pipeline --from=FILE:POS [maxwell keys...]   (reads to the end of the binlog)
+//!   bench_kafka latency --rate=10000 --seconds=20 [maxwell keys...]
+//!       writes `--rate` rows/s (transactions of 100 rows) into `bench.lat` for `--seconds` while
+//!       streaming them to Kafka; per transaction, the time from the writer's COMMIT returning
+//!       to the broker acknowledging every row of it: p50/p99/max.
 //!
-//! Both use the same producer settings (acks=all, idempotent, linger 5 ms) and count a row
+//! All use the same producer settings (acks=all, idempotent, linger 5 ms) and count a row
 //! only once the broker acknowledged it.
 
 use maxwell_ha::binlog::decoder::DecoderConfig;
@@ -12,6 +16,8 @@ use maxwell_ha::binlog::reader::Reader;
 use maxwell_ha::config::{Config, Settings};
 use maxwell_ha::sink::kafka::{client_config, KafkaSink};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +31,8 @@ fn main() {
     let rows: usize = take("rows").map(|r| r.parse().unwrap()).unwrap_or(100_000);
     let bytes: usize = take("bytes").map(|r| r.parse().unwrap()).unwrap_or(300);
     let from = take("from");
+    let rate: u64 = take("rate").map(|r| r.parse().unwrap()).unwrap_or(10_000);
+    let seconds: u64 = take("seconds").map(|r| r.parse().unwrap()).unwrap_or(20);
     if let Some(f) = from {
         args.push(format!("--init_position={f}"));
     }
@@ -90,9 +98,100 @@ fn main() {
                 assert!(err.is_none(), "{err:?}");
                 n
             }
+            "latency" => {
+                let json = latency(&cfg, kcfg, rate, seconds).await;
+                println!("{json}");
+                return;
+            }
             m => panic!("unknown mode {m}"),
         };
         let secs = t0.elapsed().as_secs_f64();
         println!("{{\"mode\":\"{mode}\",\"rows\":{n},\"seconds\":{secs:.3},\"rows_per_sec\":{:.0}}}", n as f64 / secs);
     });
+}
+
+const LAT_TX_ROWS: u64 = 100;
+
+/// Live MariaDB → Kafka at a fixed row rate: commit-to-acknowledgement latency per transaction.
+async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate: u64, seconds: u64) -> String {
+    use mysql_async::prelude::Queryable;
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(cfg.source.host.clone())
+        .tcp_port(cfg.source.port)
+        .user(Some(cfg.source.user.clone()))
+        .pass(Some(cfg.source.password.clone()))
+        .prefer_socket(false);
+    let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
+    conn.query_drop("CREATE TABLE IF NOT EXISTS bench.lat (id BIGINT PRIMARY KEY, tx BIGINT, pad VARCHAR(200))").await.unwrap();
+    conn.query_drop("TRUNCATE bench.lat").await.unwrap();
+    let row: mysql_async::Row = conn.query_first("SHOW MASTER STATUS").await.unwrap().unwrap();
+    let start = maxwell_ha::binlog::reader::StartPosition::File(format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()).parse().unwrap());
+    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
+    let mut reader = Reader::open(cfg.source.clone(), dcfg, &start).await.expect("open");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let read = tokio::spawn(async move { reader.run(false, &stop, &tx).await });
+    let committed: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let txs = rate * seconds / LAT_TX_ROWS;
+    let period = Duration::from_secs_f64(LAT_TX_ROWS as f64 / rate as f64);
+    let log = committed.clone();
+    let writer = tokio::spawn(async move {
+        let pad = "p".repeat(120);
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        for t in 0..txs {
+            tick.tick().await;
+            let values: Vec<String> = (0..LAT_TX_ROWS).map(|i| format!("({}, {t}, '{pad}')", t * LAT_TX_ROWS + i)).collect();
+            conn.query_drop(format!("INSERT INTO bench.lat VALUES {}", values.join(","))).await.unwrap();
+            log.lock().unwrap().insert(t, Instant::now());
+        }
+    });
+    let mut sink = KafkaSink::new(&kcfg, false, None).expect("sink");
+    let order: Arc<Mutex<VecDeque<(maxwell_ha::binlog::BinlogPosition, u64)>>> = Arc::default();
+    let mut acked = sink.acked();
+    let (pending, commits) = (order.clone(), committed.clone());
+    let measure = tokio::spawn(async move {
+        let mut lat = Vec::with_capacity(txs as usize);
+        while (lat.len() as u64) < txs {
+            if acked.changed().await.is_err() {
+                break;
+            }
+            let now = Instant::now();
+            let Some(point) = acked.borrow_and_update().clone() else { continue };
+            let mut q = pending.lock().unwrap();
+            while q.front().is_some_and(|(p, _)| *p <= point.position) {
+                let (_, t) = q.pop_front().unwrap();
+                if let Some(at) = commits.lock().unwrap().get(&t) {
+                    lat.push(now.saturating_duration_since(*at));
+                }
+            }
+        }
+        lat
+    });
+    let mut seen = 0u64;
+    while seen < txs {
+        let Some(t) = rx.recv().await else { break };
+        let first = &t.json[..t.row_ends.first().copied().unwrap_or(0)];
+        let v: serde_json::Value = serde_json::from_slice(first).unwrap_or_default();
+        if v["table"] == "lat" && v["type"] == "insert" {
+            order.lock().unwrap().push_back((t.position.clone(), v["data"]["tx"].as_u64().unwrap()));
+            seen += 1;
+        }
+        sink.send(t).await.expect("send");
+    }
+    writer.await.unwrap();
+    let mut lat = tokio::time::timeout(Duration::from_secs(60), measure).await.expect("every transaction acknowledged").unwrap();
+    cancel.cancel();
+    let _ = sink.drain().await;
+    let _ = read.await;
+    lat.sort();
+    let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1000.0;
+    format!(
+        "{{\"mode\":\"latency\",\"rows_per_sec\":{rate},\"transactions\":{},\"rows_per_transaction\":{LAT_TX_ROWS},\"p50_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+        lat.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    )
 }

@@ -4,12 +4,15 @@
 #   scripts/bench.sh decode [ROWS]  reads that binlog range with maxwell-ha's reader (decode +
 #       Maxwell JSON) and with `mariadb-binlog --read-from-remote-server -v`, each pinned to one
 #       core: both rates, the ratio, peak RSS.              (default ROWS 1000000)
-#   scripts/bench.sh kafka [ROWS]   MariaDB → tansu broker (port 9417) rows/s through maxwell-ha,
-#       next to a bare rdkafka producer pushing pre-built messages of the same average size to
-#       the same broker in the same run: both rates and the ratio.   (default ROWS 100000)
+#   scripts/bench.sh kafka [ROWS]   MariaDB → Apache Kafka (scripts/kafka.sh, one broker, port
+#       9417) rows/s through maxwell-ha, next to a bare rdkafka producer pushing pre-built
+#       messages of the same shape (key, 4 headers, average size) to the same broker in the same
+#       run: both rates and the ratio; then commit→ack latency p50/p99 with a live writer at a
+#       fixed LATENCY_RATE rows/s (default 10000) for LATENCY_SECONDS (default 20).
+#       (default ROWS 300000)
 source "$(dirname "$0")/common.sh"
 MODE="${1:-decode}"
-case "$MODE" in decode) ROWS="${2:-1000000}" ;; kafka) ROWS="${2:-100000}" ;; *) echo "usage: $0 decode|kafka [ROWS]" >&2; exit 2 ;; esac
+case "$MODE" in decode) ROWS="${2:-1000000}" ;; kafka) ROWS="${2:-300000}" ;; *) echo "usage: $0 decode|kafka [ROWS]" >&2; exit 2 ;; esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
 apt_install time util-linux
@@ -42,9 +45,10 @@ log "binlog range $start .. $end"
 if [ "$MODE" = kafka ]; then
   export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
   python3 -c "import confluent_kafka" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3
-  rm -rf "$MAXWELL_HA_RUN/tansu-$KAFKA_PORT"
-  "$REPO_ROOT/scripts/tansu.sh" start >&2
-  trap '"$REPO_ROOT/scripts/tansu.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
+  "$REPO_ROOT/scripts/kafka.sh" stop >&2
+  rm -rf "$MAXWELL_HA_RUN/kafka-$KAFKA_PORT"
+  "$REPO_ROOT/scripts/kafka.sh" start >&2
+  trap '"$REPO_ROOT/scripts/kafka.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
   bootstrap="127.0.0.1:$KAFKA_PORT"
   python3 tests/kafka_tool.py "$bootstrap" create bench_ceiling 1
   python3 tests/kafka_tool.py "$bootstrap" create bench_rows 1
@@ -53,11 +57,17 @@ if [ "$MODE" = kafka ]; then
   ceiling=$(target/release/examples/bench_kafka ceiling --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_ceiling --rows="$ROWS" --bytes="$size")
   pipeline=$(target/release/examples/bench_kafka pipeline --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_rows)
-  python3 - "$ceiling" "$pipeline" "$size" <<'PY'
+  python3 tests/kafka_tool.py "$bootstrap" create bench_latency 3
+  latency=$(target/release/examples/bench_kafka latency --host=127.0.0.1 --port="$MARIADB_PORT" \
+    --rate="${LATENCY_RATE:-10000}" --seconds="${LATENCY_SECONDS:-20}" \
+    --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_latency --producer_partition_by=primary_key)
+  python3 - "$ceiling" "$pipeline" "$size" "$latency" <<'PY'
 import json, sys
-c, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+c, p, l = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[4])
 print(json.dumps({"rows": p["rows"], "message_bytes": int(sys.argv[3]), "bare_producer_msgs_per_sec": c["rows_per_sec"],
-  "maxwell_ha_rows_per_sec": p["rows_per_sec"], "ratio": round(p["rows_per_sec"] / c["rows_per_sec"], 3)}))
+  "maxwell_ha_rows_per_sec": p["rows_per_sec"], "ratio": round(p["rows_per_sec"] / c["rows_per_sec"], 3),
+  "latency_rows_per_sec": l["rows_per_sec"], "commit_to_ack_p50_ms": l["p50_ms"], "commit_to_ack_p99_ms": l["p99_ms"],
+  "commit_to_ack_max_ms": l["max_ms"]}))
 PY
   exit 0
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). On a machine with only Rust, gcc, Python and
-# Java it installs what the tests need (the tansu broker is built once and cached), starts a
-# private MariaDB, a Kafka-protocol broker and a 3-server ZooKeeper ensemble on 127.0.0.1 (own
-# ports and state dir), runs every unit and integration test, and stops what it started.
+# Java it installs what the tests need (Apache Kafka's jars are fetched once with Maven and
+# cached), starts a private MariaDB, Apache Kafka (KRaft, one broker) and a 3-server ZooKeeper
+# ensemble on 127.0.0.1 (own ports and state dir), runs every unit and integration test, and stops what it started.
 #   scripts/test.sh [cargo test args...]
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
@@ -17,9 +17,9 @@ export ZK_PORT_BASE="${ZK_PORT_BASE:-2281}"
 export MAXWELL_TEST_ZK_BASE="$ZK_PORT_BASE"
 fixtures="${MAXWELL_FIXTURES:-$REPO_ROOT/../shared/maxwell-fixtures}"
 [ -d "$fixtures" ] || { log "Maxwell fixtures not found at $fixtures (set MAXWELL_FIXTURES)"; exit 1; }
-"$REPO_ROOT/scripts/tansu.sh" install
-trap '"$REPO_ROOT/scripts/tansu.sh" stop; "$REPO_ROOT/scripts/zookeeper.sh" stop; "$REPO_ROOT/scripts/mariadb.sh" stop' EXIT
+"$REPO_ROOT/scripts/kafka.sh" install
+trap '"$REPO_ROOT/scripts/kafka.sh" stop; "$REPO_ROOT/scripts/zookeeper.sh" stop; "$REPO_ROOT/scripts/mariadb.sh" stop' EXIT
 "$REPO_ROOT/scripts/mariadb.sh" start
-"$REPO_ROOT/scripts/tansu.sh" start
+"$REPO_ROOT/scripts/kafka.sh" start
 "$REPO_ROOT/scripts/zookeeper.sh" start
 cargo test --release --locked "$@"

@@ -77,7 +77,10 @@ pub const KEYS: &[KeySpec] = &[
     key("node_id", S, None, "This node's name in the cluster (default: the host name). Unique per cluster."),
     key("ha_priority", Kind::Int { min: -1000, max: 1000 }, Some("0"), "Takeover preference: standbys with a higher priority race first."),
     key("ha_takeover_delay_ms", Kind::Int { min: 0, max: 60000 }, Some("500"), "A standby waits this long per live member of higher priority before racing for leadership."),
-    key("ha_commit_interval_ms", Kind::Int { min: 10, max: 60000 }, Some("100"), "How often the leader commits the acknowledged position to ZooKeeper."),
+    key("ha_commit_interval_ms", Kind::Int { min: 10, max: 60000 }, Some("100"), "How often the leader commits: a Kafka transaction closes at the first binlog transaction boundary after this long (exactly-once), and the acknowledged position is written to ZooKeeper."),
+    key("ha_delivery", Kind::OneOf(&["exactly_once", "at_least_once"]), Some("exactly_once"), "How a cluster writes to Kafka. exactly_once: Kafka transactions under one transactional.id per cluster (kafka.transactional.id overrides the name), the resume point committed with the rows; a deposed leader is fenced by the broker; consumers read with isolation.level=read_committed. at_least_once: no transactions (for brokers without them); a new leader skips the rows it finds at the end of each partition, a crash may repeat rows, producer_partition_by=random is refused."),
+    key("ha_checkpoint_topic", S, None, "Exactly-once: topic of the cluster's checkpoints (1 partition, compacted; created when missing). Default: <transactional id>.checkpoint."),
+    key("ha_kafka_transaction_rows", Kind::Int { min: 1, max: 10_000_000 }, Some("100000"), "Exactly-once: a Kafka transaction closes once it holds this many rows; a larger binlog transaction is split across Kafka transactions (and still comes out exactly once)."),
     key("metrics_type", S, None, "Comma-separated metric reporters; maxwell-ha has `http` (Prometheus `/metrics` on http_port). Maxwell's slf4j, jmx and datadog are not available."),
     key("http_port", PORT, None, "Serve /metrics, /healthz, /readyz, /api/status and the status page `/` on this port (default 8080 when metrics_type=http; unset: no HTTP)."),
     key("http_bind_address", S, Some("127.0.0.1"), "Address the HTTP endpoints listen on (0.0.0.0 for all interfaces)."),
@@ -301,6 +304,12 @@ pub struct HaConfig {
     pub priority: i32,
     pub takeover_delay: Duration,
     pub commit_interval: Duration,
+    pub delivery: crate::sink::kafka::Delivery,
+    /// Exactly-once: the cluster's transactional id (`kafka.transactional.id`, else derived
+    /// from the root) and checkpoint topic.
+    pub transactional_id: String,
+    pub checkpoint_topic: String,
+    pub kafka_transaction_rows: usize,
 }
 
 /// This machine's host name.
@@ -419,6 +428,16 @@ impl Config {
                         return err("`zookeeper_auth` must be user:password");
                     }
                 }
+                let delivery: crate::sink::kafka::Delivery = s.get("ha_delivery").unwrap().parse().map_err(|e| ConfigError::Msg(format!("`ha_delivery`: {e}")))?;
+                let transactional_id = s.get("kafka.transactional.id").map(str::to_string).unwrap_or_else(|| crate::sink::kafka::config::default_transactional_id(&root));
+                if delivery == crate::sink::kafka::Delivery::AtLeastOnce && kafka.is_some() {
+                    if s.get("kafka.transactional.id").is_some() {
+                        return err("`kafka.transactional.id` is only used with ha_delivery=exactly_once: remove it, or remove ha_delivery=at_least_once");
+                    }
+                    if s.get("producer_partition_by") == Some("random") || s.get("producer_partition_by_fallback") == Some("random") {
+                        return err("`producer_partition_by=random` can lose rows after a takeover in a cluster with ha_delivery=at_least_once (the takeover scan cannot find where a row went): use another partitioning, or ha_delivery=exactly_once");
+                    }
+                }
                 let node_id = s.get("node_id").map(str::to_string).unwrap_or_else(hostname);
                 if node_id.contains('/') || node_id.is_empty() {
                     return err(format!("`node_id` {node_id:?} must be non-empty and contain no '/'"));
@@ -432,6 +451,10 @@ impl Config {
                     priority: s.int("ha_priority").unwrap() as i32,
                     takeover_delay: Duration::from_millis(s.int("ha_takeover_delay_ms").unwrap() as u64),
                     commit_interval: Duration::from_millis(s.int("ha_commit_interval_ms").unwrap() as u64),
+                    delivery,
+                    checkpoint_topic: s.get("ha_checkpoint_topic").map(str::to_string).unwrap_or_else(|| crate::sink::kafka::checkpoint::default_topic(&transactional_id)),
+                    transactional_id,
+                    kafka_transaction_rows: s.int("ha_kafka_transaction_rows").unwrap() as usize,
                 })
             }
         };

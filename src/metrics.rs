@@ -31,6 +31,7 @@ pub struct Metrics {
     pub lag: Gauge,
     pub last_event: Gauge,
     pub commit_to_ack: Histogram,
+    kafka_txn_commit: Histogram,
     pub position_commits: IntCounter,
     position_age: Gauge,
     pub leader: IntGauge,
@@ -58,6 +59,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_replication_lag_seconds", "Acknowledgement time minus commit time of the last transaction; 0 once idle and caught up.", ""),
     ("maxwell_last_event_timestamp_seconds", "Commit time (Unix seconds) of the last transaction read.", ""),
     ("maxwell_commit_to_ack_seconds", "Histogram: source commit to sink acknowledgement, per transaction.", ""),
+    ("maxwell_kafka_transaction_commit_seconds", "Histogram: duration of a Kafka transaction commit (exactly-once mode).", ""),
     ("maxwell_position_commits_total", "Positions committed to ZooKeeper by this node.", ""),
     ("maxwell_position_age_seconds", "Seconds an acknowledged position has waited to be committed to ZooKeeper (leader only; 0 when all is committed).", ""),
     ("maxwell_leader", "1 while this node leads (or streams alone), 0 otherwise.", ""),
@@ -101,6 +103,10 @@ impl Metrics {
             commit_to_ack: reg!(Histogram::with_opts(
                 HistogramOpts::new("maxwell_commit_to_ack_seconds", help("maxwell_commit_to_ack_seconds"))
                     .buckets(vec![0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0])
+            )),
+            kafka_txn_commit: reg!(Histogram::with_opts(
+                HistogramOpts::new("maxwell_kafka_transaction_commit_seconds", help("maxwell_kafka_transaction_commit_seconds"))
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0])
             )),
             position_commits: reg!(counter("maxwell_position_commits_total")),
             position_age: reg!(gauge("maxwell_position_age_seconds")),
@@ -147,6 +153,11 @@ impl Metrics {
         self.acked_seq.fetch_add(1, Ordering::Relaxed);
         self.commit_to_ack.observe(lag);
         self.lag.set(lag);
+    }
+
+    /// A Kafka transaction committed after `took`.
+    pub fn kafka_commit(&self, took: std::time::Duration) {
+        self.kafka_txn_commit.observe(took.as_secs_f64());
     }
 
     /// The source is idle: if nothing read is still unacknowledged, the lag is zero.

@@ -68,7 +68,7 @@ pub enum NodeError {
 impl NodeError {
     /// Transient failures are worth another attempt (by this node or the next leader).
     pub fn is_transient(&self) -> bool {
-        matches!(self, NodeError::Reader(e) if e.is_transient()) || matches!(self, NodeError::Kafka(KafkaSinkError::Transient(_)))
+        matches!(self, NodeError::Reader(e) if e.is_transient()) || matches!(self, NodeError::Kafka(KafkaSinkError::Transient(_) | KafkaSinkError::Abortable(_)))
     }
 }
 
@@ -87,11 +87,27 @@ pub struct StreamControl {
     pub provenance: Option<(String, u64)>,
     /// A connected consumer for the takeover scan (kept across terms).
     pub scanner: Option<crate::sink::kafka::Scanner>,
+    /// Exactly-once: this term's transaction settings and the committed rows of a split
+    /// transaction to skip; `producer` has made this term's `init_transactions`.
+    pub txn: Option<(crate::sink::kafka::TxnSettings, Option<crate::sink::kafka::Partial>)>,
+    /// Cluster mode: the cluster's root, written into every Kafka message's headers.
+    pub cluster: Option<String>,
 }
 
 impl StreamControl {
     pub fn new(stop: CancellationToken) -> Self {
-        Self { stop, abort: CancellationToken::new(), acked: watch::channel(None).0, dedup: false, producer: None, max_pause: None, provenance: None, scanner: None }
+        Self {
+            stop,
+            abort: CancellationToken::new(),
+            acked: watch::channel(None).0,
+            dedup: false,
+            producer: None,
+            max_pause: None,
+            provenance: None,
+            scanner: None,
+            txn: None,
+            cluster: None,
+        }
     }
 }
 
@@ -111,7 +127,8 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     // The start is a resume point with nothing before it to acknowledge: publish it, so a new
     // cluster commits where its first leader began (a later leader must not start at a newer
     // "current" position and skip what was written in between).
-    let _ = ctl.acked.send(Some(reader.resume.clone()));
+    let start_point = reader.resume.clone();
+    let _ = ctl.acked.send(Some(start_point.clone()));
     metrics::status().streaming = true;
     let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
     let (tx, mut rx) = mpsc::channel::<Transaction>(256);
@@ -131,9 +148,10 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
     let result = match &cfg.kafka {
         None => to_stdout(&mut rx, &reader_cancel, ctl),
-        Some(k) => match KafkaSink::new(k, ctl.dedup, ctl.producer.clone()) {
+        Some(k) => match kafka_sink(k, ctl, start_point) {
             Ok(mut sink) => {
-                sink.provenance = ctl.provenance.as_ref().map(|(n, e)| (n.clone(), e.to_string()));
+                sink.abort = ctl.abort.clone();
+                sink.provenance = ctl.provenance.as_ref().map(|(n, e)| (ctl.cluster.clone().unwrap_or_default(), n.clone(), e.to_string()));
                 sink.scanner = ctl.scanner.clone();
                 if let Some(gap) = ctl.max_pause {
                     let abort = ctl.abort.clone();
@@ -157,6 +175,14 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         ((last, Some(e)), _) => Err((e, last)),
         ((last, None), Err(e)) => Err((e.into(), last)),
         ((last, None), Ok(())) => Ok(last),
+    }
+}
+
+fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: ResumePoint) -> Result<KafkaSink, KafkaSinkError> {
+    match (&ctl.txn, &ctl.producer) {
+        (Some((settings, partial)), Some(p)) => Ok(KafkaSink::exactly_once(k, p.clone(), settings.clone(), start, partial.clone())),
+        (Some(_), None) => Err(KafkaSinkError::Fatal("exactly-once mode without this term's producer".into())),
+        (None, _) => KafkaSink::new(k, ctl.dedup, ctl.producer.clone()),
     }
 }
 
@@ -205,7 +231,13 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
     });
     let mut err = None;
     let mut failed = sink.failed();
-    loop {
+    // Exactly-once: the term's first act is a checkpoint at its start.
+    if let Err(e) = sink.checkpoint_now().await {
+        err = Some(e);
+        cancel.cancel();
+    }
+    while err.is_none() {
+        let due = sink.next_commit().map(tokio::time::Instant::from_std);
         let t = tokio::select! {
             biased;
             _ = ctl.abort.cancelled() => break,
@@ -213,6 +245,14 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
             _ = failed.wait_for(|f| f.is_some()) => {
                 cancel.cancel();
                 break;
+            }
+            // Exactly-once: an open Kafka transaction commits on time even while idle.
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                if let Err(e) = sink.commit_if_due().await {
+                    err = Some(e);
+                    cancel.cancel();
+                }
+                continue;
             }
             t = rx.recv() => t,
         };
@@ -223,9 +263,6 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
             cancel.cancel();
             break;
         }
-    }
-    if ctl.abort.is_cancelled() {
-        sink.purge();
     }
     let (last, drain_err) = sink.drain().await;
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), progress).await;

@@ -29,7 +29,6 @@ fn start(root: &str, id: &str, topic: &str, db: &str) -> Child {
             "--producer=kafka".into(),
             format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
             format!("--kafka_topic={topic}"),
-            "--kafka.enable.idempotence=false".into(),
         ])
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

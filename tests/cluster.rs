@@ -40,11 +40,6 @@ impl Cluster {
             format!("--kafka_topic={}", self.topic),
             "--producer_partition_by=primary_key".into(),
             "--kafka.reconnect.backoff.max.ms=500".into(),
-            // tansu 0.6.0 panics in its idempotent-producer check under producer churn
-            // (tansu-storage lite.rs:503, "more or less than one row") and stops serving;
-            // the drills therefore run without idempotence. Duplicates from a takeover are
-            // still ruled out by the takeover scan, which is what this test checks.
-            "--kafka.enable.idempotence=false".into(),
             "--log_level=info".into(),
         ]);
         args

@@ -44,6 +44,11 @@ fn compose_file_is_valid_and_complete() {
     }
     assert!(rendered.contains("--binlog-row-metadata=FULL") && rendered.contains("--binlog-format=ROW"), "MySQL binlog settings");
     assert!(rendered.contains("KAFKA_PROCESS_ROLES: broker,controller"), "Kafka runs in KRaft mode");
+    // The same Kafka release as the tests and drills (scripts/kafka.sh).
+    let script = std::fs::read_to_string(format!("{ROOT}/scripts/kafka.sh")).unwrap();
+    let version = script.lines().find_map(|l| l.strip_prefix("VERSION=")).expect("scripts/kafka.sh sets VERSION=").trim();
+    let images: Vec<&str> = rendered.lines().filter_map(|l| l.trim().strip_prefix("image: apache/kafka:")).collect();
+    assert!(!images.is_empty() && images.iter().all(|v| *v == version), "compose Kafka images {images:?} differ from the tests' Kafka {version}");
     assert!(std::path::Path::new(&format!("{ROOT}/Dockerfile")).exists());
 }
 

@@ -40,9 +40,9 @@ async fn broker_restart_loses_and_duplicates_nothing() {
         }
     });
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    script("tansu.sh", &["kill"]);
+    script("kafka.sh", &["kill", "1"]);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    script("tansu.sh", &["start"]);
+    script("kafka.sh", &["start"]);
     writer.await.unwrap();
 
     let got = consume(&[topic.clone()], (TXS * ROWS_PER_TX) as usize, 120, "primary_key", "default");

@@ -6,6 +6,10 @@
       prints one JSON object per message: topic, partition, offset, key, value, headers and
       `expected_partition`, the partition Maxwell picks for the row when partitioning BY
       (database | table | primary_key) with HASH (default | murmur3).
+  kafka_tool.py BOOTSTRAP tail TOPIC SINCE_MS ROWS TIMEOUT_S
+      prints, one line each (partition, offset, key, value), the messages of TOPIC written at or
+      after SINCE_MS (Unix ms), read with isolation.level=read_committed, until ROWS row events
+      (insert/update/delete) were seen; exit 1 if they did not arrive within TIMEOUT_S.
 
 Expected partitions are computed here, independently of the Rust code: Java's
 String.hashCode and MurmurHash3 x86_32 (seed 25342, via the mmh3 package), then
@@ -40,7 +44,7 @@ def expected_partition(s, n, fn):
 
 def create(bootstrap, topic, partitions):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    fs = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
+    fs = admin.create_topics([NewTopic(topic, num_partitions=int(partitions))])
     for t, f in fs.items():
         f.result(timeout=30)
 
@@ -74,7 +78,8 @@ def record(m, nparts, by, fn):
 
 def consume(bootstrap, topics, count, timeout, by, fn):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-%d" % time.time_ns(),
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
     md = c.list_topics(timeout=10)
     parts = []
     nparts = {}
@@ -102,6 +107,27 @@ def consume(bootstrap, topics, count, timeout, by, fn):
     c.close()
 
 
+def tail(bootstrap, topic, since_ms, rows, timeout):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tail-%d" % time.time_ns(),
+                  "enable.auto.commit": False, "isolation.level": "read_committed"})
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    want = [TopicPartition(topic, p, int(since_ms)) for p in parts]
+    c.assign([tp if tp.offset >= 0 else TopicPartition(topic, tp.partition, -1)  # -1: the end
+              for tp in c.offsets_for_times(want, timeout=10)])
+    seen, deadline = 0, time.time() + float(timeout)
+    while seen < int(rows) and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        value = json.loads(m.value())
+        seen += value.get("type") in ("insert", "update", "delete")
+        key = m.key().decode() if m.key() else ""
+        print("p%d@%d  key=%s\n    %s" % (m.partition(), m.offset(), key, m.value().decode()), flush=True)
+    c.close()
+    if seen < int(rows):
+        sys.exit("only %d of %d row messages arrived on %s within %s s" % (seen, int(rows), topic, timeout))
+
+
 if __name__ == "__main__":
     bootstrap, cmd, *args = sys.argv[1:]
-    {"create": create, "consume": consume}[cmd](bootstrap, *args)
+    {"create": create, "consume": consume, "tail": tail}[cmd](bootstrap, *args)

@@ -29,7 +29,6 @@ fn start(root: &str, id: &str, topic: &str, db: &str, port: u16) -> (String, u16
         "--producer=kafka".into(),
         format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
         format!("--kafka_topic={topic}"),
-        "--kafka.enable.idempotence=false".into(),
     ]);
     let child = Command::new(env!("CARGO_BIN_EXE_maxwell")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     (id.to_string(), port, child)

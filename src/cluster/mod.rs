@@ -16,6 +16,7 @@
 //!    delete `leader`, close the session: a standby leads at once.
 
 pub mod layout;
+pub mod producers;
 pub mod zk;
 
 use crate::binlog::reader::{ResumePoint, StartPosition};
@@ -114,29 +115,9 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         started_at: now_ms(),
         priority: ha.priority,
     };
-    // One producer (and one takeover-scan consumer) for the life of the process, connected
-    // while standing by.
-    let kafka = match &cfg.kafka {
-        Some(k) => {
-            // Messages still queued when a leader freezes must not go out after it thaws:
-            // unless set explicitly, they expire after one session timeout (a frozen leader
-            // is replaced only after that long), and an expiry makes the leader step down.
-            let mut k = k.clone();
-            if !k.props.iter().any(|(p, _)| p == "message.timeout.ms" || p == "delivery.timeout.ms") {
-                k.props.push(("message.timeout.ms".into(), ha.session_timeout.as_millis().to_string()));
-            }
-            // Without idempotence a failed request could leave a gap behind a later one that
-            // succeeded, and the takeover scan would skip over the gap: one request in flight.
-            let idempotent = k.props.iter().rev().find(|(p, _)| p == "enable.idempotence").is_none_or(|(_, v)| v == "true");
-            if !idempotent && !k.props.iter().any(|(p, _)| p.starts_with("max.in.flight")) {
-                k.props.push(("max.in.flight.requests.per.connection".into(), "1".into()));
-            }
-            let p = crate::sink::kafka::create_producer(&k).map_err(NodeError::from)?;
-            crate::sink::kafka::warm_up(&p);
-            metrics::get().watch_producer(&p);
-            let scanner = crate::sink::kafka::create_scanner(&k.props).map_err(NodeError::from)?;
-            Some((p, scanner))
-        }
+    // Kafka clients connected while standing by (see `producers`).
+    let mut kafka = match &cfg.kafka {
+        Some(k) => Some(producers::Producers::new(k, ha).map_err(NodeError::from)?),
         None => None,
     };
     metrics::status().node_id = Some(ha.node_id.clone());
@@ -188,7 +169,7 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 return Ok(());
             }
             match zk.try_lead(&ha.node_id).await {
-                Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, kafka.clone()).await {
+                Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut()).await {
                     Outcome::Shutdown => {
                         metrics::set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
                         return Ok(());
@@ -319,8 +300,27 @@ async fn lead(
     cfg: &Config,
     ha: &HaConfig,
     shutdown: &CancellationToken,
+    fence_term: &mut Option<(u64, i32)>,
+    kafka: Option<&mut producers::Producers>,
+) -> Outcome {
+    let mut kafka = kafka;
+    let mut used = None;
+    let outcome = term(zk, cfg, ha, shutdown, fence_term, kafka.as_deref_mut(), &mut used).await;
+    if let Some(k) = kafka {
+        k.term_ended(used);
+    }
+    outcome
+}
+
+/// One term of leadership; `used` receives the term's exactly-once producer.
+async fn term(
+    zk: &Zk,
+    cfg: &Config,
+    ha: &HaConfig,
+    shutdown: &CancellationToken,
     term: &mut Option<(u64, i32)>,
-    kafka: Option<(rdkafka::producer::FutureProducer, crate::sink::kafka::Scanner)>,
+    kafka: Option<&mut producers::Producers>,
+    used: &mut Option<rdkafka::producer::FutureProducer>,
 ) -> Outcome {
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
     let before = zk.epoch().await;
@@ -349,7 +349,47 @@ async fn lead(
         Err(ZkError::SessionLost(m)) => return Outcome::Lost(m),
         Err(e) => return Outcome::Fatal(e.into()),
     };
-    let start = committed.as_ref().map(|r| start_from(r, cfg)).unwrap_or_else(|| cfg.init_position.clone());
+    let mut start = committed.as_ref().map(|r| start_from(r, cfg)).unwrap_or_else(|| cfg.init_position.clone());
+    // Kafka: this term's producer; exactly-once claims the transactional id (fencing every
+    // earlier leader at the broker) and resumes from the checkpoint committed with the rows.
+    let mut producer = None;
+    let mut scanner = None;
+    let mut txn = None;
+    if let Some(k) = kafka {
+        let p = match k.for_term() {
+            Ok(p) => p,
+            Err(e) => return Outcome::Fatal(NodeError::from(e).into()),
+        };
+        scanner = k.scanner.clone();
+        if k.delivery() == crate::sink::kafka::Delivery::ExactlyOnce {
+            *used = Some(p.clone());
+            match k.claim(&p, ha.session_timeout * 2).await {
+                Ok(cp) => {
+                    let partial = cp.as_ref().and_then(|c| c.partial.clone());
+                    if let Some(cp) = &cp {
+                        tracing::info!(checkpoint = %cp, "resuming from the Kafka checkpoint");
+                        start = cp.start(cfg.gtid_mode);
+                    }
+                    let settings = crate::sink::kafka::TxnSettings {
+                        checkpoint_topic: k.checkpoint_topic().to_string(),
+                        key: k.checkpoint_key().to_string(),
+                        epoch,
+                        node_id: ha.node_id.clone(),
+                        interval: ha.commit_interval,
+                        max_rows: ha.kafka_transaction_rows,
+                        timeout: ha.session_timeout * 2,
+                    };
+                    txn = Some((settings, partial));
+                }
+                Err(crate::sink::kafka::KafkaSinkError::Fenced(m)) => return Outcome::Lost(m),
+                Err(e @ crate::sink::kafka::KafkaSinkError::Config(_)) | Err(e @ crate::sink::kafka::KafkaSinkError::Fatal(_)) => {
+                    return Outcome::Fatal(NodeError::from(e).into())
+                }
+                Err(e) => return Outcome::Retry(e.to_string()),
+            }
+        }
+        producer = Some(p);
+    }
     let m = metrics::get();
     m.epoch.set(epoch as i64);
     if current.is_none() {
@@ -386,9 +426,11 @@ async fn lead(
         stop: stop.clone(),
         abort: CancellationToken::new(),
         acked: watch::channel(None).0,
-        dedup: cfg.kafka.is_some(),
-        producer: kafka.as_ref().map(|(p, _)| p.clone()),
-        scanner: kafka.map(|(_, s)| s),
+        dedup: cfg.kafka.is_some() && txn.is_none(),
+        producer,
+        scanner,
+        txn,
+        cluster: Some(ha.root.clone()),
         // A pause of a quarter of the session can already have cost the lease's margin.
         max_pause: Some(ha.session_timeout / 4),
         provenance: Some((ha.node_id.clone(), epoch)),
@@ -405,8 +447,14 @@ async fn lead(
     let mut state = zk.client.state_watcher();
     let (abort, r2) = (ctl.abort.clone(), reason.clone());
     let session_task = tokio::spawn(async move {
+        // The state at subscription counts too (a disconnection before it is not missed).
+        let mut current = Some(state.state());
         loop {
-            match state.changed().await {
+            let s = match current.take() {
+                Some(s) => s,
+                None => state.changed().await,
+            };
+            match s {
                 zkc::SessionState::SyncConnected | zkc::SessionState::ConnectedReadOnly => continue,
                 zkc::SessionState::Disconnected => {
                     tracing::warn!("ZooKeeper disconnected: leadership in doubt, stopping the stream now");
@@ -497,6 +545,7 @@ async fn lead(
         None => Outcome::Retry("the stream ended".into()),
         Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),
         Some(NodeError::Reader(crate::binlog::reader::ReaderError::Replaced(m))) => Outcome::Lost(m),
+        Some(NodeError::Kafka(crate::sink::kafka::KafkaSinkError::Fenced(m))) => Outcome::Lost(m),
         Some(e) => Outcome::Fatal(e.into()),
     }
 }

@@ -1,0 +1,125 @@
+//! At-least-once acknowledgement: deliveries awaited strictly in binlog order, so the
+//! published position never passes a row the broker has not acknowledged.
+//!
+//! Invariants: the watermark only advances when every row of a transaction and of every
+//! earlier one is acknowledged; the first failed delivery freezes it and is reported once.
+
+use super::KafkaSinkError;
+use crate::binlog::reader::ResumePoint;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::DeliveryFuture;
+use tokio::sync::{mpsc, watch};
+
+/// Whether an error code is worth retrying at the application level.
+pub fn is_retriable(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(code, QueueFull | NotEnoughReplicas | NotEnoughReplicasAfterAppend | LeaderNotAvailable | NotLeaderForPartition | RequestTimedOut | NetworkException | BrokerTransportFailure | AllBrokersDown)
+}
+
+pub(super) fn describe(e: &KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(c) => format!("{e} ({c:?}{})", if is_retriable(c) { ", retriable, retries exhausted" } else { ", not retriable" }),
+        None => e.to_string(),
+    }
+}
+
+/// One transaction's deliveries: each resolves to `Err(description)` on failure.
+pub(super) struct Pending {
+    pub point: ResumePoint,
+    /// Commit time of the transaction (Unix seconds), for the commit-to-ack latency.
+    pub ts: u32,
+    pub deliveries: Vec<futures_util::future::BoxFuture<'static, Result<(), String>>>,
+}
+
+pub(super) fn delivery(d: DeliveryFuture) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+    Box::pin(async move {
+        match d.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(describe(&e)),
+            Err(_) => Err("the producer was dropped before the broker answered".to_string()),
+        }
+    })
+}
+
+pub(super) async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
+    let m = crate::metrics::get();
+    while let Some(p) = rx.recv().await {
+        for d in p.deliveries {
+            let Err(err) = d.await else {
+                m.messages_succeeded.inc();
+                continue;
+            };
+            let transient = err.contains("MessageTimedOut") || err.contains("Purge");
+            m.messages_failed.inc();
+            m.kafka_errors.with_label_values(&[if transient || err.contains("retriable,") { "retriable" } else { "fatal" }]).inc();
+            let last = acked.borrow().as_ref().map(|p| p.position.to_string()).unwrap_or_else(|| "none".into());
+            let msg = format!("delivery failed: {err}; last acknowledged position {last}");
+            let _ = failed.send(Some(if transient { KafkaSinkError::Transient(msg) } else { KafkaSinkError::Fatal(msg) }));
+            return;
+        }
+        m.acked(p.ts);
+        let _ = acked.send(Some(p.point));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn point(pos: u64) -> ResumePoint {
+        ResumePoint { position: crate::binlog::BinlogPosition::new("f", pos), gtid: None, server_id: 1 }
+    }
+
+    /// Acknowledgements that arrive out of order never move the watermark past a row that
+    /// is not acknowledged; a failure freezes it and is reported.
+    #[tokio::test]
+    async fn watermark_advances_only_in_delivery_order() {
+        let (ptx, prx) = mpsc::channel(16);
+        let (atx, mut arx) = watch::channel(None);
+        let (ftx, frx) = watch::channel(None);
+        let task = tokio::spawn(ack_in_order(prx, atx, ftx));
+        let mut senders = Vec::new();
+        for (pos, rows) in [(10, 2), (20, 1), (30, 1)] {
+            let mut deliveries = Vec::new();
+            for _ in 0..rows {
+                let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+                senders.push(tx);
+                deliveries.push(Box::pin(async move { rx.await.unwrap() }) as futures_util::future::BoxFuture<'static, _>);
+            }
+            ptx.send(Pending { point: point(pos), ts: 0, deliveries }).await.unwrap();
+        }
+        let mut s = senders.into_iter();
+        let (a1, a2, b, c) = (s.next().unwrap(), s.next().unwrap(), s.next().unwrap(), s.next().unwrap());
+        // Transaction 20 and 30 acknowledged first: nothing may advance.
+        b.send(Ok(())).unwrap();
+        c.send(Ok(())).unwrap();
+        a2.send(Ok(())).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*arx.borrow_and_update(), None);
+        a1.send(Ok(())).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), async {
+            while arx.borrow().as_ref().map(|p| p.position.pos) != Some(30) {
+                arx.changed().await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+        // A failure stops acknowledgement at the last good transaction.
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+        ptx.send(Pending { point: point(40), ts: 0, deliveries: vec![Box::pin(async move { rx.await.unwrap() })] }).await.unwrap();
+        tx.send(Err("boom".into())).unwrap();
+        task.await.unwrap();
+        assert_eq!(arx.borrow().as_ref().unwrap().position.pos, 30);
+        let f = frx.borrow().clone().unwrap().to_string();
+        assert!(f.contains("boom") && f.contains("f:30"), "{f}");
+    }
+
+    #[test]
+    fn classification() {
+        assert!(is_retriable(RDKafkaErrorCode::QueueFull));
+        assert!(is_retriable(RDKafkaErrorCode::NotEnoughReplicas));
+        assert!(!is_retriable(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(!is_retriable(RDKafkaErrorCode::InvalidProducerEpoch));
+    }
+}

@@ -1,0 +1,198 @@
+//! The exactly-once resume point, kept in Kafka itself: one record per Kafka transaction on
+//! the cluster's checkpoint topic (one partition, compacted, key = the cluster's root),
+//! produced in the same transaction as the rows it covers.
+//!
+//! Invariants:
+//! - A checkpoint is visible to a `read_committed` reader exactly when the rows it covers
+//!   are: both commit or abort together. So the last committed checkpoint is where the rows
+//!   in Kafka end, whatever happened to the leader that wrote them.
+//! - `position`/`gtid` is always a transaction boundary. A binlog transaction too large for
+//!   one Kafka transaction is split; `partial` then says how many of the rows of the
+//!   transaction ending at `partial.position` are already committed, and a new leader
+//!   re-reads that transaction from `position` and skips exactly those rows.
+//! - Read only after `init_transactions` returned for this term: by then the previous
+//!   producer's transaction has been committed or aborted, so nothing is pending.
+
+use super::config::connection_settings;
+use super::KafkaSinkError;
+use crate::binlog::gtid::GtidSet;
+use crate::binlog::position::BinlogPosition;
+use crate::binlog::reader::{ResumePoint, StartPosition};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Rows of one binlog transaction already committed to Kafka (a split transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partial {
+    /// End of the split transaction (its resume point once complete).
+    pub position: BinlogPosition,
+    /// Rows of it, in binlog order, already in Kafka.
+    pub rows: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Every row before this transaction boundary is in Kafka.
+    pub position: BinlogPosition,
+    /// The GTID set at `position`, when the source has GTIDs.
+    pub gtid: Option<GtidSet>,
+    /// server_id of the source that wrote the transaction ending at `position`.
+    pub server_id: u32,
+    pub partial: Option<Partial>,
+    /// The term (ZooKeeper epoch) and node that committed it.
+    pub epoch: u64,
+    pub node_id: String,
+    /// Unix milliseconds.
+    pub committed_at: u64,
+}
+
+impl Checkpoint {
+    pub fn resume_point(&self) -> ResumePoint {
+        ResumePoint { position: self.position.clone(), gtid: self.gtid.clone(), server_id: self.server_id }
+    }
+
+    /// Where the binlog must be re-read from to continue after this checkpoint.
+    pub fn start(&self, gtid_mode: bool) -> StartPosition {
+        match &self.gtid {
+            Some(g) if gtid_mode => StartPosition::Gtid(g.clone()),
+            _ => StartPosition::File(self.position.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        serde_json::from_str(s).map_err(|e| format!("not a checkpoint record ({e}): {s}"))
+    }
+}
+
+/// The cluster's checkpoint topic: `ha_checkpoint_topic`, else `<transactional id>.checkpoint`.
+pub fn default_topic(transactional_id: &str) -> String {
+    format!("{transactional_id}.checkpoint")
+}
+
+/// Creates the checkpoint topic when it does not exist (1 partition, compacted, the broker's
+/// default replication factor and min.insync.replicas).
+pub async fn ensure_topic(props: &[(String, String)], topic: &str) -> Result<(), KafkaSinkError> {
+    let admin: AdminClient<DefaultClientContext> =
+        connection_settings(props).create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
+    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1)).set("cleanup.policy", "compact");
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))).request_timeout(Some(Duration::from_secs(15)));
+    let res = admin.create_topics([&new], &opts).await.map_err(|e| KafkaSinkError::Transient(format!("cannot create the checkpoint topic {topic}: {e}")))?;
+    for r in res {
+        match r {
+            Ok(_) => tracing::info!(topic, "created the checkpoint topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) if matches!(code, RDKafkaErrorCode::TopicAuthorizationFailed | RDKafkaErrorCode::ClusterAuthorizationFailed | RDKafkaErrorCode::PolicyViolation) => {
+                return Err(KafkaSinkError::Config(format!(
+                    "cannot create the checkpoint topic {topic} ({code:?}): create it with 1 partition and cleanup.policy=compact, or name an existing one with ha_checkpoint_topic"
+                )))
+            }
+            Err((_, code)) => return Err(KafkaSinkError::Transient(format!("cannot create the checkpoint topic {topic}: {code:?}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the last committed checkpoint with key `key` (blocking: run it off the runtime).
+/// `None` when the topic holds none yet.
+pub fn read_latest(props: &[(String, String)], topic: &str, key: &str, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
+    let mut c = connection_settings(props);
+    c.set("group.id", format!("maxwell-ha-checkpoint-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("fetch.wait.max.ms", "10");
+    let consumer: BaseConsumer = c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
+    let t = |e: rdkafka::error::KafkaError| KafkaSinkError::Transient(format!("cannot read the checkpoint topic {topic}: {e}"));
+    let deadline = Instant::now() + timeout;
+    // With read_committed the high offset is the last stable offset.
+    let (low, high) = consumer.fetch_watermarks(topic, 0, timeout).map_err(t)?;
+    let mut window = 16i64;
+    loop {
+        let from = (high - window).max(low);
+        let found = read_range(&consumer, topic, key, from, high, deadline)?;
+        if found.is_some() || from == low {
+            consumer.unassign().ok();
+            return Ok(found);
+        }
+        window *= 8;
+    }
+}
+
+/// The last checkpoint for `key` among the committed records in `[from, to)`.
+fn read_range(consumer: &BaseConsumer, topic: &str, key: &str, from: i64, to: i64, deadline: Instant) -> Result<Option<Checkpoint>, KafkaSinkError> {
+    if from >= to {
+        return Ok(None);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(from)).map_err(|e| KafkaSinkError::Fatal(e.to_string()))?;
+    consumer.assign(&tpl).map_err(|e| KafkaSinkError::Transient(e.to_string()))?;
+    let mut last = None;
+    loop {
+        // Aborted records and transaction markers are skipped by the consumer: its position,
+        // not the last message's offset, tells when the range is read.
+        let pos = consumer.position().ok().and_then(|p| p.find_partition(topic, 0).and_then(|e| e.offset().to_raw())).unwrap_or(from);
+        if pos >= to {
+            return Ok(last);
+        }
+        if Instant::now() > deadline {
+            return Err(KafkaSinkError::Transient(format!("the checkpoint topic {topic} was not read up to offset {to} in time (at {pos})")));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                if m.key() != Some(key.as_bytes()) {
+                    continue;
+                }
+                let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap_or_default();
+                match text.parse::<Checkpoint>() {
+                    Ok(cp) => last = Some(cp),
+                    Err(e) => {
+                        return Err(KafkaSinkError::Fatal(format!(
+                            "{topic} offset {} holds a record for this cluster that is {e}: fix or delete it (maxwell-cli position set), nothing was skipped",
+                            m.offset()
+                        )))
+                    }
+                }
+            }
+            Some(Err(e)) => tracing::debug!(error = %e, "checkpoint read: consumer error"),
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_as_json() {
+        let cp = Checkpoint {
+            position: BinlogPosition::new("mysql-bin.000003", 1234),
+            gtid: Some("0-1-99".parse().unwrap()),
+            server_id: 1,
+            partial: Some(Partial { position: BinlogPosition::new("mysql-bin.000003", 99999), rows: 50000 }),
+            epoch: 7,
+            node_id: "n1".into(),
+            committed_at: 1,
+        };
+        let text = cp.to_string();
+        assert!(text.contains("\"position\":\"mysql-bin.000003:1234\"") && text.contains("\"rows\":50000"), "{text}");
+        assert_eq!(text.parse::<Checkpoint>().unwrap(), cp);
+        assert_eq!(cp.start(false), StartPosition::File(BinlogPosition::new("mysql-bin.000003", 1234)));
+        assert!(matches!(cp.start(true), StartPosition::Gtid(_)));
+        assert!("{\"position\":1}".parse::<Checkpoint>().unwrap_err().contains("not a checkpoint"));
+        assert_eq!(default_topic("maxwell-ha.a.b"), "maxwell-ha.a.b.checkpoint");
+    }
+}

@@ -1,0 +1,209 @@
+//! Producer settings: Maxwell's routing plus the librdkafka properties, with the defaults we
+//! insist on and the combinations we refuse.
+//!
+//! Invariants:
+//! - Unless the user says otherwise: `acks=all`, idempotence on, `linger.ms=5`.
+//! - Settings that would silently void a guarantee are refused at start with one message
+//!   that names the key and what to do: `acks` other than all with idempotence, more than 5
+//!   requests in flight with idempotence, `kafka.transactional.id` outside a cluster, and in
+//!   exactly-once mode anything that turns idempotence or `acks=all` off.
+
+use super::KafkaSinkError;
+use crate::sink::partition::Routing;
+use rdkafka::producer::FutureProducer;
+use rdkafka::ClientConfig;
+
+/// How a cluster's leader writes to Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Kafka transactions under one stable `transactional.id` per cluster, with the resume
+    /// point committed in the same transaction: a deposed leader is fenced by the broker and
+    /// a `read_committed` consumer sees every row exactly once. The cluster default.
+    ExactlyOnce,
+    /// Idempotent producer, no transactions; a new leader skips rows found in the last
+    /// message of each partition. A single node's mode, and a cluster's on request.
+    AtLeastOnce,
+}
+
+impl std::str::FromStr for Delivery {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exactly_once" => Ok(Self::ExactlyOnce),
+            "at_least_once" => Ok(Self::AtLeastOnce),
+            o => Err(format!("`{o}`: expected exactly_once or at_least_once")),
+        }
+    }
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ExactlyOnce => "exactly_once",
+            Self::AtLeastOnce => "at_least_once",
+        })
+    }
+}
+
+/// Settings for the producer: `kafka.*` properties (prefix stripped) and Maxwell's routing.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub props: Vec<(String, String)>,
+    pub routing: Routing,
+}
+
+impl KafkaConfig {
+    /// The last value given for a librdkafka property.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        prop(&self.props, key)
+    }
+}
+
+fn prop<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    props.iter().rev().find(|(p, _)| p == key).map(|(_, v)| v.as_str())
+}
+
+/// librdkafka settings we insist on unless the user says otherwise, and conflicts we refuse.
+/// `transactional` is the cluster's transactional id in exactly-once mode.
+pub fn client_config(props: &[(String, String)]) -> Result<ClientConfig, KafkaSinkError> {
+    build(props, None)
+}
+
+fn build(props: &[(String, String)], transactional: Option<&str>) -> Result<ClientConfig, KafkaSinkError> {
+    let get = |k: &str| prop(props, k);
+    if get("bootstrap.servers").is_none() {
+        return Err(KafkaSinkError::Config("`kafka.bootstrap.servers` is required with producer=kafka".into()));
+    }
+    let idempotent = get("enable.idempotence").unwrap_or("true");
+    let acks = get("acks").or(get("request.required.acks")).unwrap_or("all");
+    if transactional.is_some() {
+        if idempotent != "true" {
+            return Err(KafkaSinkError::Config(
+                "`kafka.enable.idempotence=false` voids exactly-once delivery (Kafka transactions need idempotence): remove it, or set ha_delivery=at_least_once".into(),
+            ));
+        }
+        if !matches!(acks, "all" | "-1") {
+            return Err(KafkaSinkError::Config(format!(
+                "`kafka.acks={acks}` voids exactly-once delivery: remove it (acks=all), or set ha_delivery=at_least_once"
+            )));
+        }
+    }
+    if idempotent == "true" && !matches!(acks, "all" | "-1") {
+        return Err(KafkaSinkError::Config(format!(
+            "`kafka.acks={acks}` conflicts with idempotence (on by default): use acks=all, or set kafka.enable.idempotence=false to accept possible loss"
+        )));
+    }
+    if let Some(n) = get("max.in.flight.requests.per.connection").or(get("max.in.flight")) {
+        if idempotent == "true" && n.parse::<u32>().map_or(true, |n| n > 5) {
+            return Err(KafkaSinkError::Config(format!("`kafka.max.in.flight.requests.per.connection={n}` must be 1..5 with idempotence")));
+        }
+    }
+    if transactional.is_none() && get("transactional.id").is_some() {
+        return Err(KafkaSinkError::Config(
+            "`kafka.transactional.id` is only used by a cluster in exactly-once mode (zookeeper_servers set, ha_delivery=exactly_once), where it names the cluster's producer".into(),
+        ));
+    }
+    let mut c = ClientConfig::new();
+    c.set("enable.idempotence", idempotent).set("acks", acks).set("linger.ms", "5");
+    for (k, v) in props {
+        c.set(k, v);
+    }
+    if let Some(id) = transactional {
+        c.set("transactional.id", id);
+    }
+    Ok(c)
+}
+
+/// Creates a producer with our settings (no transactions).
+pub fn create_producer(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaSinkError> {
+    create(build(&cfg.props, None)?)
+}
+
+/// Creates the cluster's transactional producer. It does not talk to the transaction
+/// coordinator until `init_transactions`, so a standby may hold one without fencing anyone.
+pub fn create_transactional_producer(cfg: &KafkaConfig, transactional_id: &str) -> Result<FutureProducer, KafkaSinkError> {
+    create(build(&cfg.props, Some(transactional_id))?)
+}
+
+fn create(c: ClientConfig) -> Result<FutureProducer, KafkaSinkError> {
+    c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
+}
+
+/// The connection and security settings of `props`, for the sink's consumers.
+pub fn connection_settings(props: &[(String, String)]) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    for (k, v) in props {
+        if k == "bootstrap.servers" || k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") || k.starts_with("reconnect.") || k == "client.id" {
+            c.set(k, v);
+        }
+    }
+    c
+}
+
+/// A cluster's default transactional id, from its ZooKeeper root (`/maxwell/cluster` →
+/// `maxwell-ha.maxwell.cluster`): stable across restarts, distinct per cluster.
+pub fn default_transactional_id(root: &str) -> String {
+    format!("maxwell-ha.{}", sanitize(root))
+}
+
+/// `s` with every character Kafka does not allow in a topic name replaced by `_`, and the
+/// path separators by `.`.
+pub fn sanitize(s: &str) -> String {
+    s.trim_matches('/')
+        .chars()
+        .map(|c| match c {
+            '/' => '.',
+            c if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_and_conflicts() {
+        let c = client_config(&props(&[("bootstrap.servers", "127.0.0.1:9092")])).unwrap();
+        assert_eq!(c.get("acks"), Some("all"));
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        for (bad, needle) in [
+            (props(&[]), "kafka.bootstrap.servers"),
+            (props(&[("bootstrap.servers", "x"), ("acks", "1")]), "conflicts with idempotence"),
+            (props(&[("bootstrap.servers", "x"), ("max.in.flight.requests.per.connection", "10")]), "1..5"),
+            (props(&[("bootstrap.servers", "x"), ("transactional.id", "t")]), "only used by a cluster"),
+        ] {
+            let e = client_config(&bad).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        let c = client_config(&props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")])).unwrap();
+        assert_eq!(c.get("acks"), Some("1"));
+    }
+
+    #[test]
+    fn exactly_once_refuses_what_voids_it() {
+        let ok = build(&props(&[("bootstrap.servers", "x")]), Some("maxwell-ha.t")).unwrap();
+        assert_eq!(ok.get("transactional.id"), Some("maxwell-ha.t"));
+        for (bad, needle) in [
+            (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false")]), "enable.idempotence=false"),
+            (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")]), "voids exactly-once"),
+        ] {
+            let e = build(&bad, Some("t")).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("ha_delivery=at_least_once"), "{e}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(default_transactional_id("/maxwell/cluster"), "maxwell-ha.maxwell.cluster");
+        assert_eq!(sanitize("/a b/c:d/"), "a_b.c_d");
+        assert_eq!("exactly_once".parse::<Delivery>(), Ok(Delivery::ExactlyOnce));
+        assert_eq!(Delivery::AtLeastOnce.to_string(), "at_least_once");
+        assert!("once".parse::<Delivery>().is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! The Kafka sink: Maxwell's routing on rdkafka, in one of two delivery modes.
+//!
+//! - At-least-once (single node; a cluster with `ha_delivery=at_least_once`): idempotent
+//!   producer, `acks=all`; a transaction's position becomes *acknowledged* only when every row
+//!   of it and of every earlier transaction has been acknowledged (`ack`). After a takeover
+//!   the last message of each partition is read and rows at or before it are skipped (`scan`).
+//! - Exactly-once (a cluster's default): rows in Kafka transactions of the cluster's one
+//!   `transactional.id`, each closed by a checkpoint record (`transactions`, `checkpoint`);
+//!   the acknowledged position is the last committed checkpoint.
+//!
+//! Invariants (both modes):
+//! - Rows are handed to librdkafka in binlog order. A full local queue is backpressure:
+//!   sending waits, reading stops; nothing is dropped.
+//! - `abort` is honoured between rows, not only between transactions: once the stream is
+//!   aborted nothing more is handed to the producer.
+//! - Every message carries `maxwell.position` (end of its transaction), `maxwell.gtid` (GTID
+//!   set after it, when known), `maxwell.row`/`maxwell.rows` (index and count in the
+//!   transaction), `maxwell.server_id` (the source server that wrote it) and, in a cluster,
+//!   `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`.
+
+mod ack;
+pub mod checkpoint;
+pub mod config;
+mod freeze;
+mod scan;
+pub mod transactions;
+
+pub use ack::is_retriable;
+pub use checkpoint::{Checkpoint, Partial};
+pub use config::{client_config, create_producer, create_transactional_producer, Delivery, KafkaConfig};
+pub use freeze::FreezeGuard;
+pub use scan::{create_scanner, Scanner};
+pub use transactions::TxnSettings;
+
+use super::partition::partition_for;
+use crate::binlog::decoder::Transaction;
+use crate::binlog::position::BinlogPosition;
+use crate::binlog::reader::ResumePoint;
+use ack::{ack_in_order, delivery, describe, Pending};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer, PurgeConfig};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use transactions::Transactional;
+
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum KafkaSinkError {
+    #[error("Kafka configuration: {0}")]
+    Config(String),
+    #[error("Kafka: {0}")]
+    Fatal(String),
+    /// The broker is slow or unreachable right now (metadata, the takeover scan): try again.
+    #[error("Kafka: {0}")]
+    Transient(String),
+    /// The open Kafka transaction cannot commit: abort it and resume from the checkpoint.
+    #[error("Kafka transaction aborted: {0}")]
+    Abortable(String),
+    /// A newer producer claimed the cluster's transactional id: leadership is lost.
+    #[error("fenced by a newer leader: {0}")]
+    Fenced(String),
+}
+
+/// Connects `producer` to the cluster in the background (metadata of every topic).
+pub fn warm_up(producer: &FutureProducer) {
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = p.client().fetch_metadata(None, Duration::from_secs(10));
+    });
+}
+
+enum Mode {
+    AtLeastOnce {
+        pending: mpsc::Sender<Pending>,
+        acker: tokio::task::JoinHandle<()>,
+        dedup: bool,
+        /// Per (topic, partition): the last row already in Kafka, once looked up.
+        last_written: HashMap<(String, i32), Option<(BinlogPosition, usize)>>,
+        /// Rows skipped because they were already in Kafka (logged when the sink drains).
+        skipped: u64,
+    },
+    ExactlyOnce(Transactional),
+}
+
+pub struct KafkaSink {
+    /// Refuses sends after this process was paused (cluster mode).
+    pub freeze_guard: Option<std::sync::Arc<FreezeGuard>>,
+    /// Cluster mode: the writing cluster, node and epoch, sent as `maxwell.cluster`,
+    /// `maxwell.node` and `maxwell.epoch`.
+    pub provenance: Option<(String, String, String)>,
+    /// A connected consumer for the takeover scan (one is created when absent).
+    pub scanner: Option<Scanner>,
+    /// Leadership in doubt: stop handing rows to the producer at once.
+    pub abort: CancellationToken,
+    producer: FutureProducer,
+    props: Vec<(String, String)>,
+    routing: super::partition::Routing,
+    partitions: HashMap<String, i32>,
+    mode: Mode,
+    acked: watch::Receiver<Option<ResumePoint>>,
+    failed: watch::Receiver<Option<KafkaSinkError>>,
+    /// Exactly-once: nothing reports failures asynchronously (the commit does); the sender
+    /// is kept so that waiting on `failed` waits.
+    _failed_tx: Option<watch::Sender<Option<KafkaSinkError>>>,
+}
+
+impl KafkaSink {
+    /// An at-least-once sink. `producer`: an already connected producer to reuse (a standby
+    /// keeps one warm, so a takeover does not wait for connections and a producer id).
+    pub fn new(cfg: &KafkaConfig, dedup: bool, producer: Option<FutureProducer>) -> Result<Self, KafkaSinkError> {
+        let producer = match producer {
+            Some(p) => p,
+            None => create_producer(cfg)?,
+        };
+        let (ptx, prx) = mpsc::channel::<Pending>(4096);
+        let (atx, arx) = watch::channel(None);
+        let (ftx, frx) = watch::channel(None);
+        let acker = tokio::spawn(ack_in_order(prx, atx, ftx));
+        let mode = Mode::AtLeastOnce { pending: ptx, acker, dedup, last_written: HashMap::new(), skipped: 0 };
+        Ok(Self::with_mode(cfg, producer, mode, arx, frx, None))
+    }
+
+    /// An exactly-once sink on a producer whose `init_transactions` this term already made,
+    /// resuming after `start` (and `partial`, the committed rows of a split transaction).
+    pub fn exactly_once(cfg: &KafkaConfig, producer: FutureProducer, settings: TxnSettings, start: ResumePoint, partial: Option<Partial>) -> Self {
+        let (atx, arx) = watch::channel(None);
+        let (ftx, frx) = watch::channel(None);
+        let mode = Mode::ExactlyOnce(Transactional::new(producer.clone(), settings, start, partial, atx));
+        Self::with_mode(cfg, producer, mode, arx, frx, Some(ftx))
+    }
+
+    fn with_mode(
+        cfg: &KafkaConfig,
+        producer: FutureProducer,
+        mode: Mode,
+        acked: watch::Receiver<Option<ResumePoint>>,
+        failed: watch::Receiver<Option<KafkaSinkError>>,
+        keep: Option<watch::Sender<Option<KafkaSinkError>>>,
+    ) -> Self {
+        crate::metrics::get().watch_producer(&producer);
+        Self {
+            _failed_tx: keep,
+            freeze_guard: None,
+            provenance: None,
+            scanner: None,
+            abort: CancellationToken::new(),
+            producer,
+            props: cfg.props.clone(),
+            routing: cfg.routing.clone(),
+            partitions: HashMap::new(),
+            mode,
+            acked,
+            failed,
+        }
+    }
+
+    /// The position up to which every row is acknowledged (at-least-once) or committed
+    /// (exactly-once).
+    pub fn acked(&self) -> watch::Receiver<Option<ResumePoint>> {
+        self.acked.clone()
+    }
+
+    /// Changes once, when a delivery fails (at-least-once).
+    pub fn failed(&self) -> watch::Receiver<Option<KafkaSinkError>> {
+        self.failed.clone()
+    }
+
+    fn failure(&self) -> Option<KafkaSinkError> {
+        self.failed.borrow().clone()
+    }
+
+    pub fn is_exactly_once(&self) -> bool {
+        matches!(self.mode, Mode::ExactlyOnce(_))
+    }
+
+    async fn partition_count(&mut self, topic: &str) -> Result<i32, KafkaSinkError> {
+        if let Some(n) = self.partitions.get(topic) {
+            return Ok(*n);
+        }
+        let producer = self.producer.clone();
+        let t = topic.to_string();
+        let md = tokio::task::spawn_blocking(move || producer.client().fetch_metadata(Some(&t), Duration::from_secs(10)))
+            .await
+            .expect("metadata task")
+            .map_err(|e| KafkaSinkError::Transient(format!("cannot read metadata of topic {topic}: {}", describe(&e))))?;
+        let n = md.topics().iter().find(|t| t.name() == topic).map(|t| (t.error(), t.partitions().len() as i32));
+        match n {
+            Some((None, n)) if n > 0 => {
+                self.partitions.insert(topic.to_string(), n);
+                if matches!(self.mode, Mode::AtLeastOnce { dedup: true, .. }) {
+                    self.scan_topic(topic, n).await?;
+                }
+                Ok(n)
+            }
+            _ => Err(KafkaSinkError::Fatal(format!(
+                "topic {topic} does not exist on the broker; create it (or enable the broker's topic auto-creation)"
+            ))),
+        }
+    }
+
+    /// Drops what librdkafka has not yet sent (leadership is in doubt); those rows will
+    /// never be acknowledged.
+    pub fn purge(&self) {
+        self.producer.purge(PurgeConfig::default().queue().inflight().non_blocking());
+    }
+
+    /// Reads the last row of every partition of `topic` (one consumer, all partitions at once).
+    async fn scan_topic(&mut self, topic: &str, partitions: i32) -> Result<(), KafkaSinkError> {
+        let scanner = match &self.scanner {
+            Some(s) => s.clone(),
+            None => create_scanner(&self.props)?,
+        };
+        let t = topic.to_string();
+        let found = tokio::task::spawn_blocking(move || scan::read_last_rows(&scanner, &t, partitions))
+            .await
+            .expect("scan task")
+            .map_err(|e| KafkaSinkError::Transient(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
+        let Mode::AtLeastOnce { last_written, .. } = &mut self.mode else { return Ok(()) };
+        for (p, last) in found.into_iter().enumerate() {
+            if let Some((pos, row)) = &last {
+                tracing::info!(topic, partition = p, position = %pos, row, "resuming after rows already in Kafka");
+            }
+            last_written.insert((topic.to_string(), p as i32), last);
+        }
+        Ok(())
+    }
+
+    /// Exactly-once: commits a checkpoint at the current boundary now (a term's first act,
+    /// so a new cluster's start point is recorded before any row).
+    pub async fn checkpoint_now(&mut self) -> Result<(), KafkaSinkError> {
+        match &mut self.mode {
+            Mode::ExactlyOnce(t) => t.commit().await,
+            Mode::AtLeastOnce { .. } => Ok(()),
+        }
+    }
+
+    /// Exactly-once: when the open Kafka transaction is due for its commit.
+    pub fn next_commit(&self) -> Option<std::time::Instant> {
+        match &self.mode {
+            Mode::ExactlyOnce(t) => t.due(),
+            Mode::AtLeastOnce { .. } => None,
+        }
+    }
+
+    /// Exactly-once: commits the open Kafka transaction if it is due.
+    pub async fn commit_if_due(&mut self) -> Result<(), KafkaSinkError> {
+        match &mut self.mode {
+            Mode::ExactlyOnce(t) if t.due().is_some_and(|d| d <= std::time::Instant::now()) => t.commit().await,
+            _ => Ok(()),
+        }
+    }
+
+    fn in_doubt(&self) -> Option<KafkaSinkError> {
+        if self.abort.is_cancelled() {
+            return Some(KafkaSinkError::Transient("leadership in doubt: nothing more is sent".into()));
+        }
+        if let Some(g) = &self.freeze_guard {
+            if !g.check() {
+                return Some(KafkaSinkError::Transient("this process was paused for longer than a lease: leadership in doubt, nothing more is sent".into()));
+            }
+        }
+        None
+    }
+
+    /// Hands every row of `tx` to the producer (waiting while its queue is full). At-least-
+    /// once: queues the transaction for in-order acknowledgement. Exactly-once: adds its rows
+    /// to the open Kafka transaction and commits that when it is due or full.
+    pub async fn send(&mut self, tx: Transaction) -> Result<(), KafkaSinkError> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        let point = tx.resume_point();
+        let pos_text = tx.position.to_string();
+        let gtid_text = tx.gtid_set.as_ref().map(|g| g.to_string());
+        let server_text = tx.server_id.to_string();
+        let n = tx.row_ends.len();
+        let rows_text = n.to_string();
+        // Exactly-once after a split transaction: its first rows are already committed.
+        let skip = match &self.mode {
+            Mode::ExactlyOnce(t) => t.partial.as_ref().filter(|p| p.position == tx.position).map_or(0, |p| p.rows),
+            Mode::AtLeastOnce { .. } => 0,
+        };
+        let mut deliveries = Vec::with_capacity(n);
+        let mut start = 0usize;
+        for (i, (&end, meta)) in tx.row_ends.iter().zip(&tx.meta).enumerate() {
+            let value = &tx.json[start..end - 1]; // without the newline
+            start = end;
+            if i < skip {
+                continue;
+            }
+            if let Some(e) = self.in_doubt() {
+                return Err(e);
+            }
+            let topic = self.routing.topic_for(meta);
+            let parts = self.partition_count(&topic).await?;
+            let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
+            match &mut self.mode {
+                Mode::AtLeastOnce { last_written, skipped, .. } => {
+                    if let Some(Some((p, r))) = last_written.get(&(topic.clone(), partition)) {
+                        if (&tx.position, i) <= (p, *r) {
+                            *skipped += 1;
+                            continue;
+                        }
+                    }
+                }
+                Mode::ExactlyOnce(t) => {
+                    if t.full() && i > 0 {
+                        // One binlog transaction larger than a Kafka transaction: commit the
+                        // rows so far, recording how many of this transaction they are.
+                        t.partial = Some(Partial { position: tx.position.clone(), rows: i });
+                        t.commit().await?;
+                    }
+                    t.begin()?;
+                    t.rows += 1;
+                }
+            }
+            let key = self.routing.key(meta);
+            let row_text = i.to_string();
+            let mut headers = OwnedHeaders::new_with_capacity(8)
+                .insert(Header { key: "maxwell.position", value: Some(pos_text.as_str()) })
+                .insert(Header { key: "maxwell.row", value: Some(row_text.as_str()) })
+                .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) })
+                .insert(Header { key: "maxwell.server_id", value: Some(server_text.as_str()) });
+            if let Some(g) = &gtid_text {
+                headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
+            }
+            if let Some((cluster, node, epoch)) = &self.provenance {
+                headers = headers
+                    .insert(Header { key: "maxwell.cluster", value: Some(cluster.as_str()) })
+                    .insert(Header { key: "maxwell.node", value: Some(node.as_str()) })
+                    .insert(Header { key: "maxwell.epoch", value: Some(epoch.as_str()) });
+            }
+            let mut record = FutureRecord::to(&topic).payload(value).key(&key).partition(partition).headers(headers);
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(d) => {
+                        crate::metrics::get().bytes.inc_by((value.len() + key.len()) as u64);
+                        if !self.is_exactly_once() {
+                            deliveries.push(delivery(d));
+                        }
+                        break;
+                    }
+                    Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                        record = r;
+                        if let Some(e) = self.failure().or_else(|| self.in_doubt()) {
+                            return Err(e);
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((e, _)) => return Err(KafkaSinkError::Fatal(format!("cannot enqueue a row for {topic}: {}", describe(&e)))),
+                }
+            }
+        }
+        match &mut self.mode {
+            Mode::AtLeastOnce { pending, .. } => pending
+                .send(Pending { point, ts: tx.ts, deliveries })
+                .await
+                .map_err(|_| self.failed.borrow().clone().unwrap_or_else(|| KafkaSinkError::Fatal("acknowledgement task ended".into()))),
+            Mode::ExactlyOnce(t) => {
+                t.boundary = point;
+                t.partial = None;
+                t.last_ts = tx.ts;
+                t.txs += 1;
+                if t.full() || t.due().is_some_and(|d| d <= std::time::Instant::now()) {
+                    t.commit().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the sink. Not aborted: waits until every row is acknowledged (at-least-once) or
+    /// commits the open Kafka transaction (exactly-once). Aborted: purges what was not sent
+    /// and aborts the open Kafka transaction.
+    pub async fn drain(self) -> (Option<ResumePoint>, Option<KafkaSinkError>) {
+        let aborted = self.abort.is_cancelled();
+        if aborted {
+            self.purge();
+        }
+        let KafkaSink { producer, mode, acked, failed, .. } = self;
+        let mut err = None;
+        match mode {
+            Mode::AtLeastOnce { pending, acker, skipped, .. } => {
+                if skipped > 0 {
+                    tracing::info!(rows = skipped, "skipped rows the previous leader had already written to Kafka");
+                }
+                drop(pending);
+                let _ = acker.await;
+                let p = producer.clone();
+                let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(30))).await;
+                err = failed.borrow().clone();
+            }
+            Mode::ExactlyOnce(mut t) => {
+                if aborted {
+                    t.abort().await;
+                } else if t.due().is_some() {
+                    if let Err(e) = t.commit().await {
+                        t.abort().await;
+                        err = Some(e);
+                    }
+                }
+            }
+        }
+        drop(producer);
+        let acked = acked.borrow().clone();
+        (acked, if aborted { None } else { err })
+    }
+}

@@ -1,0 +1,186 @@
+//! Exactly-once writing: rows go out in Kafka transactions of the cluster's one stable
+//! `transactional.id`, each closed by a checkpoint record in the same transaction.
+//!
+//! Invariants:
+//! - `init_transactions` is called once per term, only after this node won the election and
+//!   bumped the epoch. It fences every earlier producer of the cluster: their open
+//!   transaction is aborted and any later write or commit of theirs fails (ProducerFenced),
+//!   whatever they believe about ZooKeeper. A standby never calls it.
+//! - A Kafka transaction ends on a binlog transaction boundary (every `interval`, or when
+//!   it holds `max_rows`), except when one binlog transaction alone exceeds `max_rows`: it is
+//!   then split and the checkpoint's `partial` counts the rows already committed.
+//! - The acknowledged position is published only after `commit_transaction` returned.
+//! - Errors: fenced (ProducerFenced, InvalidProducerEpoch, librdkafka's fatal `_FENCED`) =
+//!   leadership lost; abortable = abort, resume from the last checkpoint; retriable commit
+//!   errors are retried within the transaction timeout.
+
+use super::checkpoint::{Checkpoint, Partial};
+use super::KafkaSinkError;
+use crate::binlog::reader::ResumePoint;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The term's exactly-once settings.
+#[derive(Debug, Clone)]
+pub struct TxnSettings {
+    pub checkpoint_topic: String,
+    /// Key of this cluster's checkpoint records (its ZooKeeper root).
+    pub key: String,
+    pub epoch: u64,
+    pub node_id: String,
+    /// Close a Kafka transaction this long after it opened (at the next binlog boundary).
+    pub interval: Duration,
+    /// Close a Kafka transaction once it holds this many rows (splitting a larger binlog
+    /// transaction).
+    pub max_rows: usize,
+    /// Bound of one `commit_transaction`/`init_transactions` call.
+    pub timeout: Duration,
+}
+
+/// Maps an error of the transactional API to what the leader must do.
+pub fn classify(e: &KafkaError, what: &str) -> KafkaSinkError {
+    use RDKafkaErrorCode::*;
+    let msg = format!("{what}: {e}");
+    match e {
+        KafkaError::Transaction(r) => {
+            if matches!(r.code(), ProducerFenced | InvalidProducerEpoch | Fenced) {
+                KafkaSinkError::Fenced(msg)
+            } else if r.is_fatal() {
+                KafkaSinkError::Fatal(msg)
+            } else if r.txn_requires_abort() {
+                KafkaSinkError::Abortable(msg)
+            } else {
+                KafkaSinkError::Transient(msg)
+            }
+        }
+        _ => KafkaSinkError::Transient(msg),
+    }
+}
+
+/// Claims the cluster's transactional id for this term (fencing every earlier producer).
+pub async fn init(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaSinkError> {
+    let p = producer.clone();
+    let r = tokio::task::spawn_blocking(move || p.init_transactions(timeout)).await.expect("init_transactions task");
+    r.map_err(|e| match classify(&e, "claiming the cluster's transactional id") {
+        // A newer producer already claimed it: this node is not the leader any more.
+        KafkaSinkError::Fenced(m) => KafkaSinkError::Fenced(m),
+        other => KafkaSinkError::Transient(other.to_string()),
+    })
+}
+
+pub(super) struct Transactional {
+    producer: FutureProducer,
+    s: TxnSettings,
+    open: bool,
+    opened_at: Instant,
+    /// Rows in the open Kafka transaction.
+    pub rows: usize,
+    /// The last binlog boundary every row before which is in the open (or a committed)
+    /// Kafka transaction.
+    pub boundary: ResumePoint,
+    /// Rows of the binlog transaction after `boundary` already handed to Kafka.
+    pub partial: Option<Partial>,
+    /// Commit time (Unix seconds) of the last binlog transaction added, for the latency metric.
+    pub last_ts: u32,
+    /// Binlog transactions completed in the open Kafka transaction.
+    pub txs: u32,
+    acked: watch::Sender<Option<ResumePoint>>,
+}
+
+impl Transactional {
+    pub fn new(producer: FutureProducer, s: TxnSettings, start: ResumePoint, partial: Option<Partial>, acked: watch::Sender<Option<ResumePoint>>) -> Self {
+        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, last_ts: 0, txs: 0, acked }
+    }
+
+    /// Opens a Kafka transaction unless one is open.
+    pub fn begin(&mut self) -> Result<(), KafkaSinkError> {
+        if !self.open {
+            self.producer.begin_transaction().map_err(|e| classify(&e, "beginning a Kafka transaction"))?;
+            self.open = true;
+            self.opened_at = Instant::now();
+            self.rows = 0;
+        }
+        Ok(())
+    }
+
+    /// When the open transaction is due for its commit.
+    pub fn due(&self) -> Option<Instant> {
+        self.open.then(|| self.opened_at + self.s.interval)
+    }
+
+    pub fn full(&self) -> bool {
+        self.rows >= self.s.max_rows
+    }
+
+    /// Writes the checkpoint (`boundary`, `partial`) and commits the open transaction (one is
+    /// opened when none is: a checkpoint alone is a valid transaction).
+    pub async fn commit(&mut self) -> Result<(), KafkaSinkError> {
+        self.begin()?;
+        let cp = Checkpoint {
+            position: self.boundary.position.clone(),
+            gtid: self.boundary.gtid.clone(),
+            server_id: self.boundary.server_id,
+            partial: self.partial.clone(),
+            epoch: self.s.epoch,
+            node_id: self.s.node_id.clone(),
+            committed_at: crate::cluster::layout::now_ms(),
+        };
+        let value = cp.to_string();
+        let mut record = FutureRecord::to(&self.s.checkpoint_topic).key(&self.s.key).payload(&value).partition(0);
+        loop {
+            match self.producer.send_result(record) {
+                Ok(_) => break,
+                Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    record = r;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(KafkaSinkError::Abortable(format!("cannot enqueue the checkpoint: {e}"))),
+            }
+        }
+        let deadline = Instant::now() + self.s.timeout;
+        loop {
+            let (p, left) = (self.producer.clone(), deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
+            let t0 = Instant::now();
+            let r = tokio::task::spawn_blocking(move || p.commit_transaction(left)).await.expect("commit task");
+            match r {
+                Ok(()) => {
+                    let m = crate::metrics::get();
+                    m.kafka_commit(t0.elapsed());
+                    m.messages_succeeded.inc_by(self.rows as u64);
+                    for _ in 0..std::mem::take(&mut self.txs) {
+                        m.acked(self.last_ts);
+                    }
+                    self.open = false;
+                    self.rows = 0;
+                    tracing::debug!(position = %cp.position, partial = ?cp.partial, "Kafka transaction committed");
+                    if cp.partial.is_none() {
+                        let _ = self.acked.send(Some(self.boundary.clone()));
+                    }
+                    return Ok(());
+                }
+                Err(e) => match classify(&e, "committing a Kafka transaction") {
+                    KafkaSinkError::Transient(m) if Instant::now() < deadline => {
+                        tracing::warn!(error = %m, "Kafka transaction commit: retrying");
+                    }
+                    other => return Err(other),
+                },
+            }
+        }
+    }
+
+    /// Aborts the open transaction (best effort: a fenced or dead producer cannot, and the
+    /// next leader's `init_transactions` aborts it anyway).
+    pub async fn abort(&mut self) {
+        if !self.open {
+            return;
+        }
+        self.open = false;
+        let p = self.producer.clone();
+        let r = tokio::task::spawn_blocking(move || p.abort_transaction(Duration::from_secs(2))).await;
+        if let Ok(Err(e)) = r {
+            tracing::debug!(error = %e, "aborting the open Kafka transaction failed (the next leader's claim aborts it)");
+        }
+    }
+}
