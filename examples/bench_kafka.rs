@@ -3,6 +3,8 @@
 //!
 //!   bench_kafka ceiling --kafka.bootstrap.servers=H:P --kafka_topic=T --rows=N --bytes=S
 //!   bench_kafka pipeline --from=FILE:POS [maxwell keys...]   (reads to the end of the binlog)
+//!   bench_kafka pipeline-eos --from=FILE:POS [maxwell keys...]  the same in exactly-once mode
+//!       (Kafka transactions every 100 ms with a checkpoint record, as a cluster leader writes)
 //!   bench_kafka latency --rate=10000 --seconds=20 [maxwell keys...]
 //!       writes `--rate` rows/s (transactions of 100 rows) into `bench.lat` for `--seconds` while
 //!       streaming them to Kafka; per transaction, the time from the writer's COMMIT returning
@@ -44,7 +46,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let kcfg = cfg.kafka.clone().expect("kafka settings");
-        let t0 = Instant::now();
+        let mut t0 = Instant::now();
         let n = match mode.as_str() {
             "ceiling" => {
                 let producer: FutureProducer = client_config(&kcfg.props).unwrap().create().unwrap();
@@ -80,14 +82,21 @@ fn main() {
                 producer.flush(Duration::from_secs(30)).unwrap();
                 rows
             }
-            "pipeline" => {
+            "pipeline" | "pipeline-eos" => {
                 let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
                 let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.expect("open");
                 reader.non_blocking = true;
+                let mut sink = if mode == "pipeline-eos" {
+                    eos_sink(&kcfg, reader.resume.clone()).await
+                } else {
+                    KafkaSink::new(&kcfg, false, None).expect("sink")
+                };
+                sink.checkpoint_now().await.expect("first checkpoint");
+                // Timed from here: both modes with a connected, ready producer.
+                t0 = Instant::now();
                 let (tx, mut rx) = tokio::sync::mpsc::channel(256);
                 let cancel = CancellationToken::new();
                 let read = tokio::spawn(async move { reader.run(false, &cancel, &tx).await });
-                let mut sink = KafkaSink::new(&kcfg, false, None).expect("sink");
                 let mut n = 0usize;
                 while let Some(t) = rx.recv().await {
                     n += t.row_ends.len();
@@ -108,6 +117,27 @@ fn main() {
         let secs = t0.elapsed().as_secs_f64();
         println!("{{\"mode\":\"{mode}\",\"rows\":{n},\"seconds\":{secs:.3},\"rows_per_sec\":{:.0}}}", n as f64 / secs);
     });
+}
+
+/// An exactly-once sink as a cluster leader has one: transactional producer claimed, checkpoint
+/// topic ready.
+async fn eos_sink(kcfg: &maxwell_ha::sink::kafka::KafkaConfig, start: maxwell_ha::binlog::reader::ResumePoint) -> KafkaSink {
+    use maxwell_ha::sink::kafka::{checkpoint, create_transactional_producer, transactions, TxnSettings};
+    let id = format!("maxwell-ha.bench.{}", std::process::id());
+    let topic = checkpoint::default_topic(&id);
+    checkpoint::ensure_topic(&kcfg.props, &topic).await.expect("checkpoint topic");
+    let producer = create_transactional_producer(kcfg, &id).expect("producer");
+    transactions::init(&producer, Duration::from_secs(30)).await.expect("init_transactions");
+    let settings = TxnSettings {
+        checkpoint_topic: topic,
+        key: id,
+        epoch: 1,
+        node_id: "bench".into(),
+        interval: Duration::from_millis(100),
+        max_rows: 100_000,
+        timeout: Duration::from_secs(30),
+    };
+    KafkaSink::exactly_once(kcfg, producer, settings, start, None)
 }
 
 const LAT_TX_ROWS: u64 = 100;

@@ -7,7 +7,8 @@
 #   scripts/bench.sh kafka [ROWS]   MariaDB → Apache Kafka (scripts/kafka.sh, one broker, port
 #       9417) rows/s through maxwell-ha, next to a bare rdkafka producer pushing pre-built
 #       messages of the same shape (key, 4 headers, average size) to the same broker in the same
-#       run: both rates and the ratio; then commit→ack latency p50/p99 with a live writer at a
+#       run: both rates and the ratio; the same pipeline in exactly-once mode (Kafka
+#       transactions + checkpoints, as a cluster leader writes) next to it; then commit→ack latency p50/p99 with a live writer at a
 #       fixed LATENCY_RATE rows/s (default 10000) for LATENCY_SECONDS (default 20).
 #       (default ROWS 300000)
 source "$(dirname "$0")/common.sh"
@@ -57,15 +58,19 @@ if [ "$MODE" = kafka ]; then
   ceiling=$(target/release/examples/bench_kafka ceiling --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_ceiling --rows="$ROWS" --bytes="$size")
   pipeline=$(target/release/examples/bench_kafka pipeline --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_rows)
+  python3 tests/kafka_tool.py "$bootstrap" create bench_rows_eos 1
+  eos=$(target/release/examples/bench_kafka pipeline-eos --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
+    --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_rows_eos)
   python3 tests/kafka_tool.py "$bootstrap" create bench_latency 3
   latency=$(target/release/examples/bench_kafka latency --host=127.0.0.1 --port="$MARIADB_PORT" \
     --rate="${LATENCY_RATE:-10000}" --seconds="${LATENCY_SECONDS:-20}" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_latency --producer_partition_by=primary_key)
-  python3 - "$ceiling" "$pipeline" "$size" "$latency" <<'PY'
+  python3 - "$ceiling" "$pipeline" "$size" "$latency" "$eos" <<'PY'
 import json, sys
-c, p, l = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[4])
+c, p, l, e = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[4]), json.loads(sys.argv[5])
 print(json.dumps({"rows": p["rows"], "message_bytes": int(sys.argv[3]), "bare_producer_msgs_per_sec": c["rows_per_sec"],
   "maxwell_ha_rows_per_sec": p["rows_per_sec"], "ratio": round(p["rows_per_sec"] / c["rows_per_sec"], 3),
+  "maxwell_ha_exactly_once_rows_per_sec": e["rows_per_sec"], "exactly_once_vs_at_least_once": round(e["rows_per_sec"] / p["rows_per_sec"], 3),
   "latency_rows_per_sec": l["rows_per_sec"], "commit_to_ack_p50_ms": l["p50_ms"], "commit_to_ack_p99_ms": l["p99_ms"],
   "commit_to_ack_max_ms": l["max_ms"]}))
 PY

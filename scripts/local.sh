@@ -67,6 +67,12 @@ CFG
   # 3 row events; on the first run also the two DDL records (CREATE DATABASE/TABLE are no-ops later).
   echo "messages that landed on topic maxwell (read back with confluent-kafka, read_committed):"
   python3 tests/kafka_tool.py "127.0.0.1:$KAFKA_PORT" tail maxwell "$since_ms" 3 30
+  # The leader commits the position to ZooKeeper after Kafka's commit: let it land.
+  for _ in $(seq 1 25); do
+    target/release/maxwell-cli --config="$CFG" position show --json 2>/dev/null \
+      | python3 -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['position']['committed_at'] >= $since_ms else 1)" 2>/dev/null && break
+    sleep 0.2
+  done
   target/release/maxwell-cli --config="$CFG" cluster status
   log "up in $((SECONDS - t0)) s"
   echo "status page: http://127.0.0.1:$HTTP_PORT_BASE/  metrics: http://127.0.0.1:$HTTP_PORT_BASE/metrics"

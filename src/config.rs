@@ -429,9 +429,9 @@ impl Config {
                     }
                 }
                 let delivery: crate::sink::kafka::Delivery = s.get("ha_delivery").unwrap().parse().map_err(|e| ConfigError::Msg(format!("`ha_delivery`: {e}")))?;
-                let transactional_id = s.get("kafka.transactional.id").map(str::to_string).unwrap_or_else(|| crate::sink::kafka::config::default_transactional_id(&root));
+                let transactional_id = s.values.get("kafka.transactional.id").cloned().unwrap_or_else(|| crate::sink::kafka::config::default_transactional_id(&root));
                 if delivery == crate::sink::kafka::Delivery::AtLeastOnce && kafka.is_some() {
-                    if s.get("kafka.transactional.id").is_some() {
+                    if s.values.contains_key("kafka.transactional.id") {
                         return err("`kafka.transactional.id` is only used with ha_delivery=exactly_once: remove it, or remove ha_delivery=at_least_once");
                     }
                     if s.get("producer_partition_by") == Some("random") || s.get("producer_partition_by_fallback") == Some("random") {

@@ -180,7 +180,10 @@ impl Transactional {
         let p = self.producer.clone();
         let r = tokio::task::spawn_blocking(move || p.abort_transaction(Duration::from_secs(2))).await;
         if let Ok(Err(e)) = r {
-            tracing::debug!(error = %e, "aborting the open Kafka transaction failed (the next leader's claim aborts it)");
+            match classify(&e, "aborting the open Kafka transaction") {
+                KafkaSinkError::Fenced(m) => tracing::warn!(error = %m, "this producer was fenced by a newer leader: nothing it sent after that is visible"),
+                other => tracing::debug!(error = %other, "aborting the open Kafka transaction failed (the next leader's claim aborts it)"),
+            }
         }
     }
 }
