@@ -434,6 +434,21 @@ impl Config {
                     if s.values.contains_key("kafka.transactional.id") {
                         return err("`kafka.transactional.id` is only used with ha_delivery=exactly_once: remove it, or remove ha_delivery=at_least_once");
                     }
+                    let kv = |k: &str| s.values.get(k).map(String::as_str);
+                    if kv("kafka.enable.idempotence") == Some("false") {
+                        if let Some(n) = kv("kafka.max.in.flight.requests.per.connection").or(kv("kafka.max.in.flight")).filter(|n| *n != "1") {
+                            return err(format!("`kafka.max.in.flight.requests.per.connection={n}` without idempotence can leave a gap behind a later request that the takeover scan skips: use 1 (the cluster's default without idempotence), or turn idempotence back on"));
+                        }
+                        if let Some(r) = kv("kafka.retries").or(kv("kafka.message.send.max.retries")).filter(|r| *r == "0") {
+                            return err(format!("`kafka.retries={r}` turns a transient broker error into a lost row the takeover scan skips: remove it"));
+                        }
+                    }
+                    let session_ms = s.int("zookeeper_session_timeout_ms").unwrap();
+                    for k in ["kafka.message.timeout.ms", "kafka.delivery.timeout.ms"] {
+                        if let Some(v) = kv(k).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v == 0 || *v > session_ms) {
+                            return err(format!("`{k}={v}` lets a frozen leader's queued rows go out after a new leader took over (ha_delivery=at_least_once): use at most zookeeper_session_timeout_ms ({session_ms}), or leave it unset"));
+                        }
+                    }
                     if s.get("producer_partition_by") == Some("random") || s.get("producer_partition_by_fallback") == Some("random") {
                         return err("`producer_partition_by=random` can lose rows after a takeover in a cluster with ha_delivery=at_least_once (the takeover scan cannot find where a row went): use another partitioning, or ha_delivery=exactly_once");
                     }

@@ -151,3 +151,33 @@ fn http_settings() {
     let e = cfg(&["--user=u", "--http_prot=8080"]).unwrap_err().to_string();
     assert!(e.contains("did you mean `http_port`"), "{e}");
 }
+
+#[test]
+fn cluster_delivery_modes() {
+    let base = ["--user=u", "--producer=kafka", "--kafka.bootstrap.servers=k:9092", "--zookeeper_servers=z:2181"];
+    let with = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend_from_slice(extra);
+        cfg(&a)
+    };
+    let c = with(&[]).unwrap();
+    let ha = c.ha.unwrap();
+    assert_eq!(ha.delivery, crate::sink::kafka::Delivery::ExactlyOnce);
+    assert_eq!(ha.transactional_id, "maxwell-ha.maxwell.cluster");
+    assert_eq!(ha.checkpoint_topic, "maxwell-ha.maxwell.cluster.checkpoint");
+    let c = with(&["--kafka.transactional.id=mine", "--ha_checkpoint_topic=cp"]).unwrap().ha.unwrap();
+    assert_eq!((c.transactional_id.as_str(), c.checkpoint_topic.as_str()), ("mine", "cp"));
+    // Exactly-once allows random partitioning (no scan); at-least-once refuses what voids it.
+    assert!(with(&["--producer_partition_by=random"]).is_ok());
+    for (extra, needle) in [
+        (&["--ha_delivery=at_least_once", "--producer_partition_by=random"][..], "producer_partition_by=random"),
+        (&["--ha_delivery=at_least_once", "--kafka.transactional.id=t"][..], "kafka.transactional.id"),
+        (&["--ha_delivery=at_least_once", "--kafka.enable.idempotence=false", "--kafka.max.in.flight.requests.per.connection=5"][..], "max.in.flight"),
+        (&["--ha_delivery=at_least_once", "--kafka.enable.idempotence=false", "--kafka.retries=0"][..], "retries=0"),
+        (&["--ha_delivery=at_least_once", "--kafka.message.timeout.ms=300000"][..], "message.timeout.ms=300000"),
+        (&["--ha_delivery=once"][..], "ha_delivery"),
+    ] {
+        let e = with(extra).unwrap_err().to_string();
+        assert!(e.contains(needle), "{extra:?}: {e}");
+    }
+}

@@ -3,6 +3,8 @@
 //! A missing server is a test failure, never a skip.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use mysql_async::prelude::Queryable;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
