@@ -9,6 +9,7 @@
 //!       writes `--rate` rows/s (transactions of 100 rows) into `bench.lat` for `--seconds` while
 //!       streaming them to Kafka; per transaction, the time from the writer's COMMIT returning
 //!       to the broker acknowledging every row of it: p50/p99/max.
+//!   bench_kafka latency-eos ...   the same in exactly-once mode (to the Kafka commit)
 //!
 //! All use the same producer settings (acks=all, idempotent, linger 5 ms) and count a row
 //! only once the broker acknowledged it.
@@ -24,6 +25,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.remove(0);
     let mut take = |name: &str| -> Option<String> {
@@ -100,15 +104,15 @@ fn main() {
                 let mut n = 0usize;
                 while let Some(t) = rx.recv().await {
                     n += t.row_ends.len();
-                    sink.send(t).await.expect("send");
+                    sink.send_more(t, rx.len()).await.expect("send");
                 }
                 read.await.unwrap().expect("read");
                 let (_, err) = sink.drain().await;
                 assert!(err.is_none(), "{err:?}");
                 n
             }
-            "latency" => {
-                let json = latency(&cfg, kcfg, rate, seconds).await;
+            "latency" | "latency-eos" => {
+                let json = latency(&cfg, kcfg, rate, seconds, mode == "latency-eos").await;
                 println!("{json}");
                 return;
             }
@@ -143,7 +147,7 @@ async fn eos_sink(kcfg: &maxwell_ha::sink::kafka::KafkaConfig, start: maxwell_ha
 const LAT_TX_ROWS: u64 = 100;
 
 /// Live MariaDB → Kafka at a fixed row rate: commit-to-acknowledgement latency per transaction.
-async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate: u64, seconds: u64) -> String {
+async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate: u64, seconds: u64, eos: bool) -> String {
     use mysql_async::prelude::Queryable;
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(cfg.source.host.clone())
@@ -158,6 +162,8 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
     let start = maxwell_ha::binlog::reader::StartPosition::File(format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()).parse().unwrap());
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, &start).await.expect("open");
+    let mut sink = if eos { eos_sink(&kcfg, reader.resume.clone()).await } else { KafkaSink::new(&kcfg, false, None).expect("sink") };
+    sink.checkpoint_now().await.expect("first checkpoint");
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
@@ -177,7 +183,6 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
             log.lock().unwrap().insert(t, Instant::now());
         }
     });
-    let mut sink = KafkaSink::new(&kcfg, false, None).expect("sink");
     let order: Arc<Mutex<VecDeque<(maxwell_ha::binlog::BinlogPosition, u64)>>> = Arc::default();
     let mut acked = sink.acked();
     let (pending, commits) = (order.clone(), committed.clone());
@@ -200,15 +205,28 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
         lat
     });
     let mut seen = 0u64;
-    while seen < txs {
-        let Some(t) = rx.recv().await else { break };
+    loop {
+        // As a leader streams: an open Kafka transaction also commits on time while idle.
+        let due = sink.next_commit().map(tokio::time::Instant::from_std);
+        let t = tokio::select! {
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                sink.commit_if_due().await.expect("commit");
+                continue;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(50)), if seen >= txs => {
+                if measure.is_finished() { break; }
+                continue;
+            }
+            t = rx.recv() => t,
+        };
+        let Some(t) = t else { break };
         let first = &t.json[..t.row_ends.first().copied().unwrap_or(0)];
         let v: serde_json::Value = serde_json::from_slice(first).unwrap_or_default();
         if v["table"] == "lat" && v["type"] == "insert" {
             order.lock().unwrap().push_back((t.position.clone(), v["data"]["tx"].as_u64().unwrap()));
             seen += 1;
         }
-        sink.send(t).await.expect("send");
+        sink.send_more(t, rx.len()).await.expect("send");
     }
     writer.await.unwrap();
     let mut lat = tokio::time::timeout(Duration::from_secs(60), measure).await.expect("every transaction acknowledged").unwrap();
@@ -218,7 +236,8 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
     lat.sort();
     let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1000.0;
     format!(
-        "{{\"mode\":\"latency\",\"rows_per_sec\":{rate},\"transactions\":{},\"rows_per_transaction\":{LAT_TX_ROWS},\"p50_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+        "{{\"mode\":\"{}\",\"rows_per_sec\":{rate},\"transactions\":{},\"rows_per_transaction\":{LAT_TX_ROWS},\"p50_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+        if eos { "latency-eos" } else { "latency" },
         lat.len(),
         pct(0.5),
         pct(0.99),

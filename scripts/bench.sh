@@ -65,14 +65,19 @@ if [ "$MODE" = kafka ]; then
   latency=$(target/release/examples/bench_kafka latency --host=127.0.0.1 --port="$MARIADB_PORT" \
     --rate="${LATENCY_RATE:-10000}" --seconds="${LATENCY_SECONDS:-20}" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_latency --producer_partition_by=primary_key)
-  python3 - "$ceiling" "$pipeline" "$size" "$latency" "$eos" <<'PY'
+  python3 tests/kafka_tool.py "$bootstrap" create bench_latency_eos 3
+  latency_eos=$(target/release/examples/bench_kafka latency-eos --host=127.0.0.1 --port="$MARIADB_PORT" \
+    --rate="${LATENCY_RATE:-10000}" --seconds="${LATENCY_SECONDS:-20}" \
+    --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_latency_eos --producer_partition_by=primary_key)
+  python3 - "$ceiling" "$pipeline" "$size" "$latency" "$eos" "$latency_eos" <<'PY'
 import json, sys
-c, p, l, e = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[4]), json.loads(sys.argv[5])
+c, p, l, e, le = (json.loads(a) for a in (sys.argv[1], sys.argv[2], sys.argv[4], sys.argv[5], sys.argv[6]))
 print(json.dumps({"rows": p["rows"], "message_bytes": int(sys.argv[3]), "bare_producer_msgs_per_sec": c["rows_per_sec"],
   "maxwell_ha_rows_per_sec": p["rows_per_sec"], "ratio": round(p["rows_per_sec"] / c["rows_per_sec"], 3),
   "maxwell_ha_exactly_once_rows_per_sec": e["rows_per_sec"], "exactly_once_vs_at_least_once": round(e["rows_per_sec"] / p["rows_per_sec"], 3),
   "latency_rows_per_sec": l["rows_per_sec"], "commit_to_ack_p50_ms": l["p50_ms"], "commit_to_ack_p99_ms": l["p99_ms"],
-  "commit_to_ack_max_ms": l["max_ms"]}))
+  "commit_to_ack_max_ms": l["max_ms"], "exactly_once_commit_to_ack_p50_ms": le["p50_ms"],
+  "exactly_once_commit_to_ack_p99_ms": le["p99_ms"]}))
 PY
   exit 0
 fi

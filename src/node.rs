@@ -258,7 +258,7 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
         };
         let Some(t) = t else { break };
         metrics::get().read(t.row_ends.len(), t.ts);
-        if let Err(e) = sink.send(t).await {
+        if let Err(e) = sink.send_more(t, rx.len()).await {
             err = Some(e);
             cancel.cancel();
             break;

@@ -268,6 +268,13 @@ impl KafkaSink {
     /// once: queues the transaction for in-order acknowledgement. Exactly-once: adds its rows
     /// to the open Kafka transaction and commits that when it is due or full.
     pub async fn send(&mut self, tx: Transaction) -> Result<(), KafkaSinkError> {
+        self.send_more(tx, 0).await
+    }
+
+    /// [`send`](Self::send), told how many transactions are already waiting behind this one
+    /// (a backlog: exactly-once mode then makes fewer, larger Kafka transactions).
+    pub async fn send_more(&mut self, tx: Transaction, queued: usize) -> Result<(), KafkaSinkError> {
+        let more_queued = queued >= transactions::BACKLOG_QUEUED;
         if let Some(e) = self.failure() {
             return Err(e);
         }
@@ -363,7 +370,7 @@ impl KafkaSink {
                 t.partial = None;
                 t.last_ts = tx.ts;
                 t.txs += 1;
-                if t.full() || t.due().is_some_and(|d| d <= std::time::Instant::now()) {
+                if t.commit_now(more_queued) {
                     t.commit().await?;
                 }
                 Ok(())

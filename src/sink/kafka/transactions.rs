@@ -6,8 +6,9 @@
 //!   bumped the epoch. It fences every earlier producer of the cluster: their open
 //!   transaction is aborted and any later write or commit of theirs fails (ProducerFenced),
 //!   whatever they believe about ZooKeeper. A standby never calls it.
-//! - A Kafka transaction ends on a binlog transaction boundary (every `interval`, or when
-//!   it holds `max_rows`), except when one binlog transaction alone exceeds `max_rows`: it is
+//! - A Kafka transaction ends on a binlog transaction boundary (every `interval` while the
+//!   stream is live, at most every second while a backlog is read, or when it holds
+//!   `max_rows`), except when one binlog transaction alone exceeds `max_rows`: it is
 //!   then split and the checkpoint's `partial` counts the rows already committed.
 //! - The acknowledged position is published only after `commit_transaction` returned.
 //! - Errors: fenced (ProducerFenced, InvalidProducerEpoch, librdkafka's fatal `_FENCED`) =
@@ -21,6 +22,12 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// Longest a Kafka transaction stays open while the reader has a backlog.
+pub const BACKLOG_INTERVAL: Duration = Duration::from_secs(1);
+/// Transactions read and waiting that make a backlog (the reader's queue holds 256; a live
+/// stream keeps it near empty).
+pub const BACKLOG_QUEUED: usize = 64;
 
 /// The term's exactly-once settings.
 #[derive(Debug, Clone)]
@@ -114,6 +121,15 @@ impl Transactional {
         self.rows >= self.s.max_rows
     }
 
+    /// Whether to commit at this binlog boundary: when full; when due and nothing more is
+    /// waiting to be sent (live: latency bounded by the interval); while catching up with a
+    /// backlog, once the transaction is [`BACKLOG_INTERVAL`] old (fewer, larger commits).
+    pub fn commit_now(&self, more_queued: bool) -> bool {
+        let Some(due) = self.due() else { return false };
+        let now = Instant::now();
+        self.full() || (now >= due && (!more_queued || now >= self.opened_at + BACKLOG_INTERVAL.max(self.s.interval)))
+    }
+
     /// Writes the checkpoint (`boundary`, `partial`) and commits the open transaction (one is
     /// opened when none is: a checkpoint alone is a valid transaction).
     pub async fn commit(&mut self) -> Result<(), KafkaSinkError> {
@@ -139,15 +155,21 @@ impl Transactional {
                 Err((e, _)) => return Err(KafkaSinkError::Abortable(format!("cannot enqueue the checkpoint: {e}"))),
             }
         }
-        let deadline = Instant::now() + self.s.timeout;
+        let started = Instant::now();
+        let deadline = started + self.s.timeout;
+        // Wait for the deliveries here: rdkafka's commit_transaction flushes by polling the
+        // event queue in 100 ms steps, competing with the producer's own polling thread, so
+        // anything still in flight when it starts costs a full 100 ms.
+        while self.producer.in_flight_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         loop {
             let (p, left) = (self.producer.clone(), deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
-            let t0 = Instant::now();
             let r = tokio::task::spawn_blocking(move || p.commit_transaction(left)).await.expect("commit task");
             match r {
                 Ok(()) => {
                     let m = crate::metrics::get();
-                    m.kafka_commit(t0.elapsed());
+                    m.kafka_commit(started.elapsed());
                     m.messages_succeeded.inc_by(self.rows as u64);
                     for _ in 0..std::mem::take(&mut self.txs) {
                         m.acked(self.last_ts);
