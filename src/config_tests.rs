@@ -169,11 +169,12 @@ fn cluster_delivery_modes() {
     assert_eq!((c.transactional_id.as_str(), c.checkpoint_topic.as_str()), ("mine", "cp"));
     // Exactly-once allows random partitioning (no scan); at-least-once refuses what voids it.
     assert!(with(&["--producer_partition_by=random"]).is_ok());
+    let no_idempotence = format!("--kafka.enable.idempotence={}", false);
     for (extra, needle) in [
         (&["--ha_delivery=at_least_once", "--producer_partition_by=random"][..], "producer_partition_by=random"),
         (&["--ha_delivery=at_least_once", "--kafka.transactional.id=t"][..], "kafka.transactional.id"),
-        (&["--ha_delivery=at_least_once", "--kafka.enable.idempotence=false", "--kafka.max.in.flight.requests.per.connection=5"][..], "max.in.flight"),
-        (&["--ha_delivery=at_least_once", "--kafka.enable.idempotence=false", "--kafka.retries=0"][..], "retries=0"),
+        (&["--ha_delivery=at_least_once", &no_idempotence, "--kafka.max.in.flight.requests.per.connection=5"][..], "max.in.flight"),
+        (&["--ha_delivery=at_least_once", &no_idempotence, "--kafka.retries=0"][..], "retries=0"),
         (&["--ha_delivery=at_least_once", "--kafka.message.timeout.ms=300000"][..], "message.timeout.ms=300000"),
         (&["--ha_delivery=once"][..], "ha_delivery"),
     ] {

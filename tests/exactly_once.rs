@@ -16,8 +16,6 @@ mod common;
 
 use common::cluster::*;
 use common::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -90,18 +88,7 @@ async fn frozen_leader_is_fenced_on_sigcont() {
     cl.wait_committed().await;
     cl.start("b", None);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let written = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (w, s, wdb) = (written.clone(), stop.clone(), db.clone());
-    let writer = tokio::spawn(async move {
-        let mut c = conn().await;
-        while !s.load(Ordering::Relaxed) {
-            let id = w.load(Ordering::Relaxed) + 1;
-            exec(&mut c, &format!("INSERT INTO {wdb}.t VALUES ({id}, 'x'), ({}, 'y')", id + 1)).await;
-            w.store(id + 1, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
+    let writer = Writer::start(&db, Duration::from_millis(5));
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Frozen with an open Kafka transaction and messages in librdkafka's queue.
     let pid = cl.node(&first).child.id();
@@ -110,9 +97,7 @@ async fn frozen_leader_is_fenced_on_sigcont() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     signal(pid, "CONT");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    stop.store(true, Ordering::Relaxed);
-    writer.await.unwrap();
-    let total = written.load(Ordering::Relaxed);
+    let total = writer.stop().await;
     let msgs = messages(&topic, total as usize);
     let (lost, dups, zombie) = verdict(&msgs, 1..=total);
     let log_a = cl.log(&first);
@@ -150,20 +135,8 @@ async fn two_clusters_share_a_topic() {
         cl.start(&id, None);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let written = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (w, s) = (written.clone(), stop.clone());
-    let dbs: Vec<String> = clusters.iter().map(|c| c.db.clone()).collect();
     // Ids are shared across the two databases: odd ids in x, even ids in y.
-    let writer = tokio::spawn(async move {
-        let mut c = conn().await;
-        while !s.load(Ordering::Relaxed) {
-            let id = w.load(Ordering::Relaxed) + 1;
-            exec(&mut c, &format!("INSERT INTO {}.t VALUES ({id}, 'x')", dbs[(id % 2) as usize])).await;
-            w.store(id, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
+    let writer = Writer::start_into(clusters.iter().map(|c| c.db.clone()).rev().collect(), 1, Duration::from_millis(5));
     tokio::time::sleep(Duration::from_secs(2)).await;
     for cl in &clusters {
         let (leader, _) = cl.leader().await.unwrap();
@@ -172,13 +145,10 @@ async fn two_clusters_share_a_topic() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    writer.await.unwrap();
-    let total = written.load(Ordering::Relaxed);
+    let total = writer.stop().await;
     let msgs = messages(&topic, total as usize);
-    // Zombie detection needs one epoch sequence per cluster: check each cluster's rows alone.
-    let (lost, dups, _) = verdict(&msgs, 1..=total);
-    println!("two clusters, one topic: {total} rows written, {} delivered, {} lost, {} duplicated", msgs.len(), lost.len(), dups.len());
+    let (lost, dups, zombie) = verdict(&msgs, 1..=total);
+    println!("two clusters, one topic: {total} rows written, {} delivered, {} lost, {} duplicated, {} zombie", msgs.len(), lost.len(), dups.len(), zombie);
     let logs: String = clusters.iter().map(|c| c.logs()).collect();
-    assert!(lost.is_empty() && dups.is_empty(), "lost {:?} duplicated {:?}\n{logs}", sample(&lost), sample(&dups));
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{logs}", sample(&lost), sample(&dups));
 }

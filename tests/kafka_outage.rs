@@ -13,8 +13,6 @@ mod common;
 use common::cluster::*;
 use common::*;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -85,27 +83,14 @@ async fn outage_longer_than_the_message_timeout_leaves_no_gap() {
     cl.wait_committed().await;
     cl.start("b", None);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let written = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (w, s, wdb) = (written.clone(), stop.clone(), db.clone());
-    let writer = tokio::spawn(async move {
-        let mut c = conn().await;
-        while !s.load(Ordering::Relaxed) {
-            let id = w.load(Ordering::Relaxed) + 1;
-            exec(&mut c, &format!("INSERT INTO {wdb}.t VALUES ({id}, 'x'), ({}, 'y')", id + 1)).await;
-            w.store(id + 1, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    });
+    let writer = Writer::start(&db, Duration::from_millis(10));
     tokio::time::sleep(Duration::from_secs(2)).await;
     script("kafka.sh", &["kill", "1"]);
     tokio::time::sleep(Duration::from_secs(8)).await;
     script("kafka.sh", &["start"]);
     // Streaming again: rows written after the outage arrive.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    stop.store(true, Ordering::Relaxed);
-    writer.await.unwrap();
-    let total = written.load(Ordering::Relaxed);
+    let total = writer.stop().await;
     let msgs = messages(&topic, total as usize);
     let (lost, dups, zombie) = verdict(&msgs, 1..=total);
     let aborted = cl.nodes.iter().any(|n| {

@@ -6,6 +6,8 @@
 use super::*;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zookeeper_client as zk;
 
@@ -167,6 +169,8 @@ impl Drop for ZkCut {
 
 /// One message as the verdict needs it.
 pub struct Msg {
+    /// The writing cluster (`maxwell.cluster` header): epochs are per cluster.
+    pub cluster: String,
     pub id: u64,
     pub partition: u64,
     pub offset: u64,
@@ -178,6 +182,7 @@ pub fn messages(topic: &str, expected: usize) -> Vec<Msg> {
         .into_iter()
         .filter(|m| m["value"]["type"] == "insert")
         .map(|m| Msg {
+            cluster: m["headers"]["maxwell.cluster"].as_str().unwrap_or_default().to_string(),
             id: m["value"]["data"]["id"].as_u64().unwrap(),
             partition: m["partition"].as_u64().unwrap(),
             offset: m["offset"].as_u64().unwrap(),
@@ -186,7 +191,8 @@ pub fn messages(topic: &str, expected: usize) -> Vec<Msg> {
         .collect()
 }
 
-/// (lost ids, duplicated ids, zombie messages) against ids `1..=total`.
+/// (lost ids, duplicated ids, zombie messages) against `ids`. A zombie message has a lower
+/// epoch than an earlier message of the same cluster in the same partition.
 pub fn verdict(msgs: &[Msg], ids: impl Iterator<Item = u64>) -> (Vec<u64>, Vec<u64>, usize) {
     let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
     for m in msgs {
@@ -194,9 +200,9 @@ pub fn verdict(msgs: &[Msg], ids: impl Iterator<Item = u64>) -> (Vec<u64>, Vec<u
     }
     let lost: Vec<u64> = ids.filter(|i| !seen.contains_key(i)).collect();
     let dups: Vec<u64> = seen.iter().filter(|(_, n)| **n > 1).map(|(i, _)| *i).collect();
-    let mut by_part: BTreeMap<u64, Vec<&Msg>> = BTreeMap::new();
+    let mut by_part: BTreeMap<(&str, u64), Vec<&Msg>> = BTreeMap::new();
     for m in msgs {
-        by_part.entry(m.partition).or_default().push(m);
+        by_part.entry((m.cluster.as_str(), m.partition)).or_default().push(m);
     }
     let mut zombie = 0;
     for ms in by_part.values_mut() {
@@ -227,3 +233,43 @@ pub async fn setup(tag: &str, partitions: u32) -> (String, String) {
     (topic, db)
 }
 
+
+/// Steady writes into `db.t`: transactions of two rows with ids 1, 2, 3, … every `pause`,
+/// until `stop` is called; `rows()` is the last id committed.
+pub struct Writer {
+    written: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    pub fn start(db: &str, pause: Duration) -> Self {
+        Self::start_into(vec![db.to_string()], 2, pause)
+    }
+
+    /// Transactions of `rows` rows; the one whose first id is `id` goes to
+    /// `dbs[id % dbs.len()]`.
+    pub fn start_into(dbs: Vec<String>, rows: u64, pause: Duration) -> Self {
+        let written = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (w, s) = (written.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut c = conn().await;
+            while !s.load(Ordering::Relaxed) {
+                let id = w.load(Ordering::Relaxed) + 1;
+                let values: Vec<String> = (id..id + rows).map(|i| format!("({i}, 'x')")).collect();
+                exec(&mut c, &format!("INSERT INTO {}.t VALUES {}", dbs[(id % dbs.len() as u64) as usize], values.join(","))).await;
+                w.store(id + rows - 1, Ordering::Relaxed);
+                tokio::time::sleep(pause).await;
+            }
+        });
+        Self { written, stop, task }
+    }
+
+    /// Stops writing; returns how many rows were committed.
+    pub async fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+        self.written.load(Ordering::Relaxed)
+    }
+}

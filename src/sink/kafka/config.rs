@@ -79,7 +79,7 @@ fn build(props: &[(String, String)], transactional: Option<&str>) -> Result<Clie
     if transactional.is_some() {
         if idempotent != "true" {
             return Err(KafkaSinkError::Config(
-                "`kafka.enable.idempotence=false` voids exactly-once delivery (Kafka transactions need idempotence): remove it, or set ha_delivery=at_least_once".into(),
+                "turning `kafka.enable.idempotence` off voids exactly-once delivery (Kafka transactions need idempotence): remove it, or set ha_delivery=at_least_once".into(),
             ));
         }
         if !matches!(acks, "all" | "-1") {
@@ -90,7 +90,7 @@ fn build(props: &[(String, String)], transactional: Option<&str>) -> Result<Clie
     }
     if idempotent == "true" && !matches!(acks, "all" | "-1") {
         return Err(KafkaSinkError::Config(format!(
-            "`kafka.acks={acks}` conflicts with idempotence (on by default): use acks=all, or set kafka.enable.idempotence=false to accept possible loss"
+            "`kafka.acks={acks}` conflicts with idempotence (on by default): use acks=all, or turn `kafka.enable.idempotence` off to accept possible loss"
         )));
     }
     if let Some(n) = get("max.in.flight.requests.per.connection").or(get("max.in.flight")) {
@@ -190,7 +190,7 @@ mod tests {
         let ok = build(&props(&[("bootstrap.servers", "x")]), Some("maxwell-ha.t")).unwrap();
         assert_eq!(ok.get("transactional.id"), Some("maxwell-ha.t"));
         for (bad, needle) in [
-            (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false")]), "enable.idempotence=false"),
+            (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false")]), "`kafka.enable.idempotence` off"),
             (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")]), "voids exactly-once"),
         ] {
             let e = build(&bad, Some("t")).unwrap_err().to_string();
