@@ -83,6 +83,8 @@ async fn frozen_leader_is_fenced_on_sigcont() {
     let tag = unique("eosfrz");
     let (topic, db) = setup(&tag, 3).await;
     let mut cl = Cluster::new(&tag, &topic, &db);
+    // Kafka transactions of 2 s: the leader is frozen with one open and rows buffered in it.
+    cl.extra = vec!["--ha_commit_interval_ms=2000".into()];
     cl.start("a", None);
     let (first, _) = cl.wait_leader(None, Duration::from_secs(30)).await;
     cl.wait_committed().await;
