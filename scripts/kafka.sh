@@ -49,7 +49,9 @@ install() {
 </project>
 POM
   rm -rf "$LIB"
-  (cd "$CACHE" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB") >&2
+  if ! (cd "$CACHE" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB") >"$CACHE/mvn.log" 2>&1; then
+    cat "$CACHE/mvn.log" >&2; log "Maven could not fetch Kafka $VERSION (see above)"; exit 1
+  fi
   cat > "$CACHE/log4j2.properties" <<'L4J'
 status = warn
 appender.out.type = Console
