@@ -7,7 +7,8 @@
 //!   while it streams a 200 000-row transaction.
 //! - A leader frozen (SIGSTOP) with an open Kafka transaction, thawed after the takeover: its
 //!   buffered batch is fenced.
-//! - Two clusters writing to one topic, each leader killed.
+//! - Two clusters writing to one topic, each leader killed (in both delivery modes: the
+//!   at-least-once takeover scan must pass over the other cluster's messages).
 //!
 //! Each test fails on any lost, duplicated or zombie row (a message of an older epoch after
 //! one of a newer epoch in the same partition).
@@ -117,7 +118,17 @@ async fn frozen_leader_is_fenced_on_sigcont() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_clusters_share_a_topic() {
-    let tag = unique("eos2c");
+    two_clusters("exactly_once").await;
+}
+
+/// The at-least-once takeover scan must pass over the other cluster's messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_clusters_share_a_topic_at_least_once() {
+    two_clusters("at_least_once").await;
+}
+
+async fn two_clusters(delivery: &str) {
+    let tag = unique(if delivery == "exactly_once" { "eos2c" } else { "alo2c" });
     let topic = format!("{tag}_rows");
     create_topic(&topic, 3);
     let mut clusters = Vec::new();
@@ -127,6 +138,7 @@ async fn two_clusters_share_a_topic() {
         exec(&mut c, &format!("CREATE DATABASE {db}")).await;
         exec(&mut c, &format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(40))")).await;
         let mut cl = Cluster::new(&format!("{tag}{k}"), &topic, &db);
+        cl.extra = vec![format!("--ha_delivery={delivery}")];
         cl.start(&format!("{k}1"), None);
         clusters.push(cl);
     }
@@ -150,7 +162,7 @@ async fn two_clusters_share_a_topic() {
     let total = writer.stop().await;
     let msgs = messages(&topic, total as usize);
     let (lost, dups, zombie) = verdict(&msgs, 1..=total);
-    println!("two clusters, one topic: {total} rows written, {} delivered, {} lost, {} duplicated, {} zombie", msgs.len(), lost.len(), dups.len(), zombie);
+    println!("two clusters, one topic ({delivery}): {total} rows written, {} delivered, {} lost, {} duplicated, {} zombie", msgs.len(), lost.len(), dups.len(), zombie);
     let logs: String = clusters.iter().map(|c| c.logs()).collect();
     assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{logs}", sample(&lost), sample(&dups));
 }

@@ -34,7 +34,6 @@ pub use transactions::TxnSettings;
 
 use super::partition::partition_for;
 use crate::binlog::decoder::Transaction;
-use crate::binlog::position::BinlogPosition;
 use crate::binlog::reader::ResumePoint;
 use ack::{ack_in_order, delivery, describe, Pending};
 use rdkafka::error::RDKafkaErrorCode;
@@ -77,7 +76,7 @@ enum Mode {
         acker: tokio::task::JoinHandle<()>,
         dedup: bool,
         /// Per (topic, partition): the last row already in Kafka, once looked up.
-        last_written: HashMap<(String, i32), Option<(BinlogPosition, usize)>>,
+        last_written: HashMap<(String, i32), Option<scan::LastRow>>,
         /// Rows skipped because they were already in Kafka (logged when the sink drains).
         skipped: u64,
     },
@@ -213,14 +212,15 @@ impl KafkaSink {
             None => create_scanner(&self.props)?,
         };
         let t = topic.to_string();
-        let found = tokio::task::spawn_blocking(move || scan::read_last_rows(&scanner, &t, partitions))
+        let cluster = self.provenance.as_ref().map(|(c, _, _)| c.clone());
+        let found = tokio::task::spawn_blocking(move || scan::read_last_rows(&scanner, &t, partitions, cluster.as_deref()))
             .await
             .expect("scan task")
             .map_err(|e| KafkaSinkError::Transient(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
         let Mode::AtLeastOnce { last_written, .. } = &mut self.mode else { return Ok(()) };
         for (p, last) in found.into_iter().enumerate() {
-            if let Some((pos, row)) = &last {
-                tracing::info!(topic, partition = p, position = %pos, row, "resuming after rows already in Kafka");
+            if let Some(l) = &last {
+                tracing::info!(topic, partition = p, position = %l.position, row = l.row, server_id = ?l.server_id, "resuming after rows already in Kafka");
             }
             last_written.insert((topic.to_string(), p as i32), last);
         }
@@ -305,8 +305,10 @@ impl KafkaSink {
             let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
             match &mut self.mode {
                 Mode::AtLeastOnce { last_written, skipped, .. } => {
-                    if let Some(Some((p, r))) = last_written.get(&(topic.clone(), partition)) {
-                        if (&tx.position, i) <= (p, *r) {
+                    if let Some(Some(l)) = last_written.get(&(topic.clone(), partition)) {
+                        // Positions compare only within one source server (file numbers
+                        // restart on another): after a change of server nothing is skipped.
+                        if l.server_id.is_none_or(|s| s == tx.server_id) && (&tx.position, i) <= (&l.position, l.row) {
                             *skipped += 1;
                             continue;
                         }

@@ -1,10 +1,12 @@
-//! The at-least-once takeover scan: a new leader reads the last message of each partition it
-//! writes to and skips rows at or before its (`maxwell.position`, `maxwell.row`) headers.
+//! The at-least-once takeover scan: a new leader reads this cluster's last message of each
+//! partition it writes to and skips rows at or before its (`maxwell.position`,
+//! `maxwell.row`) headers — only while the source server is the one that wrote it.
 //!
-//! Invariants: only the message at the offset asked for counts (the consumer is kept across
-//! scans, so its queue may hold an earlier scan's messages or errors); a partition whose last
-//! message has no such headers skips nothing. Exactly-once mode does not scan: it resumes
-//! from the checkpoint committed with the rows.
+//! Invariants: only messages of the range asked for count (the consumer is kept across
+//! scans, so its queue may hold an earlier scan's messages or errors); messages of other
+//! clusters sharing the topic are passed over; a partition without a message of this cluster
+//! with those headers skips nothing. Exactly-once mode does not scan: it resumes from the
+//! checkpoint committed with the rows.
 
 use super::config::connection_settings;
 use super::KafkaSinkError;
@@ -33,69 +35,105 @@ pub fn create_scanner(props: &[(String, String)]) -> Result<Scanner, KafkaSinkEr
     Ok(consumer)
 }
 
-/// Reads the newest message of each partition of `topic` and returns, per partition, its
-/// (`maxwell.position`, `maxwell.row`) headers; `None` for an empty partition or a message
-/// without them.
-pub(super) fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Result<Vec<Option<(BinlogPosition, usize)>>, String> {
-    let mut out = vec![None; partitions as usize];
-    let mut tpl = TopicPartitionList::new();
-    let mut waiting = 0;
-    // The offset read in each partition: only that message counts (the consumer is kept
-    // across scans, so its queue may still hold messages or errors of an earlier one).
-    let mut want = vec![None; partitions as usize];
+/// What the newest message of this cluster in a partition says about the row it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRow {
+    /// `maxwell.position`: end of the row's binlog transaction.
+    pub position: BinlogPosition,
+    /// `maxwell.row`: the row's index in that transaction.
+    pub row: usize,
+    /// `maxwell.server_id`: the source server that wrote it (absent in older messages).
+    pub server_id: Option<u32>,
+}
+
+/// Largest number of messages read back per partition to find this cluster's newest one
+/// (another cluster may share the topic).
+const MAX_LOOKBACK: i64 = 1 << 20;
+
+/// For each partition of `topic`, the newest message written by `cluster` (its
+/// `maxwell.cluster` header; any message when `cluster` is `None`): read backwards in
+/// growing windows from the end, so messages of other clusters sharing the topic are passed
+/// over. `None` for a partition without one (nothing of ours is skipped there).
+pub(super) fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32, cluster: Option<&str>) -> Result<Vec<Option<LastRow>>, String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut out = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
         let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-        if high > low {
-            tpl.add_partition_offset(topic, p, Offset::Offset(high - 1)).map_err(|e| e.to_string())?;
-            want[p as usize] = Some(high - 1);
-            waiting += 1;
-        }
+        let mut window = 1i64;
+        let found = loop {
+            let from = (high - window).max(low).max(high - MAX_LOOKBACK);
+            if from >= high {
+                break None;
+            }
+            if let Some(last) = read_window(consumer, topic, p, from, high, cluster, deadline)? {
+                break Some(last);
+            }
+            if from == low || from == high - MAX_LOOKBACK {
+                break None;
+            }
+            window *= 16;
+        };
+        out.push(found);
     }
-    if waiting == 0 {
-        return Ok(out);
-    }
+    Ok(out)
+}
+
+/// The newest message of `cluster` among offsets `[from, to)` of one partition.
+fn read_window(consumer: &BaseConsumer, topic: &str, p: i32, from: i64, to: i64, cluster: Option<&str>, deadline: std::time::Instant) -> Result<Option<LastRow>, String> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, Offset::Offset(from)).map_err(|e| e.to_string())?;
     while consumer.poll(Duration::ZERO).is_some() {}
     let consumer = Assigned(consumer);
     consumer.0.assign(&tpl).map_err(|e| e.to_string())?;
-    let mut seen = vec![false; partitions as usize];
+    let mut last: Option<(i64, Option<LastRow>)> = None;
     let mut last_error: Option<String> = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while waiting > 0 {
+    let mut next = from;
+    while next < to {
         if std::time::Instant::now() > deadline {
             let why = last_error.map(|e| format!(": {e}")).unwrap_or_default();
-            return Err(format!("the newest messages did not arrive within 15 s ({waiting} partitions left){why}"));
+            return Err(format!("partition {p} of {topic} was not read back to offset {to} within 15 s{why}"));
         }
         match consumer.0.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let p = m.partition() as usize;
-                if m.topic() != topic || p >= want.len() || seen[p] || want[p] != Some(m.offset()) {
-                    continue;
-                }
-                seen[p] = true;
-                waiting -= 1;
-                let (mut pos, mut row) = (None, None);
+            // Only this range counts (the consumer is kept across scans, so its queue may
+            // still hold messages or errors of an earlier one).
+            Some(Ok(m)) if m.topic() == topic && m.partition() == p && (from..to).contains(&m.offset()) => {
+                next = next.max(m.offset() + 1);
+                let (mut pos, mut row, mut server, mut owner) = (None, None, None, None);
                 if let Some(h) = m.headers() {
                     for hd in h.iter() {
                         let v = hd.value.and_then(|v| std::str::from_utf8(v).ok());
                         match hd.key {
                             "maxwell.position" => pos = v.and_then(|v| v.parse::<BinlogPosition>().ok()),
                             "maxwell.row" => row = v.and_then(|v| v.parse::<usize>().ok()),
+                            "maxwell.server_id" => server = v.and_then(|v| v.parse::<u32>().ok()),
+                            "maxwell.cluster" => owner = v.map(str::to_string),
                             _ => {}
                         }
                     }
                 }
-                out[p] = pos.zip(row);
+                if cluster.is_none() || owner.as_deref() == cluster {
+                    let row = pos.zip(row).map(|(position, row)| LastRow { position, row, server_id: server });
+                    if last.as_ref().is_none_or(|(o, _)| m.offset() > *o) {
+                        last = Some((m.offset(), row));
+                    }
+                }
             }
+            Some(Ok(_)) => {}
             // Connection errors (possibly queued while the broker was away: the consumer is
             // kept across scans) are retried by librdkafka; the deadline bounds the wait.
             Some(Err(e)) => {
                 last_error = Some(e.to_string());
                 tracing::debug!(error = %e, "takeover scan: consumer error");
             }
-            None => {}
+            None => {
+                // Offsets with no message (compaction, transaction markers) end the range too.
+                if let Some(pos) = consumer.0.position().ok().and_then(|t| t.find_partition(topic, p).and_then(|e| e.offset().to_raw())) {
+                    next = next.max(pos);
+                }
+            }
         }
     }
-    Ok(out)
+    Ok(last.and_then(|(_, r)| r))
 }
 
 /// Unassigns the scan's partitions when the scan ends (the consumer is kept for the next one).
