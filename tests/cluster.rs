@@ -202,7 +202,7 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
             let id = w.load(Ordering::Relaxed) + 1;
             exec(&mut c, &format!("INSERT INTO {wdb}.t VALUES ({id}, 'x')")).await;
             w.store(id, Ordering::Relaxed);
-            // ~100 transactions/s: steady load the sqlite-backed test broker keeps up with.
+            // ~100 transactions/s: a steady load.
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
