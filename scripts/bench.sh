@@ -11,9 +11,15 @@
 #       transactions + checkpoints, as a cluster leader writes) next to it; then commit→ack latency p50/p99 with a live writer at a
 #       fixed LATENCY_RATE rows/s (default 10000) for LATENCY_SECONDS (default 20).
 #       (default ROWS 300000)
+#   scripts/bench.sh bigtx [ROWS]   ROWS rows in ONE transaction, read by maxwell-ha's reader
+#       (decode + Maxwell JSON): peak RSS — what holding a whole binlog transaction costs.
+#       (default ROWS 2000000)
 source "$(dirname "$0")/common.sh"
 MODE="${1:-decode}"
-case "$MODE" in decode) ROWS="${2:-1000000}" ;; kafka) ROWS="${2:-300000}" ;; *) echo "usage: $0 decode|kafka [ROWS]" >&2; exit 2 ;; esac
+case "$MODE" in
+  decode) ROWS="${2:-1000000}" ;; kafka) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
+  *) echo "usage: $0 decode|kafka|bigtx [ROWS]" >&2; exit 2 ;;
+esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
 apt_install time util-linux
@@ -26,6 +32,18 @@ sql "CREATE DATABASE bench; CREATE TABLE bench.t (
   id BIGINT PRIMARY KEY, a INT, b BIGINT UNSIGNED, c VARCHAR(64), d DECIMAL(12,2),
   e DATETIME(3), f DOUBLE, g TINYINT)"
 start=$(sql "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+if [ "$MODE" = bigtx ]; then
+  log "loading $ROWS rows in one transaction"
+  sql "INSERT INTO bench.t SELECT seq, seq*7, seq*1000003, CONCAT('name-', seq, '-abcdefghij'), seq/100, '2024-01-02 03:04:05.678' + INTERVAL seq SECOND, seq*1.5, seq%100 FROM bench.seq_1_to_$ROWS"
+  ours=$(target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start")
+  python3 - "$ours" "$ROWS" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1])
+print(json.dumps({"rows_in_one_transaction": int(sys.argv[2]), "rows_read": o["rows"], "peak_rss_kib": o["peak_rss_kib"],
+  "bytes_per_row": round(o["peak_rss_kib"] * 1024 / max(o["rows"], 1)), "rows_per_sec": round(o["rows_per_sec"])}))
+PY
+  exit 0
+fi
 log "loading $ROWS rows in transactions of 1000"
 batch=1000
 i=1
