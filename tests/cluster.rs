@@ -6,126 +6,13 @@
 
 mod common;
 
+use common::cluster::*;
 use common::*;
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zookeeper_client as zk;
-
-const SESSION_MS: u64 = 4000;
-
-struct Node {
-    id: String,
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-struct Cluster {
-    root: String,
-    topic: String,
-    db: String,
-    nodes: Vec<Node>,
-}
-
-impl Cluster {
-    fn args(&self, id: &str) -> Vec<String> {
-        let mut args = ha_node_args(&self.root, id, 7001);
-        args.extend([
-            format!("--zookeeper_session_timeout_ms={SESSION_MS}"),
-            format!("--filter=exclude: *.*, include: {}.*", self.db),
-            "--producer=kafka".into(),
-            format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
-            format!("--kafka_topic={}", self.topic),
-            "--producer_partition_by=primary_key".into(),
-            "--kafka.reconnect.backoff.max.ms=500".into(),
-            "--log_level=info".into(),
-        ]);
-        args
-    }
-
-    fn start(&mut self, id: &str) {
-        let log = std::env::temp_dir().join(format!("{}-{id}-{}.log", self.topic, self.nodes.len()));
-        let child = Command::new(env!("CARGO_BIN_EXE_maxwell"))
-            .args(self.args(id))
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        self.nodes.retain(|n| n.id != id);
-        self.nodes.push(Node { id: id.to_string(), child, log });
-    }
-
-    fn node(&mut self, id: &str) -> &mut Node {
-        self.nodes.iter_mut().find(|n| n.id == id).unwrap()
-    }
-
-    /// The current leader, read over a fresh session (the test's own session may have
-    /// expired while the ensemble had no quorum).
-    async fn leader(&self) -> Option<(String, u64)> {
-        let client = match tokio::time::timeout(Duration::from_secs(3), zk::Client::connect(&zk_servers())).await {
-            Ok(Ok(c)) => c,
-            _ => return None,
-        };
-        match client.get_data(&format!("{}/leader", self.root)).await {
-            Ok((d, _)) => {
-                let v: serde_json::Value = serde_json::from_slice(&d).ok()?;
-                Some((v["node_id"].as_str()?.to_string(), v["epoch"].as_u64()?))
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Waits for a leader other than `not` whose epoch is set; returns it and the time.
-    async fn wait_new_leader(&self, not: Option<&str>, timeout: Duration) -> (String, u64, Instant) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some((id, epoch)) = self.leader().await {
-                if epoch > 0 && Some(id.as_str()) != not {
-                    return (id, epoch, Instant::now());
-                }
-            }
-            assert!(Instant::now() < deadline, "no new leader within {timeout:?}; logs:\n{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.nodes.iter().map(|n| format!("--- {}\n{}", n.id, tail(&std::fs::read_to_string(&n.log).unwrap_or_default(), 30))).collect()
-    }
-
-    fn stop_all(&mut self) {
-        for n in &self.nodes {
-            signal(n.child.id(), "TERM");
-        }
-        for n in &mut self.nodes {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while n.child.try_wait().unwrap().is_none() {
-                if Instant::now() > deadline {
-                    let _ = n.child.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            let _ = n.child.kill();
-            let _ = n.child.wait();
-        }
-    }
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
 
 /// Milliseconds from `since` until the new leader's log says it started streaming.
 fn streaming_after(log: &std::path::Path, since_wall: std::time::SystemTime) -> Option<u128> {
@@ -174,9 +61,9 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
     exec(&mut c, &format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")).await;
     let _ = c.disconnect().await;
     zk::Client::connect(&zk_servers()).await.expect("test ZooKeeper ensemble (scripts/zookeeper.sh start)");
-    let mut cl = Cluster { root: format!("/it/{u}"), topic: topic.clone(), db: db.clone(), nodes: Vec::new() };
+    let mut cl = Cluster::new(&u, &topic, &db);
     for id in ["n1", "n2", "n3"] {
-        cl.start(id);
+        cl.start(id, None);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let (first, _, _) = cl.wait_new_leader(None, Duration::from_secs(20)).await;
@@ -224,7 +111,7 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
         // its InitProducerId after a fixed 500 ms.
         assert!(stream_ms <= (SESSION_MS + 1500) as u128, "takeover took {stream_ms} ms\n{}", cl.logs());
         let old = leader.clone();
-        cl.start(&old);
+        cl.start(&old, None);
         leader = next;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -237,10 +124,10 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
         let stream_ms = wait_streaming(&cl.node(&next).log.clone(), wall).await;
         report.push(format!("SIGTERM: {leader} → {next} (epoch {epoch}) streaming in {stream_ms} ms"));
         assert!(stream_ms <= 1000, "graceful hand-off took {stream_ms} ms\n{}", cl.logs());
-        let st = cl.node(&leader).child.wait().unwrap();
+        let st = cl.node_mut(&leader).child.wait().unwrap();
         assert!(st.success(), "SIGTERM exit status {st}");
         let old = leader.clone();
-        cl.start(&old);
+        cl.start(&old, None);
         leader = next;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -256,7 +143,7 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let log = std::fs::read_to_string(&cl.node(&leader).log).unwrap();
         assert!(log.contains("rejoining as a standby") || log.contains("leadership lost"), "zombie did not step down:\n{}", tail(&log, 30));
-        assert!(cl.node(&leader).child.try_wait().unwrap().is_none(), "the zombie keeps running as a standby");
+        assert!(cl.node_mut(&leader).child.try_wait().unwrap().is_none(), "the zombie keeps running as a standby");
         let stream_ms = wait_streaming(&cl.node(&next).log.clone(), wall).await;
         report.push(format!("SIGSTOP/SIGCONT: {leader} → {next} (epoch {epoch}) streaming in {stream_ms} ms"));
         assert_eq!(cl.leader().await.map(|l| l.0), Some(next.clone()), "the new leader keeps leading");

@@ -68,8 +68,30 @@ impl Cluster {
         self.nodes.push(Node { id: id.to_string(), child, log, http });
     }
 
+    /// The node `id` (its latest start).
     pub fn node(&self, id: &str) -> &Node {
         self.nodes.iter().rev().find(|n| n.id == id).unwrap()
+    }
+
+    pub fn node_mut(&mut self, id: &str) -> &mut Node {
+        self.nodes.iter_mut().rev().find(|n| n.id == id).unwrap()
+    }
+
+    /// SIGTERM to every node; waits up to 20 s each, then kills.
+    pub fn stop_all(&mut self) {
+        for n in &self.nodes {
+            signal(n.child.id(), "TERM");
+        }
+        for n in &mut self.nodes {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while n.child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = n.child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     pub async fn leader(&self) -> Option<(String, u64)> {
@@ -80,11 +102,17 @@ impl Cluster {
     }
 
     pub async fn wait_leader(&self, not: Option<&str>, timeout: Duration) -> (String, u64) {
+        let (id, epoch, _) = self.wait_new_leader(not, timeout).await;
+        (id, epoch)
+    }
+
+    /// A leader other than `not` whose epoch is set, and when it was seen.
+    pub async fn wait_new_leader(&self, not: Option<&str>, timeout: Duration) -> (String, u64, Instant) {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some((id, epoch)) = self.leader().await {
                 if epoch > 0 && Some(id.as_str()) != not {
-                    return (id, epoch);
+                    return (id, epoch, Instant::now());
                 }
             }
             assert!(Instant::now() < deadline, "no new leader within {timeout:?}; logs:\n{}", self.logs());
