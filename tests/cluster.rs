@@ -68,15 +68,7 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
     }
     let (first, _, _) = cl.wait_new_leader(None, Duration::from_secs(20)).await;
     // The first leader commits where it starts; rows written after that are all owed.
-    let t0 = Instant::now();
-    loop {
-        let client = zk::Client::connect(&zk_servers()).await.unwrap();
-        if client.check_stat(&format!("{}/position", cl.root)).await.unwrap().is_some() {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20), "no position committed by the first leader\n{}", cl.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cl.wait_committed().await;
 
     // Writer: one row per transaction, ids 1.., until told to stop.
     let written = Arc::new(AtomicU64::new(0));
