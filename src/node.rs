@@ -83,15 +83,14 @@ pub struct StreamControl {
     pub producer: Option<rdkafka::producer::FutureProducer>,
     /// Stop sending when the process was paused for longer than this (cluster mode).
     pub max_pause: Option<std::time::Duration>,
-    /// Cluster mode: this node's id and epoch, written into every Kafka message's headers.
-    pub provenance: Option<(String, u64)>,
+    /// Cluster mode: the cluster, this node and its epoch, written into every Kafka
+    /// message's headers.
+    pub provenance: Option<crate::sink::kafka::Provenance>,
     /// A connected consumer for the takeover scan (kept across terms).
     pub scanner: Option<crate::sink::kafka::Scanner>,
     /// Exactly-once: this term's transaction settings and the committed rows of a split
     /// transaction to skip; `producer` has made this term's `init_transactions`.
     pub txn: Option<(crate::sink::kafka::TxnSettings, Option<crate::sink::kafka::Partial>)>,
-    /// Cluster mode: the cluster's root, written into every Kafka message's headers.
-    pub cluster: Option<String>,
 }
 
 impl StreamControl {
@@ -106,7 +105,6 @@ impl StreamControl {
             provenance: None,
             scanner: None,
             txn: None,
-            cluster: None,
         }
     }
 }
@@ -151,7 +149,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         Some(k) => match kafka_sink(k, ctl, start_point) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();
-                sink.provenance = ctl.provenance.as_ref().map(|(n, e)| (ctl.cluster.clone().unwrap_or_default(), n.clone(), e.to_string()));
+                sink.provenance = ctl.provenance.clone();
                 sink.scanner = ctl.scanner.clone();
                 if let Some(gap) = ctl.max_pause {
                     let abort = ctl.abort.clone();
@@ -264,8 +262,9 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
             break;
         }
     }
+    // Aborted (the sink shares `ctl.abort`): the drain reports no error, nothing it left
+    // undelivered counts.
     let (last, drain_err) = sink.drain().await;
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), progress).await;
-    let drain_err = if ctl.abort.is_cancelled() { None } else { drain_err };
     (last, err.or(drain_err).map(NodeError::from))
 }

@@ -169,51 +169,58 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 return Ok(());
             }
             match zk.try_lead(&ha.node_id).await {
-                Ok(true) => match lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut()).await {
-                    Outcome::Shutdown => {
-                        metrics::set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
-                        return Ok(());
+                Ok(true) => {
+                    let outcome = lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut()).await;
+                    if let Some(k) = kafka.as_mut() {
+                        k.term_ended();
                     }
-                    Outcome::HandedOver => {
-                        metrics::set_role(Role::Standby, "handed leadership over on an operator's failover request");
-                        term = None;
-                        // Stay out of the race until someone else leads (or 10 s pass).
-                        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-                        while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
-                            if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                    match outcome {
+                        Outcome::Shutdown => {
+                            metrics::set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
+                            return Ok(());
                         }
-                    }
-                    Outcome::Disconnected => {
-                        if !wait_reconnected(&zk.client, &shutdown).await {
-                            tracing::warn!("ZooKeeper session lost while disconnected; rejoining as a standby");
+                        Outcome::HandedOver => {
+                            metrics::set_role(Role::Standby, "handed leadership over on an operator's failover request");
+                            term = None;
+                            // Stay out of the race until someone else leads (or 10 s pass).
+                            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                            while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
+                                if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                        Outcome::Disconnected => {
+                            if !wait_reconnected(&zk.client, &shutdown).await {
+                                tracing::warn!("ZooKeeper session lost while disconnected; rejoining as a standby");
+                                continue 'session;
+                            }
+                            tracing::info!("ZooKeeper session survived the disconnection; leading again from the committed position");
+                        }
+                        Outcome::Lost(why) => {
+                            metrics::set_error(&why);
+                            metrics::set_role(Role::Standby, &format!("leadership lost: {why}"));
+                            tracing::warn!(reason = %why, "leadership lost; rejoining as a standby with a new session");
                             continue 'session;
                         }
-                        tracing::info!("ZooKeeper session survived the disconnection; leading again from the committed position");
+                        Outcome::Retry(why) => {
+                            metrics::set_error(&why);
+                            metrics::set_role(Role::Standby, &format!("gave leadership up: {why}"));
+                            tracing::warn!(reason = %why, "giving up leadership for now");
+                            term = None;
+                            let _ = zk.release_leader().await;
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Outcome::Fatal(e) => {
+                            metrics::set_error(&e.to_string());
+                            metrics::set_role(Role::Stopped, &format!("stopped on an error that needs an operator: {e}"));
+                            let _ = zk.release_leader().await;
+                            return Err(e);
+                        }
+                    
                     }
-                    Outcome::Lost(why) => {
-                        metrics::set_error(&why);
-                        metrics::set_role(Role::Standby, &format!("leadership lost: {why}"));
-                        tracing::warn!(reason = %why, "leadership lost; rejoining as a standby with a new session");
-                        continue 'session;
-                    }
-                    Outcome::Retry(why) => {
-                        metrics::set_error(&why);
-                        metrics::set_role(Role::Standby, &format!("gave leadership up: {why}"));
-                        tracing::warn!(reason = %why, "giving up leadership for now");
-                        term = None;
-                        let _ = zk.release_leader().await;
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    Outcome::Fatal(e) => {
-                        metrics::set_error(&e.to_string());
-                        metrics::set_role(Role::Stopped, &format!("stopped on an error that needs an operator: {e}"));
-                        let _ = zk.release_leader().await;
-                        return Err(e);
-                    }
-                },
+                }
                 Ok(false) => {
                     if let Ok(Some(l)) = zk.leader().await {
                         tracing::info!(leader = %l.node_id, epoch = l.epoch, "standing by");
@@ -294,33 +301,14 @@ fn note_committed(rec: &PositionRecord) {
     metrics::set_committed(rec.position.as_ref().map(|p| p.to_string()), rec.committed_at);
 }
 
-/// One term of leadership.
+/// One term of leadership (the caller ends the term's Kafka producer afterwards).
 async fn lead(
-    zk: &Zk,
-    cfg: &Config,
-    ha: &HaConfig,
-    shutdown: &CancellationToken,
-    fence_term: &mut Option<(u64, i32)>,
-    kafka: Option<&mut producers::Producers>,
-) -> Outcome {
-    let mut kafka = kafka;
-    let mut used = None;
-    let outcome = term(zk, cfg, ha, shutdown, fence_term, kafka.as_deref_mut(), &mut used).await;
-    if let Some(k) = kafka {
-        k.term_ended(used);
-    }
-    outcome
-}
-
-/// One term of leadership; `used` receives the term's exactly-once producer.
-async fn term(
     zk: &Zk,
     cfg: &Config,
     ha: &HaConfig,
     shutdown: &CancellationToken,
     term: &mut Option<(u64, i32)>,
     kafka: Option<&mut producers::Producers>,
-    used: &mut Option<rdkafka::producer::FutureProducer>,
 ) -> Outcome {
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
     let before = zk.epoch().await;
@@ -362,7 +350,6 @@ async fn term(
         };
         scanner = k.scanner.clone();
         if k.delivery() == crate::sink::kafka::Delivery::ExactlyOnce {
-            *used = Some(p.clone());
             match k.claim(&p, ha.session_timeout * 2).await {
                 Ok(cp) => {
                     let partial = cp.as_ref().and_then(|c| c.partial.clone());
@@ -430,10 +417,9 @@ async fn term(
         producer,
         scanner,
         txn,
-        cluster: Some(ha.root.clone()),
         // A pause of a quarter of the session can already have cost the lease's margin.
         max_pause: Some(ha.session_timeout / 4),
-        provenance: Some((ha.node_id.clone(), epoch)),
+        provenance: Some(crate::sink::kafka::Provenance { cluster: ha.root.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {

@@ -23,6 +23,8 @@ pub struct Producers {
     checkpoint_topic: String,
     /// At-least-once: the process's producer. Exactly-once: the next term's, not initialised.
     producer: Option<FutureProducer>,
+    /// Exactly-once: the current term's producer, ended by `term_ended`.
+    in_term: Option<FutureProducer>,
     pub scanner: Option<Scanner>,
     topic_ready: bool,
 }
@@ -50,6 +52,7 @@ impl Producers {
             transactional_id: ha.transactional_id.clone(),
             checkpoint_topic: ha.checkpoint_topic.clone(),
             producer: None,
+            in_term: None,
             scanner: None,
             topic_ready: false,
         };
@@ -81,19 +84,22 @@ impl Producers {
         Ok(())
     }
 
-    /// The producer for this term. At-least-once: the process's (kept); exactly-once: taken.
+    /// The producer for this term. At-least-once: the process's (kept); exactly-once: taken,
+    /// and held until `term_ended`.
     pub fn for_term(&mut self) -> Result<FutureProducer, KafkaSinkError> {
         self.refill()?;
-        Ok(match self.delivery {
-            Delivery::AtLeastOnce => self.producer.clone().expect("refilled"),
-            Delivery::ExactlyOnce => self.producer.take().expect("refilled"),
-        })
+        let p = self.producer.clone().expect("refilled");
+        if self.delivery == Delivery::ExactlyOnce {
+            self.producer = None;
+            self.in_term = Some(p.clone());
+        }
+        Ok(p)
     }
 
-    /// Ends an exactly-once term's producer (off the runtime: destroying it may wait for
-    /// the broker) and prepares the next one.
-    pub fn term_ended(&mut self, used: Option<FutureProducer>) {
-        if let (Delivery::ExactlyOnce, Some(p)) = (self.delivery, used) {
+    /// Ends the term: its exactly-once producer is dropped (off the runtime: destroying it
+    /// may wait for the broker) and the next one prepared.
+    pub fn term_ended(&mut self) {
+        if let Some(p) = self.in_term.take() {
             tokio::task::spawn_blocking(move || drop(p));
         }
         if let Err(e) = self.refill() {

@@ -20,9 +20,10 @@ use crate::binlog::position::BinlogPosition;
 use crate::binlog::reader::{ResumePoint, StartPosition};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use super::readback::{self, Lookback, ReadBackError};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -115,61 +116,22 @@ pub fn read_latest(props: &[(String, String)], topic: &str, key: &str, timeout: 
         .set("isolation.level", "read_committed")
         .set("fetch.wait.max.ms", "10");
     let consumer: BaseConsumer = c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
-    let t = |e: rdkafka::error::KafkaError| KafkaSinkError::Transient(format!("cannot read the checkpoint topic {topic}: {e}"));
     let deadline = Instant::now() + timeout;
-    // With read_committed the high offset is the last stable offset.
-    let (low, high) = consumer.fetch_watermarks(topic, 0, timeout).map_err(t)?;
-    let mut window = 16i64;
-    loop {
-        let from = (high - window).max(low);
-        let found = read_range(&consumer, topic, key, from, high, deadline)?;
-        if found.is_some() || from == low {
-            consumer.unassign().ok();
-            return Ok(found);
+    // With read_committed the end is the last stable offset.
+    let lookback = Lookback { first: 16, max: i64::MAX };
+    let found = readback::newest(&consumer, topic, 0, lookback, deadline, |m| {
+        if m.key() != Some(key.as_bytes()) {
+            return Ok(None);
         }
-        window *= 8;
-    }
-}
-
-/// The last checkpoint for `key` among the committed records in `[from, to)`.
-fn read_range(consumer: &BaseConsumer, topic: &str, key: &str, from: i64, to: i64, deadline: Instant) -> Result<Option<Checkpoint>, KafkaSinkError> {
-    if from >= to {
-        return Ok(None);
-    }
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Offset(from)).map_err(|e| KafkaSinkError::Fatal(e.to_string()))?;
-    consumer.assign(&tpl).map_err(|e| KafkaSinkError::Transient(e.to_string()))?;
-    let mut last = None;
-    loop {
-        // Aborted records and transaction markers are skipped by the consumer: its position,
-        // not the last message's offset, tells when the range is read.
-        let pos = consumer.position().ok().and_then(|p| p.find_partition(topic, 0).and_then(|e| e.offset().to_raw())).unwrap_or(from);
-        if pos >= to {
-            return Ok(last);
-        }
-        if Instant::now() > deadline {
-            return Err(KafkaSinkError::Transient(format!("the checkpoint topic {topic} was not read up to offset {to} in time (at {pos})")));
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                if m.key() != Some(key.as_bytes()) {
-                    continue;
-                }
-                let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap_or_default();
-                match text.parse::<Checkpoint>() {
-                    Ok(cp) => last = Some(cp),
-                    Err(e) => {
-                        return Err(KafkaSinkError::Fatal(format!(
-                            "{topic} offset {} holds a record for this cluster that is {e}: fix or delete it (maxwell-cli position set), nothing was skipped",
-                            m.offset()
-                        )))
-                    }
-                }
-            }
-            Some(Err(e)) => tracing::debug!(error = %e, "checkpoint read: consumer error"),
-            None => {}
-        }
-    }
+        let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap_or_default();
+        text.parse::<Checkpoint>().map(Some).map_err(|e| {
+            format!("{topic} offset {} holds a record for this cluster that is {e}: fix or delete it (maxwell-cli position set), nothing was skipped", m.offset())
+        })
+    });
+    found.map_err(|e| match e {
+        ReadBackError::Unavailable(m) => KafkaSinkError::Transient(format!("cannot read the checkpoint topic {topic}: {m}")),
+        ReadBackError::Rejected(m) => KafkaSinkError::Fatal(m),
+    })
 }
 
 #[cfg(test)]

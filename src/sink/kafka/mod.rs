@@ -22,6 +22,7 @@ mod ack;
 pub mod checkpoint;
 pub mod config;
 mod freeze;
+mod readback;
 mod scan;
 pub mod transactions;
 
@@ -62,6 +63,15 @@ pub enum KafkaSinkError {
     Fenced(String),
 }
 
+/// The writer of a cluster's messages: its root, the leading node and its term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub cluster: String,
+    pub node: String,
+    /// The epoch, as its header carries it.
+    pub epoch: String,
+}
+
 /// Connects `producer` to the cluster in the background (metadata of every topic).
 pub fn warm_up(producer: &FutureProducer) {
     let p = producer.clone();
@@ -86,9 +96,8 @@ enum Mode {
 pub struct KafkaSink {
     /// Refuses sends after this process was paused (cluster mode).
     pub freeze_guard: Option<std::sync::Arc<FreezeGuard>>,
-    /// Cluster mode: the writing cluster, node and epoch, sent as `maxwell.cluster`,
-    /// `maxwell.node` and `maxwell.epoch`.
-    pub provenance: Option<(String, String, String)>,
+    /// Cluster mode: who writes, sent as `maxwell.cluster`, `maxwell.node`, `maxwell.epoch`.
+    pub provenance: Option<Provenance>,
     /// A connected consumer for the takeover scan (one is created when absent).
     pub scanner: Option<Scanner>,
     /// Leadership in doubt: stop handing rows to the producer at once.
@@ -201,7 +210,7 @@ impl KafkaSink {
 
     /// Drops what librdkafka has not yet sent (leadership is in doubt); those rows will
     /// never be acknowledged.
-    pub fn purge(&self) {
+    fn purge(&self) {
         self.producer.purge(PurgeConfig::default().queue().inflight().non_blocking());
     }
 
@@ -212,7 +221,7 @@ impl KafkaSink {
             None => create_scanner(&self.props)?,
         };
         let t = topic.to_string();
-        let cluster = self.provenance.as_ref().map(|(c, _, _)| c.clone());
+        let cluster = self.provenance.as_ref().map(|p| p.cluster.clone());
         let found = tokio::task::spawn_blocking(move || scan::read_last_rows(&scanner, &t, partitions, cluster.as_deref()))
             .await
             .expect("scan task")
@@ -335,11 +344,11 @@ impl KafkaSink {
             if let Some(g) = &gtid_text {
                 headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
             }
-            if let Some((cluster, node, epoch)) = &self.provenance {
+            if let Some(p) = &self.provenance {
                 headers = headers
-                    .insert(Header { key: "maxwell.cluster", value: Some(cluster.as_str()) })
-                    .insert(Header { key: "maxwell.node", value: Some(node.as_str()) })
-                    .insert(Header { key: "maxwell.epoch", value: Some(epoch.as_str()) });
+                    .insert(Header { key: "maxwell.cluster", value: Some(p.cluster.as_str()) })
+                    .insert(Header { key: "maxwell.node", value: Some(p.node.as_str()) })
+                    .insert(Header { key: "maxwell.epoch", value: Some(p.epoch.as_str()) });
             }
             let mut record = FutureRecord::to(&topic).payload(value).key(&key).partition(partition).headers(headers);
             loop {
@@ -384,7 +393,8 @@ impl KafkaSink {
     /// commits the open Kafka transaction (exactly-once). Aborted: purges what was not sent
     /// and aborts the open Kafka transaction.
     pub async fn drain(self) -> (Option<ResumePoint>, Option<KafkaSinkError>) {
-        let aborted = self.abort.is_cancelled();
+        let abort = self.abort.clone();
+        let aborted = abort.is_cancelled();
         if aborted {
             self.purge();
         }
@@ -414,6 +424,7 @@ impl KafkaSink {
         }
         drop(producer);
         let acked = acked.borrow().clone();
-        (acked, if aborted { None } else { err })
+        // Aborted meanwhile counts too: nothing left undelivered is an error then.
+        (acked, if abort.is_cancelled() { None } else { err })
     }
 }

@@ -2,18 +2,18 @@
 //! partition it writes to and skips rows at or before its (`maxwell.position`,
 //! `maxwell.row`) headers — only while the source server is the one that wrote it.
 //!
-//! Invariants: only messages of the range asked for count (the consumer is kept across
-//! scans, so its queue may hold an earlier scan's messages or errors); messages of other
-//! clusters sharing the topic are passed over; a partition without a message of this cluster
+//! Invariants: messages of other clusters sharing the topic are passed over (read back with
+//! `readback`); a partition without a message of this cluster
 //! with those headers skips nothing. Exactly-once mode does not scan: it resumes from the
 //! checkpoint committed with the rows.
 
 use super::config::connection_settings;
 use super::KafkaSinkError;
 use crate::binlog::position::BinlogPosition;
+use super::readback::{self, Lookback};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::Message;
 use std::time::Duration;
 
 /// A consumer kept connected for the takeover scan: a standby creates it while standing by,
@@ -51,97 +51,35 @@ pub struct LastRow {
 const MAX_LOOKBACK: i64 = 1 << 20;
 
 /// For each partition of `topic`, the newest message written by `cluster` (its
-/// `maxwell.cluster` header; any message when `cluster` is `None`): read backwards in
-/// growing windows from the end, so messages of other clusters sharing the topic are passed
-/// over. `None` for a partition without one (nothing of ours is skipped there).
+/// `maxwell.cluster` header; any message when `cluster` is `None`), read back from the end
+/// so messages of other clusters sharing the topic are passed over. `None` for a partition
+/// without one (nothing of ours is skipped there).
 pub(super) fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32, cluster: Option<&str>) -> Result<Vec<Option<LastRow>>, String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let mut out = Vec::with_capacity(partitions as usize);
-    for p in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-        let mut window = 1i64;
-        let found = loop {
-            let from = (high - window).max(low).max(high - MAX_LOOKBACK);
-            if from >= high {
-                break None;
-            }
-            if let Some(last) = read_window(consumer, topic, p, from, high, cluster, deadline)? {
-                break Some(last);
-            }
-            if from == low || from == high - MAX_LOOKBACK {
-                break None;
-            }
-            window *= 16;
-        };
-        out.push(found);
-    }
-    Ok(out)
+    let lookback = Lookback { first: 1, max: MAX_LOOKBACK };
+    (0..partitions)
+        .map(|p| {
+            // A message of this cluster without the row headers skips nothing: `Some(None)`.
+            let found = readback::newest(consumer, topic, p, lookback, deadline, |m| Ok(ours(m, cluster)));
+            found.map(Option::flatten).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
-/// The newest message of `cluster` among offsets `[from, to)` of one partition.
-fn read_window(consumer: &BaseConsumer, topic: &str, p: i32, from: i64, to: i64, cluster: Option<&str>, deadline: std::time::Instant) -> Result<Option<LastRow>, String> {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, p, Offset::Offset(from)).map_err(|e| e.to_string())?;
-    while consumer.poll(Duration::ZERO).is_some() {}
-    let consumer = Assigned(consumer);
-    consumer.0.assign(&tpl).map_err(|e| e.to_string())?;
-    let mut last: Option<(i64, Option<LastRow>)> = None;
-    let mut last_error: Option<String> = None;
-    let mut next = from;
-    while next < to {
-        if std::time::Instant::now() > deadline {
-            let why = last_error.map(|e| format!(": {e}")).unwrap_or_default();
-            return Err(format!("partition {p} of {topic} was not read back to offset {to} within 15 s{why}"));
-        }
-        match consumer.0.poll(Duration::from_millis(100)) {
-            // Only this range counts (the consumer is kept across scans, so its queue may
-            // still hold messages or errors of an earlier one).
-            Some(Ok(m)) if m.topic() == topic && m.partition() == p && (from..to).contains(&m.offset()) => {
-                next = next.max(m.offset() + 1);
-                let (mut pos, mut row, mut server, mut owner) = (None, None, None, None);
-                if let Some(h) = m.headers() {
-                    for hd in h.iter() {
-                        let v = hd.value.and_then(|v| std::str::from_utf8(v).ok());
-                        match hd.key {
-                            "maxwell.position" => pos = v.and_then(|v| v.parse::<BinlogPosition>().ok()),
-                            "maxwell.row" => row = v.and_then(|v| v.parse::<usize>().ok()),
-                            "maxwell.server_id" => server = v.and_then(|v| v.parse::<u32>().ok()),
-                            "maxwell.cluster" => owner = v.map(str::to_string),
-                            _ => {}
-                        }
-                    }
-                }
-                if cluster.is_none() || owner.as_deref() == cluster {
-                    let row = pos.zip(row).map(|(position, row)| LastRow { position, row, server_id: server });
-                    if last.as_ref().is_none_or(|(o, _)| m.offset() > *o) {
-                        last = Some((m.offset(), row));
-                    }
-                }
-            }
-            Some(Ok(_)) => {}
-            // Connection errors (possibly queued while the broker was away: the consumer is
-            // kept across scans) are retried by librdkafka; the deadline bounds the wait.
-            Some(Err(e)) => {
-                last_error = Some(e.to_string());
-                tracing::debug!(error = %e, "takeover scan: consumer error");
-            }
-            None => {
-                // Offsets with no message (compaction, transaction markers) end the range too.
-                if let Some(pos) = consumer.0.position().ok().and_then(|t| t.find_partition(topic, p).and_then(|e| e.offset().to_raw())) {
-                    next = next.max(pos);
-                }
+/// `Some(row headers)` for a message of `cluster`, `None` for another cluster's.
+fn ours(m: &BorrowedMessage<'_>, cluster: Option<&str>) -> Option<Option<LastRow>> {
+    let (mut pos, mut row, mut server, mut owner) = (None, None, None, None);
+    if let Some(h) = m.headers() {
+        for hd in h.iter() {
+            let v = hd.value.and_then(|v| std::str::from_utf8(v).ok());
+            match hd.key {
+                "maxwell.position" => pos = v.and_then(|v| v.parse::<BinlogPosition>().ok()),
+                "maxwell.row" => row = v.and_then(|v| v.parse::<usize>().ok()),
+                "maxwell.server_id" => server = v.and_then(|v| v.parse::<u32>().ok()),
+                "maxwell.cluster" => owner = v,
+                _ => {}
             }
         }
     }
-    Ok(last.and_then(|(_, r)| r))
+    (cluster.is_none() || owner == cluster).then(|| pos.zip(row).map(|(position, row)| LastRow { position, row, server_id: server }))
 }
-
-/// Unassigns the scan's partitions when the scan ends (the consumer is kept for the next one).
-struct Assigned<'a>(&'a BaseConsumer);
-
-impl Drop for Assigned<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unassign();
-    }
-}
-
