@@ -69,6 +69,7 @@ pub const KEYS: &[KeySpec] = &[
     key("filter", S, None, "Row filter, e.g. `exclude: *.*, include: db1.*, include: db.t.col=val`."),
     key("init_position", S, None, "Where to start: `FILE:POS` or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
     key("gtid_mode", B, Some("false"), "Resume by GTID instead of file:position after reconnects."),
+    key("tx_memory_mb", Kind::Int { min: 1, max: 65536 }, Some("16"), "MiB of one binlog transaction's encoded rows held in memory; a larger transaction is written to an unlinked temporary file (in TMPDIR) and handed on in parts, so memory stays bounded whatever its size."),
     key("binlog_heartbeat_ms", Kind::Int { min: 100, max: 4_000_000 }, Some("1000"), "Heartbeat period the source uses on an idle stream."),
     key("zookeeper_servers", S, None, "ZooKeeper ensemble (`host:port,host:port,…`). Set it to run as an active/standby cluster member; unset, the node runs alone."),
     key("zookeeper_session_timeout_ms", Kind::Int { min: 2000, max: 20000 }, Some("4000"), "ZooKeeper session timeout: how long a silent leader keeps the lock. A standby takes over within about this time."),
@@ -284,6 +285,8 @@ pub struct Config {
     pub output: OutputConfig,
     pub init_position: StartPosition,
     pub gtid_mode: bool,
+    /// Bytes of one transaction's rows kept in memory before it spills to disk.
+    pub tx_memory: usize,
     pub log_level: String,
     /// Set when `producer=kafka`.
     pub kafka: Option<KafkaConfig>,
@@ -484,6 +487,7 @@ impl Config {
             output,
             init_position,
             gtid_mode: s.bool("gtid_mode"),
+            tx_memory: (s.int("tx_memory_mb").unwrap() as usize) << 20,
             log_level: s.get("log_level").unwrap().to_string(),
             kafka,
         })

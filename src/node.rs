@@ -114,7 +114,7 @@ pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoi
 /// Streams from `start` until stopped, aborted or a definite error; returns the last
 /// acknowledged point.
 pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) -> StreamResult {
-    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
+    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, start).await.map_err(|e| (e.into(), None))?;
     tracing::info!(
         server = %reader.info.version,
@@ -198,7 +198,7 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
         if ctl.abort.is_cancelled() {
             break;
         }
-        m.read(t.row_ends.len(), t.ts);
+        m.read(t.row_ends.len(), t.ts, t.ends_transaction());
         if let Err(e) = sink.write(&t) {
             m.messages_failed.inc_by(t.row_ends.len() as u64);
             cancel.cancel();
@@ -206,10 +206,12 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
         }
         m.messages_succeeded.inc_by(t.row_ends.len() as u64);
         m.bytes.inc_by(t.json.len() as u64);
-        m.acked(t.ts);
-        let p = t.resume_point();
-        let _ = ctl.acked.send(Some(p.clone()));
-        last = Some(p);
+        if t.ends_transaction() {
+            m.acked(t.ts);
+            let p = t.resume_point();
+            let _ = ctl.acked.send(Some(p.clone()));
+            last = Some(p);
+        }
     }
     (last, None)
 }
@@ -255,7 +257,7 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
             t = rx.recv() => t,
         };
         let Some(t) = t else { break };
-        metrics::get().read(t.row_ends.len(), t.ts);
+        metrics::get().read(t.row_ends.len(), t.ts, t.ends_transaction());
         if let Err(e) = sink.send_more(t, rx.len()).await {
             err = Some(e);
             cancel.cancel();

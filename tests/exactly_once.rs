@@ -26,8 +26,9 @@ async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
     let (topic, db) = setup(&tag, 3).await;
     let mut cl = Cluster::new(&tag, &topic, &db);
     // Kafka transactions of at most 20 000 rows: the big binlog transaction is split, and the
-    // leader is cut after it committed some of its parts.
-    cl.extra = vec!["--ha_kafka_transaction_rows=20000".into()];
+    // leader is cut after it committed some of its parts. 1 MiB of a binlog transaction in
+    // memory: the big one also spills to disk and is handed on in parts.
+    cl.extra = vec!["--ha_kafka_transaction_rows=20000".into(), "--tx_memory_mb=1".into()];
     cl.start("a", Some(CUT_UID));
     let (first, epoch_a) = cl.wait_leader(None, Duration::from_secs(30)).await;
     assert_eq!(first, "a", "the node started first leads");
@@ -75,6 +76,9 @@ async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
         resumed.split("checkpoint=").nth(1).unwrap_or("-")
     );
     assert!(resumed.contains("\"partial\":{"), "the new leader resumed inside the split transaction:\n{}", cl.logs());
+    for n in ["a", next.as_str()] {
+        assert!(cl.log(n).contains("its rows go to a temporary file"), "{n} spilled the big transaction to disk:\n{}", cl.logs());
+    }
     assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{}", sample(&lost), sample(&dups), cl.logs());
     assert!(log_a.contains("leadership in doubt") || log_a.to_lowercase().contains("fenced"), "the cut leader stopped or was fenced:\n{}", tail(&log_a, 30));
 }

@@ -6,6 +6,10 @@
 //!   last event, which is a valid resume point.
 //! - A transaction that produced no rows (all filtered) is still reported, so positions keep
 //!   moving; a ROLLBACK discards its rows.
+//! - A transaction whose rows outgrow the buffer's memory limit is spilled to disk and handed
+//!   on in parts ([`Part`]): the first from [`Decoder::handle`], the rest from
+//!   [`Decoder::next_part`], which must be drained before the next event is fed. Only the last
+//!   part is a resume point; every part carries the transaction's end position and fields.
 //! - The GTID state is advanced only when a transaction ends, so `gtid_set` on a transaction
 //!   includes it and nothing after it.
 //! - Table schemas are cached per table id; a TABLE_MAP identical to the cached one is a
@@ -78,9 +82,35 @@ pub struct Transaction {
     pub meta: Vec<crate::encode::RowMeta>,
     /// server_id of the source that wrote this transaction.
     pub server_id: u32,
+    /// Set when this is one part of a transaction handed on in several.
+    pub part: Option<Part>,
+    /// This transaction's share of the reader's queue budget, given back when it is dropped.
+    pub queued: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+/// Where a part sits in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// Index of the part's first row in the transaction.
+    pub first_row: usize,
+    /// Rows in the whole transaction.
+    pub total_rows: usize,
 }
 
 impl Transaction {
+    /// Index in the transaction of this value's first row.
+    pub fn first_row(&self) -> usize {
+        self.part.map_or(0, |p| p.first_row)
+    }
+    /// Rows in the whole transaction (not only in this part).
+    pub fn total_rows(&self) -> usize {
+        self.part.map_or(self.row_ends.len(), |p| p.total_rows)
+    }
+    /// Whether this value ends its transaction, so that its position is a resume point.
+    pub fn ends_transaction(&self) -> bool {
+        self.part.is_none_or(|p| p.first_row + self.row_ends.len() >= p.total_rows)
+    }
+
     /// Where to resume after this transaction.
     pub fn resume_point(&self) -> super::reader::ResumePoint {
         super::reader::ResumePoint { position: self.position.clone(), gtid: self.gtid_set.clone(), server_id: self.server_id }
@@ -101,6 +131,8 @@ pub enum DecodeError {
     Unsupported(String),
     #[error("the source logged an INCIDENT event at {0}: changes may be missing from the binlog; resolve it on the server and restart from a position after it")]
     Incident(String),
+    #[error("a large transaction could not be buffered on disk: {0}")]
+    Spill(#[from] std::io::Error),
 }
 
 struct TableEntry {
@@ -115,6 +147,16 @@ pub struct DecoderConfig {
     pub filter: Filter,
     /// How the source's TABLE_MAP metadata is laid out (set from the server's family).
     pub rules: MetadataRules,
+    /// Bytes of one transaction's encoded rows kept in memory before it spills to disk
+    /// (0: the default).
+    pub memory_limit: usize,
+}
+
+/// A finished, spilled transaction whose later parts are still to be handed on.
+struct Draining {
+    rows: crate::encode::spill::SpillReader,
+    template: Transaction,
+    thread_id: Option<u32>,
 }
 
 pub struct Decoder {
@@ -133,6 +175,7 @@ pub struct Decoder {
     tx_thread: Option<u32>,
     tx_server: u32,
     row_query: Option<String>,
+    draining: Option<Draining>,
     // scratch
     frag_b: Vec<u8>,
     spans_b: Vec<(u32, u32)>,
@@ -143,6 +186,7 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(cfg: DecoderConfig, collations: CollationMap) -> Self {
         let vopts = ValueOpts { null_zerodates: cfg.output.null_zerodates };
+        let limit = if cfg.memory_limit == 0 { crate::encode::DEFAULT_MEMORY_LIMIT } else { cfg.memory_limit };
         Self {
             cfg,
             vopts,
@@ -152,12 +196,13 @@ impl Decoder {
             file: String::new(),
             gtid_state: None,
             in_tx: false,
-            tx: TxBuffer::default(),
+            tx: TxBuffer::with_limit(limit),
             tx_gtid_maria: None,
             tx_gtid_mysql: None,
             tx_thread: None,
             tx_server: 0,
             row_query: None,
+            draining: None,
             frag_b: Vec::new(),
             spans_b: Vec::new(),
             frag_a: Vec::new(),
@@ -208,6 +253,7 @@ impl Decoder {
         self.tx_gtid_mysql = None;
         self.tx_thread = None;
         self.row_query = None;
+        self.draining = None;
     }
 
     /// Feeds one event; returns a transaction when `ev` ended one.
@@ -224,7 +270,7 @@ impl Decoder {
             }
             XID => {
                 let xid = Reader::new(ev.data).u64().ok_or_else(|| self.corrupt("XID", ev))?;
-                Ok(Some(self.finish(ev, Some(xid), None)))
+                self.finish(ev, Some(xid), None).map(Some)
             }
             QUERY => self.query(ev),
             GTID_MARIA => {
@@ -287,7 +333,7 @@ impl Decoder {
                 self.row_query = ev.data.get(1..).map(|b| String::from_utf8_lossy(b).into_owned());
                 Ok(None)
             }
-            XA_PREPARE => Ok(Some(self.finish(ev, None, None))),
+            XA_PREPARE => self.finish(ev, None, None).map(Some),
             INCIDENT => Err(DecodeError::Incident(format!("{}:{}", self.file, ev.log_pos))),
             QUERY_COMPRESSED | 166..=171 => Err(DecodeError::Unsupported(
                 "the server writes compressed binlog events (log_bin_compress=ON); set log_bin_compress=OFF".into(),
@@ -330,6 +376,7 @@ impl Decoder {
             self.tx_server = ev.server_id;
         }
         let column_rules = self.cfg.filter.has_column_rules_for(&t.database, &t.table);
+        let spilled = self.tx.is_spilled();
         let mut r = Reader::new(re.rows);
         while r.remaining() > 0 {
             let (before, after) = match re.kind {
@@ -356,7 +403,10 @@ impl Decoder {
                     continue;
                 }
             }
-            self.tx.push_row(&t, re.kind, ev.timestamp, self.row_query.as_deref(), b.as_ref(), a.as_ref(), &self.cfg.output);
+            self.tx.push_row(&t, re.kind, ev.timestamp, self.row_query.as_deref(), b.as_ref(), a.as_ref(), &self.cfg.output)?;
+        }
+        if !spilled && self.tx.is_spilled() {
+            tracing::info!(file = %self.file, log_pos = ev.log_pos, "transaction larger than tx_memory_mb: its rows go to a temporary file until it commits");
         }
         Ok(())
     }
@@ -381,10 +431,10 @@ impl Decoder {
                 self.tx_server = ev.server_id;
                 Ok(None)
             }
-            "COMMIT" => Ok(Some(self.finish(ev, None, None))),
+            "COMMIT" => self.finish(ev, None, None).map(Some),
             "ROLLBACK" => {
                 self.tx.clear();
-                Ok(Some(self.finish(ev, None, None)))
+                self.finish(ev, None, None).map(Some)
             }
             // A statement inside BEGIN…COMMIT (e.g. SAVEPOINT) does not end the group.
             _ if self.in_tx => Ok(None),
@@ -392,13 +442,13 @@ impl Decoder {
                 self.tx_thread = Some(thread);
                 self.tx_server = ev.server_id;
                 let sql = sql.to_string();
-                Ok(Some(self.finish(ev, None, Some((db, sql)))))
+                self.finish(ev, None, Some((db, sql))).map(Some)
             }
         }
     }
 
-    /// Ends the open transaction at `ev` and returns it.
-    fn finish(&mut self, ev: &RawEvent, xid: Option<u64>, stmt: Option<(String, String)>) -> Transaction {
+    /// Ends the open transaction at `ev` and returns it (its first part when it spilled).
+    fn finish(&mut self, ev: &RawEvent, xid: Option<u64>, stmt: Option<(String, String)>) -> Result<Transaction, DecodeError> {
         let position = BinlogPosition::new(self.file.clone(), ev.log_pos as u64);
         let gtid = if let Some(g) = self.tx_gtid_maria {
             match &mut self.gtid_state {
@@ -449,6 +499,12 @@ impl Decoder {
                 tx.schema_changed = true;
             }
         }
+        if let Some(rows) = self.tx.seal()? {
+            let thread_id = self.tx_thread;
+            self.reset_tx();
+            self.draining = Some(Draining { rows, template: tx, thread_id });
+            return Ok(self.next_part()?.expect("a spilled transaction has rows"));
+        }
         if !self.tx.is_empty() {
             let fields = TxFields {
                 xid,
@@ -461,7 +517,26 @@ impl Decoder {
             self.tx.commit(&fields, &self.cfg.output, &mut tx.json, &mut tx.row_ends);
         }
         self.reset_tx();
-        tx
+        Ok(tx)
+    }
+
+    /// The next part of a spilled transaction, `None` once it is all handed on.
+    pub fn next_part(&mut self) -> Result<Option<Transaction>, DecodeError> {
+        let Some(d) = &mut self.draining else { return Ok(None) };
+        if d.rows.remaining() == 0 {
+            self.draining = None;
+            return Ok(None);
+        }
+        let t = &d.template;
+        let pos_text = t.position.to_string();
+        let fields = TxFields { xid: t.xid, position: &pos_text, gtid: t.gtid.as_deref(), server_id: t.server_id, thread_id: d.thread_id };
+        let mut part = Transaction { json: Vec::with_capacity(crate::encode::spill::PART_BYTES + 4096), ..t.clone() };
+        let (first_row, _) = d.rows.read_part(&fields, &self.cfg.output, crate::encode::spill::PART_BYTES, &mut part.json, &mut part.row_ends, &mut part.meta)?;
+        part.part = Some(Part { first_row, total_rows: d.rows.rows() });
+        if d.rows.remaining() == 0 {
+            self.draining = None;
+        }
+        Ok(Some(part))
     }
 }
 

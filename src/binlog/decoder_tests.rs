@@ -214,3 +214,54 @@ fn incident_and_compressed_events_are_refused() {
     let e = d.handle(&raw(169, 9, &[])).unwrap_err().to_string();
     assert!(e.contains("log_bin_compress"), "{e}");
 }
+
+/// A transaction larger than the memory limit comes out in parts whose lines, joined, are
+/// exactly the whole transaction's; only the last part is a resume point.
+#[test]
+fn spilled_transaction_comes_out_in_parts() {
+    let mut events = vec![(ev::GTID_MARIA, 100, maria_gtid(3)), (ev::QUERY, 150, query("BEGIN", "db")), (ev::TABLE_MAP, 200, tmap())];
+    for chunk in 0..120u32 {
+        let mut rows = Vec::new();
+        for i in 0..1000 {
+            rows.extend(row((chunk * 1000 + i) as i32, Some("some-name-abcdefghij")));
+        }
+        events.push((23, 300 + chunk, rows_event(&rows, false)));
+    }
+    events.push((ev::XID, 999, 5u64.to_le_bytes().to_vec()));
+    let output = OutputConfig { row_meta: true, ..Default::default() };
+    let whole = run(&mut decoder(output.clone(), ""), &events);
+    assert_eq!((whole.len(), whole[0].row_ends.len(), whole[0].part), (1, 120_000, None));
+    assert!(whole[0].ends_transaction());
+
+    let mut d = Decoder::new(DecoderConfig { output, memory_limit: 64 << 10, ..Default::default() }, CollationMap::builtin());
+    d.start_at("mysql-bin.000001", None);
+    let first = run(&mut d, &events);
+    assert_eq!(first.len(), 1);
+    let mut parts = first;
+    while let Some(p) = d.next_part().unwrap() {
+        parts.push(p);
+    }
+    assert!(parts.len() >= 2, "{} parts", parts.len());
+    let mut joined = Vec::new();
+    let mut next_row = 0;
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(p.part.unwrap().first_row, next_row);
+        assert_eq!(p.total_rows(), 120_000);
+        assert_eq!(p.row_ends.len(), p.meta.len());
+        assert!(p.json.len() <= crate::encode::spill::PART_BYTES + 1024);
+        assert_eq!(p.ends_transaction(), i + 1 == parts.len());
+        assert_eq!((&p.position, p.gtid.as_deref(), p.xid), (&whole[0].position, Some("0-1-3"), Some(5)));
+        next_row += p.row_ends.len();
+        joined.extend_from_slice(&p.json);
+    }
+    assert_eq!(next_row, 120_000);
+    assert!(joined == whole[0].json, "the parts joined differ from the whole transaction");
+    assert!(d.next_part().unwrap().is_none());
+
+    // Rolled back after spilling: nothing comes out, nothing is left to drain.
+    let mut rolled = events.clone();
+    *rolled.last_mut().unwrap() = (ev::QUERY, 999, query("ROLLBACK", "db"));
+    let txs = run(&mut d, &rolled);
+    assert_eq!((txs.len(), txs[0].row_ends.len(), txs[0].part), (1, 0, None));
+    assert!(d.next_part().unwrap().is_none());
+}

@@ -20,8 +20,9 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, Opts, OptsBuilder};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Where the source is and who we are to it.
@@ -279,7 +280,13 @@ pub struct Reader {
     /// The start was given as a GTID and no file position is known yet: the first dump
     /// must go by GTID even when `gtid_mode` is off.
     gtid_only: bool,
+    /// KiB of JSON handed on and not yet dropped by the sink (see [`QUEUE_KIB`]).
+    queue: Arc<Semaphore>,
 }
+
+/// KiB of transactions the reader may have handed on that the sink has not finished with:
+/// with the decoder's memory limit this bounds a node's memory for transactions of any size.
+pub const QUEUE_KIB: usize = 64 << 10;
 
 impl Reader {
     /// Connects, checks the server and resolves `start`.
@@ -295,7 +302,7 @@ impl Reader {
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
         let gtid_only = matches!(start, StartPosition::Gtid(_));
-        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only })
+        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)) })
     }
 
     async fn request(&self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
@@ -389,11 +396,22 @@ impl Reader {
                 continue; // an idle stream is alive; nothing to decode
             }
             if let Some(tx) = self.decoder.handle(&raw)? {
-                self.resume = tx.resume_point();
-                self.gtid_only = false;
                 let refresh = tx.schema_changed;
-                if out.send(tx).await.is_err() {
-                    return Ok(false);
+                // A spilled transaction comes in parts; only the last is a resume point.
+                let mut next = Some(tx);
+                while let Some(mut tx) = next {
+                    let done = tx.ends_transaction();
+                    if done {
+                        self.resume = tx.resume_point();
+                        self.gtid_only = false;
+                    }
+                    let kib = (tx.json.len().div_ceil(1024) as u32).clamp(1, QUEUE_KIB as u32);
+                    let Ok(permit) = self.queue.clone().acquire_many_owned(kib).await else { return Ok(false) };
+                    tx.queued = Some(Arc::new(permit));
+                    if out.send(tx).await.is_err() {
+                        return Ok(false);
+                    }
+                    next = if done { None } else { self.decoder.next_part()? };
                 }
                 if refresh {
                     let mut conn = self.source.connect().await?;

@@ -5,6 +5,9 @@
 //!   transaction's `xid` and the last one `"commit":true` (non-last rows get `xoffset` when
 //!   `output_xoffset` is on). The buffered form is two byte ranges per row (head and body)
 //!   around the transaction fields, so committing is a copy, not a re-encode.
+//! - Memory is bounded: once the buffered rows exceed the buffer's limit they go to a
+//!   temporary file ([`spill`]) and the finished transaction is read back in parts of bounded
+//!   size, each line written exactly as an in-memory commit would write it.
 //! - `data` holds every column present in the row (after image for insert/update, before image
 //!   for delete, plus before-only columns of a MINIMAL update); `old` holds, for updates, the
 //!   previous value of each column present in both images whose JSON differs.
@@ -12,6 +15,7 @@
 //!   [position], [gtid], [server_id], [thread_id], [primary_key], [primary_key_columns], data, [old].
 
 pub mod ddl;
+pub mod spill;
 
 use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
@@ -105,25 +109,79 @@ pub struct TxFields<'a> {
     pub thread_id: Option<u32>,
 }
 
+/// Encoded rows held in memory before a transaction spills to disk, by default.
+pub const DEFAULT_MEMORY_LIMIT: usize = 16 << 20;
+
 /// Rows of the open transaction, encoded up to the transaction fields.
-#[derive(Default)]
 pub struct TxBuffer {
     arena: Vec<u8>,
     rows: Vec<PendingRow>,
     metas: Vec<RowMeta>,
+    /// Bytes of encoded rows kept in memory; beyond it they go to `spill`.
+    limit: usize,
+    spill: Option<spill::SpillWriter>,
+}
+
+impl Default for TxBuffer {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_MEMORY_LIMIT)
+    }
 }
 
 impl TxBuffer {
+    /// A buffer that keeps at most about `limit` bytes of encoded rows in memory.
+    pub fn with_limit(limit: usize) -> Self {
+        Self { arena: Vec::new(), rows: Vec::new(), metas: Vec::new(), limit: limit.max(1), spill: None }
+    }
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows.is_empty() && self.spill.is_none()
+    }
+    /// Whether part of the open transaction is on disk.
+    pub fn is_spilled(&self) -> bool {
+        self.spill.is_some()
     }
     pub fn clear(&mut self) {
         self.arena.clear();
         self.rows.clear();
         self.metas.clear();
+        self.spill = None;
+        if self.arena.capacity() > self.limit.saturating_mul(2) {
+            // A spilled transaction grew the arena once; give the memory back.
+            self.arena = Vec::new();
+            self.rows = Vec::new();
+        }
     }
 
-    /// Encodes one row change and buffers it.
+    /// Moves the rows held in memory to the spill file.
+    fn spill_out(&mut self) -> std::io::Result<()> {
+        let w = match &mut self.spill {
+            Some(w) => w,
+            None => self.spill.insert(spill::SpillWriter::new()?),
+        };
+        let mut metas = self.metas.drain(..);
+        for r in &self.rows {
+            w.write_row(&self.arena[r.start..r.mid], &self.arena[r.mid..r.end], metas.next().as_ref())?;
+        }
+        drop(metas);
+        self.arena.clear();
+        self.rows.clear();
+        Ok(())
+    }
+
+    /// Ends a spilled transaction: every row goes to the file, which is handed back for
+    /// reading in parts. The buffer is empty afterwards. `None` when nothing was spilled
+    /// (use [`commit`](Self::commit)).
+    pub fn seal(&mut self) -> std::io::Result<Option<spill::SpillReader>> {
+        if self.spill.is_none() {
+            return Ok(None);
+        }
+        self.spill_out()?;
+        let w = self.spill.take().expect("spill");
+        self.clear();
+        w.finish().map(Some)
+    }
+
+    /// Encodes one row change and buffers it (spilling to disk past the memory limit).
     #[allow(clippy::too_many_arguments)]
     pub fn push_row(
         &mut self,
@@ -134,7 +192,7 @@ impl TxBuffer {
         before: Option<&Image>,
         after: Option<&Image>,
         cfg: &OutputConfig,
-    ) {
+    ) -> std::io::Result<()> {
         let a = &mut self.arena;
         let start = a.len();
         a.push(b'{');
@@ -225,6 +283,10 @@ impl TxBuffer {
         a.push(b'}');
         let end = a.len();
         self.rows.push(PendingRow { start, mid, end });
+        if self.arena.len() >= self.limit {
+            self.spill_out()?;
+        }
+        Ok(())
     }
 
     /// Takes the collected row metadata (empty unless `row_meta`).
@@ -233,46 +295,53 @@ impl TxBuffer {
     }
 
     /// Writes every buffered row as one JSON line to `out` with the transaction fields, and
-    /// records each line's end offset in `ends`. Clears the buffer (take metas first).
+    /// records each line's end offset in `ends`. Clears the buffer (take metas first). Only
+    /// for a transaction that did not spill (see [`seal`](Self::seal)).
     pub fn commit(&mut self, f: &TxFields, cfg: &OutputConfig, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        debug_assert!(self.spill.is_none(), "a spilled transaction is read back with seal()");
         let n = self.rows.len();
-        let mut num = itoa::Buffer::new();
         for (idx, r) in self.rows.iter().enumerate() {
-            out.extend_from_slice(&self.arena[r.start..r.mid]);
-            if cfg.commit_info {
-                if let Some(x) = f.xid {
-                    out.extend_from_slice(b",\"xid\":");
-                    out.extend_from_slice(num.format(x).as_bytes());
-                }
-                if idx + 1 == n {
-                    out.extend_from_slice(b",\"commit\":true");
-                } else if cfg.xoffset {
-                    out.extend_from_slice(b",\"xoffset\":");
-                    out.extend_from_slice(num.format(idx).as_bytes());
-                }
-            }
-            if cfg.binlog_position {
-                out.extend_from_slice(b",\"position\":");
-                write_json_str(out, f.position);
-            }
-            if let (true, Some(g)) = (cfg.gtid_position, f.gtid) {
-                out.extend_from_slice(b",\"gtid\":");
-                write_json_str(out, g);
-            }
-            if cfg.server_id {
-                out.extend_from_slice(b",\"server_id\":");
-                out.extend_from_slice(num.format(f.server_id).as_bytes());
-            }
-            if let (true, Some(t)) = (cfg.thread_id, f.thread_id) {
-                out.extend_from_slice(b",\"thread_id\":");
-                out.extend_from_slice(num.format(t).as_bytes());
-            }
-            out.extend_from_slice(&self.arena[r.mid..r.end]);
-            out.push(b'\n');
+            write_line(out, &self.arena[r.start..r.mid], &self.arena[r.mid..r.end], idx, n, f, cfg);
             ends.push(out.len());
         }
         self.clear();
     }
+}
+
+/// One row's JSON line: `head`, the transaction fields for row `idx` of `n`, `body`, newline.
+pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usize, f: &TxFields, cfg: &OutputConfig) {
+    let mut num = itoa::Buffer::new();
+    out.extend_from_slice(head);
+    if cfg.commit_info {
+        if let Some(x) = f.xid {
+            out.extend_from_slice(b",\"xid\":");
+            out.extend_from_slice(num.format(x).as_bytes());
+        }
+        if idx + 1 == n {
+            out.extend_from_slice(b",\"commit\":true");
+        } else if cfg.xoffset {
+            out.extend_from_slice(b",\"xoffset\":");
+            out.extend_from_slice(num.format(idx).as_bytes());
+        }
+    }
+    if cfg.binlog_position {
+        out.extend_from_slice(b",\"position\":");
+        write_json_str(out, f.position);
+    }
+    if let (true, Some(g)) = (cfg.gtid_position, f.gtid) {
+        out.extend_from_slice(b",\"gtid\":");
+        write_json_str(out, g);
+    }
+    if cfg.server_id {
+        out.extend_from_slice(b",\"server_id\":");
+        out.extend_from_slice(num.format(f.server_id).as_bytes());
+    }
+    if let (true, Some(t)) = (cfg.thread_id, f.thread_id) {
+        out.extend_from_slice(b",\"thread_id\":");
+        out.extend_from_slice(num.format(t).as_bytes());
+    }
+    out.extend_from_slice(body);
+    out.push(b'\n');
 }
 
 #[cfg(test)]

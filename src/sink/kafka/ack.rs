@@ -25,7 +25,9 @@ pub(super) fn describe(e: &KafkaError) -> String {
 
 /// One transaction's deliveries: each resolves to `Err(description)` on failure.
 pub(super) struct Pending {
-    pub point: ResumePoint,
+    /// Where to resume once these deliveries are acknowledged; `None` for a part of a
+    /// transaction that is not its last (not a resume point).
+    pub point: Option<ResumePoint>,
     /// Commit time of the transaction (Unix seconds), for the commit-to-ack latency.
     pub ts: u32,
     pub deliveries: Vec<futures_util::future::BoxFuture<'static, Result<(), String>>>,
@@ -57,8 +59,10 @@ pub(super) async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::
             let _ = failed.send(Some(if transient { KafkaSinkError::Transient(msg) } else { KafkaSinkError::Fatal(msg) }));
             return;
         }
-        m.acked(p.ts);
-        let _ = acked.send(Some(p.point));
+        if let Some(point) = p.point {
+            m.acked(p.ts);
+            let _ = acked.send(Some(point));
+        }
     }
 }
 
@@ -87,7 +91,7 @@ mod tests {
                 senders.push(tx);
                 deliveries.push(Box::pin(async move { rx.await.unwrap() }) as futures_util::future::BoxFuture<'static, _>);
             }
-            ptx.send(Pending { point: point(pos), ts: 0, deliveries }).await.unwrap();
+            ptx.send(Pending { point: Some(point(pos)), ts: 0, deliveries }).await.unwrap();
         }
         let mut s = senders.into_iter();
         let (a1, a2, b, c) = (s.next().unwrap(), s.next().unwrap(), s.next().unwrap(), s.next().unwrap());
@@ -107,12 +111,29 @@ mod tests {
         .unwrap();
         // A failure stops acknowledgement at the last good transaction.
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
-        ptx.send(Pending { point: point(40), ts: 0, deliveries: vec![Box::pin(async move { rx.await.unwrap() })] }).await.unwrap();
+        ptx.send(Pending { point: Some(point(40)), ts: 0, deliveries: vec![Box::pin(async move { rx.await.unwrap() })] }).await.unwrap();
         tx.send(Err("boom".into())).unwrap();
         task.await.unwrap();
         assert_eq!(arx.borrow().as_ref().unwrap().position.pos, 30);
         let f = frx.borrow().clone().unwrap().to_string();
         assert!(f.contains("boom") && f.contains("f:30"), "{f}");
+    }
+
+    /// A part of a transaction that is not its last is acknowledged without publishing a
+    /// position (it is no resume point); the transaction's last part publishes it.
+    #[tokio::test]
+    async fn a_part_that_is_not_last_publishes_nothing() {
+        let (ptx, prx) = mpsc::channel(16);
+        let (atx, mut arx) = watch::channel(None);
+        let (ftx, _frx) = watch::channel(None);
+        tokio::spawn(ack_in_order(prx, atx, ftx));
+        let done = || Box::pin(async { Ok(()) }) as futures_util::future::BoxFuture<'static, _>;
+        ptx.send(Pending { point: None, ts: 0, deliveries: vec![done(), done()] }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*arx.borrow_and_update(), None);
+        ptx.send(Pending { point: Some(point(50)), ts: 0, deliveries: vec![done()] }).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), arx.changed()).await.unwrap().unwrap();
+        assert_eq!(arx.borrow().as_ref().unwrap().position.pos, 50);
     }
 
     #[test]

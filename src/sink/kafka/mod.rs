@@ -292,7 +292,9 @@ impl KafkaSink {
         let gtid_text = tx.gtid_set.as_ref().map(|g| g.to_string());
         let server_text = tx.server_id.to_string();
         let n = tx.row_ends.len();
-        let rows_text = n.to_string();
+        // A part of a spilled transaction: row indexes count from the transaction's start.
+        let first = tx.first_row();
+        let rows_text = tx.total_rows().to_string();
         // Exactly-once after a split transaction: its first rows are already committed.
         let skip = match &self.mode {
             Mode::ExactlyOnce(t) => t.partial.as_ref().filter(|p| p.position == tx.position).map_or(0, |p| p.rows),
@@ -300,7 +302,8 @@ impl KafkaSink {
         };
         let mut deliveries = Vec::with_capacity(n);
         let mut start = 0usize;
-        for (i, (&end, meta)) in tx.row_ends.iter().zip(&tx.meta).enumerate() {
+        for (local, (&end, meta)) in tx.row_ends.iter().zip(&tx.meta).enumerate() {
+            let i = first + local;
             let value = &tx.json[start..end - 1]; // without the newline
             start = end;
             if i < skip {
@@ -373,9 +376,17 @@ impl KafkaSink {
         }
         match &mut self.mode {
             Mode::AtLeastOnce { pending, .. } => pending
-                .send(Pending { point, ts: tx.ts, deliveries })
+                .send(Pending { point: tx.ends_transaction().then_some(point), ts: tx.ts, deliveries })
                 .await
                 .map_err(|_| self.failed.borrow().clone().unwrap_or_else(|| KafkaSinkError::Fatal("acknowledgement task ended".into()))),
+            Mode::ExactlyOnce(t) if !tx.ends_transaction() => {
+                // More parts follow: a commit now (it is due) records the rows so far.
+                let rows = first + n;
+                if t.partial.as_ref().is_none_or(|p| p.position != tx.position || p.rows < rows) {
+                    t.partial = Some(Partial { position: tx.position.clone(), rows });
+                }
+                Ok(())
+            }
             Mode::ExactlyOnce(t) => {
                 t.boundary = point;
                 t.partial = None;
@@ -407,9 +418,14 @@ impl KafkaSink {
                 }
                 drop(pending);
                 let _ = acker.await;
+                err = failed.borrow().clone();
+                if err.is_some() {
+                    // A row failed: rows queued behind it must not land after it, or the next
+                    // term's scan would skip the failed one (a gap). Drop them instead.
+                    producer.purge(PurgeConfig::default().queue().non_blocking());
+                }
                 let p = producer.clone();
                 let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(30))).await;
-                err = failed.borrow().clone();
             }
             Mode::ExactlyOnce(mut t) => {
                 if aborted {
