@@ -91,6 +91,8 @@ pub struct StreamControl {
     /// Exactly-once: this term's transaction settings and the committed rows of a split
     /// transaction to skip; `producer` has made this term's `init_transactions`.
     pub txn: Option<(crate::sink::kafka::TxnSettings, Option<crate::sink::kafka::Partial>)>,
+    /// What this stream got done (read by a cluster's stall watchdog).
+    pub progress: std::sync::Arc<crate::progress::Progress>,
 }
 
 impl StreamControl {
@@ -105,6 +107,7 @@ impl StreamControl {
             provenance: None,
             scanner: None,
             txn: None,
+            progress: Default::default(),
         }
     }
 }
@@ -116,6 +119,7 @@ pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoi
 pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) -> StreamResult {
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, start).await.map_err(|e| (e.into(), None))?;
+    reader.progress = Some(ctl.progress.clone());
     tracing::info!(
         server = %reader.info.version,
         position = %reader.resume.position,
@@ -178,9 +182,9 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
 
 fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: ResumePoint) -> Result<KafkaSink, KafkaSinkError> {
     match (&ctl.txn, &ctl.producer) {
-        (Some((settings, partial)), Some(p)) => Ok(KafkaSink::exactly_once(k, p.clone(), settings.clone(), start, partial.clone())),
+        (Some((settings, partial)), Some(p)) => Ok(KafkaSink::exactly_once(k, p.clone(), settings.clone(), start, partial.clone(), ctl.progress.clone())),
         (Some(_), None) => Err(KafkaSinkError::Fatal("exactly-once mode without this term's producer".into())),
-        (None, _) => KafkaSink::new(k, ctl.dedup, ctl.producer.clone()),
+        (None, _) => KafkaSink::new(k, ctl.dedup, ctl.producer.clone(), ctl.progress.clone()),
     }
 }
 

@@ -282,6 +282,8 @@ pub struct Reader {
     gtid_only: bool,
     /// KiB of JSON handed on and not yet dropped by the sink (see [`QUEUE_KIB`]).
     queue: Arc<Semaphore>,
+    /// Told of every event received (the stall watchdog's view of the source).
+    pub progress: Option<Arc<crate::progress::Progress>>,
 }
 
 /// KiB of transactions the reader may have handed on that the sink has not finished with:
@@ -302,7 +304,7 @@ impl Reader {
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
         let gtid_only = matches!(start, StartPosition::Gtid(_));
-        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)) })
+        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None })
     }
 
     async fn request(&self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
@@ -351,6 +353,10 @@ impl Reader {
         self.decoder.restart_at(&self.resume.position.file, self.resume.gtid.clone());
         let mut seen_fde = false;
         loop {
+            // Silence counts only while waiting on the source, not while the sink holds us up.
+            if let Some(p) = &self.progress {
+                p.source_alive();
+            }
             let next = tokio::select! {
                 biased;
                 _ = cancel.cancelled(), if !self.decoder.in_transaction() => return Ok(false),
@@ -361,6 +367,9 @@ impl Reader {
                 Some(Err(e)) => return Err(classify(e, "reading the binlog")),
                 Some(Ok(e)) => e,
             };
+            if let Some(p) = &self.progress {
+                p.source_alive();
+            }
             let h = event.header();
             let mut data = event.data();
             let header = header_bytes(&h);

@@ -52,6 +52,8 @@ enum Outcome {
     Lost(String),
     /// Something transient failed (source unreachable…): give leadership up, try later.
     Retry(String),
+    /// No progress for `ha_stall_timeout_ms`: hand leadership to a standby that can do better.
+    Stalled(String),
     /// A person must act.
     Fatal(ClusterError),
 }
@@ -182,14 +184,15 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                         Outcome::HandedOver => {
                             metrics::set_role(Role::Standby, "handed leadership over on an operator's failover request");
                             term = None;
-                            // Stay out of the race until someone else leads (or 10 s pass).
-                            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-                            while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
-                                if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
-                                    break;
-                                }
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                            }
+                            stand_aside(&zk, ha, &shutdown).await;
+                        }
+                        Outcome::Stalled(why) => {
+                            metrics::set_error(&why);
+                            metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
+                            tracing::warn!(reason = %why, "no progress: handing leadership to a standby");
+                            term = None;
+                            let _ = zk.release_leader().await;
+                            stand_aside(&zk, ha, &shutdown).await;
                         }
                         Outcome::Disconnected => {
                             if !wait_reconnected(&zk.client, &shutdown).await {
@@ -268,6 +271,18 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 }
             }
         }
+    }
+}
+
+/// After handing leadership over: stays out of the race until another node leads (or 10 s
+/// pass, so that a cluster whose every node has the same trouble still has a leader).
+async fn stand_aside(zk: &Zk, ha: &HaConfig, shutdown: &CancellationToken) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
+        if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -420,6 +435,7 @@ async fn lead(
         // A pause of a quarter of the session can already have cost the lease's margin.
         max_pause: Some(ha.session_timeout / 4),
         provenance: Some(crate::sink::kafka::Provenance { cluster: ha.root.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
+        progress: Default::default(),
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {
@@ -454,6 +470,28 @@ async fn lead(
             abort.cancel();
             return;
         }
+    });
+
+    // Stall watchdog: no event from the source, or rows unconfirmed by Kafka, for too long →
+    // abort and hand leadership to a standby (whose network may be fine).
+    let stall_task = ha.stall_timeout.map(|timeout| {
+        let (abort, r4, progress) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone());
+        tokio::spawn(async move {
+            let mut check = crate::progress::StallCheck::new(timeout);
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = abort.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                if let Some(why) = check.check(&progress) {
+                    tracing::warn!(reason = %why, "leader stalled: stopping the stream now");
+                    set_reason(&r4, Outcome::Stalled(why));
+                    abort.cancel();
+                    return;
+                }
+            }
+        })
     });
 
     // Committer: the acknowledged position, fenced by the epoch version.
@@ -496,6 +534,9 @@ async fn lead(
 
     let result = node::stream(cfg, &start, &ctl).await;
     session_task.abort();
+    if let Some(t) = stall_task {
+        t.abort();
+    }
     failover_task.abort();
     ctl.abort.cancel(); // the stream has ended: stop the committer
 

@@ -43,12 +43,18 @@ pub(super) fn delivery(d: DeliveryFuture) -> futures_util::future::BoxFuture<'st
     })
 }
 
-pub(super) async fn ack_in_order(mut rx: mpsc::Receiver<Pending>, acked: watch::Sender<Option<ResumePoint>>, failed: watch::Sender<Option<KafkaSinkError>>) {
+pub(super) async fn ack_in_order(
+    mut rx: mpsc::Receiver<Pending>,
+    acked: watch::Sender<Option<ResumePoint>>,
+    failed: watch::Sender<Option<KafkaSinkError>>,
+    progress: std::sync::Arc<crate::progress::Progress>,
+) {
     let m = crate::metrics::get();
     while let Some(p) = rx.recv().await {
         for d in p.deliveries {
             let Err(err) = d.await else {
                 m.messages_succeeded.inc();
+                progress.confirmed(1);
                 continue;
             };
             let transient = err.contains("MessageTimedOut") || err.contains("Purge");
@@ -82,7 +88,7 @@ mod tests {
         let (ptx, prx) = mpsc::channel(16);
         let (atx, mut arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
-        let task = tokio::spawn(ack_in_order(prx, atx, ftx));
+        let task = tokio::spawn(ack_in_order(prx, atx, ftx, Default::default()));
         let mut senders = Vec::new();
         for (pos, rows) in [(10, 2), (20, 1), (30, 1)] {
             let mut deliveries = Vec::new();
@@ -126,7 +132,7 @@ mod tests {
         let (ptx, prx) = mpsc::channel(16);
         let (atx, mut arx) = watch::channel(None);
         let (ftx, _frx) = watch::channel(None);
-        tokio::spawn(ack_in_order(prx, atx, ftx));
+        tokio::spawn(ack_in_order(prx, atx, ftx, Default::default()));
         let done = || Box::pin(async { Ok(()) }) as futures_util::future::BoxFuture<'static, _>;
         ptx.send(Pending { point: None, ts: 0, deliveries: vec![done(), done()] }).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -102,6 +102,8 @@ pub struct KafkaSink {
     pub scanner: Option<Scanner>,
     /// Leadership in doubt: stop handing rows to the producer at once.
     pub abort: CancellationToken,
+    /// Rows sent and confirmed (the stall watchdog's view of Kafka).
+    progress: std::sync::Arc<crate::progress::Progress>,
     producer: FutureProducer,
     props: Vec<(String, String)>,
     routing: super::partition::Routing,
@@ -117,7 +119,7 @@ pub struct KafkaSink {
 impl KafkaSink {
     /// An at-least-once sink. `producer`: an already connected producer to reuse (a standby
     /// keeps one warm, so a takeover does not wait for connections and a producer id).
-    pub fn new(cfg: &KafkaConfig, dedup: bool, producer: Option<FutureProducer>) -> Result<Self, KafkaSinkError> {
+    pub fn new(cfg: &KafkaConfig, dedup: bool, producer: Option<FutureProducer>, progress: std::sync::Arc<crate::progress::Progress>) -> Result<Self, KafkaSinkError> {
         let producer = match producer {
             Some(p) => p,
             None => create_producer(cfg)?,
@@ -125,18 +127,26 @@ impl KafkaSink {
         let (ptx, prx) = mpsc::channel::<Pending>(4096);
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
-        let acker = tokio::spawn(ack_in_order(prx, atx, ftx));
+        let acker = tokio::spawn(ack_in_order(prx, atx, ftx, progress.clone()));
         let mode = Mode::AtLeastOnce { pending: ptx, acker, dedup, last_written: HashMap::new(), skipped: 0 };
-        Ok(Self::with_mode(cfg, producer, mode, arx, frx, None))
+        Ok(Self::with_mode(cfg, producer, mode, arx, frx, None, progress))
     }
 
     /// An exactly-once sink on a producer whose `init_transactions` this term already made,
     /// resuming after `start` (and `partial`, the committed rows of a split transaction).
-    pub fn exactly_once(cfg: &KafkaConfig, producer: FutureProducer, settings: TxnSettings, start: ResumePoint, partial: Option<Partial>) -> Self {
+    pub fn exactly_once(
+        cfg: &KafkaConfig,
+        producer: FutureProducer,
+        settings: TxnSettings,
+        start: ResumePoint,
+        partial: Option<Partial>,
+        progress: std::sync::Arc<crate::progress::Progress>,
+    ) -> Self {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
-        let mode = Mode::ExactlyOnce(Transactional::new(producer.clone(), settings, start, partial, atx));
-        Self::with_mode(cfg, producer, mode, arx, frx, Some(ftx))
+        let mut t = Transactional::new(producer.clone(), settings, start, partial, atx);
+        t.progress = progress.clone();
+        Self::with_mode(cfg, producer, Mode::ExactlyOnce(t), arx, frx, Some(ftx), progress)
     }
 
     fn with_mode(
@@ -146,6 +156,7 @@ impl KafkaSink {
         acked: watch::Receiver<Option<ResumePoint>>,
         failed: watch::Receiver<Option<KafkaSinkError>>,
         keep: Option<watch::Sender<Option<KafkaSinkError>>>,
+        progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
         crate::metrics::get().watch_producer(&producer);
         Self {
@@ -154,6 +165,7 @@ impl KafkaSink {
             provenance: None,
             scanner: None,
             abort: CancellationToken::new(),
+            progress,
             producer,
             props: cfg.props.clone(),
             routing: cfg.routing.clone(),
@@ -358,6 +370,7 @@ impl KafkaSink {
                 match self.producer.send_result(record) {
                     Ok(d) => {
                         crate::metrics::get().bytes.inc_by((value.len() + key.len()) as u64);
+                        self.progress.sent(1);
                         if !self.is_exactly_once() {
                             deliveries.push(delivery(d));
                         }

@@ -94,11 +94,13 @@ pub(super) struct Transactional {
     /// Binlog transactions completed in the open Kafka transaction.
     pub txs: u32,
     acked: watch::Sender<Option<ResumePoint>>,
+    /// Told how many rows each commit confirmed.
+    pub progress: std::sync::Arc<crate::progress::Progress>,
 }
 
 impl Transactional {
     pub fn new(producer: FutureProducer, s: TxnSettings, start: ResumePoint, partial: Option<Partial>, acked: watch::Sender<Option<ResumePoint>>) -> Self {
-        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, last_ts: 0, txs: 0, acked }
+        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, last_ts: 0, txs: 0, acked, progress: Default::default() }
     }
 
     /// Opens a Kafka transaction unless one is open.
@@ -171,6 +173,7 @@ impl Transactional {
                     let m = crate::metrics::get();
                     m.kafka_commit(started.elapsed());
                     m.messages_succeeded.inc_by(self.rows as u64);
+                    self.progress.confirmed(self.rows as u64);
                     for _ in 0..std::mem::take(&mut self.txs) {
                         m.acked(self.last_ts);
                     }
