@@ -473,9 +473,12 @@ async fn lead(
     });
 
     // Stall watchdog: no event from the source, or rows unconfirmed by Kafka, for too long →
-    // abort and hand leadership to a standby (whose network may be fine).
+    // abort and hand leadership to a standby (whose network may be fine). Exactly-once
+    // releases `leader` at once: the next leader's claim fences whatever this one still has
+    // in flight. At-least-once releases it only after the drain (ordering its scan after
+    // every write of this term).
     let stall_task = ha.stall_timeout.map(|timeout| {
-        let (abort, r4, progress) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone());
+        let (abort, r4, progress, zk4, eos) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone(), zk.clone(), ctl.txn.is_some());
         tokio::spawn(async move {
             let mut check = crate::progress::StallCheck::new(timeout);
             let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -488,6 +491,9 @@ async fn lead(
                     tracing::warn!(reason = %why, "leader stalled: stopping the stream now");
                     set_reason(&r4, Outcome::Stalled(why));
                     abort.cancel();
+                    if eos {
+                        let _ = zk4.release_leader().await;
+                    }
                     return;
                 }
             }
