@@ -20,6 +20,16 @@ Drills (each one function below, any subset, any count):
   broker-restart   kill -9 the Kafka broker, start it again
   mariadb-restart  stop MariaDB (writes paused), start it again
   kill-standby     kill -9 a standby (restarted afterwards)
+  cut-zk           cut the leader's network namespace from ZooKeeper only, heal after 2 sessions
+  cut-kafka        cut the leader from Kafka only (its stall watchdog hands over), heal later
+  cut-mysql        cut the leader from MariaDB only (its stall watchdog hands over), heal later
+  zk-follower-cut  cut the ZooKeeper follower holding the leader's session from the ZooKeeper
+                   leader (the follower keeps answering the leader for a while), heal later
+
+Network namespaces: with --netns on (the default when the machine allows them, see
+scripts/netns.sh) every node runs in a namespace of its own joined to the host by a veth pair,
+so the cut drills can drop one node's traffic to one service; the namespaces are created at
+the start and removed at the end. Without them the cut drills are refused with the reason.
 
 How the verdict is reached:
 - Every committed transaction's row events are recorded as (table, id, type, ver); `ver`
@@ -52,7 +62,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MYSQL_PORT = int(os.environ.get("MARIADB_PORT", "3507"))
-KAFKA = "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9292")
+KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "9292"))
+KAFKA_BROKERS = int(os.environ.get("KAFKA_BROKERS", "1"))
+KAFKA = ",".join("127.0.0.1:%d" % (KAFKA_PORT + i) for i in range(KAFKA_BROKERS))
 ZK_BASE = int(os.environ.get("ZK_PORT_BASE", "2381"))
 RUN = os.environ.get("MAXWELL_HA_RUN", os.path.join(REPO, ".run"))
 BIN = os.environ.get("MAXWELL_BIN_DIR", os.path.join(REPO, "target", "release"))
@@ -74,9 +86,9 @@ def script(name, *args, check=True):
     return r.stdout.strip()
 
 
-def http(port, path, timeout=0.5):
+def http(port, path, timeout=0.5, host="127.0.0.1"):
     try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+        with urllib.request.urlopen("http://%s:%d%s" % (host, port, path), timeout=timeout) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -85,15 +97,24 @@ def http(port, path, timeout=0.5):
 
 
 class Node:
-    def __init__(self, cluster, node_id, port):
-        self.cluster, self.id, self.port, self.proc = cluster, node_id, port, None
+    def __init__(self, cluster, node_id, port, ns=None):
+        self.cluster, self.id, self.port, self.proc, self.ns = cluster, node_id, port, None, ns
+        self.host = script("netns.sh", "ip", str(ns)) if ns else "127.0.0.1"
         self.log = os.path.join(cluster.dir, "%s.log" % node_id)
 
     def start(self):
+        cmd = [os.path.join(BIN, "maxwell"), "--config=" + self.cluster.config, "--node_id=" + self.id, "--http_port=%d" % self.port]
+        if self.ns:
+            # `ip netns exec` execs the node: the PID is the node's own.
+            cmd = ["ip", "netns", "exec", "mxh-%d" % self.ns] + cmd + ["--http_bind_address=0.0.0.0"]
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [os.path.join(BIN, "maxwell"), "--config=" + self.cluster.config, "--node_id=" + self.id, "--http_port=%d" % self.port],
-                stdout=subprocess.DEVNULL, stderr=out, env=dict(os.environ, NO_COLOR="1"))
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=out, env=dict(os.environ, NO_COLOR="1"))
+
+    def cut(self, ports):
+        script("netns.sh", "cut", str(self.ns), ports)
+
+    def heal(self):
+        script("netns.sh", "heal", str(self.ns))
 
     def signal(self, sig):
         if self.proc and self.proc.poll() is None:
@@ -110,11 +131,11 @@ class Node:
             self.proc.wait()
 
     def status(self):
-        code, body = http(self.port, "/api/status")
+        code, body = http(self.port, "/api/status", host=self.host)
         return json.loads(body) if code == 200 else None
 
     def ready(self):
-        return http(self.port, "/readyz")[0] == 200
+        return http(self.port, "/readyz", host=self.host)[0] == 200
 
 
 class Cluster:
@@ -126,18 +147,39 @@ class Cluster:
         self.topic, self.db, self.root = self.tag, self.tag, "/chaos/" + self.tag
         self.config = os.path.join(self.dir, "config.properties")
         zk = ",".join("127.0.0.1:%d" % (ZK_BASE + i) for i in range(3))
+        base = args.http_port_base
+        self.namespaces = []
+        if args.netns != "off":
+            r = subprocess.run(["bash", os.path.join(REPO, "scripts", "netns.sh"), "check"], capture_output=True, text=True)
+            if r.returncode == 0:
+                first = 1 + base % 240
+                self.namespaces = [first + i for i in range(3)]
+                for ns in self.namespaces:
+                    script("netns.sh", "add", str(ns))
+            elif args.netns == "on":
+                raise SystemExit(r.stderr.strip() or "network namespaces unavailable")
+            else:
+                self.netns_missing = r.stderr.strip()
+        user = "root"
+        if self.namespaces:
+            # Nodes in namespaces reach MariaDB from 10.231.N.2, not from localhost.
+            user = "chaos"
+            c = pymysql.connect(host="127.0.0.1", port=MYSQL_PORT, user="root", password="", autocommit=True)
+            with c.cursor() as cur:
+                cur.execute("CREATE USER IF NOT EXISTS 'chaos'@'10.231.%' IDENTIFIED BY 'chaos'")
+                cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'chaos'@'10.231.%'")
+            c.close()
         # The same keys as scripts/local.sh and docker-compose.yml.
         with open(self.config, "w") as f:
             f.write("\n".join([
-                "host=127.0.0.1", "port=%d" % MYSQL_PORT, "user=root", "password=",
+                "host=127.0.0.1", "port=%d" % MYSQL_PORT, "user=" + user, "password=" + ("chaos" if self.namespaces else ""),
                 "replica_server_id=6390", "producer=kafka", "kafka.bootstrap.servers=" + KAFKA,
                 "kafka_topic=" + self.topic, "producer_partition_by=primary_key",
                 "filter=exclude: *.*, include: %s.*" % self.db,
                 "zookeeper_servers=" + zk, "zookeeper_root=" + self.root,
                 "zookeeper_session_timeout_ms=%d" % args.session_ms,
                 "kafka.reconnect.backoff.max.ms=500", "log_level=info", ""]))
-        base = args.http_port_base
-        self.nodes = [Node(self, "c%d" % (i + 1), base + i) for i in range(3)]
+        self.nodes = [Node(self, "c%d" % (i + 1), base + i, self.namespaces[i] if self.namespaces else None) for i in range(3)]
 
     def leader(self, exclude=None):
         for n in self.nodes:
@@ -172,6 +214,9 @@ class Cluster:
         for n in self.nodes:
             if n.proc:
                 n.wait_exit()
+        for ns in self.namespaces:
+            script("netns.sh", "del", str(ns), check=False)
+        script("zookeeper.sh", "rejoin", check=False)
 
 
 class Load(threading.Thread):
@@ -391,13 +436,87 @@ def drill_kill_standby(cl, load):
     return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
 
 
+def cut_leader(cl, ports, heal_after_s):
+    """Cuts the leader's namespace from `ports`; heals `heal_after_s` after the cut."""
+    n, s = cl.wait_leader()
+    t = now_ms()
+    n.cut(ports)
+    try:
+        cl.wait_leader(exclude=n, timeout=heal_after_s + 30)
+        time.sleep(max(0, heal_after_s - (now_ms() - t) / 1000))
+    finally:
+        n.heal()
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+
+
+def zk_ports():
+    return "%d:%d" % (ZK_BASE, ZK_BASE + 2)
+
+
+def drill_cut_zk(cl, load):
+    # Healed after two sessions: the old session has surely expired on the ensemble.
+    return cut_leader(cl, zk_ports(), 2 * cl.args.session_ms / 1000 + 1)
+
+
+def drill_cut_kafka(cl, load):
+    ports = "%d:%d" % (KAFKA_PORT, KAFKA_PORT + KAFKA_BROKERS - 1) if KAFKA_BROKERS > 1 else str(KAFKA_PORT)
+    return cut_leader(cl, ports, cl.args.session_ms / 1000 + 4)
+
+
+def drill_cut_mysql(cl, load):
+    return cut_leader(cl, str(MYSQL_PORT), cl.args.session_ms / 1000 + 4)
+
+
+def session_server(n):
+    """The ZooKeeper server (1..3) holding node `n`'s session (its namespace address in `cons`)."""
+    for i in (1, 2, 3):
+        if ("/%s:" % n.host) in script("zookeeper.sh", "clients", str(i), check=False):
+            return i
+    return None
+
+
+def drill_zk_follower_cut(cl, load):
+    n, s = cl.wait_leader()
+    leader = zk_server("leader")
+    # The leader's session must live on a follower: if it is on the ZooKeeper leader, move it
+    # (a short cut of that one server's client port; the session survives the reconnect).
+    for _ in range(5):
+        if session_server(n) not in (None, leader):
+            break
+        n.cut(str(ZK_BASE + leader - 1))
+        deadline = time.time() + 10
+        while time.time() < deadline and session_server(n) in (None, leader):
+            time.sleep(0.1)
+        n.heal()
+        cl.wait_healthy()
+        n, s = cl.wait_leader()
+    follower = session_server(n)
+    if follower in (None, leader):
+        raise RuntimeError("could not place the leader's session on a ZooKeeper follower")
+    # The follower soon stops serving; the leader's client either reconnects elsewhere within
+    # the session (it leads on, same epoch) or its session expires (a standby takes over).
+    # Either way no row may be lost, duplicated or written by a deposed leader.
+    script("zookeeper.sh", "isolate", str(follower), str(leader))
+    try:
+        time.sleep(2 * cl.args.session_ms / 1000 + 1)
+    finally:
+        script("zookeeper.sh", "rejoin")
+    return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
+
+
+PARTITION_DRILLS = ("cut-zk", "cut-kafka", "cut-mysql", "zk-follower-cut")
+TAKEOVER_DRILLS = ("kill9", "zombie", "sigterm", "failover", "cut-zk", "cut-kafka", "cut-mysql")
+
 DRILLS = {
     "kill9": drill_kill9, "zombie": drill_zombie, "sigterm": drill_sigterm, "failover": drill_failover,
     "zk-follower": drill_zk_follower, "zk-leader": drill_zk_leader, "zk-quorum": drill_zk_quorum,
     "broker-restart": drill_broker_restart, "mariadb-restart": drill_mariadb_restart, "kill-standby": drill_kill_standby,
+    "cut-zk": drill_cut_zk, "cut-kafka": drill_cut_kafka, "cut-mysql": drill_cut_mysql, "zk-follower-cut": drill_zk_follower_cut,
 }
-SHORT = "kill9=2,zombie=1,sigterm=1,failover=1,zk-follower=1,zk-leader=1,zk-quorum=1,broker-restart=1,mariadb-restart=1,kill-standby=1"
-LONG = "kill9=100,zombie=20,sigterm=5,failover=5,zk-follower=5,zk-leader=5,zk-quorum=5,broker-restart=5,mariadb-restart=5,kill-standby=5"
+SHORT = ("kill9=2,zombie=1,sigterm=1,failover=1,zk-follower=1,zk-leader=1,zk-quorum=1,broker-restart=1,mariadb-restart=1,kill-standby=1,"
+         "cut-zk=1,cut-kafka=1,cut-mysql=1,zk-follower-cut=1")
+LONG = ("kill9=100,zombie=20,sigterm=5,failover=5,zk-follower=5,zk-leader=5,zk-quorum=5,broker-restart=5,mariadb-restart=5,kill-standby=5,"
+        "cut-zk=20,cut-kafka=20,cut-mysql=20,zk-follower-cut=20")
 
 
 def parse_drills(spec):
@@ -530,7 +649,7 @@ def passed(v, rows, bound):
     if v["expected"] == 0:
         problems.append("no rows written")
     for r in rows:
-        if r["drill"] in ("kill9", "zombie", "sigterm", "failover"):
+        if r["drill"] in TAKEOVER_DRILLS:
             if r["measured"] < r["runs"]:
                 problems.append("%s: takeover not measured for %d run(s)" % (r["drill"], r["runs"] - r["measured"]))
             if r["max_ms"] is not None and r["max_ms"] > bound:
@@ -546,6 +665,7 @@ def main():
     ap.add_argument("--takeover-bound-ms", type=int, default=None, help="fail when a takeover takes longer (default: session + 1 s)")
     ap.add_argument("--http-port-base", type=int, default=18481)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--netns", choices=["auto", "on", "off"], default="auto", help="run each node in a network namespace of its own (auto: when the machine allows it)")
     ap.add_argument("--report", help="write the verdict (markdown) here")
     ap.add_argument("--json", help="write the verdict (JSON) here")
     args = ap.parse_args()
@@ -553,6 +673,8 @@ def main():
     plan = parse_drills(LONG if args.drills == "long" else SHORT if args.drills == "short" else args.drills)
     started = time.time()
     cl = Cluster(args)
+    if not cl.namespaces and any(name in PARTITION_DRILLS for name, _ in plan):
+        raise SystemExit("the partition drills (%s) need network namespaces: %s" % (", ".join(PARTITION_DRILLS), getattr(cl, "netns_missing", "--netns off")))
     admin = AdminClient({"bootstrap.servers": KAFKA})
     fs = admin.create_topics([NewTopic(cl.topic, num_partitions=3)])
     for f in fs.values():
@@ -582,7 +704,8 @@ def main():
         time.sleep(2)
     finally:
         load.stop_flag.set()
-        load.join(30)
+        if load.is_alive():
+            load.join(30)
         log("load stopped: %d transactions' rows expected (%d rows); draining" % (load.tx_seq, len(load.expected)))
         time.sleep(3)
         cl.stop()
