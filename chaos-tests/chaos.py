@@ -182,13 +182,15 @@ class Cluster:
         self.nodes = [Node(self, "c%d" % (i + 1), base + i, self.namespaces[i] if self.namespaces else None) for i in range(3)]
 
     def leader(self, exclude=None):
+        """The streaming leader with the newest epoch (a deposed one may not know it yet)."""
+        best = (None, None)
         for n in self.nodes:
             if n is exclude or not n.alive():
                 continue
             s = n.status()
-            if s and s["role"] == "leader" and s["streaming"]:
-                return n, s
-        return None, None
+            if s and s["role"] == "leader" and s["streaming"] and (best[1] is None or (s["epoch"] or 0) > (best[1]["epoch"] or 0)):
+                best = (n, s)
+        return best
 
     def wait_leader(self, exclude=None, timeout=60):
         deadline = time.time() + timeout
@@ -610,6 +612,21 @@ def verdict(load, msgs, drills):
             "unexpected": unexpected, "out_of_order_keys": out_of_order, "zombie": zombie, "write_errors": load.errors}
 
 
+def percentile(xs, q):
+    """Nearest-rank percentile (None for no samples)."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(-(-q * len(xs) // 1)) - 1))]
+
+
+def machine():
+    """One line about where the run happened."""
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
+    osname = next((l.split("=", 1)[1].strip().strip('"') for l in open("/etc/os-release") if l.startswith("PRETTY_NAME")), "?")
+    return "%d cores, %.0f GiB RAM, %s, Linux %s" % (os.cpu_count(), int(mem) / 1048576, osname, os.uname().release)
+
+
 def summarize(drills):
     rows = []
     for name in DRILLS:
@@ -619,22 +636,27 @@ def summarize(drills):
         times = [d["first_new_ms"] for d in ds if d.get("first_new_ms") is not None]
         changed = sum(1 for d in ds if d.get("new_epoch") != d.get("old_epoch"))
         rows.append({"drill": name, "runs": len(ds), "kind": ds[0]["kind"], "leader_changes": changed,
-                     "p50_ms": int(statistics.median(times)) if times else None, "max_ms": max(times) if times else None,
-                     "measured": len(times)})
+                     "p50_ms": int(statistics.median(times)) if times else None, "p99_ms": percentile(times, 0.99),
+                     "max_ms": max(times) if times else None, "measured": len(times)})
     return rows
 
 
-def report_text(v, rows, session_ms, bound, elapsed_s):
+def report_text(v, rows, session_ms, bound, elapsed_s, args):
     lines = ["# maxwell-ha chaos verdict", "",
-             "session timeout %d ms; takeover bound %d ms; run took %.0f s" % (session_ms, bound, elapsed_s), "",
+             "- command: `%s`" % " ".join(["chaos-tests/chaos.py"] + sys.argv[1:]),
+             "- settings: zookeeper_session_timeout_ms=%d (ha_stall_timeout_ms: 3/4 of it, the default), ha_delivery=exactly_once "
+             "(the default), %d Kafka broker(s), nodes in network namespaces: %s, load %.0f transactions/s of 1-4 rows"
+             % (session_ms, KAFKA_BROKERS, "yes" if args.namespaces else "no", args.rate),
+             "- machine: %s" % machine(),
+             "- takeover bound %d ms; run took %.0f s" % (bound, elapsed_s), "",
              "| rows expected | delivered | lost | duplicated | out of order (keys) | zombie rows | unexpected |",
              "|---|---|---|---|---|---|---|",
              "| %d | %d | %d | %d | %d | %d | %d |" % (v["expected"], v["delivered"], v["lost"], v["duplicated"], v["out_of_order_keys"], v["zombie"], v["unexpected"]),
-             "", "| drill | runs | leader changed | time to first new row p50 | max |", "|---|---|---|---|---|"]
+             "", "| drill | runs | leader changed | time to first new row p50 | p99 | max |", "|---|---|---|---|---|---|"]
     for r in rows:
         fmt = lambda x: "—" if x is None else "%d ms" % x
         what = {"takeover": "", "recovery": " (recovery)", "steady": ""}[r["kind"]]
-        lines.append("| %s%s | %d | %d | %s | %s |" % (r["drill"], what, r["runs"], r["leader_changes"], fmt(r["p50_ms"]), fmt(r["max_ms"])))
+        lines.append("| %s%s | %d | %d | %s | %s | %s |" % (r["drill"], what, r["runs"], r["leader_changes"], fmt(r["p50_ms"]), fmt(r["p99_ms"]), fmt(r["max_ms"])))
     lines += ["", "Takeover: producer timestamp of the first message with a newer epoch minus the moment the",
               "leader was removed. Recovery (zk-quorum: from quorum restored; broker/MariaDB restart:",
               "from the kill/stop): first message written afterwards."]
@@ -715,7 +737,8 @@ def main():
     v = verdict(load, msgs, drills)
     rows = summarize(drills)
     bound = args.takeover_bound_ms or args.session_ms + 1000
-    text = report_text(v, rows, args.session_ms, bound, time.time() - started)
+    args.namespaces = bool(cl.namespaces)
+    text = report_text(v, rows, args.session_ms, bound, time.time() - started, args)
     problems = passed(v, rows, bound)
     text += "\nVerdict: %s\n" % ("PASS" if not problems else "FAIL: " + "; ".join(problems))
     print(text)

@@ -79,7 +79,7 @@ pub const KEYS: &[KeySpec] = &[
     key("ha_priority", Kind::Int { min: -1000, max: 1000 }, Some("0"), "Takeover preference: standbys with a higher priority race first."),
     key("ha_takeover_delay_ms", Kind::Int { min: 0, max: 60000 }, Some("500"), "A standby waits this long per live member of higher priority before racing for leadership."),
     key("ha_commit_interval_ms", Kind::Int { min: 10, max: 60000 }, Some("100"), "How often the leader commits: a Kafka transaction closes at the first binlog transaction boundary after this long (exactly-once), and the acknowledged position is written to ZooKeeper."),
-    key("ha_stall_timeout_ms", Kind::Int { min: 0, max: 600000 }, None, "A leader that gets nothing from the source (not even a heartbeat), or no confirmation from Kafka for rows it sent, for this long hands leadership to a standby and stays out of the race until another node leads (or 10 s pass). Default: zookeeper_session_timeout_ms. 0: never."),
+    key("ha_stall_timeout_ms", Kind::Int { min: 0, max: 600000 }, None, "A leader that gets nothing from the source (not even a heartbeat), or no confirmation from Kafka for rows it sent, for this long hands leadership to a standby and stays out of the race until another node leads (or 10 s pass). Default: 3/4 of zookeeper_session_timeout_ms (at least two binlog heartbeats), so that such a hand-over takes about as long as a takeover after a crash. 0: never."),
     key("ha_delivery", Kind::OneOf(&["exactly_once", "at_least_once"]), Some("exactly_once"), "How a cluster writes to Kafka. exactly_once: Kafka transactions under one transactional.id per cluster (kafka.transactional.id overrides the name), the resume point committed with the rows; a deposed leader is fenced by the broker; consumers read with isolation.level=read_committed. at_least_once: no transactions (for brokers without them); a new leader skips the rows it finds at the end of each partition, a crash may repeat rows, producer_partition_by=random is refused."),
     key("ha_checkpoint_topic", S, None, "Exactly-once: topic of the cluster's checkpoints (1 partition, compacted; created when missing). Default: <transactional id>.checkpoint."),
     key("ha_kafka_transaction_rows", Kind::Int { min: 1, max: 10_000_000 }, Some("100000"), "Exactly-once: a Kafka transaction closes once it holds this many rows; a larger binlog transaction is split across Kafka transactions (and still comes out exactly once)."),
@@ -459,8 +459,8 @@ impl Config {
                         return err("`producer_partition_by=random` can lose rows after a takeover in a cluster with ha_delivery=at_least_once (the takeover scan cannot find where a row went): use another partitioning, or ha_delivery=exactly_once");
                     }
                 }
-                let stall = s.int("ha_stall_timeout_ms").unwrap_or_else(|| s.int("zookeeper_session_timeout_ms").unwrap());
                 let heartbeat = s.int("binlog_heartbeat_ms").unwrap();
+                let stall = s.int("ha_stall_timeout_ms").unwrap_or_else(|| (s.int("zookeeper_session_timeout_ms").unwrap() * 3 / 4).max(2 * heartbeat));
                 if stall != 0 && stall < 2 * heartbeat {
                     return err(format!("`ha_stall_timeout_ms={stall}` is shorter than two binlog heartbeats (binlog_heartbeat_ms={heartbeat}): an idle source would look unreachable; use at least {}, or 0 to turn the stall hand-over off", 2 * heartbeat));
                 }

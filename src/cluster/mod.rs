@@ -489,10 +489,10 @@ async fn lead(
                 }
                 if let Some(why) = check.check(&progress) {
                     tracing::warn!(reason = %why, "leader stalled: stopping the stream now");
-                    set_reason(&r4, Outcome::Stalled(why));
+                    set_reason(&r4, Outcome::Stalled(why.clone()));
                     abort.cancel();
-                    if eos {
-                        let _ = zk4.release_leader().await;
+                    if eos && zk4.release_leader().await.is_ok() {
+                        metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
                     }
                     return;
                 }
