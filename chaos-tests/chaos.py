@@ -20,6 +20,10 @@ Drills (each one function below, any subset, any count):
   broker-restart   kill -9 the Kafka broker, start it again
   mariadb-restart  stop MariaDB (writes paused), start it again
   kill-standby     kill -9 a standby (restarted afterwards)
+  broker-leader-kill  kill -9 the broker leading the topic's partition 0, start it again 3 s later
+  broker-outage    kill -9 brokers (all of one; two of three) for longer than the producer's
+                   transaction/message timeout (2 sessions + 2 s), start them again
+  broker-rolling   restart every broker in turn (SIGTERM, start, wait until it serves)
   cut-zk           cut the leader's network namespace from ZooKeeper only, heal after 2 sessions
   cut-kafka        cut the leader from Kafka only (its stall watchdog hands over), heal later
   cut-mysql        cut the leader from MariaDB only (its stall watchdog hands over), heal later
@@ -418,6 +422,41 @@ def drill_broker_restart(cl, load):
     return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
 
 
+def broker_kill(cl, brokers, down_s):
+    n, s = cl.wait_leader()
+    for b in brokers:
+        script("kafka.sh", "kill", str(b))
+    t = now_ms()
+    time.sleep(down_s)
+    script("kafka.sh", "start")
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
+
+
+def partition_leader(topic):
+    out = script("kafka.sh", "leader", topic, "0", check=False)
+    return int(out) if out.strip().isdigit() and int(out) > 0 else 1
+
+
+def drill_broker_leader_kill(cl, load):
+    return broker_kill(cl, [partition_leader(cl.topic)], 3)
+
+
+def drill_broker_outage(cl, load):
+    lead = partition_leader(cl.topic)
+    brokers = [lead] if KAFKA_BROKERS == 1 else [lead, next(b for b in range(1, KAFKA_BROKERS + 1) if b != lead)]
+    return broker_kill(cl, brokers, 2 * cl.args.session_ms / 1000 + 2)
+
+
+def drill_broker_rolling(cl, load):
+    n, s = cl.wait_leader()
+    t = now_ms()
+    for b in range(1, KAFKA_BROKERS + 1):
+        script("kafka.sh", "stop-one", str(b))
+        script("kafka.sh", "start")
+        time.sleep(3 if KAFKA_BROKERS > 1 else 0)  # let it rejoin the in-sync replicas
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
+
+
 def drill_mariadb_restart(cl, load):
     n, s = cl.wait_leader()
     load.pause()
@@ -513,12 +552,13 @@ DRILLS = {
     "kill9": drill_kill9, "zombie": drill_zombie, "sigterm": drill_sigterm, "failover": drill_failover,
     "zk-follower": drill_zk_follower, "zk-leader": drill_zk_leader, "zk-quorum": drill_zk_quorum,
     "broker-restart": drill_broker_restart, "mariadb-restart": drill_mariadb_restart, "kill-standby": drill_kill_standby,
+    "broker-leader-kill": drill_broker_leader_kill, "broker-outage": drill_broker_outage, "broker-rolling": drill_broker_rolling,
     "cut-zk": drill_cut_zk, "cut-kafka": drill_cut_kafka, "cut-mysql": drill_cut_mysql, "zk-follower-cut": drill_zk_follower_cut,
 }
 SHORT = ("kill9=2,zombie=1,sigterm=1,failover=1,zk-follower=1,zk-leader=1,zk-quorum=1,broker-restart=1,mariadb-restart=1,kill-standby=1,"
-         "cut-zk=1,cut-kafka=1,cut-mysql=1,zk-follower-cut=1")
+         "broker-leader-kill=1,broker-outage=1,broker-rolling=1,cut-zk=1,cut-kafka=1,cut-mysql=1,zk-follower-cut=1")
 LONG = ("kill9=100,zombie=20,sigterm=5,failover=5,zk-follower=5,zk-leader=5,zk-quorum=5,broker-restart=5,mariadb-restart=5,kill-standby=5,"
-        "cut-zk=20,cut-kafka=20,cut-mysql=20,zk-follower-cut=20")
+        "broker-leader-kill=5,broker-outage=5,broker-rolling=5,cut-zk=20,cut-kafka=20,cut-mysql=20,zk-follower-cut=20")
 
 
 def parse_drills(spec):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for the failover drills: installs what is missing, starts a private MariaDB
-# (127.0.0.1:3507), Apache Kafka (KRaft, :9292) and a 3-server ZooKeeper ensemble
+# (127.0.0.1:3507), Apache Kafka (KRaft, three brokers at :9292-9294) and a 3-server ZooKeeper ensemble
 # (:2381-2383) in their own state dir, builds maxwell, runs chaos-tests/chaos.py with the given
 # arguments (three nodes, steady load, drills, verdict), and stops what it started.
 #   chaos-tests/run.sh                          # the short run (a few of each drill)
@@ -16,6 +16,9 @@ apt_install mariadb-server mariadb-client build-essential pkg-config zlib1g-dev 
 python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql
 export MAXWELL_HA_RUN="${MAXWELL_HA_RUN:-$(mktemp -d /tmp/maxwell-ha-chaos.XXXXXX)}"
 export MARIADB_PORT="${MARIADB_PORT:-3507}" KAFKA_PORT="${KAFKA_PORT:-9292}" ZK_PORT_BASE="${ZK_PORT_BASE:-2381}"
+# Three brokers (replication factor 3, min.insync.replicas 2) unless told otherwise: the
+# broker drills kill the partition leader, two brokers, or restart all three in turn.
+export KAFKA_BROKERS="${KAFKA_BROKERS:-3}"
 scripts/kafka.sh install
 trap 'scripts/kafka.sh stop; scripts/zookeeper.sh stop; scripts/mariadb.sh stop' EXIT
 scripts/mariadb.sh start

@@ -171,6 +171,7 @@ case "${1:-}" in
   start-one) install; start_one "$2" ;;
   wait) wait_ready ;;
   stop) for i in 1 2 3; do stop_pid "$DIR/n$i/pid" 30; done; log "stopped" ;;
+  stop-one) stop_pid "$DIR/n${2:-1}/pid" 30; log "stopped broker ${2:-1}" ;;
   kill) pid_alive "$DIR/n${2:-1}/pid" && kill -KILL "$(cat "$DIR/n${2:-1}/pid")"; rm -f "$DIR/n${2:-1}/pid"; log "killed broker ${2:-1}" ;;
   status)
     for i in $(seq 1 "$BROKERS"); do
@@ -178,5 +179,5 @@ case "${1:-}" in
     done ;;
   bootstrap) bootstrap ;;
   leader) leader "$2" "$3" ;;
-  *) echo "usage: $0 install|start|stop|start-one N|kill N|wait|status|bootstrap|leader TOPIC P" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|start-one N|stop-one N|kill N|wait|status|bootstrap|leader TOPIC P" >&2; exit 2 ;;
 esac
