@@ -24,6 +24,8 @@ Drills (each one function below, any subset, any count):
   broker-outage    kill -9 brokers (all of one; two of three) for longer than the producer's
                    transaction/message timeout (2 sessions + 2 s), start them again
   broker-rolling   restart every broker in turn (SIGTERM, start, wait until it serves)
+  ddl              ALTER TABLE (add a column, drop it) while the load writes to the table
+  big-kill9        one 200 000-row transaction (--big-rows), the leader killed -9 while it streams it
   cut-zk           cut the leader's network namespace from ZooKeeper only, heal after 2 sessions
   cut-kafka        cut the leader from Kafka only (its stall watchdog hands over), heal later
   cut-mysql        cut the leader from MariaDB only (its stall watchdog hands over), heal later
@@ -73,6 +75,7 @@ ZK_BASE = int(os.environ.get("ZK_PORT_BASE", "2381"))
 RUN = os.environ.get("MAXWELL_HA_RUN", os.path.join(REPO, ".run"))
 BIN = os.environ.get("MAXWELL_BIN_DIR", os.path.join(REPO, "target", "release"))
 TABLES = ["t0", "t1", "t2"]
+BIG = "big"  # the table of the big-kill9 drill's large transactions
 
 
 def now_ms():
@@ -178,12 +181,19 @@ class Cluster:
             f.write("\n".join([
                 "host=127.0.0.1", "port=%d" % MYSQL_PORT, "user=" + user, "password=" + ("chaos" if self.namespaces else ""),
                 "replica_server_id=6390", "producer=kafka", "kafka.bootstrap.servers=" + KAFKA,
-                "kafka_topic=" + self.topic, "producer_partition_by=primary_key",
+                "kafka_topic=" + ("%{database}_%{table}" if args.topic_per_table else self.topic), "producer_partition_by=primary_key",
+                "gtid_mode=%s" % ("true" if args.gtid_mode else "false"),
                 "filter=exclude: *.*, include: %s.*" % self.db,
                 "zookeeper_servers=" + zk, "zookeeper_root=" + self.root,
                 "zookeeper_session_timeout_ms=%d" % args.session_ms,
                 "kafka.reconnect.backoff.max.ms=500", "log_level=info", ""]))
         self.nodes = [Node(self, "c%d" % (i + 1), base + i, self.namespaces[i] if self.namespaces else None) for i in range(3)]
+
+    def topics(self):
+        """The data topics: one, or one per table (`%{database}_%{table}`)."""
+        if self.args.topic_per_table:
+            return ["%s_%s" % (self.db, t) for t in TABLES + [BIG]]
+        return [self.topic]
 
     def leader(self, exclude=None):
         """The streaming leader with the newest epoch (a deposed one may not know it yet)."""
@@ -248,9 +258,15 @@ class Load(threading.Thread):
             cur.execute("CREATE DATABASE %s" % self.db)
             cur.execute("CREATE DATABASE %s_ctl" % self.db)
             cur.execute("CREATE TABLE %s_ctl.txlog (tx BIGINT PRIMARY KEY)" % self.db)
-            for t in TABLES:
+            for t in TABLES + [BIG]:
                 cur.execute("CREATE TABLE %s.%s (id INT PRIMARY KEY, ver INT NOT NULL, pad VARCHAR(64))" % (self.db, t))
         c.close()
+
+    def reserve_big(self, rows):
+        """The first of `rows` fresh ids in the big table."""
+        self.next_big = getattr(self, "next_big", 1)
+        first, self.next_big = self.next_big, self.next_big + rows
+        return first
 
     def pause(self):
         self.paused.set()
@@ -270,7 +286,7 @@ class Load(threading.Thread):
                 t = random.choice(TABLES)
                 r = random.random()
                 if r < 0.55 or not staged[t]:
-                    cur.execute("INSERT INTO %s.%s VALUES (%%s, 0, %%s)" % (self.db, t), (nid, "x" * random.randint(0, 60)))
+                    cur.execute("INSERT INTO %s.%s (id, ver, pad) VALUES (%%s, 0, %%s)" % (self.db, t), (nid, "x" * random.randint(0, 60)))
                     staged[t][nid] = 0
                     events.append((t, nid, "insert", 0))
                     nid += 1
@@ -545,6 +561,38 @@ def drill_zk_follower_cut(cl, load):
     return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
 
 
+def drill_ddl(cl, load):
+    """ALTER TABLE mid-run (a column added, then dropped) while the load writes to the table."""
+    n, s = cl.wait_leader()
+    t, k = random.choice(TABLES), random.randint(1, 10**6)
+    c = pymysql.connect(host="127.0.0.1", port=MYSQL_PORT, user="root", password="", autocommit=True)
+    with c.cursor() as cur:
+        cur.execute("ALTER TABLE %s.%s ADD COLUMN extra_%d INT NULL" % (load.db, t, k))
+        time.sleep(2)
+        cur.execute("ALTER TABLE %s.%s DROP COLUMN extra_%d" % (load.db, t, k))
+    c.close()
+    return {"gone_ms": None, "old_epoch": s["epoch"], "old_node": n.id, "kind": "steady"}
+
+
+def drill_big_kill9(cl, load):
+    """One transaction of --big-rows rows (default 200 000), the leader killed -9 while it streams
+    it (spilled to disk, split across Kafka transactions); every row must come out once."""
+    n, s = cl.wait_leader()
+    first = load.reserve_big(cl.args.big_rows)
+    c = pymysql.connect(host="127.0.0.1", port=MYSQL_PORT, user="root", password="", autocommit=True)
+    with c.cursor() as cur:
+        cur.execute("INSERT INTO %s.%s (id, ver, pad) SELECT seq, 0, 'big' FROM %s.seq_%d_to_%d" % (load.db, BIG, load.db, first, first + cl.args.big_rows - 1))
+    c.close()
+    load.expected.extend((BIG, i, "insert", 0) for i in range(first, first + cl.args.big_rows))
+    time.sleep(random.uniform(0.3, 1.5))
+    t = now_ms()
+    n.signal(9)
+    n.wait_exit()
+    cl.wait_leader(exclude=n)
+    n.start()
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+
+
 PARTITION_DRILLS = ("cut-zk", "cut-kafka", "cut-mysql", "zk-follower-cut")
 TAKEOVER_DRILLS = ("kill9", "zombie", "sigterm", "failover", "cut-zk", "cut-kafka", "cut-mysql")
 
@@ -553,12 +601,13 @@ DRILLS = {
     "zk-follower": drill_zk_follower, "zk-leader": drill_zk_leader, "zk-quorum": drill_zk_quorum,
     "broker-restart": drill_broker_restart, "mariadb-restart": drill_mariadb_restart, "kill-standby": drill_kill_standby,
     "broker-leader-kill": drill_broker_leader_kill, "broker-outage": drill_broker_outage, "broker-rolling": drill_broker_rolling,
+    "ddl": drill_ddl, "big-kill9": drill_big_kill9,
     "cut-zk": drill_cut_zk, "cut-kafka": drill_cut_kafka, "cut-mysql": drill_cut_mysql, "zk-follower-cut": drill_zk_follower_cut,
 }
 SHORT = ("kill9=2,zombie=1,sigterm=1,failover=1,zk-follower=1,zk-leader=1,zk-quorum=1,broker-restart=1,mariadb-restart=1,kill-standby=1,"
-         "broker-leader-kill=1,broker-outage=1,broker-rolling=1,cut-zk=1,cut-kafka=1,cut-mysql=1,zk-follower-cut=1")
+         "broker-leader-kill=1,broker-outage=1,broker-rolling=1,ddl=1,big-kill9=1,cut-zk=1,cut-kafka=1,cut-mysql=1,zk-follower-cut=1")
 LONG = ("kill9=100,zombie=20,sigterm=5,failover=5,zk-follower=5,zk-leader=5,zk-quorum=5,broker-restart=5,mariadb-restart=5,kill-standby=5,"
-        "broker-leader-kill=5,broker-outage=5,broker-rolling=5,cut-zk=20,cut-kafka=20,cut-mysql=20,zk-follower-cut=20")
+        "broker-leader-kill=5,broker-outage=5,broker-rolling=5,ddl=5,big-kill9=5,cut-zk=20,cut-kafka=20,cut-mysql=20,zk-follower-cut=20")
 
 
 def parse_drills(spec):
@@ -586,7 +635,7 @@ def consume_partition(topic, p, out, errors):
         m = c.poll(0.5)
         if m is not None and not m.error():
             h = {k: v.decode() for k, v in (m.headers() or [])}
-            out.append({"partition": p, "offset": m.offset(), "ts": m.timestamp()[1],
+            out.append({"topic": topic, "partition": p, "offset": m.offset(), "ts": m.timestamp()[1],
                         "value": json.loads(m.value()), "epoch": int(h.get("maxwell.epoch", "0")), "node": h.get("maxwell.node")})
         pos = max(pos, c.position([TopicPartition(topic, p)])[0].offset)
     c.close()
@@ -618,10 +667,11 @@ def verdict(load, msgs, drills):
         order.setdefault((t, pk), []).append((typ, ver))
     seen, delivered_order = {}, {}
     zombie, max_epoch = 0, {}
-    for m in sorted(msgs, key=lambda m: (m["partition"], m["offset"])):
-        if m["epoch"] < max_epoch.get(m["partition"], 0):
+    for m in sorted(msgs, key=lambda m: (m["topic"], m["partition"], m["offset"])):
+        tp = (m["topic"], m["partition"])
+        if m["epoch"] < max_epoch.get(tp, 0):
             zombie += 1
-        max_epoch[m["partition"]] = max(max_epoch.get(m["partition"], 0), m["epoch"])
+        max_epoch[tp] = max(max_epoch.get(tp, 0), m["epoch"])
         v = m["value"]
         if v.get("type") not in ("insert", "update", "delete"):
             continue
@@ -727,6 +777,9 @@ def main():
     ap.add_argument("--takeover-bound-ms", type=int, default=None, help="fail when a takeover takes longer (default: session + 1 s)")
     ap.add_argument("--http-port-base", type=int, default=18481)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--big-rows", type=int, default=200000, help="rows in the big-kill9 drill's transaction")
+    ap.add_argument("--topic-per-table", action="store_true", help="kafka_topic=%%{database}_%%{table}: a topic per table")
+    ap.add_argument("--gtid-mode", action="store_true", help="gtid_mode=true: resume by GTID")
     ap.add_argument("--netns", choices=["auto", "on", "off"], default="auto", help="run each node in a network namespace of its own (auto: when the machine allows it)")
     ap.add_argument("--report", help="write the verdict (markdown) here")
     ap.add_argument("--json", help="write the verdict (JSON) here")
@@ -738,7 +791,7 @@ def main():
     if not cl.namespaces and any(name in PARTITION_DRILLS for name, _ in plan):
         raise SystemExit("the partition drills (%s) need network namespaces: %s" % (", ".join(PARTITION_DRILLS), getattr(cl, "netns_missing", "--netns off")))
     admin = AdminClient({"bootstrap.servers": KAFKA})
-    fs = admin.create_topics([NewTopic(cl.topic, num_partitions=3)])
+    fs = admin.create_topics([NewTopic(t, num_partitions=3) for t in cl.topics()])
     for f in fs.values():
         f.result(30)
     load = Load(cl.db, args.rate)
@@ -772,7 +825,7 @@ def main():
         time.sleep(3)
         cl.stop()
     t = time.time()
-    msgs = consume(cl.topic)
+    msgs = [m for t in cl.topics() for m in consume(t)]
     log("read %d messages back in %.0f s" % (len(msgs), time.time() - t))
     v = verdict(load, msgs, drills)
     rows = summarize(drills)

@@ -225,6 +225,9 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                     }
                 }
                 Ok(false) => {
+                    if let Some(k) = kafka.as_mut() {
+                        k.warm().await;
+                    }
                     if let Ok(Some(l)) = zk.leader().await {
                         tracing::info!(leader = %l.node_id, epoch = l.epoch, "standing by");
                         metrics::status().leader = Some(l.node_id.clone());

@@ -13,7 +13,9 @@
 
 use crate::config::HaConfig;
 use crate::sink::kafka::{self, Checkpoint, Delivery, KafkaConfig, KafkaSinkError, Scanner};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Producers {
@@ -26,7 +28,10 @@ pub struct Producers {
     /// Exactly-once: the current term's producer, ended by `term_ended`.
     in_term: Option<FutureProducer>,
     pub scanner: Option<Scanner>,
+    /// Exactly-once: the checkpoint reader, kept connected between terms.
+    reader: Option<Arc<BaseConsumer>>,
     topic_ready: bool,
+    warmed: bool,
 }
 
 impl Producers {
@@ -54,10 +59,13 @@ impl Producers {
             producer: None,
             in_term: None,
             scanner: None,
+            reader: None,
             topic_ready: false,
+            warmed: false,
         };
-        if me.delivery == Delivery::AtLeastOnce {
-            me.scanner = Some(kafka::create_scanner(&me.cfg.props)?);
+        match me.delivery {
+            Delivery::AtLeastOnce => me.scanner = Some(kafka::create_scanner(&me.cfg.props)?),
+            Delivery::ExactlyOnce => me.reader = Some(Arc::new(kafka::checkpoint::create_reader(&me.cfg.props)?)),
         }
         me.refill()?;
         Ok(me)
@@ -107,6 +115,28 @@ impl Producers {
         }
     }
 
+    /// Exactly-once, while standing by (once): makes sure the checkpoint topic exists and
+    /// connects the checkpoint reader to its leader, so a takeover does neither. Failures
+    /// only cost that time later.
+    pub async fn warm(&mut self) {
+        if self.warmed || self.delivery != Delivery::ExactlyOnce {
+            return;
+        }
+        self.warmed = true;
+        if !self.topic_ready {
+            match kafka::checkpoint::ensure_topic(&self.cfg.props, &self.checkpoint_topic).await {
+                Ok(()) => self.topic_ready = true,
+                Err(e) => tracing::debug!(error = %e, "checkpoint topic not ready yet"),
+            }
+        }
+        if let Some(r) = self.reader.clone() {
+            let topic = self.checkpoint_topic.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = r.fetch_watermarks(&topic, 0, Duration::from_secs(5));
+            });
+        }
+    }
+
     /// Exactly-once: claims the cluster's transactional id with `producer` (fencing every
     /// earlier leader's producer) and reads the last committed checkpoint.
     pub async fn claim(&mut self, producer: &FutureProducer, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
@@ -115,8 +145,12 @@ impl Producers {
             self.topic_ready = true;
         }
         kafka::transactions::init(producer, timeout).await?;
-        let (props, topic, key) = (self.cfg.props.clone(), self.checkpoint_topic.clone(), self.transactional_id.clone());
-        tokio::task::spawn_blocking(move || kafka::checkpoint::read_latest(&props, &topic, &key, timeout)).await.expect("checkpoint read task")
+        let reader = match &self.reader {
+            Some(r) => r.clone(),
+            None => Arc::new(kafka::checkpoint::create_reader(&self.cfg.props)?),
+        };
+        let (topic, key) = (self.checkpoint_topic.clone(), self.transactional_id.clone());
+        tokio::task::spawn_blocking(move || kafka::checkpoint::read_latest(&reader, &topic, &key, timeout)).await.expect("checkpoint read task")
     }
 
     /// Key of this cluster's checkpoint records.

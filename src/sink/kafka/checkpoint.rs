@@ -109,17 +109,23 @@ pub async fn ensure_topic(props: &[(String, String)], topic: &str) -> Result<(),
 
 /// Reads the last committed checkpoint with key `key` (blocking: run it off the runtime).
 /// `None` when the topic holds none yet.
-pub fn read_latest(props: &[(String, String)], topic: &str, key: &str, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
+/// A consumer for [`read_latest`]; kept by a standby so that a takeover reads the checkpoint
+/// on a warm connection.
+pub fn create_reader(props: &[(String, String)]) -> Result<BaseConsumer, KafkaSinkError> {
     let mut c = connection_settings(props);
     c.set("group.id", format!("maxwell-ha-checkpoint-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("fetch.wait.max.ms", "10");
-    let consumer: BaseConsumer = c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
+    c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
+}
+
+/// The newest checkpoint of the cluster keyed `key` on `topic`, read with `read_committed`.
+pub fn read_latest(consumer: &BaseConsumer, topic: &str, key: &str, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
     let deadline = Instant::now() + timeout;
     // With read_committed the end is the last stable offset.
     let lookback = Lookback { first: 16, max: i64::MAX };
-    let found = readback::newest(&consumer, topic, 0, lookback, deadline, |m| {
+    let found = readback::newest(consumer, topic, 0, lookback, deadline, |m| {
         if m.key() != Some(key.as_bytes()) {
             return Ok(None);
         }
