@@ -37,6 +37,6 @@ fn short_chaos_run_loses_and_duplicates_nothing() {
         assert_eq!(verdict[k], 0, "{k}:\n{report}");
     }
     let drills: Vec<&str> = v["drills"].as_array().unwrap().iter().map(|d| d["drill"].as_str().unwrap()).collect();
-    assert_eq!(drills.len(), 17, "every drill ran: {drills:?}");
+    assert_eq!(drills.len(), 19, "every drill ran: {drills:?}");
     assert!(out.status.success(), "verdict FAIL:\n{report}\n{log}");
 }
