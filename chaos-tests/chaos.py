@@ -224,6 +224,13 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError("cluster not healthy within %d s: %s" % (timeout, [(n.id, n.alive(), n.status()) for n in self.nodes]))
 
+    def heal_all(self):
+        """Removes every cut (namespaces and ZooKeeper isolation)."""
+        for n in self.nodes:
+            if n.ns:
+                n.heal()
+        script("zookeeper.sh", "rejoin", check=False)
+
     def stop(self):
         for n in self.nodes:
             n.signal(15)
@@ -429,15 +436,6 @@ def drill_zk_quorum(cl, load):
     return {"gone_ms": now_ms(), "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
 
 
-def drill_broker_restart(cl, load):
-    n, s = cl.wait_leader()
-    script("kafka.sh", "kill", "1")
-    t = now_ms()
-    time.sleep(1)
-    script("kafka.sh", "start")
-    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "recovery"}
-
-
 def broker_kill(cl, brokers, down_s):
     n, s = cl.wait_leader()
     for b in brokers:
@@ -451,6 +449,10 @@ def broker_kill(cl, brokers, down_s):
 def partition_leader(topic):
     out = script("kafka.sh", "leader", topic, "0", check=False)
     return int(out) if out.strip().isdigit() and int(out) > 0 else 1
+
+
+def drill_broker_restart(cl, load):
+    return broker_kill(cl, [1], 1)
 
 
 def drill_broker_leader_kill(cl, load):
@@ -526,9 +528,11 @@ def drill_cut_mysql(cl, load):
 
 def session_server(n):
     """The ZooKeeper server (1..3) holding node `n`'s session (its namespace address in `cons`)."""
-    for i in (1, 2, 3):
-        if ("/%s:" % n.host) in script("zookeeper.sh", "clients", str(i), check=False):
-            return i
+    for _ in range(5):
+        for i in (1, 2, 3):
+            if ("/%s:" % n.host) in script("zookeeper.sh", "clients", str(i), check=False):
+                return i
+        time.sleep(0.2)
     return None
 
 
@@ -790,14 +794,14 @@ def main():
     cl = Cluster(args)
     if not cl.namespaces and any(name in PARTITION_DRILLS for name, _ in plan):
         raise SystemExit("the partition drills (%s) need network namespaces: %s" % (", ".join(PARTITION_DRILLS), getattr(cl, "netns_missing", "--netns off")))
-    admin = AdminClient({"bootstrap.servers": KAFKA})
-    fs = admin.create_topics([NewTopic(t, num_partitions=3) for t in cl.topics()])
-    for f in fs.values():
-        f.result(30)
     load = Load(cl.db, args.rate)
-    load.setup()
-    drills = []
+    drills, errors = [], []
     try:
+        admin = AdminClient({"bootstrap.servers": KAFKA})
+        fs = admin.create_topics([NewTopic(t, num_partitions=3) for t in cl.topics()])
+        for f in fs.values():
+            f.result(30)
+        load.setup()
         for n in cl.nodes:
             n.start()
             time.sleep(0.3)
@@ -809,7 +813,16 @@ def main():
         for name, count in plan:
             for i in range(count):
                 k += 1
-                d = DRILLS[name](cl, load)
+                try:
+                    d = DRILLS[name](cl, load)
+                except Exception as e:
+                    # A drill that could not run (its set-up failed) is reported, not fatal:
+                    # the rows written so far still get their verdict.
+                    log("%d/%d %s: could not run: %s" % (k, total, name, e))
+                    errors.append("%s: %s" % (name, e))
+                    cl.heal_all()
+                    cl.wait_healthy()
+                    continue
                 d["drill"] = name
                 cl.wait_healthy()
                 d["new_epoch"] = cl.wait_leader()[1]["epoch"]
@@ -832,7 +845,7 @@ def main():
     bound = args.takeover_bound_ms or args.session_ms + 1000
     args.namespaces = bool(cl.namespaces)
     text = report_text(v, rows, args.session_ms, bound, time.time() - started, args)
-    problems = passed(v, rows, bound)
+    problems = passed(v, rows, bound) + ["drill not run: " + e for e in errors]
     text += "\nVerdict: %s\n" % ("PASS" if not problems else "FAIL: " + "; ".join(problems))
     print(text)
     if args.report:

@@ -12,7 +12,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$REPO_ROOT/scripts/common.sh"
 cd "$REPO_ROOT"
-apt_install mariadb-server mariadb-client build-essential pkg-config zlib1g-dev zookeeper netcat-openbsd
+apt_install mariadb-server mariadb-client build-essential pkg-config zlib1g-dev zookeeper netcat-openbsd iptables iproute2
 python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql
 export MAXWELL_HA_RUN="${MAXWELL_HA_RUN:-$(mktemp -d /tmp/maxwell-ha-chaos.XXXXXX)}"
 export MARIADB_PORT="${MARIADB_PORT:-3507}" KAFKA_PORT="${KAFKA_PORT:-9292}" ZK_PORT_BASE="${ZK_PORT_BASE:-2381}"

@@ -86,6 +86,11 @@ fn cluster_settings() {
     assert_eq!(ha.root, "/maxwell/shop");
     assert_eq!(ha.session_timeout, Duration::from_millis(4000));
     assert_eq!(ha.node_id, "n1");
+    assert_eq!(ha.stall_timeout, Some(Duration::from_millis(3000)), "3/4 of the session by default");
+    let c = cfg(&["--user=a", "--zookeeper_servers=x:1", "--zookeeper_session_timeout_ms=2000"]).unwrap();
+    assert_eq!(c.ha.unwrap().stall_timeout, Some(Duration::from_millis(2000)), "at least two heartbeats");
+    let c = cfg(&["--user=a", "--zookeeper_servers=x:1", "--ha_stall_timeout_ms=0"]).unwrap();
+    assert_eq!(c.ha.unwrap().stall_timeout, None);
     let c = cfg(&["--user=a", "--zookeeper_servers=x:1"]).unwrap();
     assert_eq!(c.ha.as_ref().unwrap().root, "/maxwell/cluster");
     assert_eq!(c.ha.unwrap().node_id, hostname());
@@ -94,6 +99,7 @@ fn cluster_settings() {
         (vec!["--user=a", "--zookeeper_servers=x:1", "--zookeeper_root=maxwell"], "absolute znode path"),
         (vec!["--user=a", "--zookeeper_servers=x:1", "--zookeeper_auth=nocolon"], "user:password"),
         (vec!["--user=a", "--zookeeper_servers=x:1", "--zookeeper_session_timeout_ms=500"], "from 2000 to 20000"),
+        (vec!["--user=a", "--zookeeper_servers=x:1", "--ha_stall_timeout_ms=1500"], "shorter than two binlog heartbeats"),
     ] {
         let e = cfg(&a).unwrap_err().to_string();
         assert!(e.contains(needle), "{a:?}: {e}");
