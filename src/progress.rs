@@ -56,17 +56,29 @@ pub struct StallCheck {
     timeout: Duration,
     confirmed: u64,
     since: std::time::Instant,
+    /// When the previous check ran: a long gap means this process was paused or starved,
+    /// which is not the source's or the broker's doing (the pause guard handles it).
+    last_check: std::time::Instant,
+    /// Silence counts from here (reset after a pause).
+    counting_since: std::time::Instant,
 }
 
 impl StallCheck {
     pub fn new(timeout: Duration) -> Self {
-        Self { timeout, confirmed: 0, since: std::time::Instant::now() }
+        let now = std::time::Instant::now();
+        Self { timeout, confirmed: 0, since: now, last_check: now, counting_since: now }
     }
 
     /// `Some(why)` once the source has been silent, or rows have waited on the broker without
     /// any confirmation, for longer than the timeout.
     pub fn check(&mut self, p: &Progress) -> Option<String> {
-        let silence = p.source_silence();
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last_check) > self.timeout / 2 {
+            self.counting_since = now;
+            self.since = now;
+        }
+        self.last_check = now;
+        let silence = p.source_silence().min(now.duration_since(self.counting_since));
         if silence > self.timeout {
             return Some(format!(
                 "no binlog event or heartbeat from the source for {:.1} s (unreachable from this node?)",
@@ -74,7 +86,6 @@ impl StallCheck {
             ));
         }
         let (sent, confirmed) = p.delivery();
-        let now = std::time::Instant::now();
         if confirmed != self.confirmed || confirmed >= sent {
             self.confirmed = confirmed;
             self.since = now;
@@ -90,37 +101,62 @@ impl StallCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    /// Checks every 10 ms for `dur` (keeping the source alive when asked); the first verdict.
+    fn run(c: &mut StallCheck, p: &Progress, dur: Duration, alive: bool) -> Option<String> {
+        let end = Instant::now() + dur;
+        while Instant::now() < end {
+            if alive {
+                p.source_alive();
+            }
+            if let Some(w) = c.check(p) {
+                return Some(w);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
 
     #[test]
     fn rows_waiting_without_confirmation_stall_after_the_timeout() {
         let p = Progress::default();
-        let mut c = StallCheck::new(Duration::from_millis(50));
+        let mut c = StallCheck::new(Duration::from_millis(200));
         assert_eq!(c.check(&p), None);
         p.sent(10);
-        assert_eq!(c.check(&p), None, "not yet");
-        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(run(&mut c, &p, Duration::from_millis(120), true), None, "not yet");
         p.confirmed(4);
-        p.source_alive();
         assert_eq!(c.check(&p), None, "a confirmation is progress");
-        std::thread::sleep(Duration::from_millis(70));
-        p.source_alive();
-        let why = c.check(&p).expect("stalled");
+        let t = Instant::now();
+        let why = run(&mut c, &p, Duration::from_secs(2), true).expect("stalled");
+        assert!(t.elapsed() >= Duration::from_millis(190), "{:?}", t.elapsed());
         assert!(why.contains("6 rows waited"), "{why}");
         p.confirmed(6);
         assert_eq!(c.check(&p), None, "caught up");
         // Idle and caught up: never a stall, however long.
-        std::thread::sleep(Duration::from_millis(70));
-        p.source_alive();
-        assert_eq!(c.check(&p), None);
+        assert_eq!(run(&mut c, &p, Duration::from_millis(400), true), None);
     }
 
     #[test]
     fn a_silent_source_stalls() {
         let p = Progress::default();
-        let mut c = StallCheck::new(Duration::from_millis(30));
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(c.check(&p).unwrap().contains("from the source"));
+        let mut c = StallCheck::new(Duration::from_millis(200));
+        assert!(run(&mut c, &p, Duration::from_secs(2), false).unwrap().contains("from the source"));
         p.source_alive();
         assert_eq!(c.check(&p), None);
+    }
+
+    /// A paused process (SIGSTOP, starved) is not a stalled source: the time it did not run
+    /// does not count as silence.
+    #[test]
+    fn a_pause_of_this_process_is_not_a_stall() {
+        let p = Progress::default();
+        let mut c = StallCheck::new(Duration::from_millis(200));
+        p.sent(3);
+        std::thread::sleep(Duration::from_millis(400));
+        let t = Instant::now();
+        assert_eq!(c.check(&p), None, "the gap since the last check was a pause");
+        assert!(run(&mut c, &p, Duration::from_secs(2), false).is_some(), "checked regularly, silence counts again");
+        assert!(t.elapsed() >= Duration::from_millis(190), "{:?}", t.elapsed());
     }
 }
