@@ -144,8 +144,7 @@ impl KafkaSink {
     ) -> Self {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
-        let mut t = Transactional::new(producer.clone(), settings, start, partial, atx);
-        t.progress = progress.clone();
+        let t = Transactional::new(producer.clone(), settings, start, partial, atx, progress.clone());
         Self::with_mode(cfg, producer, Mode::ExactlyOnce(t), arx, frx, Some(ftx), progress)
     }
 

@@ -95,12 +95,19 @@ pub(super) struct Transactional {
     pub txs: u32,
     acked: watch::Sender<Option<ResumePoint>>,
     /// Told how many rows each commit confirmed.
-    pub progress: std::sync::Arc<crate::progress::Progress>,
+    progress: std::sync::Arc<crate::progress::Progress>,
 }
 
 impl Transactional {
-    pub fn new(producer: FutureProducer, s: TxnSettings, start: ResumePoint, partial: Option<Partial>, acked: watch::Sender<Option<ResumePoint>>) -> Self {
-        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, last_ts: 0, txs: 0, acked, progress: Default::default() }
+    pub fn new(
+        producer: FutureProducer,
+        s: TxnSettings,
+        start: ResumePoint,
+        partial: Option<Partial>,
+        acked: watch::Sender<Option<ResumePoint>>,
+        progress: std::sync::Arc<crate::progress::Progress>,
+    ) -> Self {
+        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, last_ts: 0, txs: 0, acked, progress }
     }
 
     /// Opens a Kafka transaction unless one is open.
