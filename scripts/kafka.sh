@@ -52,21 +52,6 @@ POM
   if ! (cd "$CACHE" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB") >"$CACHE/mvn.log" 2>&1; then
     cat "$CACHE/mvn.log" >&2; log "Maven could not fetch Kafka $VERSION (see above)"; exit 1
   fi
-  cat > "$CACHE/log4j2.properties" <<'L4J'
-status = warn
-appender.out.type = Console
-appender.out.name = out
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c{1})%n
-rootLogger.level = info
-rootLogger.appenderRef.out.ref = out
-logger.kafka.name = kafka
-logger.kafka.level = warn
-logger.apache.name = org.apache.kafka
-logger.apache.level = warn
-logger.state.name = state.change.logger
-logger.state.level = warn
-L4J
   touch "$LIB/.complete"
 }
 
@@ -102,6 +87,30 @@ unclean.leader.election.enable=false
 PROPS
 }
 
+# write_log4j : the brokers' logging (written at every start, so a change here applies).
+write_log4j() {
+  cat > "$CACHE/log4j2.properties" <<'L4J'
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c{1})%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = out
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.apache.name = org.apache.kafka
+logger.apache.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
+# The transaction coordinator says which markers it writes or skips (a drill reads it back).
+logger.txn.name = kafka.coordinator.transaction
+logger.txn.level = info
+logger.txn2.name = org.apache.kafka.coordinator.transaction
+logger.txn2.level = info
+L4J
+}
+
 # kjava ARGS... : the broker's JVM, exec'd so that a backgrounded call's $! is the JVM itself.
 kjava() {
   exec java -Xms128m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
@@ -112,6 +121,7 @@ start_one() {
   local i=$1 d="$DIR/n$1"
   pid_alive "$d/pid" && return 0
   write_props "$i"
+  write_log4j
   if [ ! -f "$d/data/meta.properties" ]; then
     [ -f "$DIR/cluster-id" ] || python3 -c "import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('='))" > "$DIR/cluster-id"
     (kjava kafka.tools.StorageTool format -t "$(cat "$DIR/cluster-id")" -c "$d/server.properties") \

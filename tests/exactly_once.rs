@@ -9,6 +9,8 @@
 //!   buffered batch is fenced.
 //! - Two clusters writing to one topic, each leader killed (in both delivery modes: the
 //!   at-least-once takeover scan must pass over the other cluster's messages).
+//! - A checkpoint topic shared with another producer whose transaction stays open across a
+//!   takeover: the new leader waits for it instead of resuming from a checkpoint behind it.
 //!
 //! Each test fails on any lost, duplicated or zombie row (a message of an older epoch after
 //! one of a newer epoch in the same partition).
@@ -79,7 +81,7 @@ async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
     for n in ["a", next.as_str()] {
         assert!(cl.log(n).contains("its rows go to a temporary file"), "{n} spilled the big transaction to disk:\n{}", cl.logs());
     }
-    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{}", sample(&lost), sample(&dups), cl.logs());
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} ({}) zombie {zombie}\n{}", sample(&lost), sample(&dups), copies(&msgs, &dups), cl.logs());
     assert!(log_a.contains("leadership in doubt") || log_a.to_lowercase().contains("fenced"), "the cut leader stopped or was fenced:\n{}", tail(&log_a, 30));
 }
 
@@ -115,7 +117,7 @@ async fn frozen_leader_is_fenced_on_sigcont() {
         dups.len(),
         zombie
     );
-    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{}", sample(&lost), sample(&dups), cl.logs());
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} ({}) zombie {zombie}\n{}", sample(&lost), sample(&dups), copies(&msgs, &dups), cl.logs());
     assert!(log_a.to_lowercase().contains("fenced"), "the thawed leader's producer was fenced by the broker:\n{}", tail(&log_a, 40));
     assert!(cl.nodes.iter_mut().find(|n| n.id == first).unwrap().child.try_wait().unwrap().is_none(), "the thawed leader keeps running as a standby");
 }
@@ -168,5 +170,47 @@ async fn two_clusters(delivery: &str) {
     let (lost, dups, zombie) = verdict(&msgs, 1..=total);
     println!("two clusters, one topic ({delivery}): {total} rows written, {} delivered, {} lost, {} duplicated, {} zombie", msgs.len(), lost.len(), dups.len(), zombie);
     let logs: String = clusters.iter().map(|c| c.logs()).collect();
-    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{logs}", sample(&lost), sample(&dups));
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} ({}) zombie {zombie}\n{logs}", sample(&lost), sample(&dups), copies(&msgs, &dups));
+}
+
+/// The checkpoint topic is shared (`ha_checkpoint_topic`) and another producer keeps a
+/// transaction open on it, so its last stable offset stays behind the leader's newest
+/// checkpoints. The leader is killed: the next one must not resume from the last checkpoint
+/// a `read_committed` reader can see (that would send everything after it again); it waits
+/// for the other transaction to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_checkpoint_topic_held_by_a_foreign_transaction() {
+    let tag = unique("eoshold");
+    let (topic, db) = setup(&tag, 3).await;
+    let shared = format!("{tag}.checkpoints");
+    create_topic(&shared, 1);
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec![format!("--ha_checkpoint_topic={shared}")];
+    cl.start("a", None);
+    cl.wait_leader(None, Duration::from_secs(30)).await;
+    cl.wait_committed().await;
+    cl.start("b", None);
+    let writer = Writer::start(&db, Duration::from_millis(10));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Another producer's transaction, open for 8 s, ahead of a's next checkpoints.
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_tool.py");
+    let mut hold = std::process::Command::new("python3")
+        .args([tool, &kafka_bootstrap(), "hold", &shared, "8"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(hold.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "open", "the foreign transaction is open");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    signal(cl.node("a").child.id(), "KILL");
+    cl.wait_leader(Some("a"), Duration::from_secs(SESSION_MS / 1000 + 20)).await;
+    assert!(hold.wait().unwrap().success(), "the foreign transaction committed");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let total = writer.stop().await;
+    let msgs = messages(&topic, total as usize);
+    let (lost, dups, zombie) = verdict(&msgs, 1..=total);
+    println!("shared checkpoint topic held open: {total} rows written, {} delivered, {} lost, {} duplicated, {} zombie", msgs.len(), lost.len(), dups.len(), zombie);
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} ({}) zombie {zombie}\n{}", sample(&lost), sample(&dups), copies(&msgs, &dups), cl.logs());
+    assert!(cl.log("b").contains("held by another producer's transaction"), "b waited for the foreign transaction:\n{}", cl.logs());
 }

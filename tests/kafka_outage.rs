@@ -98,6 +98,6 @@ async fn outage_longer_than_the_message_timeout_leaves_no_gap() {
         l.contains("Kafka transaction") || l.contains("giving up leadership") || l.contains("no progress: handing leadership")
     });
     println!("broker down 8 s (message timeout 3 s): {total} rows written, {} delivered, {} lost, {} duplicated, {} zombie", msgs.len(), lost.len(), dups.len(), zombie);
-    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{}", sample(&lost), sample(&dups), cl.logs());
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} ({}) zombie {zombie}\n{}", sample(&lost), sample(&dups), copies(&msgs, &dups), cl.logs());
     assert!(aborted, "the open transaction could not commit while the broker was away (aborted, or the leader stalled and handed over):\n{}", cl.logs());
 }

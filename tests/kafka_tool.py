@@ -11,6 +11,11 @@
       after SINCE_MS (Unix ms), read with isolation.level=read_committed, until ROWS row events
       (insert/update/delete) were seen; exit 1 if they did not arrive within TIMEOUT_S.
 
+  kafka_tool.py BOOTSTRAP hold TOPIC SECONDS
+      opens a Kafka transaction of its own (transactional.id `hold-<pid>`), writes one record
+      (key `foreign`) to partition 0 of TOPIC, prints "open" and keeps the transaction open
+      SECONDS seconds before committing it (another producer sharing a topic).
+
 Expected partitions are computed here, independently of the Rust code: Java's
 String.hashCode and MurmurHash3 x86_32 (seed 25342, via the mmh3 package), then
 Java's Math.abs(h % n).
@@ -128,6 +133,18 @@ def tail(bootstrap, topic, since_ms, rows, timeout):
         sys.exit("only %d of %d row messages arrived on %s within %s s" % (seen, int(rows), topic, timeout))
 
 
+def hold(bootstrap, topic, seconds):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "hold-%d" % time.time_ns()})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(topic, key=b"foreign", value=b"{}", partition=0)
+    p.flush(30)
+    print("open", flush=True)
+    time.sleep(float(seconds))
+    p.commit_transaction(30)
+
+
 if __name__ == "__main__":
     bootstrap, cmd, *args = sys.argv[1:]
-    {"create": create, "consume": consume, "tail": tail}[cmd](bootstrap, *args)
+    {"create": create, "consume": consume, "tail": tail, "hold": hold}[cmd](bootstrap, *args)

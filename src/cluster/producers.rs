@@ -8,12 +8,12 @@
 //!   `init_transactions`, so standing by never fences the leader. The producer of an ended
 //!   term is dropped off the runtime.
 //! - `claim` runs only after the epoch bump: `init_transactions` (fencing every earlier
-//!   producer of the cluster and completing its open transaction), then the last committed
-//!   checkpoint is read with `read_committed`.
+//!   producer of the cluster and completing its open transaction), then the cluster's newest
+//!   checkpoint is read (the last committed one, or the one of a transaction Kafka left
+//!   hanging, which the term's first commit completes).
 
 use crate::config::HaConfig;
 use crate::sink::kafka::{self, Checkpoint, Delivery, KafkaConfig, KafkaSinkError, Scanner};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,7 @@ pub struct Producers {
     in_term: Option<FutureProducer>,
     pub scanner: Option<Scanner>,
     /// Exactly-once: the checkpoint reader, kept connected between terms.
-    reader: Option<Arc<BaseConsumer>>,
+    reader: Option<Arc<kafka::checkpoint::CheckpointReader>>,
     topic_ready: bool,
     warmed: bool,
 }
@@ -65,7 +65,7 @@ impl Producers {
         };
         match me.delivery {
             Delivery::AtLeastOnce => me.scanner = Some(kafka::create_scanner(&me.cfg.props)?),
-            Delivery::ExactlyOnce => me.reader = Some(Arc::new(kafka::checkpoint::create_reader(&me.cfg.props)?)),
+            Delivery::ExactlyOnce => me.reader = Some(Arc::new(kafka::checkpoint::CheckpointReader::new(&me.cfg.props)?)),
         }
         me.refill()?;
         Ok(me)
@@ -131,14 +131,12 @@ impl Producers {
         }
         if let Some(r) = self.reader.clone() {
             let topic = self.checkpoint_topic.clone();
-            tokio::task::spawn_blocking(move || {
-                let _ = r.fetch_watermarks(&topic, 0, Duration::from_secs(5));
-            });
+            tokio::task::spawn_blocking(move || r.warm(&topic));
         }
     }
 
     /// Exactly-once: claims the cluster's transactional id with `producer` (fencing every
-    /// earlier leader's producer) and reads the last committed checkpoint.
+    /// earlier leader's producer) and reads the cluster's newest checkpoint.
     pub async fn claim(&mut self, producer: &FutureProducer, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
         if !self.topic_ready {
             kafka::checkpoint::ensure_topic(&self.cfg.props, &self.checkpoint_topic).await?;
@@ -147,10 +145,10 @@ impl Producers {
         kafka::transactions::init(producer, timeout).await?;
         let reader = match &self.reader {
             Some(r) => r.clone(),
-            None => Arc::new(kafka::checkpoint::create_reader(&self.cfg.props)?),
+            None => Arc::new(kafka::checkpoint::CheckpointReader::new(&self.cfg.props)?),
         };
         let (topic, key) = (self.checkpoint_topic.clone(), self.transactional_id.clone());
-        tokio::task::spawn_blocking(move || kafka::checkpoint::read_latest(&reader, &topic, &key, timeout)).await.expect("checkpoint read task")
+        tokio::task::spawn_blocking(move || reader.latest(&topic, &key, timeout)).await.expect("checkpoint read task")
     }
 
     /// Key of this cluster's checkpoint records.

@@ -138,7 +138,7 @@ impl Cluster {
     }
 
     pub fn logs(&self) -> String {
-        self.nodes.iter().map(|n| format!("--- {}\n{}", n.id, tail(&std::fs::read_to_string(&n.log).unwrap_or_default(), 25))).collect()
+        self.nodes.iter().map(|n| format!("--- {}\n{}", n.id, tail(&std::fs::read_to_string(&n.log).unwrap_or_default(), 40))).collect()
     }
 }
 
@@ -152,7 +152,9 @@ impl Drop for Cluster {
 }
 
 pub fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
+    // librdkafka repeats connection errors many times a second while a broker is away.
+    let noise = ["AllBrokersDown", "Connection refused", "brokers are down"];
+    let lines: Vec<&str> = s.lines().filter(|l| !noise.iter().any(|n| l.contains(n))).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
@@ -203,6 +205,8 @@ pub struct Msg {
     pub partition: u64,
     pub offset: u64,
     pub epoch: u64,
+    /// The writing node (`maxwell.node` header).
+    pub node: String,
 }
 
 pub fn messages(topic: &str, expected: usize) -> Vec<Msg> {
@@ -215,6 +219,7 @@ pub fn messages(topic: &str, expected: usize) -> Vec<Msg> {
             partition: m["partition"].as_u64().unwrap(),
             offset: m["offset"].as_u64().unwrap(),
             epoch: m["headers"]["maxwell.epoch"].as_str().unwrap_or("0").parse().unwrap(),
+            node: m["headers"]["maxwell.node"].as_str().unwrap_or_default().to_string(),
         })
         .collect()
 }
@@ -244,6 +249,18 @@ pub fn verdict(msgs: &[Msg], ids: impl Iterator<Item = u64>) -> (Vec<u64>, Vec<u
         }
     }
     (lost, dups, zombie)
+}
+
+/// Where each copy of the first duplicated ids landed: `id: node@epoch p/offset, …`.
+pub fn copies(msgs: &[Msg], dups: &[u64]) -> String {
+    dups.iter()
+        .take(5)
+        .map(|id| {
+            let at: Vec<String> = msgs.iter().filter(|m| m.id == *id).map(|m| format!("{}@{} {}/{}", m.node, m.epoch, m.partition, m.offset)).collect();
+            format!("{id}: {}", at.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn sample(v: &[u64]) -> Vec<u64> {

@@ -11,7 +11,9 @@
 //!   transaction ending at `partial.position` are already committed, and a new leader
 //!   re-reads that transaction from `position` and skips exactly those rows.
 //! - Read only after `init_transactions` returned for this term: by then the previous
-//!   producer's transaction has been committed or aborted, so nothing is pending.
+//!   producer's transaction has been committed or aborted, so nothing of this cluster's is
+//!   pending, except a transaction Kafka left *hanging* (see [`CheckpointReader::latest`]):
+//!   its checkpoint is the resume point, and the new term's first commit completes it.
 
 use super::config::connection_settings;
 use super::KafkaSinkError;
@@ -21,7 +23,7 @@ use crate::binlog::reader::{ResumePoint, StartPosition};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use super::readback::{self, Lookback, ReadBackError};
-use rdkafka::consumer::BaseConsumer;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::Message;
 use serde::{Deserialize, Serialize};
@@ -107,37 +109,119 @@ pub async fn ensure_topic(props: &[(String, String)], topic: &str) -> Result<(),
     Ok(())
 }
 
-/// Reads the last committed checkpoint with key `key` (blocking: run it off the runtime).
-/// `None` when the topic holds none yet.
-/// A consumer for [`read_latest`]; kept by a standby so that a takeover reads the checkpoint
-/// on a warm connection.
-pub fn create_reader(props: &[(String, String)]) -> Result<BaseConsumer, KafkaSinkError> {
+/// The checkpoint reader a cluster member keeps connected between terms: one `read_committed`
+/// consumer (the committed checkpoints) and one `read_uncommitted` consumer (the partition's
+/// true end, and the records of a transaction that is still open).
+pub struct CheckpointReader {
+    committed: BaseConsumer,
+    uncommitted: BaseConsumer,
+}
+
+/// How long, after `init_transactions`, a transaction still open on the checkpoint partition
+/// may take to complete before it is looked at (another cluster's, on a shared topic, ends
+/// within its commit interval; a transaction of this cluster's own cannot be open any more).
+const SETTLE: Duration = Duration::from_secs(1);
+
+impl CheckpointReader {
+    pub fn new(props: &[(String, String)]) -> Result<Self, KafkaSinkError> {
+        Ok(Self { committed: consumer(props, "read_committed")?, uncommitted: consumer(props, "read_uncommitted")? })
+    }
+
+    /// Connects both consumers to the partition's leader (a takeover then does not).
+    pub fn warm(&self, topic: &str) {
+        let _ = self.committed.fetch_watermarks(topic, 0, Duration::from_secs(5));
+        let _ = self.uncommitted.fetch_watermarks(topic, 0, Duration::from_secs(5));
+    }
+
+    /// Where the cluster keyed `key` resumes: its newest checkpoint on `topic` (blocking: run
+    /// it off the runtime). Only valid after this term's `init_transactions` returned.
+    ///
+    /// Normally that is the newest committed one. But a broker that restarts while it writes
+    /// the markers of a transaction can complete it in its own state and leave the markers of
+    /// some partitions unwritten (a *hanging* transaction: its records there stay open, and
+    /// the next marker this producer id writes to such a partition, normally a commit of
+    /// this cluster's next term, decides them). Seen with `kill -9` of a broker mid-commit.
+    /// Then the checkpoint partition's last stable offset stays below its end after the claim
+    /// with a record of this cluster's at that offset: its newest checkpoint there is where
+    /// the rows in Kafka end once the next commit lands, so that is the resume point. (Going
+    /// back to the last committed one would send the hanging rows a second time, and the
+    /// next commit would make both copies visible.)
+    pub fn latest(&self, topic: &str, key: &str, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
+        let deadline = Instant::now() + timeout;
+        let unavailable = |e: rdkafka::error::KafkaError| KafkaSinkError::Transient(format!("cannot read the offsets of the checkpoint topic {topic}: {e}"));
+        let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        let (_, end) = self.uncommitted.fetch_watermarks(topic, 0, left()).map_err(unavailable)?;
+        let settle = Instant::now() + SETTLE;
+        let stable = loop {
+            let (_, stable) = self.committed.fetch_watermarks(topic, 0, left()).map_err(unavailable)?;
+            if stable >= end || Instant::now() >= settle {
+                break stable;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if stable >= end {
+            return read_latest(&self.committed, topic, key, timeout);
+        }
+        // A transaction open at `stable` that does not complete: whose?
+        let ours = readback::window(&self.uncommitted, topic, 0, stable, stable + 1, deadline, |m| Ok(Some(m.key() == Some(key.as_bytes()))))
+            .map_err(|e| read_error(topic, e))?
+            .unwrap_or(false);
+        if !ours {
+            return Err(KafkaSinkError::Transient(format!(
+                "the checkpoint topic {topic} is held by another producer's transaction, open at offset {stable}: this cluster's newest checkpoint may be behind it. \
+                 Waiting for it to end; if it never does, give this cluster a checkpoint topic of its own (ha_checkpoint_topic)"
+            )));
+        }
+        let hanging = readback::window(&self.uncommitted, topic, 0, stable, end, deadline, |m| pick(m, topic, key)).map_err(|e| read_error(topic, e))?;
+        let committed = read_latest(&self.committed, topic, key, timeout)?;
+        match hanging {
+            Some(cp) => {
+                tracing::warn!(
+                    topic, offset = stable, hanging = %cp, last_committed = ?committed.as_ref().map(|c| c.to_string()),
+                    "Kafka left this cluster's last transaction open on the checkpoint partition (a broker restarted while writing its markers): \
+                     resuming after it, the next commit completes it"
+                );
+                Ok(Some(cp))
+            }
+            None => Ok(committed),
+        }
+    }
+}
+
+fn consumer(props: &[(String, String)], isolation: &str) -> Result<BaseConsumer, KafkaSinkError> {
     let mut c = connection_settings(props);
     c.set("group.id", format!("maxwell-ha-checkpoint-{}", std::process::id()))
         .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation)
         .set("fetch.wait.max.ms", "10");
     c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
 }
 
-/// The newest checkpoint of the cluster keyed `key` on `topic`, read with `read_committed`.
-pub fn read_latest(consumer: &BaseConsumer, topic: &str, key: &str, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
-    let deadline = Instant::now() + timeout;
-    // With read_committed the end is the last stable offset.
-    let lookback = Lookback { first: 16, max: i64::MAX };
-    let found = readback::newest(consumer, topic, 0, lookback, deadline, |m| {
-        if m.key() != Some(key.as_bytes()) {
-            return Ok(None);
-        }
-        let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap_or_default();
-        text.parse::<Checkpoint>().map(Some).map_err(|e| {
-            format!("{topic} offset {} holds a record for this cluster that is {e}: fix or delete it (maxwell-cli position set), nothing was skipped", m.offset())
-        })
-    });
-    found.map_err(|e| match e {
+/// A record of the cluster keyed `key`, parsed; any other record is passed over.
+fn pick(m: &rdkafka::message::BorrowedMessage<'_>, topic: &str, key: &str) -> Result<Option<Checkpoint>, String> {
+    if m.key() != Some(key.as_bytes()) {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap_or_default();
+    text.parse::<Checkpoint>().map(Some).map_err(|e| {
+        format!("{topic} offset {} holds a record for this cluster that is {e}: fix or delete it (maxwell-cli position set), nothing was skipped", m.offset())
+    })
+}
+
+fn read_error(topic: &str, e: ReadBackError) -> KafkaSinkError {
+    match e {
         ReadBackError::Unavailable(m) => KafkaSinkError::Transient(format!("cannot read the checkpoint topic {topic}: {m}")),
         ReadBackError::Rejected(m) => KafkaSinkError::Fatal(m),
-    })
+    }
+}
+
+/// The newest committed checkpoint of the cluster keyed `key` on `topic`, read by a
+/// `read_committed` consumer (whose end is the last stable offset). `None` when the topic
+/// holds none yet.
+fn read_latest(consumer: &BaseConsumer, topic: &str, key: &str, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
+    let deadline = Instant::now() + timeout;
+    let lookback = Lookback { first: 16, max: i64::MAX };
+    readback::newest(consumer, topic, 0, lookback, deadline, |m| pick(m, topic, key)).map_err(|e| read_error(topic, e))
 }
 
 #[cfg(test)]
