@@ -57,8 +57,8 @@ pub const KEYS: &[KeySpec] = &[
     key("replica_server_id", Kind::Int { min: 1, max: 4294967295 }, Some("6379"), "Server id this node presents to the source; unique among the source's replicas."),
     key("client_id", S, Some("maxwell"), "Name of this Maxwell cluster; separates clusters that share infrastructure."),
     key("producer", Kind::OneOf(&["stdout", "kafka"]), Some("stdout"), "Where rows go: `stdout` (one JSON object per line) or `kafka`."),
-    key("kafka.bootstrap.servers", S, None, "Kafka brokers (producer=kafka). Every other `kafka.*` key is passed to librdkafka as is (acks=all and enable.idempotence=true unless set)."),
-    key("kafka_topic", S, Some("maxwell"), "Topic for rows; `%{database}` and `%{table}` are substituted."),
+    key("kafka.bootstrap.servers", S, None, "Kafka brokers (producer=kafka). Every other `kafka.*` key is passed to librdkafka as is (acks=all and enable.idempotence=true unless set; `kafka.acks` other than all alone, as in Maxwell's example file, turns idempotence off with a warning — refused in exactly-once mode)."),
+    key("kafka_topic", S, Some("maxwell"), "Topic for rows; `%{database}`, `%{table}` and `%{type}` (insert, update, delete, …) are substituted."),
     key("ddl_kafka_topic", S, None, "Topic for DDL records (output_ddl); default: kafka_topic."),
     key("producer_partition_by", Kind::OneOf(&["database", "table", "primary_key", "transaction_id", "column", "random"]), Some("database"), "What picks a row's partition."),
     key("producer_partition_columns", S, None, "Comma-separated columns for producer_partition_by=column."),
@@ -67,7 +67,7 @@ pub const KEYS: &[KeySpec] = &[
     key("kafka_key_format", Kind::OneOf(&["hash", "array"]), Some("hash"), "Message key: `{\"database\":…,\"table\":…,\"pk.id\":…}` (`hash`) or `[db, table, [{pk}]]` (`array`)."),
     key("kafka_version", S, None, "Accepted for compatibility with Maxwell and ignored: librdkafka negotiates the protocol version."),
     key("filter", S, None, "Row filter, e.g. `exclude: *.*, include: db1.*, include: db.t.col=val`."),
-    key("init_position", S, None, "Where to start: `FILE:POS` or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
+    key("init_position", S, None, "Where to start: `FILE:POS` (Maxwell's `FILE:POS:HEARTBEAT` too; the heartbeat is ignored) or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
     key("gtid_mode", B, Some("false"), "Resume by GTID instead of file:position after reconnects."),
     key("tx_memory_mb", Kind::Int { min: 1, max: 65536 }, Some("16"), "MiB of one binlog transaction's encoded rows held in memory; a larger transaction is written to an unlinked temporary file (in TMPDIR) and handed on in parts, so memory stays bounded whatever its size."),
     key("binlog_heartbeat_ms", Kind::Int { min: 100, max: 4_000_000 }, Some("1000"), "Heartbeat period the source uses on an idle stream."),
@@ -84,13 +84,13 @@ pub const KEYS: &[KeySpec] = &[
     key("ha_checkpoint_topic", S, None, "Exactly-once: topic of the cluster's checkpoints (1 partition, compacted; created when missing). Default: <transactional id>.checkpoint."),
     key("ha_kafka_transaction_rows", Kind::Int { min: 1, max: 10_000_000 }, Some("100000"), "Exactly-once: a Kafka transaction closes once it holds this many rows; a larger binlog transaction is split across Kafka transactions (and still comes out exactly once)."),
     key("metrics_type", S, None, "Comma-separated metric reporters; maxwell-ha has `http` (Prometheus `/metrics` on http_port). Maxwell's slf4j, jmx and datadog are not available."),
-    key("http_port", PORT, None, "Serve /metrics, /healthz, /readyz, /api/status and the status page `/` on this port (default 8080 when metrics_type=http; unset: no HTTP)."),
+    key("http_port", PORT, None, "Serve /metrics, /healthz, /readyz, /api/status, the status page `/` and Maxwell's /prometheus, /healthcheck, /ping on this port (default 8080 when metrics_type=http; unset: no HTTP)."),
     key("http_bind_address", S, Some("127.0.0.1"), "Address the HTTP endpoints listen on (0.0.0.0 for all interfaces)."),
     key("http_path_prefix", S, Some("/"), "Path prefix of every HTTP endpoint, e.g. /maxwell/."),
     key("output_binlog_position", B, Some("false"), "Add `position` (FILE:POS of the transaction end) to each row."),
     key("output_gtid_position", B, Some("false"), "Add `gtid` (the transaction's GTID) to each row."),
     key("output_commit_info", B, Some("true"), "Add `xid` and `commit` to rows."),
-    key("output_xoffset", B, Some("false"), "Add `xoffset` (row index in its transaction) to non-final rows."),
+    key("output_xoffset", B, Some("true"), "Add `xoffset` (row index in its transaction) to non-final rows (with output_commit_info)."),
     key("output_nulls", B, Some("true"), "Include columns whose value is NULL."),
     key("output_server_id", B, Some("false"), "Add `server_id` to each row."),
     key("output_thread_id", B, Some("false"), "Add `thread_id` to each row."),
@@ -127,6 +127,48 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Any other `kafka.*` key: passed through to librdkafka, which validates it at start.
 const KAFKA_PASSTHROUGH: KeySpec = key("kafka.*", S, None, "librdkafka property");
 
+/// Maxwell's options that maxwell-ha does not take, with what to do instead (a user coming
+/// from Maxwell gets this rather than a guess at a similarly spelled key).
+const MAXWELL_ONLY: &[(&str, &str)] = &[
+    ("ssl", "TLS to MySQL is not available yet: remove it (or reach the server over a trusted network)"),
+    ("replication_ssl", "TLS to MySQL is not available yet: remove it"),
+    ("schema_ssl", "TLS to MySQL is not available yet: remove it"),
+    ("schema_host", "the schema is read from the binlog's table maps and the replication connection: remove it"),
+    ("schema_port", "the schema is read from the replication connection: remove it"),
+    ("schema_user", "the schema is read from the replication connection: remove it"),
+    ("schema_password", "the schema is read from the replication connection: remove it"),
+    ("schema_database", "maxwell-ha keeps no state in MySQL (positions are in ZooKeeper or the Kafka checkpoint topic): remove it"),
+    ("jdbc_options", "there is no JDBC here: remove it"),
+    ("bootstrapper", "bootstrap is not available yet: remove it"),
+    ("replay", "remove it (a node without zookeeper_servers writes no position anywhere)"),
+    ("master_recovery", "remove it: a cluster resumes from its own checkpoint"),
+    ("ignore_producer_error", "remove it: a row that cannot be delivered stops the leader (nothing is skipped)"),
+    ("recapture_schema", "remove it: the schema is rebuilt from the binlog"),
+    ("javascript", "per-row JavaScript filters are not available: use `filter`"),
+    ("exclude_columns", "not available yet: remove it"),
+    ("encrypt", "payload encryption is not available: remove it"),
+    ("secret_key", "payload encryption is not available: remove it"),
+    ("output_file", "use producer=stdout and redirect the output"),
+    ("producer_ack_timeout", "use kafka.message.timeout.ms"),
+    ("custom_producer.factory", "only producer=stdout and producer=kafka exist"),
+    ("env_config_prefix", "pass settings as --key=value or in the config file"),
+    ("daemon", "run it under a service manager instead"),
+    ("metrics_prefix", "metric names are fixed (maxwell_*): remove it"),
+    ("metrics_jvm", "there is no JVM: remove it"),
+    ("metrics_slf4j_interval", "only metrics_type=http exists"),
+    ("metrics_datadog_type", "only metrics_type=http exists"),
+    ("kafka_partition_by", "renamed in Maxwell too: use producer_partition_by"),
+    ("kafka_partition_columns", "renamed in Maxwell too: use producer_partition_columns"),
+    ("kafka_partition_by_fallback", "renamed in Maxwell too: use producer_partition_by_fallback"),
+    ("include_dbs", "use filter=exclude: *.*, include: DB.*"),
+    ("exclude_dbs", "use filter=exclude: DB.*"),
+    ("include_tables", "use filter=exclude: *.*, include: *.TABLE"),
+    ("exclude_tables", "use filter=exclude: *.TABLE"),
+    ("blacklist_dbs", "use filter=blacklist: DB.*"),
+    ("blacklist_tables", "use filter=blacklist: *.TABLE"),
+    ("include_column_values", "use filter=include: DB.TABLE.COLUMN=VALUE"),
+];
+
 fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
     if let Some(s) = KEYS.iter().find(|k| k.name == name) {
         return Ok(s);
@@ -134,31 +176,38 @@ fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
     if name.len() > 6 && name.starts_with("kafka.") {
         return Ok(&KAFKA_PASSTHROUGH);
     }
-    let best = KEYS.iter().min_by_key(|k| edit_distance(k.name, name)).filter(|k| edit_distance(k.name, name) <= 3);
+    let prefixed = ["kinesis_", "sqs_", "pubsub_", "ddl_pubsub_", "rabbitmq_", "redis_", "nats_", "bigquery_", "metrics_datadog_"];
+    if let Some(hint) = MAXWELL_ONLY.iter().find(|(k, _)| *k == name).map(|(_, h)| *h).or_else(|| {
+        prefixed.iter().any(|p| name.starts_with(p)).then_some("only producer=stdout and producer=kafka exist: remove it")
+    }) {
+        return err(format!("`{name}` is a Maxwell option that maxwell-ha does not take: {hint}"));
+    }
+    // A hint only when the spelling is close (two or three edits, by length).
+    let near = (name.len() / 4).clamp(2, 3);
+    let best = KEYS.iter().min_by_key(|k| edit_distance(k.name, name)).filter(|k| edit_distance(k.name, name) <= near);
     match best {
         Some(k) => err(format!("unknown configuration key `{name}`; did you mean `{}`?", k.name)),
         None => err(format!("unknown configuration key `{name}`; see config/config.properties.example for the keys")),
     }
 }
 
-fn validate(s: &KeySpec, v: &str) -> Result<(), ConfigError> {
+/// Checks `v` for key `s`; returns it in canonical form (booleans and choices are matched
+/// without regard to case, as Maxwell does: `True`, `INFO`).
+fn validate(s: &KeySpec, v: &str) -> Result<String, ConfigError> {
     match s.kind {
-        Kind::Str => Ok(()),
-        Kind::Bool => match v {
-            "true" | "false" => Ok(()),
+        Kind::Str => Ok(v.to_string()),
+        Kind::Bool => match v.to_ascii_lowercase().as_str() {
+            b @ ("true" | "false") => Ok(b.to_string()),
             _ => err(format!("`{}` must be true or false, not {v:?}", s.name)),
         },
-        Kind::Int { min, max } => match v.parse::<i64>() {
-            Ok(n) if n >= min && n <= max => Ok(()),
+        Kind::Int { min, max } => match v.trim().parse::<i64>() {
+            Ok(n) if n >= min && n <= max => Ok(n.to_string()),
             _ => err(format!("`{}` must be a whole number from {min} to {max}, not {v:?}", s.name)),
         },
-        Kind::OneOf(opts) => {
-            if opts.contains(&v) {
-                Ok(())
-            } else {
-                err(format!("`{}` must be one of {}, not {v:?}", s.name, opts.join(", ")))
-            }
-        }
+        Kind::OneOf(opts) => match opts.iter().find(|o| o.eq_ignore_ascii_case(v)) {
+            Some(o) => Ok(o.to_string()),
+            None => err(format!("`{}` must be one of {}, not {v:?}", s.name, opts.join(", "))),
+        },
     }
 }
 
@@ -223,6 +272,9 @@ fn looks_like_uuid(s: &str) -> bool {
     s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && s.chars().filter(|c| *c != '-').count() == 32
 }
 
+/// The file read when no `--config` is given (in the working directory), as Maxwell does.
+pub const DEFAULT_FILE: &str = "config.properties";
+
 /// Raw settings after merging file and command line, validated key by key.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -230,18 +282,34 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Merges the file named by `--config` (if any) with `args` (`--key=value`, later wins).
+    /// Merges the file named by `--config` (else `./config.properties` when it exists) with
+    /// `args` (`--key=value` or a bare boolean `--key`; later wins).
     pub fn load(args: &[String]) -> Result<Self, ConfigError> {
+        Self::load_in(args, Path::new("."))
+    }
+
+    /// [`load`](Self::load) with `dir` in place of the working directory.
+    pub fn load_in(args: &[String], dir: &Path) -> Result<Self, ConfigError> {
         let mut cli = Vec::new();
         for a in args {
             let Some(kv) = a.strip_prefix("--") else {
                 return err(format!("unexpected argument {a:?}; options are --key=value"));
             };
-            let (k, v) = kv.split_once('=').ok_or_else(|| ConfigError::Msg(format!("option --{kv} needs a value: --{kv}=VALUE")))?;
+            let (k, v) = match kv.split_once('=') {
+                Some((k, v)) => (k, v),
+                // A bare boolean flag means true (`--output_ddl`), as in Maxwell.
+                None if spec(kv).is_ok_and(|s| s.kind == Kind::Bool) => (kv, "true"),
+                None => return err(format!("option --{kv} needs a value: --{kv}=VALUE")),
+            };
             cli.push((k.to_string(), v.to_string()));
         }
         let mut s = Settings::default();
-        if let Some((_, path)) = cli.iter().rev().find(|(k, _)| k == "config") {
+        // Maxwell reads ./config.properties when no --config is given; so does this.
+        let path = match cli.iter().rev().find(|(k, _)| k == "config") {
+            Some((_, p)) => Some(p.clone()),
+            None => Some(dir.join(DEFAULT_FILE)).filter(|p| p.is_file()).map(|p| p.display().to_string()),
+        };
+        if let Some(path) = &path {
             let text = std::fs::read_to_string(Path::new(path)).map_err(|e| ConfigError::Msg(format!("cannot read config file {path}: {e}")))?;
             for (k, v) in parse_properties(&text).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))? {
                 s.set(&k, &v).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))?;
@@ -254,8 +322,8 @@ impl Settings {
     }
 
     pub fn set(&mut self, k: &str, v: &str) -> Result<(), ConfigError> {
-        validate(spec(k)?, v)?;
-        self.values.insert(k.to_string(), v.to_string());
+        let v = validate(spec(k)?, v)?;
+        self.values.insert(k.to_string(), v);
         Ok(())
     }
 
@@ -342,7 +410,13 @@ impl Config {
         let init_position = match s.get("init_position") {
             None => StartPosition::Current,
             Some(v) if v.contains(':') && !looks_like_uuid(v.split(':').next().unwrap_or("")) => {
-                StartPosition::File(v.parse::<BinlogPosition>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?)
+                // Maxwell's FILE:POS:HEARTBEAT: the heartbeat only orders its own positions table.
+                let parts: Vec<&str> = v.split(':').collect();
+                let v = match parts.as_slice() {
+                    [file, pos, hb] if hb.chars().all(|c| c.is_ascii_digit()) && !hb.is_empty() => format!("{file}:{pos}"),
+                    _ => v.to_string(),
+                };
+                StartPosition::File(v.parse::<BinlogPosition>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e} (expected FILE:POS or a GTID set)")))?)
             }
             Some(v) => StartPosition::Gtid(v.parse::<GtidSet>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?),
         };

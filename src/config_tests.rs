@@ -188,3 +188,35 @@ fn cluster_delivery_modes() {
         assert!(e.contains(needle), "{extra:?}: {e}");
     }
 }
+
+/// What a Maxwell user types works the same here.
+#[test]
+fn maxwell_habits() {
+    // Booleans and choices in any case; a bare boolean flag means true.
+    let c = cfg(&["--user=a", "--output_ddl", "--output_nulls=FALSE", "--log_level=INFO", "--gtid_mode=True"]).unwrap();
+    assert!(c.output.ddl && !c.output.nulls && c.gtid_mode);
+    assert_eq!(c.log_level, "info");
+    // xoffset is on by default, as in Maxwell.
+    assert!(cfg(&["--user=a"]).unwrap().output.xoffset);
+    // init_position=FILE:POS:HEARTBEAT.
+    let c = cfg(&["--user=a", "--init_position=mysql-bin.000002:154:1700000000000"]).unwrap();
+    assert_eq!(c.init_position, StartPosition::File(BinlogPosition::new("mysql-bin.000002", 154)));
+    // ./config.properties without --config; --config wins over it.
+    let dir = std::env::temp_dir().join(format!("mxcwd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.properties"), "user=from_cwd\nproducer=KAFKA\nkafka.bootstrap.servers=k:9092\n").unwrap();
+    let c = Config::from_settings(&Settings::load_in(&args(&[]), &dir).unwrap()).unwrap();
+    assert_eq!((c.source.user.as_str(), c.producer.as_str()), ("from_cwd", "kafka"));
+    let other = dir.join("other.properties");
+    std::fs::write(&other, "user=from_flag\n").unwrap();
+    let c = Config::from_settings(&Settings::load_in(&args(&[&format!("--config={}", other.display())]), &dir).unwrap()).unwrap();
+    assert_eq!(c.source.user, "from_flag");
+    // Maxwell's options that are not taken say what to do, not a near miss.
+    for (a, want) in [("--ssl=REQUIRED", "TLS to MySQL"), ("--schema_database=maxwell", "no state in MySQL"), ("--kinesis_stream=s", "producer=kafka"), ("--include_dbs=a", "filter=")] {
+        let e = cfg(&["--user=a", a]).unwrap_err().to_string();
+        assert!(e.contains("Maxwell option") && e.contains(want), "{a}: {e}");
+    }
+    // A far-off name gets no guess.
+    let e = cfg(&["--user=a", "--xyz=1"]).unwrap_err().to_string();
+    assert!(!e.contains("did you mean"), "{e}");
+}

@@ -83,6 +83,8 @@ impl Image<'_> {
 pub enum RowMeta {
     Row {
         table: Arc<TableInfo>,
+        /// insert, update or delete (`%{type}` in a topic template).
+        kind: RowKind,
         /// JSON of each primary-key column, in key order.
         pk: Vec<Vec<u8>>,
         /// JSON of each `partition_columns` entry (`None` when the row lacks it).
@@ -220,7 +222,7 @@ impl TxBuffer {
                 .iter()
                 .map(|name| t.columns.iter().position(|c| &c.name == name).and_then(value).map(<[u8]>::to_vec))
                 .collect();
-            self.metas.push(RowMeta::Row { table: t.clone(), pk, partition_columns });
+            self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns });
         }
         if cfg.primary_keys {
             a.extend_from_slice(b",\"primary_key\":[");

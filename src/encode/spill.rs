@@ -10,6 +10,7 @@
 //! - A part's lines are byte for byte what an in-memory commit writes ([`super::write_line`]).
 
 use super::{write_line, OutputConfig, RowMeta, TxFields};
+use crate::binlog::rows::RowKind;
 use crate::binlog::schema::TableInfo;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -107,10 +108,11 @@ impl SpillWriter {
         put_bytes(&mut self.out, body)?;
         match meta {
             None | Some(RowMeta::Ddl { .. }) => self.out.write_all(&[NO_META])?,
-            Some(RowMeta::Row { table, pk, partition_columns }) => {
+            Some(RowMeta::Row { table, kind, pk, partition_columns }) => {
                 let idx = self.table_index(table);
                 self.out.write_all(&[ROW_META])?;
                 self.out.write_all(&idx.to_le_bytes())?;
+                self.out.write_all(&[*kind as u8])?;
                 self.out.write_all(&(pk.len() as u32).to_le_bytes())?;
                 for v in pk {
                     put_bytes(&mut self.out, v)?;
@@ -157,6 +159,12 @@ impl SpillReader {
             ROW_META => {
                 let idx = get_u32(r)? as usize;
                 let table = self.tables.get(idx).cloned().ok_or_else(|| corrupt("table index out of range"))?;
+                let kind = match get_u8(r)? {
+                    k if k == RowKind::Insert as u8 => RowKind::Insert,
+                    k if k == RowKind::Update as u8 => RowKind::Update,
+                    k if k == RowKind::Delete as u8 => RowKind::Delete,
+                    _ => return Err(corrupt("unknown row kind")),
+                };
                 let npk = get_u32(r)? as usize;
                 let pk = (0..npk).map(|_| get_bytes(r)).collect::<io::Result<Vec<_>>>()?;
                 let npc = get_u32(r)? as usize;
@@ -164,7 +172,7 @@ impl SpillReader {
                 for _ in 0..npc {
                     partition_columns.push(if get_u8(r)? == 0 { None } else { Some(get_bytes(r)?) });
                 }
-                Ok(Some(RowMeta::Row { table, pk, partition_columns }))
+                Ok(Some(RowMeta::Row { table, kind, pk, partition_columns }))
             }
             _ => Err(corrupt("unknown row tag")),
         }

@@ -2,6 +2,7 @@
 //! `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/api/status` (this node),
 //! `/api/cluster` (the whole cluster, read from ZooKeeper and the members' `/api/status`)
 //! and `/`, a status page that refreshes itself (served from the binary, no external assets).
+//! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck` (= `/readyz`) and `/ping` too.
 //!
 //! Invariants:
 //! - Handlers only read: nothing served here changes what the node does.
@@ -50,9 +51,13 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: C
     let prefix = cfg.prefix.clone();
     let routes = Router::new()
         .route("/", get(|| async { Html(include_str!("page.html")) }))
-        .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::get().render()) }))
+        .route("/metrics", get(prometheus))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        // Maxwell's paths, for monitoring set up against Maxwell.
+        .route("/prometheus", get(prometheus))
+        .route("/healthcheck", get(readyz))
+        .route("/ping", get(|| async { "pong" }))
         .route("/api/status", get(|| async { json(&metrics::snapshot()) }))
         .route("/api/cluster", get(move || cluster(prefix.clone())));
     let app = if cfg.prefix == "/" { routes } else { Router::new().nest(cfg.prefix.trim_end_matches('/'), routes) };
@@ -60,6 +65,10 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: C
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await {
         tracing::error!(error = %e, "HTTP server failed");
     }
+}
+
+async fn prometheus() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::get().render()).into_response()
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Response {

@@ -131,13 +131,17 @@ fn random_string() -> String {
 }
 
 impl Routing {
-    /// Topic for a row: `%{database}` and `%{table}` substituted.
+    /// Topic for a row: `%{database}`, `%{table}` and `%{type}` (insert, update, delete;
+    /// `ddl` for a DDL record) substituted.
     pub fn topic_for(&self, m: &RowMeta) -> String {
-        let (tpl, db, table) = match m {
-            RowMeta::Row { table, .. } => (&self.topic, table.database.as_str(), table.table.as_str()),
-            RowMeta::Ddl { database, table } => (&self.ddl_topic, database.as_str(), table.as_deref().unwrap_or("")),
+        let (tpl, db, table, kind) = match m {
+            RowMeta::Row { table, kind, .. } => (&self.topic, table.database.as_str(), table.table.as_str(), kind.as_str()),
+            RowMeta::Ddl { database, table } => (&self.ddl_topic, database.as_str(), table.as_deref().unwrap_or(""), "ddl"),
         };
-        tpl.replace("%{database}", db).replace("%{table}", table)
+        if !tpl.contains("%{") {
+            return tpl.clone();
+        }
+        tpl.replace("%{database}", db).replace("%{table}", table).replace("%{type}", kind)
     }
 
     /// The partition string for a row (see the module invariants).
@@ -148,7 +152,7 @@ impl Routing {
     fn partition_string_by(&self, m: &RowMeta, xid: Option<u64>, by: PartitionBy) -> String {
         let (table, pk, cols) = match m {
             RowMeta::Ddl { database, .. } => return database.clone(),
-            RowMeta::Row { table, pk, partition_columns } => (table, pk, partition_columns),
+            RowMeta::Row { table, pk, partition_columns, .. } => (table, pk, partition_columns),
         };
         match by {
             PartitionBy::Database => table.database.clone(),

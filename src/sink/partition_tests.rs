@@ -48,7 +48,7 @@ fn routing(by: PartitionBy, key_format: KeyFormat) -> Routing {
 }
 
 fn row(pk: Vec<u8>, pkv: &[&str], col: Option<&str>) -> RowMeta {
-    RowMeta::Row { table: table(pk), pk: pkv.iter().map(|v| v.as_bytes().to_vec()).collect(), partition_columns: vec![col.map(|c| c.as_bytes().to_vec())] }
+    RowMeta::Row { table: table(pk), kind: crate::binlog::rows::RowKind::Insert, pk: pkv.iter().map(|v| v.as_bytes().to_vec()).collect(), partition_columns: vec![col.map(|c| c.as_bytes().to_vec())] }
 }
 
 #[test]
@@ -83,4 +83,10 @@ fn keys_and_topics() {
     let ddl = RowMeta::Ddl { database: "shop".into(), table: Some("t".into()) };
     assert_eq!(h.topic_for(&ddl), "ddl");
     assert_eq!(h.partition_string(&ddl, None), "shop");
+    // Maxwell's %{type}.
+    let mut by_type = routing(PartitionBy::Database, KeyFormat::Hash);
+    by_type.topic = "%{database}.%{type}".into();
+    by_type.ddl_topic = "%{database}_%{type}".into();
+    assert_eq!(by_type.topic_for(&m), "shop.insert");
+    assert_eq!(by_type.topic_for(&ddl), "shop_ddl");
 }

@@ -2,7 +2,8 @@
 //! insist on and the combinations we refuse.
 //!
 //! Invariants:
-//! - Unless the user says otherwise: `acks=all`, idempotence on, `linger.ms=5`.
+//! - Unless the user says otherwise: `acks=all`, idempotence on (off when only `acks` other
+//!   than all is given, as Maxwell's example file does, with a warning), `linger.ms=5`.
 //! - Settings that would silently void a guarantee are refused at start with one message
 //!   that names the key and what to do: `acks` other than all with idempotence, more than 5
 //!   requests in flight with idempotence, `kafka.transactional.id` outside a cluster, and in
@@ -74,8 +75,17 @@ fn build(props: &[(String, String)], transactional: Option<&str>) -> Result<Clie
     if get("bootstrap.servers").is_none() {
         return Err(KafkaSinkError::Config("`kafka.bootstrap.servers` is required with producer=kafka".into()));
     }
-    let idempotent = get("enable.idempotence").unwrap_or("true");
     let acks = get("acks").or(get("request.required.acks")).unwrap_or("all");
+    // Maxwell's own example sets `kafka.acks=1` (and `retries=0`): without a word about
+    // idempotence, that choice turns it off (as in the Java client) instead of failing.
+    let idempotent = match get("enable.idempotence") {
+        Some(v) => v,
+        None if !matches!(acks, "all" | "-1") && transactional.is_none() => {
+            tracing::warn!(acks, "kafka.acks is not all: the idempotent producer is off, a broker failure can lose or repeat rows (set kafka.acks=all for none)");
+            "false"
+        }
+        None => "true",
+    };
     if transactional.is_some() {
         if idempotent != "true" {
             return Err(KafkaSinkError::Config(
@@ -90,7 +100,7 @@ fn build(props: &[(String, String)], transactional: Option<&str>) -> Result<Clie
     }
     if idempotent == "true" && !matches!(acks, "all" | "-1") {
         return Err(KafkaSinkError::Config(format!(
-            "`kafka.acks={acks}` conflicts with idempotence (on by default): use acks=all, or turn `kafka.enable.idempotence` off to accept possible loss"
+            "`kafka.acks={acks}` conflicts with `kafka.enable.idempotence=true`: use acks=all, or remove enable.idempotence to accept possible loss"
         )));
     }
     if let Some(n) = get("max.in.flight.requests.per.connection").or(get("max.in.flight")) {
@@ -174,7 +184,7 @@ mod tests {
         assert_eq!(c.get("enable.idempotence"), Some("true"));
         for (bad, needle) in [
             (props(&[]), "kafka.bootstrap.servers"),
-            (props(&[("bootstrap.servers", "x"), ("acks", "1")]), "conflicts with idempotence"),
+            (props(&[("bootstrap.servers", "x"), ("acks", "1"), ("enable.idempotence", "true")]), "conflicts with `kafka.enable.idempotence=true`"),
             (props(&[("bootstrap.servers", "x"), ("max.in.flight.requests.per.connection", "10")]), "1..5"),
             (props(&[("bootstrap.servers", "x"), ("transactional.id", "t")]), "only used by a cluster"),
         ] {
@@ -183,6 +193,12 @@ mod tests {
         }
         let c = client_config(&props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")])).unwrap();
         assert_eq!(c.get("acks"), Some("1"));
+        // Maxwell's example file: acks=1 and retries=0, nothing about idempotence.
+        let c = client_config(&props(&[("bootstrap.servers", "x"), ("acks", "1"), ("retries", "0")])).unwrap();
+        assert_eq!((c.get("acks"), c.get("enable.idempotence"), c.get("retries")), (Some("1"), Some("false"), Some("0")));
+        // And librdkafka takes it.
+        let p: Result<rdkafka::producer::BaseProducer, _> = c.create();
+        assert!(p.is_ok(), "{:?}", p.err());
     }
 
     #[test]
@@ -192,6 +208,7 @@ mod tests {
         for (bad, needle) in [
             (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false")]), "`kafka.enable.idempotence` off"),
             (props(&[("bootstrap.servers", "x"), ("enable.idempotence", "false"), ("acks", "1")]), "voids exactly-once"),
+            (props(&[("bootstrap.servers", "x"), ("acks", "1")]), "voids exactly-once"),
         ] {
             let e = build(&bad, Some("t")).unwrap_err().to_string();
             assert!(e.contains(needle) && e.contains("ha_delivery=at_least_once"), "{e}");
