@@ -56,6 +56,8 @@ pub const KEYS: &[KeySpec] = &[
     key("replication_password", S, None, "Password for `replication_host`."),
     key("replica_server_id", Kind::Int { min: 1, max: 4294967295 }, Some("6379"), "Server id this node presents to the source; unique among the source's replicas."),
     key("client_id", S, Some("maxwell"), "Name of this Maxwell cluster; separates clusters that share infrastructure."),
+    key("schema_database", S, Some("maxwell"), "A node running alone keeps its position in this database's `positions` table on `host` (Maxwell's table, created when missing; one row per source server and client_id), and resumes from it after a restart. A cluster reads it on its first start only (switching from Maxwell)."),
+    key("replay", B, Some("false"), "A node running alone neither reads nor stores a position in schema_database (starts at init_position, else the end of the binlog)."),
     key("producer", Kind::OneOf(&["stdout", "kafka"]), Some("stdout"), "Where rows go: `stdout` (one JSON object per line) or `kafka`."),
     key("kafka.bootstrap.servers", S, None, "Kafka brokers (producer=kafka). Every other `kafka.*` key is passed to librdkafka as is (acks=all and enable.idempotence=true unless set; `kafka.acks` other than all alone, as in Maxwell's example file, turns idempotence off with a warning — refused in exactly-once mode)."),
     key("kafka_topic", S, Some("maxwell"), "Topic for rows; `%{database}`, `%{table}` and `%{type}` (insert, update, delete, …) are substituted."),
@@ -137,10 +139,8 @@ const MAXWELL_ONLY: &[(&str, &str)] = &[
     ("schema_port", "the schema is read from the replication connection: remove it"),
     ("schema_user", "the schema is read from the replication connection: remove it"),
     ("schema_password", "the schema is read from the replication connection: remove it"),
-    ("schema_database", "maxwell-ha keeps no state in MySQL (positions are in ZooKeeper or the Kafka checkpoint topic): remove it"),
     ("jdbc_options", "there is no JDBC here: remove it"),
     ("bootstrapper", "bootstrap is not available yet: remove it"),
-    ("replay", "remove it (a node without zookeeper_servers writes no position anywhere)"),
     ("master_recovery", "remove it: a cluster resumes from its own checkpoint"),
     ("ignore_producer_error", "remove it: a row that cannot be delivered stops the leader (nothing is skipped)"),
     ("recapture_schema", "remove it: the schema is rebuilt from the binlog"),
@@ -356,6 +356,12 @@ pub struct Config {
     pub gtid_mode: bool,
     /// Bytes of one transaction's rows kept in memory before it spills to disk.
     pub tx_memory: usize,
+    /// Maxwell's own database connection (`host`, not `replication_host`): stored positions.
+    pub positions_db: SourceConfig,
+    /// `schema_database`: where the `positions` table is.
+    pub schema_database: String,
+    /// `replay`: a single node neither reads nor stores positions.
+    pub replay: bool,
     pub log_level: String,
     /// Set when `producer=kafka`.
     pub kafka: Option<KafkaConfig>,
@@ -482,6 +488,13 @@ impl Config {
             heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
             connect_timeout: Duration::from_secs(10),
         };
+        let positions_db = SourceConfig {
+            host: s.get("host").unwrap().to_string(),
+            port: s.int("port").unwrap() as u16,
+            user: s.get("user").unwrap_or(user).to_string(),
+            password: s.get("password").unwrap_or("").to_string(),
+            ..source.clone()
+        };
         let client_id = s.get("client_id").unwrap().to_string();
         let ha = match s.get("zookeeper_servers") {
             None => {
@@ -571,6 +584,9 @@ impl Config {
             init_position,
             gtid_mode: s.bool("gtid_mode"),
             tx_memory: (s.int("tx_memory_mb").unwrap() as usize) << 20,
+            positions_db,
+            schema_database: s.get("schema_database").unwrap().to_string(),
+            replay: s.bool("replay"),
             log_level: s.get("log_level").unwrap().to_string(),
             kafka,
         })

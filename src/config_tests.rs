@@ -212,7 +212,7 @@ fn maxwell_habits() {
     let c = Config::from_settings(&Settings::load_in(&args(&[&format!("--config={}", other.display())]), &dir).unwrap()).unwrap();
     assert_eq!(c.source.user, "from_flag");
     // Maxwell's options that are not taken say what to do, not a near miss.
-    for (a, want) in [("--ssl=REQUIRED", "TLS to MySQL"), ("--schema_database=maxwell", "no state in MySQL"), ("--kinesis_stream=s", "producer=kafka"), ("--include_dbs=a", "filter=")] {
+    for (a, want) in [("--ssl=REQUIRED", "TLS to MySQL"), ("--jdbc_options=x", "no JDBC"), ("--kinesis_stream=s", "producer=kafka"), ("--include_dbs=a", "filter=")] {
         let e = cfg(&["--user=a", a]).unwrap_err().to_string();
         assert!(e.contains("Maxwell option") && e.contains(want), "{a}: {e}");
     }

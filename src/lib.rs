@@ -9,6 +9,7 @@ pub mod config;
 pub mod encode;
 pub mod filter;
 pub mod node;
+pub mod positions;
 pub mod progress;
 pub mod sink;
 pub mod cluster;

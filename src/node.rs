@@ -63,12 +63,16 @@ pub enum NodeError {
     Sink(std::io::Error),
     #[error(transparent)]
     Kafka(#[from] KafkaSinkError),
+    #[error(transparent)]
+    Positions(#[from] crate::positions::PositionsError),
 }
 
 impl NodeError {
     /// Transient failures are worth another attempt (by this node or the next leader).
     pub fn is_transient(&self) -> bool {
-        matches!(self, NodeError::Reader(e) if e.is_transient()) || matches!(self, NodeError::Kafka(KafkaSinkError::Transient(_) | KafkaSinkError::Abortable(_)))
+        matches!(self, NodeError::Reader(e) if e.is_transient())
+            || matches!(self, NodeError::Kafka(KafkaSinkError::Transient(_) | KafkaSinkError::Abortable(_)))
+            || matches!(self, NodeError::Positions(crate::positions::PositionsError::Transient(_)))
     }
 }
 
@@ -188,9 +192,33 @@ fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: R
     }
 }
 
-/// Streams with the configured start until `cancel` fires (single-node mode).
+/// Streams until `cancel` fires (single-node mode): from `init_position`, else from the
+/// position stored in Maxwell's `positions` table, else the end of the binlog; acknowledged
+/// positions are stored there as it goes (unless `replay`).
 pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
-    stream(cfg, &cfg.init_position, &StreamControl::new(cancel)).await
+    let ctl = StreamControl::new(cancel);
+    if cfg.replay {
+        return stream(cfg, &cfg.init_position, &ctl).await;
+    }
+    let fail = |e: crate::positions::PositionsError| (NodeError::from(e), None);
+    let store = crate::positions::Positions::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
+    let server_id = crate::positions::source_server_id(&cfg.source).await.map_err(fail)?;
+    let stored = store.load(server_id, true).await.map_err(fail)?;
+    let start = match (&cfg.init_position, stored) {
+        (StartPosition::Current, Some(s)) => {
+            tracing::info!(position = %s.position, gtid = ?s.gtid.as_ref().map(|g| g.to_string()), schema = %cfg.schema_database, client_id = %cfg.client_id, "resuming from the stored position");
+            s.start(cfg.gtid_mode)
+        }
+        (p, _) => p.clone(),
+    };
+    let keeper_stop = CancellationToken::new();
+    let keeper = tokio::spawn(store.keep(server_id, ctl.acked.subscribe(), keeper_stop.clone()));
+    let result = stream(cfg, &start, &ctl).await;
+    keeper_stop.cancel();
+    if let Ok(Some(p)) = keeper.await {
+        tracing::info!(position = %p.position, "position stored");
+    }
+    result
 }
 
 /// Writes each transaction as it arrives; the position advances after the flush.

@@ -319,6 +319,28 @@ fn note_committed(rec: &PositionRecord) {
     metrics::set_committed(rec.position.as_ref().map(|p| p.to_string()), rec.committed_at);
 }
 
+/// A cluster's very first start: where a Maxwell with the same `client_id` stopped (its
+/// `positions` table, read only), else the end of the binlog.
+async fn imported_start(cfg: &Config) -> crate::binlog::reader::StartPosition {
+    use crate::positions::{source_server_id, Positions};
+    let store = Positions::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
+    let found = match source_server_id(&cfg.source).await {
+        Ok(id) => store.load(id, false).await,
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(Some(s)) => {
+            tracing::info!(position = %s.position, schema = %cfg.schema_database, client_id = %cfg.client_id, "first start of this cluster: continuing where Maxwell stopped (its positions table)");
+            s.start(cfg.gtid_mode)
+        }
+        Ok(None) => crate::binlog::reader::StartPosition::Current,
+        Err(e) => {
+            tracing::warn!(error = %e, "first start of this cluster: no Maxwell position could be read; starting at the end of the binlog");
+            crate::binlog::reader::StartPosition::Current
+        }
+    }
+}
+
 /// One term of leadership (the caller ends the term's Kafka producer afterwards).
 async fn lead(
     zk: &Zk,
@@ -361,6 +383,7 @@ async fn lead(
     let mut producer = None;
     let mut scanner = None;
     let mut txn = None;
+    let mut from_checkpoint = false;
     if let Some(k) = kafka {
         let p = match k.for_term() {
             Ok(p) => p,
@@ -374,6 +397,7 @@ async fn lead(
                     if let Some(cp) = &cp {
                         tracing::info!(checkpoint = %cp, "resuming from the Kafka checkpoint");
                         start = cp.start(cfg.gtid_mode);
+                        from_checkpoint = true;
                     }
                     let settings = crate::sink::kafka::TxnSettings {
                         checkpoint_topic: k.checkpoint_topic().to_string(),
@@ -394,6 +418,9 @@ async fn lead(
             }
         }
         producer = Some(p);
+    }
+    if committed.is_none() && !from_checkpoint && cfg.init_position == crate::binlog::reader::StartPosition::Current {
+        start = imported_start(cfg).await;
     }
     let m = metrics::get();
     m.epoch.set(epoch as i64);

@@ -47,6 +47,11 @@ pub fn spawn_maxwell(extra: &[String]) -> Maxwell {
         "--user=root".to_string(),
         format!("--replica_server_id={}", 1000 + rand_suffix() % 100000),
     ];
+    // Each run its own row in maxwell.positions (a stored position of another test must not
+    // decide where this one starts).
+    if !extra.iter().any(|a| a.starts_with("--client_id=")) {
+        args.push(format!("--client_id=test{}", rand_suffix()));
+    }
     args.extend_from_slice(extra);
     let mut child = Command::new(env!("CARGO_BIN_EXE_maxwell"))
         .args(&args)

@@ -163,7 +163,7 @@ impl CheckpointReader {
             return read_latest(&self.committed, topic, key, timeout);
         }
         // A transaction open at `stable` that does not complete: whose?
-        let ours = readback::window(&self.uncommitted, topic, 0, stable, stable + 1, deadline, |m| Ok(Some(m.key() == Some(key.as_bytes()))))
+        let ours = readback::read_window(&self.uncommitted, topic, 0, stable, stable + 1, deadline, &mut |m| Ok(Some(m.key() == Some(key.as_bytes()))))
             .map_err(|e| read_error(topic, e))?
             .unwrap_or(false);
         if !ours {
@@ -172,7 +172,7 @@ impl CheckpointReader {
                  Waiting for it to end; if it never does, give this cluster a checkpoint topic of its own (ha_checkpoint_topic)"
             )));
         }
-        let hanging = readback::window(&self.uncommitted, topic, 0, stable, end, deadline, |m| pick(m, topic, key)).map_err(|e| read_error(topic, e))?;
+        let hanging = readback::read_window(&self.uncommitted, topic, 0, stable, end, deadline, &mut |m| pick(m, topic, key)).map_err(|e| read_error(topic, e))?;
         let committed = read_latest(&self.committed, topic, key, timeout)?;
         match hanging {
             Some(cp) => {

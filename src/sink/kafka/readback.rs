@@ -75,19 +75,7 @@ pub fn newest<T>(
 }
 
 /// The newest record `pick` accepts among offsets `[from, to)`.
-pub fn window<T>(
-    consumer: &BaseConsumer,
-    topic: &str,
-    partition: i32,
-    from: i64,
-    to: i64,
-    deadline: Instant,
-    mut pick: impl FnMut(&BorrowedMessage<'_>) -> Result<Option<T>, String>,
-) -> Result<Option<T>, ReadBackError> {
-    read_window(consumer, topic, partition, from, to, deadline, &mut pick)
-}
-
-fn read_window<T>(
+pub fn read_window<T>(
     consumer: &BaseConsumer,
     topic: &str,
     partition: i32,
