@@ -2,7 +2,7 @@
 #   docker build -t maxwell-ha .
 #   docker run --rm maxwell-ha --config=/etc/maxwell/config.properties --node_id=n1
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -10,7 +10,7 @@ COPY src ./src
 RUN cargo build --release --locked --bins
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 maxwell
 COPY --from=build /src/target/release/maxwell /src/target/release/maxwell-cli /usr/local/bin/

@@ -22,7 +22,7 @@ case "$MODE" in
 esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
-apt_install time util-linux
+apt_install time util-linux build-essential pkg-config zlib1g-dev libssl-dev
 cd "$REPO_ROOT"
 cargo build --release --example bench_decode --example bench_kafka >&2
 "$REPO_ROOT/scripts/mariadb.sh" reset >&2

@@ -3,10 +3,13 @@
 # The broker is the Maven Central artifact org.apache.kafka:kafka_2.13 and its runtime
 # dependencies, fetched once with Maven and cached outside the repo (KAFKA_CACHE, default
 # ~/.cache/maxwell-ha/kafka-<version>); it runs on the machine's Java 17.
-#   scripts/kafka.sh install|start|stop|kill N|start-one N|status|bootstrap|leader TOPIC P
+#   scripts/kafka.sh install|start|stop|kill N|start-one N|status|bootstrap|leader TOPIC P|secure
 # Environment:
 #   KAFKA_PORT     first broker's client port (default 9092); broker N listens on KAFKA_PORT+N-1
-#                  and its controller on KAFKA_PORT+1000+N-1
+#                  and its controller on KAFKA_PORT+1000+N-1; a SASL_SSL listener (SCRAM-SHA-256/512
+#                  and PLAIN, TLS with a self-signed certificate for 127.0.0.1) on KAFKA_PORT+2000+N-1
+#                  (`secure` prints its bootstrap and the CA file; SCRAM users are added by clients,
+#                  PLAIN has user maxwell / maxwell-secret)
 #   KAFKA_BROKERS  1 (default): one combined broker+controller, replication factor 1
 #                  3: three combined nodes (one KRaft voter set), replication factor 3,
 #                  min.insync.replicas=2, for drills that kill a broker
@@ -24,6 +27,21 @@ case "$BROKERS" in 1|3) ;; *) log "KAFKA_BROKERS must be 1 or 3, not $BROKERS"; 
 
 client_port() { echo $((PORT + $1 - 1)); }
 controller_port() { echo $((PORT + 1000 + $1 - 1)); }
+secure_port() { echo $((PORT + 2000 + $1 - 1)); }
+TLS="$DIR/tls"
+
+# tls_material : a self-signed certificate for 127.0.0.1 (PKCS#12 keystore for the brokers,
+# PEM for clients), made once per state dir with the JDK's keytool.
+tls_material() {
+  [ -f "$TLS/ca.pem" ] && return 0
+  mkdir -p "$TLS"
+  keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -dname "CN=127.0.0.1" \
+    -ext "SAN=IP:127.0.0.1,DNS:localhost" -storetype PKCS12 -keystore "$TLS/broker.p12" \
+    -storepass maxwell-tls -keypass maxwell-tls >"$TLS/keytool.log" 2>&1 \
+    && keytool -exportcert -rfc -alias broker -keystore "$TLS/broker.p12" -storepass maxwell-tls \
+      -file "$TLS/ca.pem" >>"$TLS/keytool.log" 2>&1 \
+    || { cat "$TLS/keytool.log" >&2; log "keytool could not make the TLS certificate"; exit 1; }
+}
 bootstrap() {
   local s="" i
   for i in $(seq 1 "$BROKERS"); do s="$s${s:+,}127.0.0.1:$(client_port "$i")"; done
@@ -65,10 +83,17 @@ write_props() {
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")
+listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i"),SECURE://127.0.0.1:$(secure_port "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),SECURE://127.0.0.1:$(secure_port "$i")
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL
+listener.name.secure.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_maxwell="maxwell-secret";
+listener.name.secure.ssl.keystore.location=$TLS/broker.p12
+listener.name.secure.ssl.keystore.password=maxwell-tls
+listener.name.secure.ssl.keystore.type=PKCS12
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$d/data
 num.partitions=1
@@ -120,10 +145,16 @@ kjava() {
 start_one() {
   local i=$1 d="$DIR/n$1"
   pid_alive "$d/pid" && return 0
+  tls_material
   write_props "$i"
   write_log4j
   if [ ! -f "$d/data/meta.properties" ]; then
-    [ -f "$DIR/cluster-id" ] || python3 -c "import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('='))" > "$DIR/cluster-id"
+    [ -f "$DIR/cluster-id" ] || python3 -c "
+import base64, uuid
+while True:  # an id starting with '-' would read as an option
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('=')
+    if not s.startswith('-'):
+        print(s); break" > "$DIR/cluster-id"
     (kjava kafka.tools.StorageTool format -t "$(cat "$DIR/cluster-id")" -c "$d/server.properties") \
       >"$d/format.log" 2>&1 || { cat "$d/format.log" >&2; exit 1; }
   fi
@@ -188,6 +219,9 @@ case "${1:-}" in
       if pid_alive "$DIR/n$i/pid"; then echo "broker $i 127.0.0.1:$(client_port "$i") pid $(cat "$DIR/n$i/pid")"; else echo "broker $i stopped"; fi
     done ;;
   bootstrap) bootstrap ;;
+  secure)
+    s=""; for i in $(seq 1 "$BROKERS"); do s="$s${s:+,}127.0.0.1:$(secure_port "$i")"; done
+    echo "$s $TLS/ca.pem" ;;
   leader) leader "$2" "$3" ;;
   *) echo "usage: $0 install|start|stop|start-one N|stop-one N|kill N|wait|status|bootstrap|leader TOPIC P" >&2; exit 2 ;;
 esac

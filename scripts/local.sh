@@ -17,7 +17,7 @@ CFG="$RUN_DIR/config.properties"
 
 up() {
   local t0=$SECONDS
-  apt_install mariadb-server mariadb-client build-essential pkg-config zlib1g-dev zookeeper netcat-openbsd
+  apt_install mariadb-server mariadb-client build-essential pkg-config zlib1g-dev libssl-dev zookeeper netcat-openbsd
   python3 -c "import confluent_kafka, mmh3" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3
   scripts/mariadb.sh start
   scripts/kafka.sh start

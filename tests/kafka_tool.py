@@ -16,6 +16,9 @@
       (key `foreign`) to partition 0 of TOPIC, prints "open" and keeps the transaction open
       SECONDS seconds before committing it (another producer sharing a topic).
 
+  kafka_tool.py BOOTSTRAP scram USER PASSWORD
+      creates (or replaces) SCRAM-SHA-256 and SCRAM-SHA-512 credentials for USER.
+
 Expected partitions are computed here, independently of the Rust code: Java's
 String.hashCode and MurmurHash3 x86_32 (seed 25342, via the mmh3 package), then
 Java's Math.abs(h % n).
@@ -145,6 +148,15 @@ def hold(bootstrap, topic, seconds):
     p.commit_transaction(30)
 
 
+def scram(bootstrap, user, password):
+    from confluent_kafka.admin import UserScramCredentialUpsertion, ScramCredentialInfo, ScramMechanism
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    for m in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):  # one per request
+        up = UserScramCredentialUpsertion(user, ScramCredentialInfo(m, 4096), password.encode())
+        for f in a.alter_user_scram_credentials([up]).values():
+            f.result()
+
+
 if __name__ == "__main__":
     bootstrap, cmd, *args = sys.argv[1:]
-    {"create": create, "consume": consume, "tail": tail, "hold": hold}[cmd](bootstrap, *args)
+    {"create": create, "consume": consume, "tail": tail, "hold": hold, "scram": scram}[cmd](bootstrap, *args)

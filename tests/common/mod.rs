@@ -107,6 +107,23 @@ impl Maxwell {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Waits up to `t` for the process to exit by itself: its status (None: still running,
+    /// then killed) and its stderr.
+    pub fn wait_exit(mut self, t: Duration) -> (Option<std::process::ExitStatus>, String) {
+        let deadline = Instant::now() + t;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status, self.stderr())
+    }
+
     /// SIGTERM, wait for exit, then collect whatever was still printed.
     pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<serde_json::Value>, String) {
         Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();

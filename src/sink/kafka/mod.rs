@@ -24,6 +24,7 @@ pub mod config;
 mod freeze;
 mod readback;
 mod scan;
+pub mod security;
 pub mod transactions;
 
 pub use ack::is_retriable;
@@ -200,10 +201,18 @@ impl KafkaSink {
         }
         let producer = self.producer.clone();
         let t = topic.to_string();
-        let md = tokio::task::spawn_blocking(move || producer.client().fetch_metadata(Some(&t), Duration::from_secs(10)))
-            .await
-            .expect("metadata task")
-            .map_err(|e| KafkaSinkError::Transient(format!("cannot read metadata of topic {topic}: {}", describe(&e))))?;
+        let props = self.props.clone();
+        let md = tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(Some(&t), Duration::from_secs(10)).map_err(|e| (e, security::login_refused(&props, Duration::from_secs(5))))
+        })
+        .await
+        .expect("metadata task")
+        .map_err(|(e, refused)| match refused {
+            Some(why) => KafkaSinkError::Fatal(format!(
+                "Kafka refused this node's login ({why}): check kafka.sasl.mechanism, kafka.sasl.username and kafka.sasl.password (or kafka.sasl.jaas.config)"
+            )),
+            None => KafkaSinkError::Transient(format!("cannot read metadata of topic {topic}: {}", describe(&e))),
+        })?;
         let n = md.topics().iter().find(|t| t.name() == topic).map(|t| (t.error(), t.partitions().len() as i32));
         match n {
             Some((None, n)) if n > 0 => {
