@@ -43,10 +43,7 @@ pub struct Stored {
 
 impl Stored {
     pub fn start(&self, gtid_mode: bool) -> StartPosition {
-        match &self.gtid {
-            Some(g) if gtid_mode => StartPosition::Gtid(g.clone()),
-            _ => StartPosition::File(self.position.clone()),
-        }
+        StartPosition::resume(&self.position, self.gtid.as_ref(), gtid_mode)
     }
 }
 
@@ -84,16 +81,8 @@ impl Positions {
         }
     }
 
-    async fn connect(&self) -> Result<Conn, PositionsError> {
-        self.db.connect().await.map_err(|e| match e {
-            crate::binlog::reader::ReaderError::Transient(m) => PositionsError::Transient(m),
-            other => PositionsError::Definite(other.to_string()),
-        })
-    }
-
     /// Creates the schema and table when missing (Maxwell's columns).
-    pub async fn ensure(&self) -> Result<(), PositionsError> {
-        let mut c = self.connect().await?;
+    async fn ensure(&self, c: &mut Conn) -> Result<(), PositionsError> {
         let db = quote_ident(&self.schema);
         c.query_drop(format!("CREATE DATABASE IF NOT EXISTS {db}")).await.map_err(|e| self.error(e, "create"))?;
         c.query_drop(format!(
@@ -104,18 +93,16 @@ impl Positions {
                PRIMARY KEY (server_id, client_id))"
         ))
         .await
-        .map_err(|e| self.error(e, "create"))?;
-        let _ = c.disconnect().await;
-        Ok(())
+        .map_err(|e| self.error(e, "create"))
     }
 
     /// The stored position for source `server_id`, if any. `create`: make the table first
     /// (a node that will store); otherwise a missing table or schema is simply no position.
     pub async fn load(&self, server_id: u32, create: bool) -> Result<Option<Stored>, PositionsError> {
+        let mut c = connect(&self.db).await?;
         if create {
-            self.ensure().await?;
+            self.ensure(&mut c).await?;
         }
-        let mut c = self.connect().await?;
         let q = format!("SELECT binlog_file, binlog_position, gtid_set FROM {}.`positions` WHERE server_id = ? AND client_id = ?", quote_ident(&self.schema));
         let row: Result<Option<(Option<String>, Option<u64>, Option<String>)>, _> = c.exec_first(q, (server_id, &self.client_id)).await;
         let _ = c.disconnect().await;
@@ -159,7 +146,7 @@ impl Positions {
             let current = acked.borrow_and_update().clone();
             if let Some(p) = current.filter(|p| stored.as_ref() != Some(p)) {
                 if conn.is_none() {
-                    conn = self.connect().await.map_err(|e| tracing::warn!(error = %e, "cannot store the position (retrying)")).ok();
+                    conn = connect(&self.db).await.map_err(|e| tracing::warn!(error = %e, "cannot store the position (retrying)")).ok();
                 }
                 if let Some(c) = conn.as_mut() {
                     match self.store(c, server_id, &p).await {
@@ -181,12 +168,17 @@ impl Positions {
     }
 }
 
-/// `SELECT @@server_id` of the source (the key of its row).
-pub async fn source_server_id(source: &SourceConfig) -> Result<u32, PositionsError> {
-    let mut c = source.connect().await.map_err(|e| match e {
+/// A connection to `db`, its failure classified as the reader classifies it.
+async fn connect(db: &SourceConfig) -> Result<Conn, PositionsError> {
+    db.connect().await.map_err(|e| match e {
         crate::binlog::reader::ReaderError::Transient(m) => PositionsError::Transient(m),
         other => PositionsError::Definite(other.to_string()),
-    })?;
+    })
+}
+
+/// `SELECT @@server_id` of the source (the key of its row).
+pub async fn source_server_id(source: &SourceConfig) -> Result<u32, PositionsError> {
+    let mut c = connect(source).await?;
     let id: Option<u32> = c.query_first("SELECT @@server_id").await.map_err(|e| PositionsError::Transient(format!("reading the source's server_id: {e}")))?;
     let _ = c.disconnect().await;
     Ok(id.unwrap_or(0))

@@ -46,6 +46,17 @@ pub enum StartPosition {
     Gtid(GtidSet),
 }
 
+impl StartPosition {
+    /// Where to re-read from to continue after a stored boundary: its GTID set in
+    /// `gtid_mode` when it has one, else its file position.
+    pub fn resume(position: &BinlogPosition, gtid: Option<&GtidSet>, gtid_mode: bool) -> Self {
+        match gtid {
+            Some(g) if gtid_mode => StartPosition::Gtid(g.clone()),
+            _ => StartPosition::File(position.clone()),
+        }
+    }
+}
+
 /// A resume point: always a transaction boundary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumePoint {

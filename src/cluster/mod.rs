@@ -60,14 +60,7 @@ enum Outcome {
 
 fn start_from(rec: &PositionRecord, cfg: &Config) -> StartPosition {
     match (&rec.position, &rec.gtid) {
-        (Some(p), Some(g)) => {
-            if cfg.gtid_mode {
-                StartPosition::Gtid(g.clone())
-            } else {
-                StartPosition::File(p.clone())
-            }
-        }
-        (Some(p), None) => StartPosition::File(p.clone()),
+        (Some(p), g) => StartPosition::resume(p, g.as_ref(), cfg.gtid_mode),
         (None, Some(g)) => StartPosition::Gtid(g.clone()),
         (None, None) => cfg.init_position.clone(),
     }

@@ -61,10 +61,7 @@ impl Checkpoint {
 
     /// Where the binlog must be re-read from to continue after this checkpoint.
     pub fn start(&self, gtid_mode: bool) -> StartPosition {
-        match &self.gtid {
-            Some(g) if gtid_mode => StartPosition::Gtid(g.clone()),
-            _ => StartPosition::File(self.position.clone()),
-        }
+        StartPosition::resume(&self.position, self.gtid.as_ref(), gtid_mode)
     }
 }
 
@@ -124,7 +121,8 @@ const SETTLE: Duration = Duration::from_secs(1);
 
 impl CheckpointReader {
     pub fn new(props: &[(String, String)]) -> Result<Self, KafkaSinkError> {
-        Ok(Self { committed: consumer(props, "read_committed")?, uncommitted: consumer(props, "read_uncommitted")? })
+        let consumer = |isolation| super::config::read_back_consumer(props, "checkpoint", Some(isolation));
+        Ok(Self { committed: consumer("read_committed")?, uncommitted: consumer("read_uncommitted")? })
     }
 
     /// Connects both consumers to the partition's leader (a takeover then does not).
@@ -186,15 +184,6 @@ impl CheckpointReader {
             None => Ok(committed),
         }
     }
-}
-
-fn consumer(props: &[(String, String)], isolation: &str) -> Result<BaseConsumer, KafkaSinkError> {
-    let mut c = connection_settings(props);
-    c.set("group.id", format!("maxwell-ha-checkpoint-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", isolation)
-        .set("fetch.wait.max.ms", "10");
-    c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
 }
 
 /// A record of the cluster keyed `key`, parsed; any other record is passed over.

@@ -150,6 +150,18 @@ pub fn connection_settings(props: &[(String, String)]) -> ClientConfig {
     c
 }
 
+/// A consumer that reads back a few records already there (the takeover scan, the checkpoint
+/// reader): no group commits, never waiting for more. `role` names its group; `isolation`
+/// is librdkafka's `isolation.level` (its default when `None`).
+pub fn read_back_consumer(props: &[(String, String)], role: &str, isolation: Option<&str>) -> Result<rdkafka::consumer::BaseConsumer, KafkaSinkError> {
+    let mut c = connection_settings(props);
+    c.set("group.id", format!("maxwell-ha-{role}-{}", std::process::id())).set("enable.auto.commit", "false").set("fetch.wait.max.ms", "10");
+    if let Some(level) = isolation {
+        c.set("isolation.level", level);
+    }
+    c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
+}
+
 /// A cluster's default transactional id, from its ZooKeeper root (`/maxwell/cluster` →
 /// `maxwell-ha.maxwell.cluster`): stable across restarts, distinct per cluster.
 pub fn default_transactional_id(root: &str) -> String {

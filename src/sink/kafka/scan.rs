@@ -7,7 +7,6 @@
 //! with those headers skips nothing. Exactly-once mode does not scan: it resumes from the
 //! checkpoint committed with the rows.
 
-use super::config::connection_settings;
 use super::KafkaSinkError;
 use crate::binlog::position::BinlogPosition;
 use super::readback::{self, Lookback};
@@ -23,11 +22,8 @@ pub type Scanner = std::sync::Arc<BaseConsumer>;
 /// Creates the takeover scan's consumer (only the connection and security settings of
 /// `props` apply) and connects it in the background.
 pub fn create_scanner(props: &[(String, String)]) -> Result<Scanner, KafkaSinkError> {
-    let mut c = connection_settings(props);
     // The scan reads one message per partition that is already there: never wait for more.
-    c.set("group.id", format!("maxwell-ha-scan-{}", std::process::id())).set("enable.auto.commit", "false").set("fetch.wait.max.ms", "10");
-    let consumer: BaseConsumer = c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))?;
-    let consumer = std::sync::Arc::new(consumer);
+    let consumer = std::sync::Arc::new(super::config::read_back_consumer(props, "scan", None)?);
     let warm = consumer.clone();
     std::thread::spawn(move || {
         let _ = warm.fetch_metadata(None, Duration::from_secs(10));
