@@ -2,6 +2,8 @@
 # Private MariaDB instance for development and tests: own datadir, port and socket, bound to
 # 127.0.0.1, ROW binlog with full row image and full row metadata, GTID strict mode.
 #   scripts/mariadb.sh install|start|stop|status|reset|client [args]
+# TLS: every instance has a certificate for the address 127.0.0.1 signed by its own CA ($DIR/tls); clients
+# may use it (per-account REQUIRE SSL / REQUIRE X509 makes it required). `tls` prints that dir.
 # Environment: MARIADB_PORT (default 3307), MAXWELL_HA_RUN (state dir, default <repo>/.run).
 source "$(dirname "$0")/common.sh"
 PORT="${MARIADB_PORT:-3307}"
@@ -36,6 +38,9 @@ sync_binlog=0
 max_allowed_packet=64M
 character_set_server=utf8mb4
 collation_server=utf8mb4_general_ci
+ssl_ca=$DIR/tls/ca.pem
+ssl_cert=$DIR/tls/server-cert.pem
+ssl_key=$DIR/tls/server-key.pem
 [client]
 port=$PORT
 socket=$SOCK
@@ -44,12 +49,32 @@ host=127.0.0.1
 CNF
 }
 
-install() { apt_install mariadb-server mariadb-client; }
+install() { apt_install mariadb-server mariadb-client openssl; }
+
+# A CA, a server certificate for the address 127.0.0.1 (not the name localhost) and a client certificate (for REQUIRE X509).
+make_tls() {
+  local t="$DIR/tls"
+  [ -f "$t/client-cert.pem" ] && return 0
+  mkdir -p "$t"
+  (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=maxwell-ha test CA" \
+      -keyout ca-key.pem -out ca.pem
+    for who in server client; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$who-key.pem" -out "$who.csr"
+      printf 'subjectAltName=IP:127.0.0.1\n' > "$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+        -extfile "$who.ext" -out "$who-cert.pem"
+    done
+    chmod 644 ./*.pem
+  ) >"$DIR/tls.log" 2>&1 || { cat "$DIR/tls.log" >&2; exit 1; }
+}
 
 start() {
   install
   if pid_alive "$PIDF"; then log "already running on 127.0.0.1:$PORT"; return 0; fi
   write_cnf
+  make_tls
   if [ ! -d "$DIR/data/mysql" ]; then
     log "initialising datadir $DIR/data"
     mariadb-install-db --defaults-file="$CNF" --auth-root-authentication-method=normal \
@@ -80,6 +105,7 @@ case "${1:-}" in
   stop) stop ;;
   status) if pid_alive "$PIDF"; then echo "running 127.0.0.1:$PORT pid $(cat "$PIDF")"; else echo stopped; exit 1; fi ;;
   reset) stop; rm -rf "$DIR"; start ;;
+  tls) echo "$DIR/tls" ;;
   client) shift; exec mariadb --defaults-file="$CNF" "$@" ;;
-  *) echo "usage: $0 install|start|stop|status|reset|client [args]" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|reset|tls|client [args]" >&2; exit 2 ;;
 esac

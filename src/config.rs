@@ -54,6 +54,11 @@ pub const KEYS: &[KeySpec] = &[
     key("replication_port", PORT, None, "Port for `replication_host`."),
     key("replication_user", S, None, "User for `replication_host`."),
     key("replication_password", S, None, "Password for `replication_host`."),
+    key("ssl", Kind::OneOf(crate::binlog::tls::MODES), Some("DISABLED"), "TLS to `host` (and to the binlog source unless `replication_host` is set): DISABLED, PREFERRED (TLS when the server offers it), REQUIRED (certificate not checked), VERIFY_CA (checked against `ssl_ca`), VERIFY_IDENTITY (and the host name)."),
+    key("replication_ssl", Kind::OneOf(crate::binlog::tls::MODES), None, "TLS to `replication_host`, as `ssl`. Default: `ssl` when replication_host is unset, else DISABLED (as Maxwell)."),
+    key("ssl_ca", S, None, "PEM file of the CA that signs the MySQL server's certificate (VERIFY_CA, VERIFY_IDENTITY); default: the public roots. Maxwell takes a Java truststore instead."),
+    key("ssl_cert", S, None, "PEM client certificate for accounts that `REQUIRE X509` (with ssl_key)."),
+    key("ssl_key", S, None, "PEM private key of ssl_cert."),
     key("replica_server_id", Kind::Int { min: 1, max: 4294967295 }, Some("6379"), "Server id this node presents to the source; unique among the source's replicas."),
     key("client_id", S, Some("maxwell"), "Name of this Maxwell cluster; separates clusters that share infrastructure."),
     key("schema_database", S, Some("maxwell"), "A node running alone keeps its position in this database's `positions` table on `host` (Maxwell's table, created when missing; one row per source server and client_id), and resumes from it after a restart. A cluster reads it on its first start only (switching from Maxwell)."),
@@ -132,9 +137,7 @@ const KAFKA_PASSTHROUGH: KeySpec = key("kafka.*", S, None, "librdkafka property"
 /// Maxwell's options that maxwell-ha does not take, with what to do instead (a user coming
 /// from Maxwell gets this rather than a guess at a similarly spelled key).
 const MAXWELL_ONLY: &[(&str, &str)] = &[
-    ("ssl", "TLS to MySQL is not available yet: remove it (or reach the server over a trusted network)"),
-    ("replication_ssl", "TLS to MySQL is not available yet: remove it"),
-    ("schema_ssl", "TLS to MySQL is not available yet: remove it"),
+    ("schema_ssl", "the schema is read from the replication connection: use replication_ssl (or ssl)"),
     ("schema_host", "the schema is read from the binlog's table maps and the replication connection: remove it"),
     ("schema_port", "the schema is read from the replication connection: remove it"),
     ("schema_user", "the schema is read from the replication connection: remove it"),
@@ -479,6 +482,20 @@ impl Config {
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
             return err("`replication_port` is set but `replication_host` is not; set both or neither");
         }
+        let mode = |k: &str| s.get(k).map(|m| m.parse::<crate::binlog::tls::TlsMode>().expect("validated"));
+        let tls = crate::binlog::tls::SourceTls::new(
+            std::cmp::max(mode("ssl").unwrap_or_default(), mode("replication_ssl").unwrap_or_default()),
+            s.get("ssl_ca"),
+            s.get("ssl_cert"),
+            s.get("ssl_key"),
+        )
+        .map_err(ConfigError::Msg)?;
+        let host_tls = tls.with_mode(mode("ssl").unwrap_or_default());
+        let replication_tls = tls.with_mode(match (mode("replication_ssl"), s.get("replication_host")) {
+            (Some(m), _) => m,
+            (None, None) => host_tls.mode,
+            (None, Some(_)) => Default::default(),
+        });
         let source = SourceConfig {
             host: s.get("replication_host").or(s.get("host")).unwrap().to_string(),
             port: s.int("replication_port").or(s.int("port")).unwrap() as u16,
@@ -487,12 +504,14 @@ impl Config {
             server_id: s.int("replica_server_id").unwrap() as u32,
             heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
             connect_timeout: Duration::from_secs(10),
+            tls: replication_tls,
         };
         let positions_db = SourceConfig {
             host: s.get("host").unwrap().to_string(),
             port: s.int("port").unwrap() as u16,
             user: s.get("user").unwrap_or(user).to_string(),
             password: s.get("password").unwrap_or("").to_string(),
+            tls: host_tls,
             ..source.clone()
         };
         let client_id = s.get("client_id").unwrap().to_string();

@@ -116,6 +116,24 @@ fn init_position_forms() {
     assert!(matches!(c.init_position, StartPosition::Gtid(GtidSet::Mysql(_))));
 }
 
+#[test]
+fn mysql_tls_modes_follow_maxwell() {
+    use crate::binlog::tls::TlsMode;
+    let c = cfg(&["--user=a"]).unwrap();
+    assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Disabled, TlsMode::Disabled));
+    let c = cfg(&["--user=a", "--ssl=verify_identity"]).unwrap();
+    assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::VerifyIdentity, TlsMode::VerifyIdentity));
+    // With a separate replication host, replication_ssl applies to it alone (DISABLED unset).
+    let c = cfg(&["--user=a", "--ssl=REQUIRED", "--replication_host=r"]).unwrap();
+    assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Disabled, TlsMode::Required));
+    let c = cfg(&["--user=a", "--replication_ssl=PREFERRED"]).unwrap();
+    assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Preferred, TlsMode::Disabled));
+    let e = cfg(&["--user=a", "--ssl=VERIFY"]).unwrap_err().to_string();
+    assert!(e.contains("VERIFY_CA"), "{e}");
+    let e = cfg(&["--user=a", "--ssl=REQUIRED", "--ssl_ca=/no/such/ca.pem"]).unwrap_err().to_string();
+    assert!(e.contains("ssl_ca") && e.contains("/no/such/ca.pem"), "{e}");
+}
+
 /// The example file is exactly what the key table generates, so it documents every key.
 #[test]
 fn example_file_is_generated_from_the_key_table() {
@@ -212,7 +230,7 @@ fn maxwell_habits() {
     let c = Config::from_settings(&Settings::load_in(&args(&[&format!("--config={}", other.display())]), &dir).unwrap()).unwrap();
     assert_eq!(c.source.user, "from_flag");
     // Maxwell's options that are not taken say what to do, not a near miss.
-    for (a, want) in [("--ssl=REQUIRED", "TLS to MySQL"), ("--jdbc_options=x", "no JDBC"), ("--kinesis_stream=s", "producer=kafka"), ("--include_dbs=a", "filter=")] {
+    for (a, want) in [("--schema_ssl=REQUIRED", "replication_ssl"), ("--jdbc_options=x", "no JDBC"), ("--kinesis_stream=s", "producer=kafka"), ("--include_dbs=a", "filter=")] {
         let e = cfg(&["--user=a", a]).unwrap_err().to_string();
         assert!(e.contains("Maxwell option") && e.contains(want), "{a}: {e}");
     }

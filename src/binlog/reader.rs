@@ -35,6 +35,8 @@ pub struct SourceConfig {
     pub server_id: u32,
     pub heartbeat: Duration,
     pub connect_timeout: Duration,
+    /// TLS to this server (`ssl` / `replication_ssl`).
+    pub tls: super::tls::SourceTls,
 }
 
 /// Where to start reading.
@@ -115,6 +117,40 @@ fn classify(e: mysql_async::Error, what: &str) -> ReaderError {
     }
 }
 
+/// A connection error under TLS: a refused certificate or a server without TLS is definite
+/// (it names the setting to change); anything else is classified as usual.
+fn classify_tls(e: mysql_async::Error, what: &str, tls: &super::tls::SourceTls) -> ReaderError {
+    use super::tls::TlsMode;
+    match &e {
+        mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => ReaderError::Definite(format!(
+            "{what}: ssl={} but the server offers no TLS; configure ssl_cert/ssl_key on the server, or set ssl=PREFERRED (or DISABLED)",
+            tls.mode
+        )),
+        mysql_async::Error::Server(s) if s.code == 1045 => ReaderError::Definite(format!(
+            "{what}: access denied ({}); check user and password, and whether the account requires TLS (REQUIRE SSL: set ssl=REQUIRED or stricter; REQUIRE X509: also ssl_cert and ssl_key; now ssl={}{})",
+            s.message,
+            tls.mode,
+            if tls.identity.is_some() { " with a client certificate" } else { "" }
+        )),
+        mysql_async::Error::Io(mysql_async::IoError::Tls(_)) => tls_refused(&e.to_string(), what, tls),
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) if tls.mode != TlsMode::Disabled && io.to_string().contains("certificate") => {
+            tls_refused(&io.to_string(), what, tls)
+        }
+        _ => classify(e, what),
+    }
+}
+
+fn tls_refused(cause: &str, what: &str, tls: &super::tls::SourceTls) -> ReaderError {
+    let fix = if cause.contains("not valid for name") {
+        "the server's certificate does not name the host given: connect by a name (or address) the certificate has, or set ssl=VERIFY_CA"
+    } else if cause.contains("UnknownIssuer") || cause.contains("BadSignature") {
+        "the certificate is not signed by ssl_ca: give the CA that signed the server's certificate"
+    } else {
+        "check ssl_ca, ssl_cert and ssl_key and the server's TLS settings"
+    };
+    ReaderError::Definite(format!("{what}: TLS handshake failed under ssl={} ({cause}); {fix}", tls.mode))
+}
+
 /// Facts learned from the server before streaming.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
@@ -125,22 +161,36 @@ pub struct ServerInfo {
 }
 
 impl SourceConfig {
-    fn opts(&self) -> Opts {
+    fn opts(&self, tls: bool) -> Opts {
         OptsBuilder::default()
             .ip_or_hostname(self.host.clone())
             .tcp_port(self.port)
             .user(Some(self.user.clone()))
             .pass(Some(self.password.clone()))
             .prefer_socket(false)
+            .ssl_opts(if tls { self.tls.ssl_opts() } else { None })
             .into()
     }
 
-    /// Opens a connection, bounded by `connect_timeout`.
+    /// Opens a connection, bounded by `connect_timeout`. `PREFERRED` TLS falls back to a plain
+    /// connection only when the server offers no TLS.
     pub async fn connect(&self) -> Result<Conn, ReaderError> {
         let what = format!("connecting to MySQL at {}:{}", self.host, self.port);
-        match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts())).await {
-            Ok(r) => r.map_err(|e| classify(e, &what)),
-            Err(_) => Err(ReaderError::Transient(format!("{what}: timed out after {:?}", self.connect_timeout))),
+        let attempt = |tls: bool| async move {
+            match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts(tls))).await {
+                Ok(r) => r,
+                Err(_) => Err(mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("timed out after {:?}", self.connect_timeout),
+                )))),
+            }
+        };
+        match attempt(true).await {
+            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)) if self.tls.falls_back() => {
+                tracing::warn!(host = %self.host, port = self.port, "the server offers no TLS; ssl=PREFERRED: connecting unencrypted");
+                attempt(false).await.map_err(|e| classify(e, &what))
+            }
+            r => r.map_err(|e| classify_tls(e, &what, &self.tls)),
         }
     }
 }
