@@ -11,14 +11,19 @@
 #       transactions + checkpoints, as a cluster leader writes) next to it; then commit→ack latency p50/p99 with a live writer at a
 #       fixed LATENCY_RATE rows/s (default 10000) for LATENCY_SECONDS (default 20).
 #       (default ROWS 300000)
+#   scripts/bench.sh maxwell [ROWS] side by side with Zendesk's Maxwell (scripts/maxwell-ref.sh):
+#       the conformance run of scripts/side_by_side.py (rows compared, explained and unexplained
+#       differences), then both tools reading the same ROWS-row binlog range to stdout and to
+#       Kafka (one broker, port 9417): rows/s from each one's first row to its last, peak RSS.
+#       (default ROWS 300000)
 #   scripts/bench.sh bigtx [ROWS]   ROWS rows in ONE transaction, read by maxwell-ha's reader
 #       (decode + Maxwell JSON): peak RSS — what holding a whole binlog transaction costs.
 #       (default ROWS 2000000)
 source "$(dirname "$0")/common.sh"
 MODE="${1:-decode}"
 case "$MODE" in
-  decode) ROWS="${2:-1000000}" ;; kafka) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
-  *) echo "usage: $0 decode|kafka|bigtx [ROWS]" >&2; exit 2 ;;
+  decode) ROWS="${2:-1000000}" ;; kafka|maxwell) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
+  *) echo "usage: $0 decode|kafka|maxwell|bigtx [ROWS]" >&2; exit 2 ;;
 esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
@@ -28,6 +33,31 @@ cargo build --release --example bench_decode --example bench_kafka >&2
 "$REPO_ROOT/scripts/mariadb.sh" reset >&2
 trap '"$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
 sql() { "$REPO_ROOT/scripts/mariadb.sh" client -N -e "$1"; }
+if [ "$MODE" = maxwell ]; then
+  export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
+  python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql
+  "$REPO_ROOT/scripts/maxwell-ref.sh" install
+  cargo build --release --bin maxwell >&2
+  "$REPO_ROOT/scripts/kafka.sh" stop >&2
+  rm -rf "$MAXWELL_HA_RUN/kafka-$KAFKA_PORT"
+  "$REPO_ROOT/scripts/kafka.sh" start >&2
+  trap '"$REPO_ROOT/scripts/kafka.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
+  log "conformance: the same workload through both"
+  python3 scripts/side_by_side.py conformance --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
+    --report "$MAXWELL_HA_RUN/side-by-side.json" > /dev/null || log "conformance found unexplained differences (see below)"
+  log "throughput: $ROWS rows, stdout and Kafka"
+  python3 scripts/side_by_side.py throughput --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
+    --rows "$ROWS" --kafka "127.0.0.1:$KAFKA_PORT" > "$MAXWELL_HA_RUN/throughput.json"
+  python3 - "$MAXWELL_HA_RUN/side-by-side.json" "$MAXWELL_HA_RUN/throughput.json" <<'PY'
+import json, sys
+c, t = (json.load(open(a)) for a in sys.argv[1:3])
+t["conformance"] = {k: c[k] for k in ("maxwell_version", "rows_compared", "rows_identical")}
+t["conformance"]["explained_differences"] = {k: v["rows"] for k, v in c["known_differences"].items()}
+t["conformance"]["unexplained_differences"] = {k: v["rows"] for k, v in c["unexplained_differences"].items()}
+print(json.dumps(t, indent=1))
+PY
+  exit 0
+fi
 sql "CREATE DATABASE bench; CREATE TABLE bench.t (
   id BIGINT PRIMARY KEY, a INT, b BIGINT UNSIGNED, c VARCHAR(64), d DECIMAL(12,2),
   e DATETIME(3), f DOUBLE, g TINYINT)"

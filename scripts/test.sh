@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). On a machine with only Rust, gcc, Python and
-# Java it installs what the tests need (Apache Kafka's jars are fetched once with Maven and
-# cached), starts a private MariaDB, Apache Kafka (KRaft, one broker) and a 3-server ZooKeeper
+# Java it installs what the tests need (Apache Kafka's jars and Zendesk's Maxwell, the reference
+# for the side-by-side test, are fetched once with Maven and cached), starts a private MariaDB, Apache Kafka (KRaft, one broker) and a 3-server ZooKeeper
 # ensemble on 127.0.0.1 (own ports and state dir), runs every unit and integration test, and stops what it started.
 #   scripts/test.sh [cargo test args...]
 source "$(dirname "$0")/common.sh"
@@ -18,6 +18,7 @@ export MAXWELL_TEST_ZK_BASE="$ZK_PORT_BASE"
 fixtures="${MAXWELL_FIXTURES:-$REPO_ROOT/../shared/maxwell-fixtures}"
 [ -d "$fixtures" ] || { log "Maxwell fixtures not found at $fixtures (set MAXWELL_FIXTURES)"; exit 1; }
 "$REPO_ROOT/scripts/kafka.sh" install
+"$REPO_ROOT/scripts/maxwell-ref.sh" install
 trap '"$REPO_ROOT/scripts/kafka.sh" stop; "$REPO_ROOT/scripts/zookeeper.sh" stop; "$REPO_ROOT/scripts/mariadb.sh" stop' EXIT
 "$REPO_ROOT/scripts/mariadb.sh" start
 "$REPO_ROOT/scripts/kafka.sh" start
