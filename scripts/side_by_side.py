@@ -373,6 +373,7 @@ def throughput(args):
     c = connect(args.port)
     cur = c.cursor()
     cur.execute(f"CREATE DATABASE {db}")
+    cur.execute(f"USE {db}")  # the seq_1_to_N tables resolve in the current database
     cur.execute(f"""CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, a INT, b BIGINT UNSIGNED, c VARCHAR(64),
                     d DECIMAL(12,2), e DATETIME(3), f DOUBLE, g TINYINT)""")
     filt = f"exclude: *.*, include: {db}.*"
@@ -396,6 +397,8 @@ def throughput(args):
     for sink, extra in sinks:
         for who in ("maxwell_ha", "maxwell"):
             topic = [f"--kafka_topic={tag}-{who}"] if sink == "kafka" else []
+            if sink == "kafka":
+                create_topic(args.kafka, f"{tag}-{who}")
             if who == "maxwell_ha":
                 p = start_ours(args.maxwell_ha, args.port, start, filt, extra + topic)
             else:
@@ -406,8 +409,8 @@ def throughput(args):
                 ts = rows(p)
                 secs = ts[-1] - ts[0]
             else:
-                t0 = kafka_first_time(args.kafka, f"{tag}-{who}")
-                kafka_wait(args.kafka, f"{tag}-{who}", args.rows)
+                t0 = kafka_first_time(args.kafka, f"{tag}-{who}", p)
+                kafka_wait(args.kafka, f"{tag}-{who}", args.rows, p)
                 secs = time.monotonic() - t0
             results[f"{who}_{sink}_rows_per_sec"] = round(args.rows / max(secs, 1e-6))
             results[f"{who}_{sink}_peak_rss_kib"] = p.peak_rss_kib()
@@ -433,21 +436,20 @@ def kafka_count(bootstrap, topic):
         c.close()
 
 
-def kafka_wait(bootstrap, topic, n, timeout=900):
-    deadline = time.monotonic() + timeout
-    while kafka_count(bootstrap, topic) < n:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{topic}: fewer than {n} records after {timeout}s")
-        time.sleep(0.2)
+def create_topic(bootstrap, topic):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    for f in a.create_topics([NewTopic(topic, 1, 1)]).values():
+        f.result(30)
 
 
-def kafka_first_time(bootstrap, topic, timeout=300):
+def kafka_wait(bootstrap, topic, n, proc, timeout=900):
+    proc.wait_for(lambda _: kafka_count(bootstrap, topic) >= n, timeout, f"{n} records in {topic}")
+
+
+def kafka_first_time(bootstrap, topic, proc, timeout=300):
     """Monotonic time at which the topic first holds a record (polled)."""
-    deadline = time.monotonic() + timeout
-    while kafka_count(bootstrap, topic) == 0:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{topic}: no record after {timeout}s")
-        time.sleep(0.05)
+    proc.wait_for(lambda _: kafka_count(bootstrap, topic) > 0, timeout, f"a first record in {topic}")
     return time.monotonic()
 
 
