@@ -4,7 +4,12 @@
 #   scripts/mariadb.sh install|start|stop|status|reset|client [args]
 # TLS: every instance has a certificate for the address 127.0.0.1 signed by its own CA ($DIR/tls); clients
 # may use it (per-account REQUIRE SSL / REQUIRE X509 makes it required). `tls` prints that dir.
-# Environment: MARIADB_PORT (default 3307), MAXWELL_HA_RUN (state dir, default <repo>/.run).
+# Dual master: `replicate-from PORT` makes this instance a GTID replica of the one on PORT
+# (MASTER_USE_GTID=slave_pos, started at once and after restarts); run it on both for a
+# master-master pair. `pid` prints mariadbd's pid (for kill -9 drills).
+# Environment: MARIADB_PORT (default 3307), MARIADB_SERVER_ID (default 1), MARIADB_DOMAIN_ID
+# (gtid_domain_id, default 0; give each master of a pair its own), MAXWELL_HA_RUN (state dir,
+# default <repo>/.run).
 source "$(dirname "$0")/common.sh"
 PORT="${MARIADB_PORT:-3307}"
 DIR="$RUN_DIR/mariadb-$PORT"
@@ -22,7 +27,9 @@ socket=$SOCK
 pid-file=$PIDF
 bind-address=127.0.0.1
 user=root
-server_id=1
+server_id=${MARIADB_SERVER_ID:-1}
+gtid_domain_id=${MARIADB_DOMAIN_ID:-0}
+log_slave_updates=ON
 log_bin=$DIR/binlog/mysql-bin
 binlog_format=ROW
 binlog_row_image=FULL
@@ -106,6 +113,11 @@ case "${1:-}" in
   status) if pid_alive "$PIDF"; then echo "running 127.0.0.1:$PORT pid $(cat "$PIDF")"; else echo stopped; exit 1; fi ;;
   reset) stop; rm -rf "$DIR"; start ;;
   tls) echo "$DIR/tls" ;;
+  pid) cat "$PIDF" ;;
+  replicate-from)
+    [ -n "${2:-}" ] || { echo "usage: $0 replicate-from PORT" >&2; exit 2; }
+    mariadb --defaults-file="$CNF" -e "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$2, MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE;"
+    log "replicating from 127.0.0.1:$2 by GTID" ;;
   client) shift; exec mariadb --defaults-file="$CNF" "$@" ;;
-  *) echo "usage: $0 install|start|stop|status|reset|tls|client [args]" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|reset|tls|pid|replicate-from PORT|client [args]" >&2; exit 2 ;;
 esac

@@ -46,7 +46,7 @@ const PORT: Kind = Kind::Int { min: 1, max: 65535 };
 pub const KEYS: &[KeySpec] = &[
     key("config", S, None, "Path of this properties file (command line only)."),
     key("log_level", Kind::OneOf(&["debug", "info", "warn", "error"]), Some("info"), "Log verbosity."),
-    key("host", S, Some("localhost"), "MySQL/MariaDB host to replicate from."),
+    key("host", S, Some("localhost"), "MySQL/MariaDB host to replicate from: one host (or a virtual IP), or a list of candidates `db1,db2:3307,…` for a dual-master pair — the first that answers is used, the next when it stops answering; a list implies gtid_mode. On every reconnect the server's identity is checked: a different server is followed by GTID."),
     key("port", PORT, Some("3306"), "MySQL/MariaDB port."),
     key("user", S, None, "MySQL user (needs REPLICATION SLAVE, REPLICATION CLIENT, SELECT). Required."),
     key("password", S, Some(""), "MySQL password."),
@@ -496,9 +496,17 @@ impl Config {
             (None, None) => host_tls.mode,
             (None, Some(_)) => Default::default(),
         });
+        let hosts = |k: &str, port: u16| crate::binlog::reader::parse_host_list(s.get(k).unwrap(), port).map_err(|e| ConfigError::Msg(format!("`{k}`: {e}")));
+        let host_list = hosts("host", s.int("port").unwrap() as u16)?;
+        let source_list = match s.get("replication_host") {
+            Some(_) => hosts("replication_host", s.int("replication_port").or(s.int("port")).unwrap() as u16)?,
+            None => host_list.clone(),
+        };
         let source = SourceConfig {
-            host: s.get("replication_host").or(s.get("host")).unwrap().to_string(),
-            port: s.int("replication_port").or(s.int("port")).unwrap() as u16,
+            host: source_list[0].0.clone(),
+            port: source_list[0].1,
+            more_hosts: source_list[1..].to_vec(),
+            active: Default::default(),
             user: user.to_string(),
             password: s.get("replication_password").or(s.get("password")).unwrap_or("").to_string(),
             server_id: s.int("replica_server_id").unwrap() as u32,
@@ -507,8 +515,10 @@ impl Config {
             tls: replication_tls,
         };
         let positions_db = SourceConfig {
-            host: s.get("host").unwrap().to_string(),
-            port: s.int("port").unwrap() as u16,
+            host: host_list[0].0.clone(),
+            port: host_list[0].1,
+            more_hosts: host_list[1..].to_vec(),
+            active: Default::default(),
             user: s.get("user").unwrap_or(user).to_string(),
             password: s.get("password").unwrap_or("").to_string(),
             tls: host_tls,
@@ -601,7 +611,8 @@ impl Config {
             filter,
             output,
             init_position,
-            gtid_mode: s.bool("gtid_mode"),
+            // Following a change of source server needs GTIDs (file positions are per server).
+            gtid_mode: s.bool("gtid_mode") || source_list.len() > 1,
             tx_memory: (s.int("tx_memory_mb").unwrap() as usize) << 20,
             positions_db,
             schema_database: s.get("schema_database").unwrap().to_string(),

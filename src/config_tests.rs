@@ -117,6 +117,22 @@ fn init_position_forms() {
 }
 
 #[test]
+fn host_lists() {
+    let c = cfg(&["--user=a", "--host=db1,db2:3307, db3", "--port=3310"]).unwrap();
+    assert_eq!((c.source.host.as_str(), c.source.port), ("db1", 3310));
+    assert_eq!(c.source.more_hosts, vec![("db2".to_string(), 3307), ("db3".to_string(), 3310)]);
+    assert_eq!(c.positions_db.more_hosts.len(), 2);
+    assert!(c.gtid_mode, "a host list follows a change of server by GTID");
+    assert_eq!(c.source.current(), "db1:3310");
+    let c = cfg(&["--user=a", "--host=db1:3311"]).unwrap();
+    assert_eq!((c.source.host.as_str(), c.source.port, c.gtid_mode), ("db1", 3311, false));
+    for bad in ["--host=db1,,db2", "--host=db1:x", "--host=db1:0"] {
+        let e = cfg(&["--user=a", bad]).unwrap_err().to_string();
+        assert!(e.contains("`host`"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn mysql_tls_modes_follow_maxwell() {
     use crate::binlog::tls::TlsMode;
     let c = cfg(&["--user=a"]).unwrap();

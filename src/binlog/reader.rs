@@ -37,6 +37,30 @@ pub struct SourceConfig {
     pub connect_timeout: Duration,
     /// TLS to this server (`ssl` / `replication_ssl`).
     pub tls: super::tls::SourceTls,
+    /// Further candidate servers after `host:port` (a list in `host`), tried in order when
+    /// the one in use cannot be reached.
+    pub more_hosts: Vec<(String, u16)>,
+    /// Index (0: `host`) of the candidate that answered last; shared by clones, so every
+    /// connection of a node goes to the same server first.
+    pub active: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// `host` or `host:port` items separated by commas; `port` where an item has none.
+pub fn parse_host_list(list: &str, port: u16) -> Result<Vec<(String, u16)>, String> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(format!("empty host in {list:?}; give `host` or `host:port` items separated by commas"));
+        }
+        match item.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !h.contains(':') => {
+                let p = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("bad port in {item:?}"))?;
+                out.push((h.to_string(), p));
+            }
+            _ => out.push((item.to_string(), port)),
+        }
+    }
+    Ok(out)
 }
 
 /// Where to start reading.
@@ -161,10 +185,22 @@ pub struct ServerInfo {
 }
 
 impl SourceConfig {
-    fn opts(&self, tls: bool) -> Opts {
+    /// The candidates in order: `host:port` first.
+    pub fn candidates(&self) -> impl Iterator<Item = (&str, u16)> {
+        std::iter::once((self.host.as_str(), self.port)).chain(self.more_hosts.iter().map(|(h, p)| (h.as_str(), *p)))
+    }
+
+    /// `host:port` of the candidate in use.
+    pub fn current(&self) -> String {
+        let i = self.active.load(std::sync::atomic::Ordering::Relaxed);
+        let (h, p) = self.candidates().nth(i).unwrap_or((self.host.as_str(), self.port));
+        format!("{h}:{p}")
+    }
+
+    fn opts(&self, host: &str, port: u16, tls: bool) -> Opts {
         OptsBuilder::default()
-            .ip_or_hostname(self.host.clone())
-            .tcp_port(self.port)
+            .ip_or_hostname(host.to_string())
+            .tcp_port(port)
             .user(Some(self.user.clone()))
             .pass(Some(self.password.clone()))
             .prefer_socket(false)
@@ -172,12 +208,39 @@ impl SourceConfig {
             .into()
     }
 
-    /// Opens a connection, bounded by `connect_timeout`. `PREFERRED` TLS falls back to a plain
-    /// connection only when the server offers no TLS.
+    /// Opens a connection, bounded by `connect_timeout` per candidate: the candidate that
+    /// answered last first, then the others in order; the first to answer becomes the one in
+    /// use. Only a transient failure moves on to the next candidate (a refused login or
+    /// certificate is the same everywhere). `PREFERRED` TLS falls back to a plain connection
+    /// only when the server offers no TLS.
     pub async fn connect(&self) -> Result<Conn, ReaderError> {
-        let what = format!("connecting to MySQL at {}:{}", self.host, self.port);
+        use std::sync::atomic::Ordering;
+        let n = 1 + self.more_hosts.len();
+        let first = self.active.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for k in 0..n {
+            let i = (first + k) % n;
+            let (host, port) = self.candidates().nth(i).expect("index in range");
+            match self.connect_to(host, port).await {
+                Ok(c) => {
+                    if i != first {
+                        let from = self.candidates().nth(first).map(|(h, p)| format!("{h}:{p}")).unwrap_or_default();
+                        tracing::warn!(%from, to = %format!("{host}:{port}"), "the source candidate in use did not answer; using the next one");
+                    }
+                    self.active.store(i, Ordering::Relaxed);
+                    return Ok(c);
+                }
+                Err(e) if e.is_transient() && k + 1 < n => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ReaderError::Transient("no source candidate".into())))
+    }
+
+    async fn connect_to(&self, host: &str, port: u16) -> Result<Conn, ReaderError> {
+        let what = format!("connecting to MySQL at {host}:{port}");
         let attempt = |tls: bool| async move {
-            match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts(tls))).await {
+            match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts(host, port, tls))).await {
                 Ok(r) => r,
                 Err(_) => Err(mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -187,7 +250,7 @@ impl SourceConfig {
         };
         match attempt(true).await {
             Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)) if self.tls.falls_back() => {
-                tracing::warn!(host = %self.host, port = self.port, "the server offers no TLS; ssl=PREFERRED: connecting unencrypted");
+                tracing::warn!(host = %host, port, "the server offers no TLS; ssl=PREFERRED: connecting unencrypted");
                 attempt(false).await.map_err(|e| classify(e, &what))
             }
             r => r.map_err(|e| classify_tls(e, &what, &self.tls)),
@@ -368,8 +431,38 @@ impl Reader {
         Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None })
     }
 
-    async fn request(&self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
+    /// Notes which server a new connection reached. A different server than before is
+    /// followed by GTID (file positions are per server): `Ok(true)`; without a GTID to
+    /// resume from that is a definite error, as nothing could tell where to continue.
+    async fn check_identity(&mut self, conn: &mut Conn) -> Result<bool, ReaderError> {
+        let id: Option<u32> = conn.query_first("SELECT @@server_id").await.map_err(|e| classify(e, "reading the source's server_id"))?;
+        let id = id.unwrap_or(0);
+        let here = self.source.current();
+        let changed = id != self.info.server_id;
+        if changed {
+            let Some(g) = &self.resume.gtid else {
+                return Err(ReaderError::Definite(format!(
+                    "the source changed from server_id {} to server_id {id} ({here}) and no GTID is known to resume from: file positions differ between servers. Enable GTIDs on the sources (MariaDB has them always; MySQL: gtid_mode=ON) and restart with init_position set to the GTID set reached",
+                    self.info.server_id
+                )));
+            };
+            tracing::warn!(from = self.info.server_id, to = id, at = %here, gtid = %g, "the source server changed; continuing by GTID");
+            crate::metrics::get().source_changes.inc();
+            self.info.server_id = id;
+            self.gtid_only = true;
+        }
+        let mut st = crate::metrics::status();
+        let now = format!("{here} (server_id {id})");
+        if changed || st.source.as_deref() != Some(now.as_str()) {
+            st.source = Some(now);
+            st.source_since_ms = Some(crate::metrics::now_ms());
+        }
+        Ok(changed)
+    }
+
+    async fn request(&mut self, by_gtid: bool) -> Result<mysql_async::BinlogStream, ReaderError> {
         let mut conn = self.source.connect().await?;
+        let by_gtid = self.check_identity(&mut conn).await? || by_gtid;
         let q = |e| classify(e, "preparing the binlog dump");
         let hb = self.source.heartbeat.as_nanos().min(u32::MAX as u128 * 1_000_000) as u64;
         conn.query_drop(format!("SET @master_heartbeat_period={hb}")).await.map_err(q)?;

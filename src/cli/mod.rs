@@ -44,6 +44,9 @@ pub struct MemberView {
     pub lag_s: Option<f64>,
     pub rows: Option<u64>,
     pub last_error: Option<String>,
+    /// The source server it reads from (`host:port (server_id N)`) and since when (ms).
+    pub source: Option<String>,
+    pub source_since_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +95,8 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
             lag_s: None,
             rows: None,
             last_error: None,
+            source: None,
+            source_since_ms: None,
         })
         .collect();
     // Each member's own view (lag, rows, last error), read concurrently, 1 s each at most.
@@ -107,6 +112,10 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
             v.lag_s = st["lag_seconds"].as_f64();
             v.rows = st["rows_total"].as_u64();
             v.last_error = st["last_error"].as_str().map(str::to_string);
+            if st["streaming"].as_bool() == Some(true) {
+                v.source = st["source"].as_str().map(str::to_string);
+                v.source_since_ms = st["source_since_ms"].as_u64();
+            }
         }
     }
     views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -175,6 +184,10 @@ pub fn print_members(m: &[MemberView]) {
             rows,
             v.http.as_deref().unwrap_or("-")
         );
+        if let Some(src) = &v.source {
+            let since = v.source_since_ms.map(|t| format!(" for {}s", now_ms().saturating_sub(t) / 1000)).unwrap_or_default();
+            println!("{:<16} reads from {src}{since}", "");
+        }
         if let Some(e) = &v.last_error {
             println!("{:<16} last error: {e}", "");
         }

@@ -1,0 +1,232 @@
+//! Following a failover of the source database. Two MariaDB servers in GTID master-master
+//! replication on loopback (own gtid_domain_id each, log_slave_updates), a node given both as
+//! a host list, and a writer that writes to whichever master is active: a graceful switchover
+//! of the writes to B, a kill -9 of A (the node's server) — the node moves to B and continues
+//! by GTID —, A restarted and the writes switched back to it. An independent check of the
+//! node's output finds every committed row once, in commit order.
+
+mod common;
+
+use common::*;
+use mysql_async::prelude::Queryable;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn pair_ports() -> [u16; 2] {
+    [mysql_port() + 20, mysql_port() + 21]
+}
+
+/// `scripts/mariadb.sh` for one server of the pair.
+fn db_script(port: u16, server_id: u32, domain: u32, args: &[&str]) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mariadb.sh"))
+        .args(args)
+        .env("MARIADB_PORT", port.to_string())
+        .env("MARIADB_SERVER_ID", server_id.to_string())
+        .env("MARIADB_DOMAIN_ID", domain.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mariadb.sh {args:?} on {port}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn conn_to(port: u16) -> Result<mysql_async::Conn, mysql_async::Error> {
+    let opts = mysql_async::OptsBuilder::default().ip_or_hostname("127.0.0.1").tcp_port(port).user(Some("root")).prefer_socket(false);
+    mysql_async::Conn::new(opts).await
+}
+
+async fn count(port: u16, db: &str) -> Option<u64> {
+    let mut c = conn_to(port).await.ok()?;
+    c.query_first(format!("SELECT COUNT(*) FROM {db}.t")).await.ok().flatten()
+}
+
+/// Waits until `to` holds as many rows as `from` (replication caught up).
+async fn caught_up(from: u16, to: u16, db: &str) {
+    let t0 = Instant::now();
+    loop {
+        if let (Some(a), Some(b)) = (count(from, db).await, count(to, db).await) {
+            if a == b {
+                return;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "replication {from} → {to} did not catch up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes one-row transactions with ids 1, 2, … to the active master; `paused` holds it
+/// between two transactions. A failed write is retried on the (new) active master.
+struct Writer {
+    target: Arc<AtomicUsize>,
+    paused: Arc<AtomicBool>,
+    idle: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    last: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(ports: [u16; 2], db: String) -> Self {
+        let (target, paused, idle, stop, last) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let (t, p, i, s, l) = (target.clone(), paused.clone(), idle.clone(), stop.clone(), last.clone());
+        let task = tokio::spawn(async move {
+            let mut c: Option<(usize, mysql_async::Conn)> = None;
+            while !s.load(Ordering::SeqCst) {
+                if p.load(Ordering::SeqCst) {
+                    i.store(true, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                i.store(false, Ordering::SeqCst);
+                let want = t.load(Ordering::SeqCst);
+                if c.as_ref().map(|(k, _)| *k) != Some(want) {
+                    c = conn_to(ports[want]).await.ok().map(|x| (want, x));
+                }
+                let Some((_, conn)) = c.as_mut() else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let id = l.load(Ordering::SeqCst) + 1;
+                match conn.query_drop(format!("INSERT INTO {db}.t VALUES ({id}, 'w{want}')")).await {
+                    Ok(()) => l.store(id, Ordering::SeqCst),
+                    Err(_) => c = None,
+                }
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        });
+        Writer { target, paused, idle, stop, last, task }
+    }
+
+    async fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        while !self.idle.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    fn resume_on(&self, i: usize) {
+        self.target.store(i, Ordering::SeqCst);
+        self.paused.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_master_switchover_kill_and_switch_back_through_a_host_list() {
+    let [pa, pb] = pair_ports();
+    let (a, b) = ((pa, 11, 1), (pb, 12, 2));
+    for (p, id, dom) in [a, b] {
+        db_script(p, id, dom, &["reset"]);
+    }
+    db_script(pa, 11, 1, &["replicate-from", &pb.to_string()]);
+    db_script(pb, 12, 2, &["replicate-from", &pa.to_string()]);
+    let db = unique("sfo");
+    let mut ca = conn_to(pa).await.unwrap();
+    ca.query_drop(format!("CREATE DATABASE {db}")).await.unwrap();
+    ca.query_drop(format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")).await.unwrap();
+    drop(ca);
+    caught_up(pa, pb, &db).await;
+
+    let hp = free_port();
+    let mut node = spawn_maxwell(&[
+        format!("--http_port={hp}"),
+        format!("--host=127.0.0.1:{pa},127.0.0.1:{pb}"),
+        "--replay".into(),
+        format!("--filter=exclude: *.*, include: {db}.*"),
+    ]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let w = Writer::start([pa, pb], db.clone());
+    let mut out: Vec<(Instant, u64)> = Vec::new();
+    let drain = |node: &mut Maxwell, out: &mut Vec<(Instant, u64)>| {
+        while let Ok(l) = node.lines.try_recv() {
+            let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            if let Some(id) = v["data"]["id"].as_u64() {
+                out.push((Instant::now(), id));
+            }
+        }
+    };
+    let run = |secs| tokio::time::sleep(Duration::from_secs(secs));
+
+    run(3).await;
+    // Graceful switchover: writes stop on A, B catches up, writes go on on B.
+    w.pause().await;
+    caught_up(pa, pb, &db).await;
+    w.resume_on(1);
+    run(3).await;
+
+    // kill -9 of A, the node's server (between two of the writer's transactions, so no
+    // committed row can be missing on B).
+    w.pause().await;
+    caught_up(pb, pa, &db).await;
+    let before_kill = w.last.load(Ordering::SeqCst);
+    drain(&mut node, &mut out);
+    signal(db_script(pa, 11, 1, &["pid"]).trim().parse().unwrap(), "KILL");
+    let killed = Instant::now();
+    w.resume_on(1);
+    let t0 = Instant::now();
+    let first_after = loop {
+        drain(&mut node, &mut out);
+        if let Some((t, _)) = out.iter().find(|(_, id)| *id > before_kill) {
+            break *t;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no row after the kill of A; node log:\n{}", node.stderr());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let failover = first_after.duration_since(killed);
+    // The node says which server it reads from, and since when.
+    let (_, body) = http_get(hp, "/api/status").expect("/api/status");
+    let st: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(st["source"].as_str(), Some(format!("127.0.0.1:{pb} (server_id 12)").as_str()), "{body}");
+    assert!(st["source_since_ms"].as_u64().is_some(), "{body}");
+    run(3).await;
+
+    // A comes back (it catches up from B), and the writes switch back to it.
+    db_script(pa, 11, 1, &["start"]);
+    w.pause().await;
+    caught_up(pb, pa, &db).await;
+    w.resume_on(0);
+    run(3).await;
+    w.stop.store(true, Ordering::SeqCst);
+    w.task.await.unwrap();
+    let written = w.last.load(Ordering::SeqCst);
+
+    let t0 = Instant::now();
+    while out.last().map(|(_, id)| *id) != Some(written) && out.len() < written as usize {
+        drain(&mut node, &mut out);
+        assert!(t0.elapsed() < Duration::from_secs(60), "waiting for row {written}; node log:\n{}", node.stderr());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (st, rest, err) = node.terminate();
+    for r in rest {
+        if let Some(id) = r["data"]["id"].as_u64() {
+            out.push((Instant::now(), id));
+        }
+    }
+    for (p, id, dom) in [a, b] {
+        db_script(p, id, dom, &["stop"]);
+    }
+    assert!(st.success(), "node exit {st}: {err}");
+    let ids: Vec<u64> = out.iter().map(|(_, id)| *id).collect();
+    let mut seen = std::collections::BTreeMap::new();
+    for id in &ids {
+        *seen.entry(*id).or_insert(0u32) += 1;
+    }
+    let lost: Vec<u64> = (1..=written).filter(|i| !seen.contains_key(i)).collect();
+    let dups: Vec<u64> = seen.iter().filter(|(_, n)| **n > 1).map(|(i, _)| *i).collect();
+    let out_of_order = ids.windows(2).filter(|w| w[1] <= w[0]).count();
+    println!(
+        "source failover: {written} rows; kill -9 of the node's master → first row read from the other: {} ms; lost {}, duplicated {}, out of order {}",
+        failover.as_millis(),
+        lost.len(),
+        dups.len(),
+        out_of_order
+    );
+    assert!(err.contains("the source server changed"), "the node noticed the change of server:\n{err}");
+    assert!(lost.is_empty() && dups.is_empty() && out_of_order == 0, "lost {:?} dup {:?} out of order {out_of_order}\n{err}", &lost[..lost.len().min(20)], &dups[..dups.len().min(20)]);
+}
