@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn start_follows_gtid_mode() {
         let s = Stored { position: BinlogPosition::new("mysql-bin.000003", 120), gtid: Some("0-1-7".parse().unwrap()) };
-        assert_eq!(s.start(false), StartPosition::File(BinlogPosition::new("mysql-bin.000003", 120)));
+        assert_eq!(s.start(false), StartPosition::Checked { position: BinlogPosition::new("mysql-bin.000003", 120), gtid: "0-1-7".parse().unwrap() });
         assert!(matches!(s.start(true), StartPosition::Gtid(_)));
         let no_gtid = Stored { gtid: None, ..s };
         assert!(matches!(no_gtid.start(true), StartPosition::File(_)));

@@ -70,15 +70,21 @@ pub enum StartPosition {
     Current,
     File(BinlogPosition),
     Gtid(GtidSet),
+    /// A stored boundary known both ways: its file position where that position is on the
+    /// server reached now and holds the same GTID state (same server), else its GTID set
+    /// (another server behind the same address: file positions differ between servers).
+    Checked { position: BinlogPosition, gtid: GtidSet },
 }
 
 impl StartPosition {
     /// Where to re-read from to continue after a stored boundary: its GTID set in
-    /// `gtid_mode` when it has one, else its file position.
+    /// `gtid_mode` when it has one, else its file position — checked against the GTID set
+    /// when there is one.
     pub fn resume(position: &BinlogPosition, gtid: Option<&GtidSet>, gtid_mode: bool) -> Self {
         match gtid {
             Some(g) if gtid_mode => StartPosition::Gtid(g.clone()),
-            _ => StartPosition::File(position.clone()),
+            Some(g) => StartPosition::Checked { position: position.clone(), gtid: g.clone() },
+            None => StartPosition::File(position.clone()),
         }
     }
 }
@@ -354,6 +360,23 @@ pub async fn resolve_start(conn: &mut Conn, info: &ServerInfo, start: &StartPosi
             };
             Ok(ResumePoint { position: p.clone(), gtid, server_id: info.server_id })
         }
+        StartPosition::Checked { position: p, gtid: g } => {
+            let here = match (logs.iter().any(|(f, _)| *f == p.file), info.flavor) {
+                (false, _) => None,
+                (true, Flavor::MariaDb) => {
+                    let at: Option<(Option<String>,)> =
+                        conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (p.file.clone(), p.pos)).await.map_err(q)?;
+                    at.and_then(|a| a.0).and_then(|a| a.parse::<GtidSet>().ok())
+                }
+                (true, Flavor::MySql) => Some(g.clone()),
+            };
+            if here.as_ref() == Some(g) {
+                return Ok(ResumePoint { position: p.clone(), gtid: Some(g.clone()), server_id: info.server_id });
+            }
+            tracing::warn!(position = %p, gtid = %g, server_id = info.server_id, found = ?here.map(|h| h.to_string()),
+                "the stored file position does not match this server's binlog (another server behind the same address?); resuming by GTID");
+            Box::pin(resolve_start(conn, info, &StartPosition::Gtid(g.clone()))).await
+        }
         StartPosition::Gtid(g) => {
             if matches!((g, info.flavor), (GtidSet::Maria(_), Flavor::MySql) | (GtidSet::Mysql(_), Flavor::MariaDb)) {
                 return Err(ReaderError::Definite(format!("init_position GTID {g} is of the other server family than the source")));
@@ -427,7 +450,12 @@ impl Reader {
         cfg.rules = super::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
-        let gtid_only = matches!(start, StartPosition::Gtid(_));
+        // Started by GTID (given, or a checked position that belongs to another server).
+        let gtid_only = match start {
+            StartPosition::Gtid(_) => true,
+            StartPosition::Checked { position, .. } => resume.position != *position,
+            _ => false,
+        };
         Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None })
     }
 
