@@ -34,3 +34,15 @@ stop_pid() {
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
   rm -f "$f"
 }
+
+# maven_runtime_jars DIR LIB WHAT : with the pom.xml in DIR (a `pom` project whose
+# dependencies are what to fetch), copies their runtime jars into LIB with Maven (installing
+# Maven when missing); on failure shows Maven's log and exits.
+maven_runtime_jars() {
+  local dir="$1" lib="$2" what="$3"
+  command -v mvn >/dev/null || apt_install maven
+  rm -rf "$lib"
+  if ! (cd "$dir" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$lib") >"$dir/mvn.log" 2>&1; then
+    cat "$dir/mvn.log" >&2; log "Maven could not fetch $what (see above)"; exit 1
+  fi
+}

@@ -50,7 +50,6 @@ bootstrap() {
 
 install() {
   [ -f "$LIB/.complete" ] && return 0
-  command -v mvn >/dev/null || apt_install maven
   log "fetching Kafka $VERSION from Maven Central (once; cached in $CACHE)"
   mkdir -p "$CACHE"
   cat > "$CACHE/pom.xml" <<POM
@@ -66,10 +65,7 @@ install() {
   </dependencies>
 </project>
 POM
-  rm -rf "$LIB"
-  if ! (cd "$CACHE" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB") >"$CACHE/mvn.log" 2>&1; then
-    cat "$CACHE/mvn.log" >&2; log "Maven could not fetch Kafka $VERSION (see above)"; exit 1
-  fi
+  maven_runtime_jars "$CACHE" "$LIB" "Kafka $VERSION"
   touch "$LIB/.complete"
 }
 

@@ -24,7 +24,6 @@ LIB="$CACHE/lib"
 
 install() {
   [ -f "$LIB/.complete" ] && return 0
-  command -v mvn >/dev/null || apt_install maven
   log "fetching Maxwell $VERSION from Maven Central (once; cached in $CACHE)"
   mkdir -p "$CACHE"
   cat > "$CACHE/pom.xml" <<POM
@@ -45,10 +44,7 @@ install() {
   </dependencies>
 </project>
 POM
-  rm -rf "$LIB"
-  if ! (cd "$CACHE" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB") >"$CACHE/mvn.log" 2>&1; then
-    cat "$CACHE/mvn.log" >&2; log "Maven could not fetch Maxwell $VERSION (see above)"; exit 1
-  fi
+  maven_runtime_jars "$CACHE" "$LIB" "Maxwell $VERSION"
   local shim="$CACHE/shim"
   rm -rf "$shim"; mkdir -p "$shim/src/jdk/nashorn/api/scripting" "$shim/classes"
   printf 'package jdk.nashorn.api.scripting;\npublic final class ScriptObjectMirror { private ScriptObjectMirror() {} }\n' \
