@@ -35,12 +35,26 @@ stop_pid() {
   rm -f "$f"
 }
 
-# maven_runtime_jars DIR LIB WHAT : with the pom.xml in DIR (a `pom` project whose
-# dependencies are what to fetch), copies their runtime jars into LIB with Maven (installing
+# maven_runtime_jars DIR LIB WHAT DEPENDENCIES : writes DIR/pom.xml (a `pom` project with the
+# given <dependency> elements) and copies their runtime jars into LIB with Maven (installing
 # Maven when missing); on failure shows Maven's log and exits.
 maven_runtime_jars() {
-  local dir="$1" lib="$2" what="$3"
+  local dir="$1" lib="$2" what="$3" deps="$4"
   command -v mvn >/dev/null || apt_install maven
+  log "fetching $what from Maven Central (once; cached in $dir)"
+  mkdir -p "$dir"
+  cat > "$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>maxwell-ha.local</groupId>
+  <artifactId>runtime-jars</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$deps
+  </dependencies>
+</project>
+POM
   rm -rf "$lib"
   if ! (cd "$dir" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$lib") >"$dir/mvn.log" 2>&1; then
     cat "$dir/mvn.log" >&2; log "Maven could not fetch $what (see above)"; exit 1

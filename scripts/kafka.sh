@@ -50,22 +50,9 @@ bootstrap() {
 
 install() {
   [ -f "$LIB/.complete" ] && return 0
-  log "fetching Kafka $VERSION from Maven Central (once; cached in $CACHE)"
-  mkdir -p "$CACHE"
-  cat > "$CACHE/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>maxwell-ha.local</groupId>
-  <artifactId>kafka-broker-runtime</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_runtime_jars "$CACHE" "$LIB" "Kafka $VERSION" "\
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
-  maven_runtime_jars "$CACHE" "$LIB" "Kafka $VERSION"
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>"
   touch "$LIB/.complete"
 }
 

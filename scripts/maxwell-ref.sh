@@ -24,27 +24,14 @@ LIB="$CACHE/lib"
 
 install() {
   [ -f "$LIB/.complete" ] && return 0
-  log "fetching Maxwell $VERSION from Maven Central (once; cached in $CACHE)"
-  mkdir -p "$CACHE"
-  cat > "$CACHE/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>maxwell-ha.local</groupId>
-  <artifactId>maxwell-reference</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_runtime_jars "$CACHE" "$LIB" "Maxwell $VERSION" "\
     <dependency>
       <groupId>com.zendesk</groupId><artifactId>maxwell</artifactId><version>$VERSION</version>
       <exclusions>
         <exclusion><groupId>org.apache.kafka</groupId><artifactId>kafka-clients</artifactId></exclusion>
       </exclusions>
     </dependency>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-clients</artifactId><version>$KAFKA_CLIENTS</version></dependency>
-  </dependencies>
-</project>
-POM
-  maven_runtime_jars "$CACHE" "$LIB" "Maxwell $VERSION"
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-clients</artifactId><version>$KAFKA_CLIENTS</version></dependency>"
   local shim="$CACHE/shim"
   rm -rf "$shim"; mkdir -p "$shim/src/jdk/nashorn/api/scripting" "$shim/classes"
   printf 'package jdk.nashorn.api.scripting;\npublic final class ScriptObjectMirror { private ScriptObjectMirror() {} }\n' \
