@@ -385,6 +385,8 @@ async fn cluster_follows_the_source_and_takes_over_during_it() {
             db_script(p, id, dom, &["stop"]);
         }
         let (lost, dups, zombie) = verdict(&msgs, 1..=written);
+        let sources: std::collections::BTreeSet<&str> = msgs.iter().map(|m| m.source.as_str()).collect();
+        assert_eq!(sources, ["11", "12"].into_iter().collect(), "rows name the server they were read from");
         println!("cluster through a virtual IP: {written} rows; {leader} killed with the source, {next} took over; lost {}, duplicated {}, zombie {zombie}", lost.len(), dups.len());
         assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} dup {:?} ({}) zombie {zombie}\n{logs}", sample(&lost), sample(&dups), copies(&msgs, &dups));
         logs

@@ -82,6 +82,9 @@ pub struct Transaction {
     pub meta: Vec<crate::encode::RowMeta>,
     /// server_id of the source that wrote this transaction.
     pub server_id: u32,
+    /// server_id of the server it was read from (in a dual-master pair, not always the one
+    /// that wrote it); set by the reader.
+    pub source_server_id: u32,
     /// Set when this is one part of a transaction handed on in several.
     pub part: Option<Part>,
     /// This transaction's share of the reader's queue budget, given back when it is dropped.

@@ -591,6 +591,7 @@ impl Reader {
                 // A spilled transaction comes in parts; only the last is a resume point.
                 let mut next = Some(tx);
                 while let Some(mut tx) = next {
+                    tx.source_server_id = self.info.server_id;
                     let done = tx.ends_transaction();
                     if done {
                         self.resume = tx.resume_point();

@@ -207,6 +207,8 @@ pub struct Msg {
     pub epoch: u64,
     /// The writing node (`maxwell.node` header).
     pub node: String,
+    /// The server the row was read from (`maxwell.source_server_id` header).
+    pub source: String,
 }
 
 pub fn messages(topic: &str, expected: usize) -> Vec<Msg> {
@@ -220,6 +222,7 @@ pub fn messages(topic: &str, expected: usize) -> Vec<Msg> {
             offset: m["offset"].as_u64().unwrap(),
             epoch: m["headers"]["maxwell.epoch"].as_str().unwrap_or("0").parse().unwrap(),
             node: m["headers"]["maxwell.node"].as_str().unwrap_or_default().to_string(),
+            source: m["headers"]["maxwell.source_server_id"].as_str().unwrap_or_default().to_string(),
         })
         .collect()
 }

@@ -46,6 +46,10 @@ pub struct Checkpoint {
     pub gtid: Option<GtidSet>,
     /// server_id of the source that wrote the transaction ending at `position`.
     pub server_id: u32,
+    /// server_id of the server `position` was read from (whose binlog it is in); absent in
+    /// checkpoints of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_server_id: Option<u32>,
     pub partial: Option<Partial>,
     /// The term (ZooKeeper epoch) and node that committed it.
     pub epoch: u64,
@@ -223,6 +227,7 @@ mod tests {
             position: BinlogPosition::new("mysql-bin.000003", 1234),
             gtid: Some("0-1-99".parse().unwrap()),
             server_id: 1,
+            source_server_id: Some(2),
             partial: Some(Partial { position: BinlogPosition::new("mysql-bin.000003", 99999), rows: 50000 }),
             epoch: 7,
             node_id: "n1".into(),
@@ -231,6 +236,10 @@ mod tests {
         let text = cp.to_string();
         assert!(text.contains("\"position\":\"mysql-bin.000003:1234\"") && text.contains("\"rows\":50000"), "{text}");
         assert_eq!(text.parse::<Checkpoint>().unwrap(), cp);
+        assert!(text.contains("\"source_server_id\":2"), "{text}");
+        // A checkpoint written before the source's identity was recorded still reads.
+        let old = text.replace(",\"source_server_id\":2", "");
+        assert_eq!(old.parse::<Checkpoint>().unwrap().source_server_id, None);
         assert!(matches!(cp.start(false), StartPosition::Checked { position, .. } if position == BinlogPosition::new("mysql-bin.000003", 1234)));
         assert!(matches!(cp.start(true), StartPosition::Gtid(_)));
         assert!("{\"position\":1}".parse::<Checkpoint>().unwrap_err().contains("not a checkpoint"));

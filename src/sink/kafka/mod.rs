@@ -15,8 +15,9 @@
 //!   aborted nothing more is handed to the producer.
 //! - Every message carries `maxwell.position` (end of its transaction), `maxwell.gtid` (GTID
 //!   set after it, when known), `maxwell.row`/`maxwell.rows` (index and count in the
-//!   transaction), `maxwell.server_id` (the source server that wrote it) and, in a cluster,
-//!   `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`.
+//!   transaction), `maxwell.server_id` (the source server that wrote it),
+//!   `maxwell.source_server_id` (the server it was read from: in a dual-master pair not always
+//!   the writer) and, in a cluster, `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`.
 
 mod ack;
 pub mod checkpoint;
@@ -311,6 +312,7 @@ impl KafkaSink {
         let pos_text = tx.position.to_string();
         let gtid_text = tx.gtid_set.as_ref().map(|g| g.to_string());
         let server_text = tx.server_id.to_string();
+        let source_text = tx.source_server_id.to_string();
         let n = tx.row_ends.len();
         // A part of a spilled transaction: row indexes count from the transaction's start.
         let first = tx.first_row();
@@ -363,7 +365,8 @@ impl KafkaSink {
                 .insert(Header { key: "maxwell.position", value: Some(pos_text.as_str()) })
                 .insert(Header { key: "maxwell.row", value: Some(row_text.as_str()) })
                 .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) })
-                .insert(Header { key: "maxwell.server_id", value: Some(server_text.as_str()) });
+                .insert(Header { key: "maxwell.server_id", value: Some(server_text.as_str()) })
+                .insert(Header { key: "maxwell.source_server_id", value: Some(source_text.as_str()) });
             if let Some(g) = &gtid_text {
                 headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
             }
@@ -410,6 +413,7 @@ impl KafkaSink {
             }
             Mode::ExactlyOnce(t) => {
                 t.boundary = point;
+                t.source_server_id = Some(tx.source_server_id).filter(|id| *id != 0);
                 t.partial = None;
                 t.last_ts = tx.ts;
                 t.txs += 1;

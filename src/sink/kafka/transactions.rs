@@ -89,6 +89,8 @@ pub(super) struct Transactional {
     pub boundary: ResumePoint,
     /// Rows of the binlog transaction after `boundary` already handed to Kafka.
     pub partial: Option<Partial>,
+    /// The server `boundary` was read from.
+    pub source_server_id: Option<u32>,
     /// Commit time (Unix seconds) of the last binlog transaction added, for the latency metric.
     pub last_ts: u32,
     /// Binlog transactions completed in the open Kafka transaction.
@@ -107,7 +109,7 @@ impl Transactional {
         acked: watch::Sender<Option<ResumePoint>>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
-        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, last_ts: 0, txs: 0, acked, progress }
+        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, source_server_id: None, last_ts: 0, txs: 0, acked, progress }
     }
 
     /// Opens a Kafka transaction unless one is open.
@@ -147,6 +149,7 @@ impl Transactional {
             position: self.boundary.position.clone(),
             gtid: self.boundary.gtid.clone(),
             server_id: self.boundary.server_id,
+            source_server_id: self.source_server_id,
             partial: self.partial.clone(),
             epoch: self.s.epoch,
             node_id: self.s.node_id.clone(),
