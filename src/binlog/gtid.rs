@@ -291,6 +291,19 @@ impl GtidSet {
             GtidSet::Mysql(s) => s.is_empty(),
         }
     }
+    /// Whether every transaction of `other` is in this set (a position at or after `other`'s
+    /// on any server of the replication topology). Sets of different families: false.
+    pub fn covers(&self, other: &Self) -> bool {
+        match (self, other) {
+            (GtidSet::Maria(a), GtidSet::Maria(b)) => b.iter().all(|g| a.contains(g)),
+            (GtidSet::Mysql(a), GtidSet::Mysql(b)) => b.iter().all(|(sid, ivs)| {
+                let mine: Vec<(u64, u64)> = a.iter().find(|(s, _)| *s == sid).map(|(_, i)| i.to_vec()).unwrap_or_default();
+                ivs.iter().all(|(lo, hi)| mine.iter().any(|(a, b)| a <= lo && hi <= b))
+            }),
+            _ => false,
+        }
+    }
+
     /// Union of two sets of the same family; `None` when the families differ.
     pub fn union(&self, other: &Self) -> Option<Self> {
         match (self, other) {
@@ -339,6 +352,20 @@ impl<'de> Deserialize<'de> for GtidSet {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn covers_across_servers() {
+        let g = |t: &str| t.parse::<GtidSet>().unwrap();
+        assert!(g("1-11-10,2-12-5").covers(&g("1-11-10,2-12-4")));
+        assert!(g("1-11-10,2-12-5").covers(&g("1-11-10")));
+        assert!(!g("1-11-10,2-12-5").covers(&g("1-11-11")));
+        assert!(!g("1-11-10").covers(&g("1-11-10,2-12-1")), "a domain it lacks");
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        assert!(g(&format!("{u}:1-100")).covers(&g(&format!("{u}:5-7:9"))));
+        assert!(!g(&format!("{u}:1-5:7-9")).covers(&g(&format!("{u}:4-8"))), "a hole");
+        assert!(!g(&format!("{u}:1-5")).covers(&g("0-1-1")), "families differ");
+    }
+
     use super::*;
 
     const U1: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";

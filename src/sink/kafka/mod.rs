@@ -340,9 +340,14 @@ impl KafkaSink {
             match &mut self.mode {
                 Mode::AtLeastOnce { last_written, skipped, .. } => {
                     if let Some(Some(l)) = last_written.get(&(topic.clone(), partition)) {
-                        // Positions compare only within one source server (file numbers
-                        // restart on another): after a change of server nothing is skipped.
-                        if l.server_id.is_none_or(|s| s == tx.server_id) && (&tx.position, i) <= (&l.position, l.row) {
+                        let c = scan::Candidate {
+                            position: &tx.position,
+                            row: i,
+                            server_id: tx.server_id,
+                            source_server_id: tx.source_server_id,
+                            gtid: tx.gtid_set.as_ref(),
+                        };
+                        if l.covers(&c) {
                             *skipped += 1;
                             continue;
                         }
