@@ -385,9 +385,22 @@ async fn cluster_follows_the_source_and_takes_over_during_it() {
             db_script(p, id, dom, &["stop"]);
         }
         let (lost, dups, zombie) = verdict(&msgs, 1..=written);
+        // Commit order within each partition (ids are written in increasing order).
+        let mut by_part: std::collections::BTreeMap<u64, Vec<(u64, u64)>> = Default::default();
+        for m in &msgs {
+            by_part.entry(m.partition).or_default().push((m.offset, m.id));
+        }
+        let out_of_order: usize = by_part
+            .values_mut()
+            .map(|v| {
+                v.sort();
+                v.windows(2).filter(|w| w[1].1 <= w[0].1).count()
+            })
+            .sum();
+        assert_eq!(out_of_order, 0, "rows out of commit order within a partition");
         let sources: std::collections::BTreeSet<&str> = msgs.iter().map(|m| m.source.as_str()).collect();
         assert_eq!(sources, ["11", "12"].into_iter().collect(), "rows name the server they were read from");
-        println!("cluster through a virtual IP: {written} rows; {leader} killed with the source, {next} took over; lost {}, duplicated {}, zombie {zombie}", lost.len(), dups.len());
+        println!("cluster through a virtual IP: {written} rows; {leader} killed with the source, {next} took over; lost {}, duplicated {}, zombie {zombie}, out of order 0", lost.len(), dups.len());
         assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} dup {:?} ({}) zombie {zombie}\n{logs}", sample(&lost), sample(&dups), copies(&msgs, &dups));
         logs
     };
