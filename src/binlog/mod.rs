@@ -13,6 +13,7 @@ pub mod position;
 pub mod reader;
 pub mod rows;
 pub mod schema;
+pub mod source;
 pub mod tls;
 pub mod values;
 pub mod wkt;
