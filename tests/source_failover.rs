@@ -378,6 +378,14 @@ async fn cluster_drill(delivery: &str) {
         w.resume_on(1);
         let (next, _) = cl.wait_leader(Some(&leader), Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
+        // `maxwell-cli cluster status` names the server the new leader reads from.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
+            .args(["--zookeeper", &zk_servers(), "--root", &cl.root, "--json", "cluster", "status"])
+            .output()
+            .unwrap();
+        let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let reads: Vec<&str> = st["members"].as_array().into_iter().flatten().filter_map(|m| m["source"].as_str()).collect();
+        assert_eq!(reads, vec![format!("127.0.0.1:{} (server_id 12)", vip.port)], "cluster status: {st}");
         cl.start(&leader, None);
 
         // A comes back; writes and the VIP switch back to it.
