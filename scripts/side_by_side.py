@@ -336,13 +336,16 @@ def conformance(args):
     start = master_position(c)
     ours = start_ours(args.maxwell_ha, args.port, start, filt)
     t0 = time.monotonic()
-    expected = workload(c, db)
-    done = lambda p: any(f'"table":"done"' in l for _, l in p.lines)
-    ours.wait_for(done, 120, "maxwell-ha's last row")
-    ref.wait_for(done, 120, "Maxwell's last row")
-    if args.keep:
-        ref.save(os.path.join(args.keep, "maxwell.jsonl")); ours.save(os.path.join(args.keep, "maxwell-ha.jsonl"))
-    ref.stop(); ours.stop()
+    try:
+        expected = workload(c, db)
+        done = lambda p: any(f'"table":"done"' in l for _, l in p.lines)
+        ours.wait_for(done, 120, "maxwell-ha's last row")
+        ref.wait_for(done, 120, "Maxwell's last row")
+        if args.keep:
+            ref.save(os.path.join(args.keep, "maxwell.jsonl")); ours.save(os.path.join(args.keep, "maxwell-ha.jsonl"))
+    finally:
+        # Both stop whatever happened (a failed run leaves no process behind).
+        ref.stop(); ours.stop()
     dbs = {db, f"{db}_tmp"}
     a, b = parse(ours.lines, dbs), parse(ref.lines, dbs)
     n, same, known, unknown = compare(a, b)
@@ -403,18 +406,20 @@ def throughput(args):
                 p = start_ours(args.maxwell_ha, args.port, start, filt, extra + topic)
             else:
                 p = start_maxwell(args.port, f"{tag}{sink}", filt, extra + topic + [f"--init_position={start}:0", "--replay"])
-            if sink == "stdout":
-                rows = lambda p: [t for t, l in p.lines if l.startswith("{")]
-                p.wait_for(lambda p: len(rows(p)) >= args.rows, 900, f"{who}: {args.rows} rows")
-                ts = rows(p)
-                secs = ts[-1] - ts[0]
-            else:
-                t0 = kafka_first_time(args.kafka, f"{tag}-{who}", p)
-                kafka_wait(args.kafka, f"{tag}-{who}", args.rows, p)
-                secs = time.monotonic() - t0
-            results[f"{who}_{sink}_rows_per_sec"] = round(args.rows / max(secs, 1e-6))
-            results[f"{who}_{sink}_peak_rss_kib"] = p.peak_rss_kib()
-            p.stop()
+            try:
+                if sink == "stdout":
+                    rows = lambda p: [t for t, l in p.lines if l.startswith("{")]
+                    p.wait_for(lambda p: len(rows(p)) >= args.rows, 900, f"{who}: {args.rows} rows")
+                    ts = rows(p)
+                    secs = ts[-1] - ts[0]
+                else:
+                    t0 = kafka_first_time(args.kafka, f"{tag}-{who}", p)
+                    kafka_wait(args.kafka, f"{tag}-{who}", args.rows, p)
+                    secs = time.monotonic() - t0
+                results[f"{who}_{sink}_rows_per_sec"] = round(args.rows / max(secs, 1e-6))
+                results[f"{who}_{sink}_peak_rss_kib"] = p.peak_rss_kib()
+            finally:
+                p.stop()
         results[f"ratio_{sink}"] = round(results[f"maxwell_ha_{sink}_rows_per_sec"] / max(results[f"maxwell_{sink}_rows_per_sec"], 1), 2)
     print(json.dumps(results, indent=1))
     return 0
