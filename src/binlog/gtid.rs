@@ -297,7 +297,7 @@ impl GtidSet {
         match (self, other) {
             (GtidSet::Maria(a), GtidSet::Maria(b)) => b.iter().all(|g| a.contains(g)),
             (GtidSet::Mysql(a), GtidSet::Mysql(b)) => b.iter().all(|(sid, ivs)| {
-                let mine: Vec<(u64, u64)> = a.iter().find(|(s, _)| *s == sid).map(|(_, i)| i.to_vec()).unwrap_or_default();
+                let mine: &[(u64, u64)] = a.iter().find(|(s, _)| *s == sid).map_or(&[], |(_, i)| i);
                 ivs.iter().all(|(lo, hi)| mine.iter().any(|(a, b)| a <= lo && hi <= b))
             }),
             _ => false,
@@ -352,6 +352,7 @@ impl<'de> Deserialize<'de> for GtidSet {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn covers_across_servers() {
@@ -360,13 +361,11 @@ mod tests {
         assert!(g("1-11-10,2-12-5").covers(&g("1-11-10")));
         assert!(!g("1-11-10,2-12-5").covers(&g("1-11-11")));
         assert!(!g("1-11-10").covers(&g("1-11-10,2-12-1")), "a domain it lacks");
-        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
-        assert!(g(&format!("{u}:1-100")).covers(&g(&format!("{u}:5-7:9"))));
-        assert!(!g(&format!("{u}:1-5:7-9")).covers(&g(&format!("{u}:4-8"))), "a hole");
-        assert!(!g(&format!("{u}:1-5")).covers(&g("0-1-1")), "families differ");
+        assert!(g(&format!("{U1}:1-100")).covers(&g(&format!("{U1}:5-7:9"))));
+        assert!(!g(&format!("{U1}:1-5:7-9")).covers(&g(&format!("{U1}:4-8"))), "a hole");
+        assert!(!g(&format!("{U1}:1-100")).covers(&g(&format!("{U2}:1"))), "another source uuid");
+        assert!(!g(&format!("{U1}:1-5")).covers(&g("0-1-1")), "families differ");
     }
-
-    use super::*;
 
     const U1: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
     const U2: &str = "8d9b2b8c-1e2f-11ee-a9d3-0242ac110002";

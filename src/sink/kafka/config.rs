@@ -182,10 +182,11 @@ pub fn sanitize(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn props(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// `kafka.*` properties (prefix stripped) from pairs; shared by the sink's unit tests.
+    pub(in crate::sink::kafka) fn props(kv: &[(&str, &str)]) -> Vec<(String, String)> {
         kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 

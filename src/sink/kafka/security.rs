@@ -105,11 +105,8 @@ fn jaas_credentials(v: &str) -> Result<(String, String), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::tests::props as p;
     use super::*;
-
-    fn p(kv: &[(&str, &str)]) -> Vec<(String, String)> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
 
     #[test]
     fn java_settings_become_librdkafka_ones() {
