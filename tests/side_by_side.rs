@@ -54,7 +54,7 @@ async fn switch_from_a_running_maxwell_to_a_cluster() {
     let schema = format!("{tag}_schema");
 
     let log = std::env::temp_dir().join(format!("{tag}-maxwell.log"));
-    let mut maxwell = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/maxwell-ref.sh"))
+    let maxwell = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/maxwell-ref.sh"))
         .args([
             "run".to_string(),
             "--host=127.0.0.1".into(),
@@ -76,17 +76,18 @@ async fn switch_from_a_running_maxwell_to_a_cluster() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let mut maxwell = KillOnDrop(maxwell);
     let maxwell_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let t0 = Instant::now();
     while !maxwell_log().contains("Binlog connected") {
-        assert!(t0.elapsed() < Duration::from_secs(120) && maxwell.try_wait().unwrap().is_none(), "Maxwell did not start:\n{}", maxwell_log());
+        assert!(t0.elapsed() < Duration::from_secs(120) && maxwell.0.try_wait().unwrap().is_none(), "Maxwell did not start:\n{}", maxwell_log());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Maxwell starts at the end of the binlog: every row written from now on is owed.
     let writer = Writer::start(&db, Duration::from_millis(10));
     tokio::time::sleep(Duration::from_secs(5)).await;
-    signal(maxwell.id(), "TERM");
-    let st = maxwell.wait().unwrap();
+    signal(maxwell.0.id(), "TERM");
+    let st = maxwell.0.wait().unwrap();
     let stored: Option<(String, u64)> = {
         use mysql_async::prelude::Queryable;
         c.query_first(format!("SELECT binlog_file, binlog_position FROM {schema}.positions WHERE client_id = '{tag}'")).await.unwrap()
@@ -122,4 +123,14 @@ async fn switch_from_a_running_maxwell_to_a_cluster() {
 async fn writer_rows_now(c: &mut mysql_async::Conn, db: &str) -> u64 {
     use mysql_async::prelude::Queryable;
     c.query_first::<Option<u64>, _>(format!("SELECT MAX(id) FROM {db}.t")).await.unwrap().flatten().unwrap_or(0)
+}
+
+/// A child process killed (and reaped) when dropped, also when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

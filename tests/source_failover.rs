@@ -20,16 +20,20 @@ fn pair_ports() -> [u16; 2] {
     [mysql_port() + 20, mysql_port() + 21]
 }
 
-/// `scripts/mariadb.sh` for one server of the pair.
-fn db_script(port: u16, server_id: u32, domain: u32, args: &[&str]) -> String {
-    let out = std::process::Command::new("bash")
+/// `scripts/mariadb.sh` for one server of the pair, as it ran.
+fn db_script_output(port: u16, server_id: u32, domain: u32, args: &[&str]) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mariadb.sh"))
         .args(args)
         .env("MARIADB_PORT", port.to_string())
         .env("MARIADB_SERVER_ID", server_id.to_string())
         .env("MARIADB_DOMAIN_ID", domain.to_string())
         .output()
-        .unwrap();
+}
+
+/// `scripts/mariadb.sh` for one server of the pair; its stdout (it must succeed).
+fn db_script(port: u16, server_id: u32, domain: u32, args: &[&str]) -> String {
+    let out = db_script_output(port, server_id, domain, args).unwrap();
     assert!(out.status.success(), "mariadb.sh {args:?} on {port}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -55,6 +59,49 @@ async fn caught_up(from: u16, to: u16, db: &str) {
         }
         assert!(t0.elapsed() < Duration::from_secs(60), "replication {from} → {to} did not catch up");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The two masters, A (server_id 11, gtid_domain_id 1) and B (12, 2), freshly reset and
+/// replicating from each other by GTID, with `db.t` created on A and replicated to B. Both
+/// servers are stopped when the pair is dropped, also when an assertion fails.
+struct Pair {
+    a: u16,
+    b: u16,
+}
+
+impl Pair {
+    async fn start(db: &str) -> Self {
+        let [a, b] = pair_ports();
+        let pair = Pair { a, b };
+        db_script(a, 11, 1, &["reset"]);
+        db_script(b, 12, 2, &["reset"]);
+        db_script(a, 11, 1, &["replicate-from", &b.to_string()]);
+        db_script(b, 12, 2, &["replicate-from", &a.to_string()]);
+        let mut ca = conn_to(a).await.unwrap();
+        ca.query_drop(format!("CREATE DATABASE {db}")).await.unwrap();
+        ca.query_drop(format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")).await.unwrap();
+        drop(ca);
+        caught_up(a, b, db).await;
+        pair
+    }
+
+    /// kill -9 of A.
+    fn kill_a(&self) {
+        signal(db_script(self.a, 11, 1, &["pid"]).trim().parse().unwrap(), "KILL");
+    }
+
+    /// A started again (it catches up from B by itself).
+    fn restart_a(&self) {
+        db_script(self.a, 11, 1, &["start"]);
+    }
+}
+
+impl Drop for Pair {
+    /// Never panics (it may run while a failed assertion unwinds).
+    fn drop(&mut self) {
+        let _ = db_script_output(self.a, 11, 1, &["stop"]);
+        let _ = db_script_output(self.b, 12, 2, &["stop"]);
     }
 }
 
@@ -178,19 +225,9 @@ enum Route {
 /// VIP). Returns (rows, lost, duplicated, out of order, kill → first row from B).
 async fn drill(route: &mut Route, tag: &str) -> (u64, Vec<u64>, Vec<u64>, usize, Duration, String) {
     let _turn = PAIR.lock().await;
-    let [pa, pb] = pair_ports();
-    let (a, b) = ((pa, 11, 1), (pb, 12, 2));
-    for (p, id, dom) in [a, b] {
-        db_script(p, id, dom, &["reset"]);
-    }
-    db_script(pa, 11, 1, &["replicate-from", &pb.to_string()]);
-    db_script(pb, 12, 2, &["replicate-from", &pa.to_string()]);
     let db = unique(tag);
-    let mut ca = conn_to(pa).await.unwrap();
-    ca.query_drop(format!("CREATE DATABASE {db}")).await.unwrap();
-    ca.query_drop(format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")).await.unwrap();
-    drop(ca);
-    caught_up(pa, pb, &db).await;
+    let pair = Pair::start(&db).await;
+    let (pa, pb) = (pair.a, pair.b);
 
     let host = match route {
         Route::HostList => format!("127.0.0.1:{pa},127.0.0.1:{pb}"),
@@ -226,7 +263,7 @@ async fn drill(route: &mut Route, tag: &str) -> (u64, Vec<u64>, Vec<u64>, usize,
     caught_up(pa, pb, &db).await;
     let before_kill = w.last.load(Ordering::SeqCst);
     drain(&mut node, &mut out);
-    signal(db_script(pa, 11, 1, &["pid"]).trim().parse().unwrap(), "KILL");
+    pair.kill_a();
     let killed = Instant::now();
     move_vip(pb);
     w.resume_on(1);
@@ -248,7 +285,7 @@ async fn drill(route: &mut Route, tag: &str) -> (u64, Vec<u64>, Vec<u64>, usize,
     run(3).await;
 
     // A comes back (it catches up from B); writes (and the VIP) switch back to it.
-    db_script(pa, 11, 1, &["start"]);
+    pair.restart_a();
     w.pause().await;
     caught_up(pb, pa, &db).await;
     move_vip(pa);
@@ -277,9 +314,7 @@ async fn drill(route: &mut Route, tag: &str) -> (u64, Vec<u64>, Vec<u64>, usize,
             out.push((Instant::now(), id));
         }
     }
-    for (p, id, dom) in [a, b] {
-        db_script(p, id, dom, &["stop"]);
-    }
+    drop(pair);
     assert!(st.success(), "node exit {st}: {err}");
     let ids: Vec<u64> = out.iter().map(|(_, id)| *id).collect();
     let mut seen = std::collections::BTreeMap::new();
@@ -344,17 +379,8 @@ async fn cluster_drill(delivery: &str) {
     let topic = format!("{tag}_rows");
     create_topic(&topic, 3);
     let r = {
-        let [pa, pb] = pair_ports();
-        for (p, id, dom) in [(pa, 11, 1), (pb, 12, 2)] {
-            db_script(p, id, dom, &["reset"]);
-        }
-        db_script(pa, 11, 1, &["replicate-from", &pb.to_string()]);
-        db_script(pb, 12, 2, &["replicate-from", &pa.to_string()]);
-        let mut ca = conn_to(pa).await.unwrap();
-        ca.query_drop(format!("CREATE DATABASE {db}")).await.unwrap();
-        ca.query_drop(format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")).await.unwrap();
-        drop(ca);
-        caught_up(pa, pb, &db).await;
+        let pair = Pair::start(&db).await;
+        let (pa, pb) = (pair.a, pair.b);
         // B's binlog files do not line up with A's (as between two real servers).
         conn_to(pb).await.unwrap().query_drop("FLUSH BINARY LOGS").await.unwrap();
         vip.point_to(pa);
@@ -373,7 +399,7 @@ async fn cluster_drill(delivery: &str) {
         w.pause().await;
         caught_up(pa, pb, &db).await;
         signal(cl.node(&leader).child.id(), "KILL");
-        signal(db_script(pa, 11, 1, &["pid"]).trim().parse().unwrap(), "KILL");
+        pair.kill_a();
         vip.point_to(pb);
         w.resume_on(1);
         let (next, _) = cl.wait_leader(Some(&leader), Duration::from_secs(30)).await;
@@ -389,7 +415,7 @@ async fn cluster_drill(delivery: &str) {
         cl.start(&leader, None);
 
         // A comes back; writes and the VIP switch back to it.
-        db_script(pa, 11, 1, &["start"]);
+        pair.restart_a();
         w.pause().await;
         caught_up(pb, pa, &db).await;
         vip.point_to(pa);
@@ -401,9 +427,7 @@ async fn cluster_drill(delivery: &str) {
         let msgs = messages(&topic, written as usize);
         let logs = cl.logs();
         cl.stop_all();
-        for (p, id, dom) in [(pa, 11, 1), (pb, 12, 2)] {
-            db_script(p, id, dom, &["stop"]);
-        }
+        drop(pair);
         let (lost, dups, zombie) = verdict(&msgs, 1..=written);
         // Commit order within each partition (ids are written in increasing order).
         let mut by_part: std::collections::BTreeMap<u64, Vec<(u64, u64)>> = Default::default();
