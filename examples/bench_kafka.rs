@@ -93,7 +93,7 @@ fn main() {
                 let mut sink = if mode == "pipeline-eos" {
                     eos_sink(&kcfg, reader.resume.clone()).await
                 } else {
-                    KafkaSink::new(&kcfg, false, None, Default::default()).expect("sink")
+                    KafkaSink::new(&kcfg, None, None, Default::default()).expect("sink")
                 };
                 sink.checkpoint_now().await.expect("first checkpoint");
                 // Timed from here: both modes with a connected, ready producer.
@@ -162,7 +162,7 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
     let start = maxwell_ha::binlog::reader::StartPosition::File(format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()).parse().unwrap());
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, &start).await.expect("open");
-    let mut sink = if eos { eos_sink(&kcfg, reader.resume.clone()).await } else { KafkaSink::new(&kcfg, false, None, Default::default()).expect("sink") };
+    let mut sink = if eos { eos_sink(&kcfg, reader.resume.clone()).await } else { KafkaSink::new(&kcfg, None, None, Default::default()).expect("sink") };
     sink.checkpoint_now().await.expect("first checkpoint");
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let cancel = CancellationToken::new();

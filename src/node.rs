@@ -188,7 +188,7 @@ fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: R
     match (&ctl.txn, &ctl.producer) {
         (Some((settings, partial)), Some(p)) => Ok(KafkaSink::exactly_once(k, p.clone(), settings.clone(), start, partial.clone(), ctl.progress.clone())),
         (Some(_), None) => Err(KafkaSinkError::Fatal("exactly-once mode without this term's producer".into())),
-        (None, _) => KafkaSink::new(k, ctl.dedup, ctl.producer.clone(), ctl.progress.clone()),
+        (None, _) => KafkaSink::new(k, ctl.dedup.then_some(start), ctl.producer.clone(), ctl.progress.clone()),
     }
 }
 

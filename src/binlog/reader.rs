@@ -217,7 +217,8 @@ pub async fn resolve_start(conn: &mut Conn, info: &ServerInfo, start: &StartPosi
                     conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (p.file.clone(), p.pos)).await.map_err(q)?;
                 g.and_then(|g| g.0).filter(|s| !s.is_empty()).and_then(|s| s.parse().ok())
             } else {
-                None
+                // The whole set at that position, not only the GTIDs this term will see.
+                super::mysql_dump::gtid_at(conn, &p.file, p.pos).await?.map(GtidSet::Mysql)
             };
             Ok(ResumePoint { position: p.clone(), gtid, server_id: info.server_id })
         }
@@ -229,7 +230,7 @@ pub async fn resolve_start(conn: &mut Conn, info: &ServerInfo, start: &StartPosi
                         conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (p.file.clone(), p.pos)).await.map_err(q)?;
                     at.and_then(|a| a.0).and_then(|a| a.parse::<GtidSet>().ok())
                 }
-                (true, Flavor::MySql) => Some(g.clone()),
+                (true, Flavor::MySql) => super::mysql_dump::gtid_at(conn, &p.file, p.pos).await?.map(GtidSet::Mysql),
             };
             if here.as_ref() == Some(g) {
                 return Ok(ResumePoint { position: p.clone(), gtid: Some(g.clone()), server_id: info.server_id });

@@ -3,7 +3,8 @@
 //! - At-least-once (single node; a cluster with `ha_delivery=at_least_once`): idempotent
 //!   producer, `acks=all`; a transaction's position becomes *acknowledged* only when every row
 //!   of it and of every earlier transaction has been acknowledged (`ack`). After a takeover
-//!   the last message of each partition is read and rows at or before it are skipped (`scan`).
+//!   the last message of each partition is read and rows at or before it are skipped, never
+//!   past a hole in the previous term's message numbers (`maxwell.seq`, `scan`).
 //! - Exactly-once (a cluster's default): rows in Kafka transactions of the cluster's one
 //!   `transactional.id`, each closed by a checkpoint record (`transactions`, `checkpoint`);
 //!   the acknowledged position is the last committed checkpoint.
@@ -17,7 +18,8 @@
 //!   set after it, when known), `maxwell.row`/`maxwell.rows` (index and count in the
 //!   transaction), `maxwell.server_id` (the source server that wrote it),
 //!   `maxwell.source_server_id` (the server it was read from: in a dual-master pair not always
-//!   the writer) and, in a cluster, `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`.
+//!   the writer) and, in a cluster, `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`
+//!   (at-least-once also `maxwell.seq`).
 
 mod ack;
 pub mod checkpoint;
@@ -32,7 +34,7 @@ pub use ack::is_retriable;
 pub use checkpoint::{Checkpoint, Partial};
 pub use config::{client_config, create_producer, create_transactional_producer, Delivery, KafkaConfig};
 pub use freeze::FreezeGuard;
-pub use scan::{create_scanner, Scanner};
+pub use scan::{create_scanner, read_last_rows, LastRow, Scanner};
 pub use transactions::TxnSettings;
 
 use super::partition::partition_for;
@@ -86,7 +88,13 @@ enum Mode {
     AtLeastOnce {
         pending: mpsc::Sender<Pending>,
         acker: tokio::task::JoinHandle<()>,
-        dedup: bool,
+        /// After a takeover: the new term's start, so the scan checks the previous term's
+        /// messages back to it (`None`: skip nothing, number nothing).
+        dedup: Option<ResumePoint>,
+        /// This sink's run (its start in ms: a term may stream more than once) and, per
+        /// (topic, partition), the messages it sent there (`maxwell.seq`).
+        run: u128,
+        seq: HashMap<(String, i32), u64>,
         /// Per (topic, partition): the last row already in Kafka, once looked up.
         last_written: HashMap<(String, i32), Option<scan::LastRow>>,
         /// Rows skipped because they were already in Kafka (logged when the sink drains).
@@ -119,9 +127,10 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
-    /// An at-least-once sink. `producer`: an already connected producer to reuse (a standby
-    /// keeps one warm, so a takeover does not wait for connections and a producer id).
-    pub fn new(cfg: &KafkaConfig, dedup: bool, producer: Option<FutureProducer>, progress: std::sync::Arc<crate::progress::Progress>) -> Result<Self, KafkaSinkError> {
+    /// An at-least-once sink. `dedup`: a cluster term's start, after which rows already in
+    /// Kafka are skipped (see `scan`). `producer`: an already connected producer to reuse (a
+    /// standby keeps one warm, so a takeover does not wait for connections and a producer id).
+    pub fn new(cfg: &KafkaConfig, dedup: Option<ResumePoint>, producer: Option<FutureProducer>, progress: std::sync::Arc<crate::progress::Progress>) -> Result<Self, KafkaSinkError> {
         let producer = match producer {
             Some(p) => p,
             None => create_producer(cfg)?,
@@ -130,7 +139,7 @@ impl KafkaSink {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
         let acker = tokio::spawn(ack_in_order(prx, atx, ftx, progress.clone()));
-        let mode = Mode::AtLeastOnce { pending: ptx, acker, dedup, last_written: HashMap::new(), skipped: 0 };
+        let mode = Mode::AtLeastOnce { pending: ptx, acker, dedup, run: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()), seq: HashMap::new(), last_written: HashMap::new(), skipped: 0 };
         Ok(Self::with_mode(cfg, producer, mode, arx, frx, None, progress))
     }
 
@@ -218,8 +227,9 @@ impl KafkaSink {
         match n {
             Some((None, n)) if n > 0 => {
                 self.partitions.insert(topic.to_string(), n);
-                if matches!(self.mode, Mode::AtLeastOnce { dedup: true, .. }) {
-                    self.scan_topic(topic, n).await?;
+                if let Mode::AtLeastOnce { dedup: Some(start), .. } = &self.mode {
+                    let start = start.clone();
+                    self.scan_topic(topic, n, start).await?;
                 }
                 Ok(n)
             }
@@ -236,14 +246,14 @@ impl KafkaSink {
     }
 
     /// Reads the last row of every partition of `topic` (one consumer, all partitions at once).
-    async fn scan_topic(&mut self, topic: &str, partitions: i32) -> Result<(), KafkaSinkError> {
+    async fn scan_topic(&mut self, topic: &str, partitions: i32, start: ResumePoint) -> Result<(), KafkaSinkError> {
         let scanner = match &self.scanner {
             Some(s) => s.clone(),
             None => create_scanner(&self.props)?,
         };
         let t = topic.to_string();
         let cluster = self.provenance.as_ref().map(|p| p.cluster.clone());
-        let found = tokio::task::spawn_blocking(move || scan::read_last_rows(&scanner, &t, partitions, cluster.as_deref()))
+        let found = tokio::task::spawn_blocking(move || scan::read_last_rows(&scanner, &t, partitions, cluster.as_deref(), &start))
             .await
             .expect("scan task")
             .map_err(|e| KafkaSinkError::Transient(format!("cannot read the last messages of {topic} to avoid duplicates: {e}")))?;
@@ -366,7 +376,7 @@ impl KafkaSink {
             }
             let key = self.routing.key(meta);
             let row_text = i.to_string();
-            let mut headers = OwnedHeaders::new_with_capacity(8)
+            let mut headers = OwnedHeaders::new_with_capacity(10)
                 .insert(Header { key: "maxwell.position", value: Some(pos_text.as_str()) })
                 .insert(Header { key: "maxwell.row", value: Some(row_text.as_str()) })
                 .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) })
@@ -381,10 +391,22 @@ impl KafkaSink {
                     .insert(Header { key: "maxwell.node", value: Some(p.node.as_str()) })
                     .insert(Header { key: "maxwell.epoch", value: Some(p.epoch.as_str()) });
             }
+            // At-least-once in a cluster: this message's number in its partition this term.
+            let numbered = match &self.mode {
+                Mode::AtLeastOnce { dedup: Some(_), seq, run, .. } => Some((*run, seq.get(&(topic.clone(), partition)).copied().unwrap_or(0))),
+                _ => None,
+            };
+            let seq_text = numbered.map(|(run, n)| format!("{run}-{n}"));
+            if let Some(n) = &seq_text {
+                headers = headers.insert(Header { key: "maxwell.seq", value: Some(n.as_str()) });
+            }
             let mut record = FutureRecord::to(&topic).payload(value).key(&key).partition(partition).headers(headers);
             loop {
                 match self.producer.send_result(record) {
                     Ok(d) => {
+                        if let (Some((_, n)), Mode::AtLeastOnce { seq, .. }) = (numbered, &mut self.mode) {
+                            seq.insert((topic.clone(), partition), n + 1);
+                        }
                         crate::metrics::get().bytes.inc_by((value.len() + key.len()) as u64);
                         self.progress.sent(1);
                         if !self.is_exactly_once() {
@@ -450,8 +472,8 @@ impl KafkaSink {
                 let _ = acker.await;
                 err = failed.borrow().clone();
                 if err.is_some() {
-                    // A row failed: rows queued behind it must not land after it, or the next
-                    // term's scan would skip the failed one (a gap). Drop them instead.
+                    // A row failed: rows queued behind it are dropped (the next term's scan
+                    // would not skip past the hole they leave, but they would be repeats).
                     producer.purge(PurgeConfig::default().queue().non_blocking());
                 }
                 let p = producer.clone();

@@ -1,6 +1,7 @@
 //! Finding the newest record of a partition that matches: read back from the partition's end
 //! in growing windows (1 or 16 records, then ×16), each window read forward to the end.
-//! Used by the exactly-once checkpoint read and by the at-least-once takeover scan.
+//! Used by the exactly-once checkpoint read and by the at-least-once takeover scan (which
+//! also walks back record by record: [`walk_back`]).
 //!
 //! Invariants:
 //! - Only records of the window asked for count (a consumer kept across reads may still hold
@@ -84,32 +85,85 @@ pub fn read_window<T>(
     deadline: Instant,
     pick: &mut impl FnMut(&BorrowedMessage<'_>) -> Result<Option<T>, String>,
 ) -> Result<Option<T>, ReadBackError> {
+    let mut best = None;
+    read_range(consumer, topic, partition, from, to, deadline, &mut |m| {
+        if let Some(t) = pick(m)? {
+            best = Some(t); // records come in offset order: the last accepted is the newest
+        }
+        Ok(())
+    })?;
+    Ok(best)
+}
+
+/// Walks the records of `topic`/`partition` from the newest back: `decode` reads a record
+/// (`None`: not one to look at), `step` is given them newest first and returns `true` to stop.
+/// Windows grow as in [`newest`]; each record is decoded once. Ends at the oldest record
+/// within `lookback` when `step` never stops.
+pub fn walk_back<T>(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    lookback: Lookback,
+    deadline: Instant,
+    mut decode: impl FnMut(&BorrowedMessage<'_>) -> Option<T>,
+    mut step: impl FnMut(T) -> bool,
+) -> Result<(), ReadBackError> {
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, left)
+        .map_err(|e| ReadBackError::Unavailable(format!("cannot read the offsets of partition {partition} of {topic}: {e}")))?;
+    let oldest = low.max(high - lookback.max);
+    let (mut window, mut to) = (lookback.first.max(1), high);
+    while to > oldest {
+        let from = (high - window).max(oldest);
+        let mut found = Vec::new();
+        read_range(consumer, topic, partition, from, to, deadline, &mut |m| {
+            found.extend(decode(m));
+            Ok(())
+        })?;
+        if found.into_iter().rev().any(&mut step) {
+            return Ok(());
+        }
+        to = from;
+        window = window.saturating_mul(16);
+    }
+    Ok(())
+}
+
+/// Gives `visit` every record of `[from, to)` once, in offset order.
+fn read_range(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    to: i64,
+    deadline: Instant,
+    visit: &mut impl FnMut(&BorrowedMessage<'_>) -> Result<(), String>,
+) -> Result<(), ReadBackError> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(from)).map_err(|e| ReadBackError::Unavailable(e.to_string()))?;
     while consumer.poll(Duration::ZERO).is_some() {}
     let consumer = Assigned(consumer);
     consumer.0.assign(&tpl).map_err(|e| ReadBackError::Unavailable(e.to_string()))?;
-    let mut best: Option<(i64, T)> = None;
     let mut last_error: Option<String> = None;
-    let mut next = from;
+    // The next offset to visit, and how far the read has come (records may be skipped:
+    // transaction markers, aborted records).
+    let (mut unvisited, mut next) = (from, from);
     loop {
         let position = consumer.0.position().ok().and_then(|t| t.find_partition(topic, partition).and_then(|e| e.offset().to_raw()));
         next = next.max(position.unwrap_or(from));
         if next >= to {
-            return Ok(best.map(|(_, t)| t));
+            return Ok(());
         }
         if Instant::now() > deadline {
             let why = last_error.map(|e| format!(": {e}")).unwrap_or_default();
             return Err(ReadBackError::Unavailable(format!("partition {partition} of {topic} was not read back to offset {to} in time (at {next}){why}")));
         }
         match consumer.0.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) if m.topic() == topic && m.partition() == partition && (from..to).contains(&m.offset()) => {
+            Some(Ok(m)) if m.topic() == topic && m.partition() == partition && (unvisited..to).contains(&m.offset()) => {
                 next = next.max(m.offset() + 1);
-                if let Some(t) = pick(&m).map_err(ReadBackError::Rejected)? {
-                    if best.as_ref().is_none_or(|(o, _)| m.offset() > *o) {
-                        best = Some((m.offset(), t));
-                    }
-                }
+                unvisited = m.offset() + 1;
+                visit(&m).map_err(ReadBackError::Rejected)?;
             }
             Some(Ok(_)) => {}
             // Connection errors (possibly queued while the broker was away) are retried by

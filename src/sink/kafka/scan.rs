@@ -3,13 +3,26 @@
 //! `maxwell.row`) when both were read from the same server (file positions are per server),
 //! else by GTID (`maxwell.gtid`, the set after the transaction, and the row index).
 //!
-//! Invariants: messages of other clusters sharing the topic are passed over (read back with
-//! `readback`); a partition without a message of this cluster
-//! with those headers skips nothing. Exactly-once mode does not scan: it resumes from the
-//! checkpoint committed with the rows.
+//! Invariants:
+//! - Messages of other clusters sharing the topic are passed over (read back with
+//!   `readback`); a partition without a message of this cluster with those headers skips
+//!   nothing.
+//! - Never past a gap: every message carries `maxwell.seq` (`<run>-<n>`): `n` is its number
+//!   among the messages its run (one stream of a term, `maxwell.epoch`) sent to that
+//!   partition. A row that failed while later ones of the
+//!   same partition were delivered (a timeout, an error, librdkafka's epoch bump) leaves a
+//!   hole in those numbers; the walk back from the newest message checks them down to a
+//!   message the new term's start position covers (acknowledged, so nothing older is
+//!   missing) or to the term's first message, and skips only up to the last message before
+//!   the oldest hole. The rows after it are written again: duplicates, never a gap.
+//! - Reads end at the high watermark: a batch the old leader's broker appended but had not
+//!   replicated yet is not seen and is written again (a duplicate, not a gap).
+//!
+//! Exactly-once mode does not scan: it resumes from the checkpoint committed with the rows.
 
 use super::KafkaSinkError;
 use crate::binlog::position::BinlogPosition;
+use crate::binlog::reader::ResumePoint;
 use super::readback::{self, Lookback};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers};
@@ -78,31 +91,96 @@ impl LastRow {
             _ => false,
         }
     }
+
+    /// Whether this row's transaction ends at or before `start` (a boundary every row before
+    /// which was acknowledged): by file position on the same server, else by GTID set.
+    fn at_or_before(&self, start: &ResumePoint) -> bool {
+        let same_server = [self.source_server_id, self.server_id].contains(&Some(start.server_id));
+        if same_server && self.position <= start.position {
+            return true;
+        }
+        matches!((&start.gtid, &self.gtid), (Some(a), Some(b)) if a.covers(b))
+    }
 }
 
 /// Largest number of messages read back per partition to find this cluster's newest one
-/// (another cluster may share the topic).
+/// (another cluster may share the topic) and to check the numbers behind it.
 const MAX_LOOKBACK: i64 = 1 << 20;
 
-/// For each partition of `topic`, the newest message written by `cluster` (its
-/// `maxwell.cluster` header; any message when `cluster` is `None`), read back from the end
-/// so messages of other clusters sharing the topic are passed over. `None` for a partition
+/// One message of this cluster as the walk back sees it.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// Its row headers (`None`: a message of ours without them).
+    row: Option<LastRow>,
+    /// The run (`maxwell.epoch` and the run of `maxwell.seq`) and the message's number in it
+    /// (absent in messages of older versions).
+    term: Option<((u64, u64), u64)>,
+}
+
+/// The skip boundary of one partition, found walking back from its newest message.
+struct Walk<'a> {
+    start: &'a ResumePoint,
+    boundary: Option<Option<LastRow>>,
+    newer: Option<((u64, u64), u64)>,
+    holes: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(start: &'a ResumePoint) -> Self {
+        Self { start, boundary: None, newer: None, holes: 0 }
+    }
+
+    /// Takes the next older message; `true` when nothing older matters.
+    fn step(&mut self, s: Seen) -> bool {
+        match (self.boundary.is_some(), self.newer, s.term) {
+            (false, _, _) => self.boundary = Some(s.row.clone()),
+            // The same run, the number just before: no hole.
+            (true, Some((r1, q1)), Some((r0, q0))) if r0 == r1 && q0 + 1 == q1 => {}
+            // The newer run's first message and an earlier run's last: the earlier run's tail
+            // was settled when the newer one started (its own scan).
+            (true, Some((r1, 0)), Some((r0, _))) if r0 != r1 => return true,
+            // A hole (or a number missing at a run's start): skip no further than this.
+            _ => {
+                self.boundary = Some(s.row.clone());
+                self.holes += 1;
+            }
+        }
+        self.newer = s.term;
+        s.term.is_none() || s.row.as_ref().is_some_and(|r| r.at_or_before(self.start))
+    }
+}
+
+/// For each partition of `topic`, the last row this cluster wrote there with nothing missing
+/// before it (see the module's invariants), read back from the end so messages of other
+/// clusters sharing the topic are passed over (`cluster`: its `maxwell.cluster` header; any
+/// message when `None`). `start`: where the new term reads from. `None` for a partition
 /// without one (nothing of ours is skipped there).
-pub(super) fn read_last_rows(consumer: &BaseConsumer, topic: &str, partitions: i32, cluster: Option<&str>) -> Result<Vec<Option<LastRow>>, String> {
+pub fn read_last_rows(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+    cluster: Option<&str>,
+    start: &ResumePoint,
+) -> Result<Vec<Option<LastRow>>, String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let lookback = Lookback { first: 1, max: MAX_LOOKBACK };
+    let lookback = Lookback { first: 16, max: MAX_LOOKBACK };
     (0..partitions)
         .map(|p| {
-            // A message of this cluster without the row headers skips nothing: `Some(None)`.
-            let found = readback::newest(consumer, topic, p, lookback, deadline, |m| Ok(ours(m, cluster)));
-            found.map(Option::flatten).map_err(|e| e.to_string())
+            let mut walk = Walk::new(start);
+            readback::walk_back(consumer, topic, p, lookback, deadline, |m| ours(m, cluster), |s| walk.step(s)).map_err(|e| e.to_string())?;
+            if walk.holes > 0 {
+                let at = walk.boundary.as_ref().and_then(|b| b.as_ref()).map(|b| format!("{}#{}", b.position, b.row));
+                tracing::warn!(topic, partition = p, holes = walk.holes, resume_after = ?at, "rows missing before the previous leader's last message: writing them again from before the first hole");
+            }
+            Ok(walk.boundary.flatten())
         })
         .collect()
 }
 
-/// `Some(row headers)` for a message of `cluster`, `None` for another cluster's.
-fn ours(m: &BorrowedMessage<'_>, cluster: Option<&str>) -> Option<Option<LastRow>> {
+/// What a message of `cluster` says (`None` for another cluster's).
+fn ours(m: &BorrowedMessage<'_>, cluster: Option<&str>) -> Option<Seen> {
     let (mut pos, mut row, mut server, mut owner, mut source, mut gtid) = (None, None, None, None, None, None);
+    let (mut epoch, mut seq) = (None, None);
     if let Some(h) = m.headers() {
         for hd in h.iter() {
             let v = hd.value.and_then(|v| std::str::from_utf8(v).ok());
@@ -113,11 +191,16 @@ fn ours(m: &BorrowedMessage<'_>, cluster: Option<&str>) -> Option<Option<LastRow
                 "maxwell.source_server_id" => source = v.and_then(|v| v.parse::<u32>().ok()).filter(|s| *s != 0),
                 "maxwell.gtid" => gtid = v.and_then(|v| v.parse::<crate::binlog::GtidSet>().ok()),
                 "maxwell.cluster" => owner = v,
+                "maxwell.epoch" => epoch = v.and_then(|v| v.parse::<u64>().ok()),
+                "maxwell.seq" => seq = v.and_then(|v| v.split_once('-')).and_then(|(r, n)| r.parse::<u64>().ok().zip(n.parse::<u64>().ok())),
                 _ => {}
             }
         }
     }
-    (cluster.is_none() || owner == cluster).then(|| pos.zip(row).map(|(position, row)| LastRow { position, row, server_id: server, source_server_id: source, gtid }))
+    (cluster.is_none() || owner == cluster).then(|| Seen {
+        row: pos.zip(row).map(|(position, row)| LastRow { position, row, server_id: server, source_server_id: source, gtid }),
+        term: epoch.zip(seq).map(|(e, (run, n))| ((e, run), n)),
+    })
 }
 
 #[cfg(test)]
@@ -153,5 +236,57 @@ mod tests {
         let p = BinlogPosition::new("mysql-bin.000002", 400);
         assert!(old.covers(&Candidate { position: &p, row: 0, server_id: 11, source_server_id: 12, gtid: None }));
         assert!(!old.covers(&Candidate { position: &p, row: 0, server_id: 12, source_server_id: 12, gtid: None }));
+    }
+
+    /// Messages newest first as (file position, epoch, seq); the walk's boundary position.
+    fn walk(start_pos: u64, newest_first: &[(u64, u64, u64)]) -> (Option<u64>, usize, usize) {
+        let start = ResumePoint { position: BinlogPosition::new("b.000001", start_pos), gtid: None, server_id: 7 };
+        let mut w = Walk::new(&start);
+        let mut taken = 0;
+        for &(pos, epoch, seq) in newest_first {
+            taken += 1;
+            let row = LastRow { position: BinlogPosition::new("b.000001", pos), row: 0, server_id: Some(7), source_server_id: Some(7), gtid: None };
+            if w.step(Seen { row: Some(row), term: Some(((epoch, 1), seq)) }) {
+                break;
+            }
+        }
+        (w.boundary.flatten().map(|b| b.position.pos), w.holes, taken)
+    }
+
+    #[test]
+    fn the_walk_back_never_skips_past_a_hole() {
+        // Contiguous down to an acknowledged message: the newest one is the boundary.
+        assert_eq!(walk(100, &[(500, 3, 9), (400, 3, 8), (300, 3, 7), (100, 3, 6), (50, 3, 5)]), (Some(500), 0, 4));
+        // Seq 7 failed, 8 and 9 were delivered: skip only up to seq 6.
+        assert_eq!(walk(100, &[(500, 3, 9), (400, 3, 8), (250, 3, 6), (100, 3, 5)]), (Some(250), 1, 4));
+        // Two holes: the oldest decides.
+        assert_eq!(walk(100, &[(500, 3, 9), (400, 3, 7), (300, 3, 6), (200, 3, 4), (100, 3, 3)]), (Some(200), 2, 5));
+        // Back to the term's first message, then the previous term: no hole, stop there.
+        assert_eq!(walk(10, &[(500, 3, 1), (400, 3, 0), (300, 2, 88), (200, 2, 80)]), (Some(500), 0, 3));
+        // The term's first messages missing: the previous term's last one bounds the skip,
+        // and its own numbers are checked too.
+        assert_eq!(walk(10, &[(500, 3, 2), (300, 2, 88), (200, 2, 86), (150, 2, 85)]), (Some(200), 2, 4));
+        // A message of an older version (no numbers) ends the walk.
+        let start = ResumePoint { position: BinlogPosition::new("b.000001", 10), gtid: None, server_id: 7 };
+        let mut w = Walk::new(&start);
+        assert!(w.step(Seen { row: None, term: None }));
+        assert_eq!(w.boundary, Some(None));
+        // A second run in the same epoch (the term went on after a survived disconnection).
+        let mut w = Walk::new(&start);
+        let row = |pos| Some(LastRow { position: BinlogPosition::new("b.000001", pos), row: 0, server_id: Some(7), source_server_id: Some(7), gtid: None });
+        assert!(!w.step(Seen { row: row(500), term: Some(((3, 2), 0)) }));
+        assert!(w.step(Seen { row: row(400), term: Some(((3, 1), 57)) }));
+        assert_eq!((w.boundary.flatten().unwrap().position.pos, w.holes), (500, 0));
+    }
+
+    #[test]
+    fn acknowledged_by_position_on_one_server_else_by_gtid() {
+        let g = |t: &str| t.parse::<crate::binlog::GtidSet>().unwrap();
+        let row = LastRow { position: BinlogPosition::new("b.000002", 500), row: 3, server_id: Some(11), source_server_id: Some(11), gtid: Some(g("0-11-40")) };
+        let start = |pos: u64, server_id: u32, gtid: &str| ResumePoint { position: BinlogPosition::new("b.000002", pos), gtid: Some(g(gtid)), server_id };
+        assert!(row.at_or_before(&start(500, 11, "0-11-39")));
+        assert!(!row.at_or_before(&start(499, 11, "0-11-39")));
+        assert!(row.at_or_before(&start(4, 12, "0-11-40")), "another server: the GTID set decides");
+        assert!(!row.at_or_before(&start(9000, 12, "0-11-39")));
     }
 }
