@@ -76,6 +76,9 @@ pub const KEYS: &[KeySpec] = &[
     key("filter", S, None, "Row filter, e.g. `exclude: *.*, include: db1.*, include: db.t.col=val`."),
     key("init_position", S, None, "Where to start: `FILE:POS` (Maxwell's `FILE:POS:HEARTBEAT` too; the heartbeat is ignored) or a GTID set (`0-1-100` MariaDB, `uuid:1-5` MySQL). Default: the current end of the binlog."),
     key("gtid_mode", B, Some("false"), "Resume by GTID instead of file:position after reconnects."),
+    key("bootstrapper", Kind::OneOf(&["async", "sync", "none"]), Some("async"), "Bootstraps requested in schema_database's `bootstrap` table (maxwell-cli bootstrap, Maxwell's maxwell-bootstrap): `none` ignores them; `async` and `sync` both run them as Maxwell's sync mode does (at a binlog transaction boundary, the binlog waiting until bootstrap-complete), so every live change comes after bootstrap-complete."),
+    key("bootstrap_chunk_rows", Kind::Int { min: 1, max: 1_000_000 }, Some("10000"), "Rows a bootstrap reads per chunk (one consistent read in primary-key order; in exactly-once mode the unit a new leader continues from)."),
+    key("bootstrap_rows_per_second", Kind::Int { min: 0, max: 100_000_000 }, Some("0"), "Throttle of a bootstrap (0: as fast as the producer takes the rows)."),
     key("tx_memory_mb", Kind::Int { min: 1, max: 65536 }, Some("16"), "MiB of one binlog transaction's encoded rows held in memory; a larger transaction is written to an unlinked temporary file (in TMPDIR) and handed on in parts, so memory stays bounded whatever its size."),
     key("binlog_heartbeat_ms", Kind::Int { min: 100, max: 4_000_000 }, Some("1000"), "Heartbeat period the source uses on an idle stream."),
     key("zookeeper_servers", S, None, "ZooKeeper ensemble (`host:port,host:port,…`). Set it to run as an active/standby cluster member; unset, the node runs alone."),
@@ -318,6 +321,8 @@ pub struct Config {
     pub schema_database: String,
     /// `replay`: a single node neither reads nor stores positions.
     pub replay: bool,
+    /// `bootstrapper` is not `none`: (chunk rows, rows per second; 0 is unthrottled).
+    pub bootstrap: Option<(usize, u64)>,
     pub log_level: String,
     /// Set when `producer=kafka`.
     pub kafka: Option<KafkaConfig>,
@@ -570,6 +575,7 @@ impl Config {
             positions_db,
             schema_database: s.get("schema_database").unwrap().to_string(),
             replay: s.bool("replay"),
+            bootstrap: (s.get("bootstrapper") != Some("none")).then(|| (s.int("bootstrap_chunk_rows").unwrap() as usize, s.int("bootstrap_rows_per_second").unwrap() as u64)),
             log_level: s.get("log_level").unwrap().to_string(),
             kafka,
         })

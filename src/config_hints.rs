@@ -23,7 +23,6 @@ pub(super) const MAXWELL_ONLY: &[(&str, &str)] = &[
     ("schema_user", "the schema is read from the replication connection: remove it"),
     ("schema_password", "the schema is read from the replication connection: remove it"),
     ("jdbc_options", "there is no JDBC here: remove it"),
-    ("bootstrapper", "bootstrap is not available yet: remove it"),
     ("master_recovery", "remove it: a cluster resumes from its own checkpoint"),
     ("ignore_producer_error", "remove it: a row that cannot be delivered stops the leader (nothing is skipped)"),
     ("recapture_schema", "remove it: the schema is rebuilt from the binlog"),

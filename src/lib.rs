@@ -5,6 +5,7 @@
 //! Kafka) → position (committed only after the sink acknowledged every row up to it).
 
 pub mod binlog;
+pub mod bootstrap;
 pub mod config;
 pub mod encode;
 pub mod filter;

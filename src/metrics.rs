@@ -39,6 +39,7 @@ pub struct Metrics {
     pub elections_won: IntCounter,
     pub failovers: IntCounter,
     pub source_changes: IntCounter,
+    pub bootstrap_rows: IntCounter,
     pub role_changes: IntCounterVec,
     zk_state: IntGaugeVec,
     kafka_queue: IntGauge,
@@ -68,6 +69,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_elections_won_total", "Leadership terms this node started.", ""),
     ("maxwell_failovers_total", "Terms this node started after another node had led (takeovers).", ""),
     ("maxwell_source_changes_total", "Reconnects that reached a different source server (its server_id changed) and continued by GTID.", ""),
+    ("maxwell_bootstrap_rows_total", "Rows sent as bootstrap-insert records.", ""),
     ("maxwell_role_changes_total", "Role changes of this node, by the new role.", "role=leader|standby|stopped"),
     ("maxwell_zookeeper_session_state", "1 for the current ZooKeeper session state, 0 for the others.", "state=connected|connected_read_only|disconnected|expired|closed|auth_failed"),
     ("maxwell_kafka_queue_messages", "Messages queued in the Kafka producer, not yet acknowledged.", ""),
@@ -117,6 +119,7 @@ impl Metrics {
             elections_won: reg!(counter("maxwell_elections_won_total")),
             failovers: reg!(counter("maxwell_failovers_total")),
             source_changes: reg!(counter("maxwell_source_changes_total")),
+            bootstrap_rows: reg!(counter("maxwell_bootstrap_rows_total")),
             role_changes: reg!(IntCounterVec::new(Opts::new("maxwell_role_changes_total", help("maxwell_role_changes_total")), &["role"])),
             zk_state: reg!(IntGaugeVec::new(Opts::new("maxwell_zookeeper_session_state", help("maxwell_zookeeper_session_state")), &["state"])),
             kafka_queue: reg!(igauge("maxwell_kafka_queue_messages")),
@@ -266,8 +269,22 @@ pub struct Status {
     pub source: Option<String>,
     pub source_since_ms: Option<u64>,
     pub rows_total: u64,
+    /// The bootstrap this leader is running.
+    pub bootstrap: Option<BootstrapStatus>,
     pub version: &'static str,
     pub started_at_ms: u64,
+}
+
+/// Progress of a running bootstrap.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct BootstrapStatus {
+    pub id: u64,
+    pub database: String,
+    pub table: String,
+    pub rows: u64,
+    pub total: u64,
+    pub rows_per_second: f64,
+    pub eta_seconds: Option<f64>,
 }
 
 /// The node's status, locked briefly.

@@ -97,6 +97,8 @@ pub struct StreamControl {
     pub txn: Option<(crate::sink::kafka::TxnSettings, Option<crate::sink::kafka::Partial>)>,
     /// What this stream got done (read by a cluster's stall watchdog).
     pub progress: std::sync::Arc<crate::progress::Progress>,
+    /// Exactly-once: the bootstrap state of the checkpoint resumed from.
+    pub bootstrap: Option<crate::bootstrap::State>,
 }
 
 impl StreamControl {
@@ -112,6 +114,7 @@ impl StreamControl {
             scanner: None,
             txn: None,
             progress: Default::default(),
+            bootstrap: None,
         }
     }
 }
@@ -154,7 +157,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
     let result = match &cfg.kafka {
         None => to_stdout(&mut rx, &reader_cancel, ctl),
-        Some(k) => match kafka_sink(k, ctl, start_point) {
+        Some(k) => match kafka_sink(k, ctl, start_point.clone()) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();
                 sink.provenance = ctl.provenance.clone();
@@ -166,7 +169,19 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
                         abort.cancel();
                     }));
                 }
-                to_kafka(sink, &mut rx, &reader_cancel, ctl).await
+                let boot = cfg.bootstrap.map(|(chunk_rows, rows_per_second)| {
+                    let s = crate::bootstrap::runner::Settings {
+                        data: cfg.source.clone(),
+                        meta: cfg.positions_db.clone(),
+                        schema: cfg.schema_database.clone(),
+                        client_id: cfg.client_id.clone(),
+                        chunk_rows,
+                        rows_per_second,
+                        partition_columns: cfg.output.partition_columns.clone(),
+                    };
+                    crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone())
+                });
+                to_kafka(sink, &mut rx, &reader_cancel, ctl, start_point.clone(), boot).await
             }
             Err(e) => (None, Some(e.into())),
         },
@@ -186,7 +201,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
 
 fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: ResumePoint) -> Result<KafkaSink, KafkaSinkError> {
     match (&ctl.txn, &ctl.producer) {
-        (Some((settings, partial)), Some(p)) => Ok(KafkaSink::exactly_once(k, p.clone(), settings.clone(), start, partial.clone(), ctl.progress.clone())),
+        (Some((settings, partial)), Some(p)) => Ok(KafkaSink::exactly_once(k, p.clone(), settings.clone(), start, partial.clone(), ctl.bootstrap.clone(), ctl.progress.clone())),
         (Some(_), None) => Err(KafkaSinkError::Fatal("exactly-once mode without this term's producer".into())),
         (None, _) => KafkaSink::new(k, ctl.dedup.then_some(start), ctl.producer.clone(), ctl.progress.clone()),
     }
@@ -249,7 +264,14 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
 }
 
 /// Hands transactions to Kafka; the position is the acknowledged watermark.
-async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl) -> (Option<ResumePoint>, Option<NodeError>) {
+async fn to_kafka(
+    mut sink: KafkaSink,
+    rx: &mut mpsc::Receiver<Transaction>,
+    cancel: &CancellationToken,
+    ctl: &StreamControl,
+    mut boundary: ResumePoint,
+    mut boot: Option<crate::bootstrap::Bootstrapper>,
+) -> (Option<ResumePoint>, Option<NodeError>) {
     let mut acked = sink.acked();
     let out = ctl.acked.clone();
     let progress = tokio::spawn(async move {
@@ -268,7 +290,44 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
         err = Some(e);
         cancel.cancel();
     }
+    // Between two binlog transactions (a bootstrap runs only there).
+    let mut at_boundary = true;
+    let mut boot_retry = tokio::time::Instant::now();
     while err.is_none() {
+        if let Some(b) = boot.as_mut().filter(|_| at_boundary && !sink.mid_split() && tokio::time::Instant::now() >= boot_retry) {
+            let step = if b.active() {
+                b.next(&boundary).await
+            } else if b.poll_due() {
+                let committed = if sink.is_exactly_once() { sink.committed_bootstrap().cloned() } else { b.last_sent() };
+                b.poll(committed.as_ref()).await.map(|_| None)
+            } else {
+                Ok(None)
+            };
+            match step {
+                Ok(Some(t)) => {
+                    if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
+                        break;
+                    }
+                    if let Err(e) = sink.send(t).await {
+                        err = Some(e);
+                        cancel.cancel();
+                        break;
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "bootstrap: retrying in 1 s");
+                    boot_retry = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+                }
+            }
+            if b.active() && tokio::time::Instant::now() >= boot_retry {
+                continue;
+            }
+        }
+        // While a bootstrap runs the binlog waits (Maxwell's sync bootstrapper).
+        let boot_active = boot.as_ref().is_some_and(|b| b.active());
+        let wake = boot_retry.max(tokio::time::Instant::now() + std::time::Duration::from_millis(if boot_active { 0 } else { 1000 }));
         let due = sink.next_commit().map(tokio::time::Instant::from_std);
         let t = tokio::select! {
             biased;
@@ -286,9 +345,15 @@ async fn to_kafka(mut sink: KafkaSink, rx: &mut mpsc::Receiver<Transaction>, can
                 }
                 continue;
             }
-            t = rx.recv() => t,
+            t = rx.recv(), if !boot_active => t,
+            // A bootstrap to poll for or retry (only at a boundary).
+            _ = tokio::time::sleep_until(wake), if boot.is_some() && at_boundary => continue,
         };
         let Some(t) = t else { break };
+        at_boundary = t.ends_transaction();
+        if at_boundary {
+            boundary = t.resume_point();
+        }
         metrics::get().read(t.row_ends.len(), t.ts, t.ends_transaction());
         if let Err(e) = sink.send_more(t, rx.len()).await {
             err = Some(e);

@@ -3,6 +3,9 @@
 //! - `check`: connect to the source with the node's configuration, show what maxwell-ha
 //!   depends on (version, binlog settings, current position and GTID, oldest binlog) and say
 //!   whether a node can stream from it. Exit 0 ready, 1 not ready, 2 unreachable or bad config.
+//! - `bootstrap --database D --table T [--where W] [--comment C]` / `bootstrap --cancel ID`:
+//!   request (or cancel) a bootstrap in schema_database's `bootstrap` table. Exit 0 done,
+//!   1 nothing to cancel, 2 unreachable or bad config.
 //! - `cluster status`, `node list`, `position show`, `position set`, `failover [--to NODE]`:
 //!   the cluster in ZooKeeper. Exit 0 healthy/done, 1 degraded, no leader or refused,
 //!   2 ZooKeeper unreachable or bad arguments.
@@ -64,6 +67,23 @@ enum Cmd {
         #[command(subcommand)]
         cmd: PositionCmd,
     },
+    /// Request a bootstrap of a table (a row in schema_database's `bootstrap` table, as
+    /// Maxwell's maxwell-bootstrap writes), or cancel one.
+    Bootstrap {
+        #[arg(long, required_unless_present = "cancel")]
+        database: Option<String>,
+        #[arg(long, required_unless_present = "cancel")]
+        table: Option<String>,
+        /// Only rows matching this SQL condition.
+        #[arg(long = "where")]
+        where_clause: Option<String>,
+        /// Added to every record of the bootstrap.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Cancel bootstrap ID instead (the leader stops at its next chunk).
+        #[arg(long, value_name = "ID")]
+        cancel: Option<u64>,
+    },
     /// Ask the leader to hand over gracefully and wait for the new leader.
     Failover {
         /// The standby that should lead next (default: the first to win).
@@ -104,7 +124,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut args: Vec<String> = cli.config.iter().map(|c| format!("--config={c}")).collect();
     args.extend(cli.set.iter().map(|s| format!("--{s}")));
-    if !matches!(cli.cmd, Cmd::Check) {
+    if let Some(id) = &cli.client_id {
+        args.push(format!("--client_id={id}"));
+    }
+    if !matches!(cli.cmd, Cmd::Check | Cmd::Bootstrap { .. }) {
         return cluster_command(&cli, &args);
     }
     let cfg = match Config::from_args(&args) {
@@ -115,7 +138,53 @@ fn main() -> ExitCode {
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(check(&cfg, cli.json))
+    match &cli.cmd {
+        Cmd::Bootstrap { database, table, where_clause, comment, cancel } => {
+            let task = maxwell_ha::bootstrap::Task {
+                id: 0,
+                database: database.clone().unwrap_or_default(),
+                table: table.clone().unwrap_or_default(),
+                where_clause: where_clause.clone(),
+                comment: comment.clone(),
+            };
+            rt.block_on(bootstrap(&cfg, task, *cancel))
+        }
+        _ => rt.block_on(check(&cfg, cli.json)),
+    }
+}
+
+/// `maxwell-cli bootstrap`: writes the request where the leader looks for it.
+async fn bootstrap(cfg: &Config, task: maxwell_ha::bootstrap::Task, cancel: Option<u64>) -> ExitCode {
+    let mut conn = match cfg.positions_db.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maxwell-cli: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let schema = &cfg.schema_database;
+    let r = match cancel {
+        Some(id) => maxwell_ha::bootstrap::cancel(&mut conn, schema, id).await.map(|done| {
+            if done {
+                println!("bootstrap {id} cancelled");
+            } else {
+                println!("no open bootstrap {id} in {schema}.bootstrap");
+            }
+            done
+        }),
+        None => maxwell_ha::bootstrap::request(&mut conn, schema, &task, &cfg.client_id).await.map(|id| {
+            println!("bootstrap {id} of {}.{} requested for client_id {} ({schema}.bootstrap); the leader starts it within a second", task.database, task.table, cfg.client_id);
+            true
+        }),
+    };
+    match r {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("maxwell-cli: cannot write {schema}.bootstrap: {e} (the user needs CREATE, INSERT and UPDATE on {schema}.*)");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn zk_fail(e: ZkError) -> ExitCode {
@@ -158,7 +227,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
         let json = cli.json;
         let print = |v: &dyn erased::Json| println!("{}", v.to_json());
         match &cli.cmd {
-            Cmd::Check => unreachable!(),
+            Cmd::Check | Cmd::Bootstrap { .. } => unreachable!(),
             Cmd::Cluster { cmd: ClusterCmd::Status } | Cmd::Node { cmd: NodeCmd::List } => {
                 let mut s = match cli::status(&zk).await {
                     Ok(s) => s,

@@ -89,6 +89,8 @@ pub struct Transaction {
     pub part: Option<Part>,
     /// This transaction's share of the reader's queue budget, given back when it is dropped.
     pub queued: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+    /// A bootstrap's records (not read from the binlog): where that bootstrap stands after them.
+    pub bootstrap: Option<crate::bootstrap::State>,
 }
 
 /// Where a part sits in its transaction.

@@ -47,6 +47,8 @@ pub struct MemberView {
     /// The source server it reads from (`host:port (server_id N)`) and since when (ms).
     pub source: Option<String>,
     pub source_since_ms: Option<u64>,
+    /// The bootstrap it is running.
+    pub bootstrap: Option<crate::metrics::BootstrapStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,6 +99,7 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
             last_error: None,
             source: None,
             source_since_ms: None,
+            bootstrap: None,
         })
         .collect();
     // Each member's own view (lag, rows, last error), read concurrently, 1 s each at most.
@@ -116,6 +119,7 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
                 v.source = st["source"].as_str().map(str::to_string);
                 v.source_since_ms = st["source_since_ms"].as_u64();
             }
+            v.bootstrap = serde_json::from_value(st["bootstrap"].clone()).ok();
         }
     }
     views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -188,10 +192,20 @@ pub fn print_members(m: &[MemberView]) {
             let since = v.source_since_ms.map(|t| format!(" for {}s", now_ms().saturating_sub(t) / 1000)).unwrap_or_default();
             println!("{:<16} reads from {src}{since}", "");
         }
+        if let Some(b) = &v.bootstrap {
+            println!("{:<16} {}", "", bootstrap_line(b));
+        }
         if let Some(e) = &v.last_error {
             println!("{:<16} last error: {e}", "");
         }
     }
+}
+
+/// `bootstrap 3 shop.orders 120000/1000000 rows (12%), 95000 rows/s, eta 9s`.
+pub fn bootstrap_line(b: &crate::metrics::BootstrapStatus) -> String {
+    let pct = if b.total > 0 { format!(" ({}%)", b.rows * 100 / b.total) } else { String::new() };
+    let eta = b.eta_seconds.map(|s| format!(", eta {s:.0}s")).unwrap_or_default();
+    format!("bootstrap {} {}.{} {}/{} rows{pct}, {:.0} rows/s{eta}", b.id, b.database, b.table, b.rows, b.total, b.rows_per_second)
 }
 
 /// Replaces the committed position; refused while a leader runs unless `force`.

@@ -376,6 +376,7 @@ async fn lead(
     let mut producer = None;
     let mut scanner = None;
     let mut txn = None;
+    let mut resumed_bootstrap = None;
     let mut from_checkpoint = false;
     if let Some(k) = kafka {
         let p = match k.for_term() {
@@ -387,6 +388,7 @@ async fn lead(
             match k.claim(&p, ha.session_timeout * 2).await {
                 Ok(cp) => {
                     let partial = cp.as_ref().and_then(|c| c.partial.clone());
+                    resumed_bootstrap = cp.as_ref().and_then(|c| c.bootstrap.clone());
                     if let Some(cp) = &cp {
                         tracing::info!(checkpoint = %cp, "resuming from the Kafka checkpoint");
                         start = cp.start(cfg.gtid_mode);
@@ -459,6 +461,7 @@ async fn lead(
         max_pause: Some(ha.session_timeout / 4),
         provenance: Some(crate::sink::kafka::Provenance { cluster: ha.root.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
         progress: Default::default(),
+        bootstrap: resumed_bootstrap,
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {

@@ -51,6 +51,9 @@ pub struct Checkpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_server_id: Option<u32>,
     pub partial: Option<Partial>,
+    /// The latest bootstrap's state (absent when none ran since the cluster started them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<crate::bootstrap::State>,
     /// The term (ZooKeeper epoch) and node that committed it.
     pub epoch: u64,
     pub node_id: String,

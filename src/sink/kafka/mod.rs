@@ -151,11 +151,12 @@ impl KafkaSink {
         settings: TxnSettings,
         start: ResumePoint,
         partial: Option<Partial>,
+        bootstrap: Option<crate::bootstrap::State>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
-        let t = Transactional::new(producer.clone(), settings, start, partial, atx, progress.clone());
+        let t = Transactional::new(producer.clone(), settings, start, partial, bootstrap, atx, progress.clone());
         Self::with_mode(cfg, producer, Mode::ExactlyOnce(t), arx, frx, Some(ftx), progress)
     }
 
@@ -199,6 +200,20 @@ impl KafkaSink {
 
     fn failure(&self) -> Option<KafkaSinkError> {
         self.failed.borrow().clone()
+    }
+
+    /// Exactly-once: the bootstrap state of the last committed checkpoint.
+    pub fn committed_bootstrap(&self) -> Option<&crate::bootstrap::State> {
+        match &self.mode {
+            Mode::ExactlyOnce(t) => t.committed_bootstrap.as_ref(),
+            Mode::AtLeastOnce { .. } => None,
+        }
+    }
+
+    /// Exactly-once: the open Kafka transaction ends inside a split binlog transaction (a
+    /// bootstrap must not start before that transaction is through).
+    pub fn mid_split(&self) -> bool {
+        matches!(&self.mode, Mode::ExactlyOnce(t) if t.partial.is_some())
     }
 
     pub fn is_exactly_once(&self) -> bool {
@@ -364,7 +379,8 @@ impl KafkaSink {
                     }
                 }
                 Mode::ExactlyOnce(t) => {
-                    if t.full() && i > 0 {
+                    // (A bootstrap chunk is never split: it holds at most bootstrap_chunk_rows.)
+                    if t.full() && i > 0 && tx.bootstrap.is_none() {
                         // One binlog transaction larger than a Kafka transaction: commit the
                         // rows so far, recording how many of this transaction they are.
                         t.partial = Some(Partial { position: tx.position.clone(), rows: i });
@@ -440,6 +456,9 @@ impl KafkaSink {
             }
             Mode::ExactlyOnce(t) => {
                 t.boundary = point;
+                if let Some(b) = tx.bootstrap {
+                    t.bootstrap = Some(b);
+                }
                 t.source_server_id = Some(tx.source_server_id).filter(|id| *id != 0);
                 t.partial = None;
                 t.last_ts = tx.ts;

@@ -91,6 +91,9 @@ pub(super) struct Transactional {
     pub partial: Option<Partial>,
     /// The server `boundary` was read from.
     pub source_server_id: Option<u32>,
+    /// The latest bootstrap's state as of the rows handed over, and as last committed.
+    pub bootstrap: Option<crate::bootstrap::State>,
+    pub committed_bootstrap: Option<crate::bootstrap::State>,
     /// Commit time (Unix seconds) of the last binlog transaction added, for the latency metric.
     pub last_ts: u32,
     /// Binlog transactions completed in the open Kafka transaction.
@@ -106,10 +109,11 @@ impl Transactional {
         s: TxnSettings,
         start: ResumePoint,
         partial: Option<Partial>,
+        bootstrap: Option<crate::bootstrap::State>,
         acked: watch::Sender<Option<ResumePoint>>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
-        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, source_server_id: None, last_ts: 0, txs: 0, acked, progress }
+        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, source_server_id: None, committed_bootstrap: bootstrap.clone(), bootstrap, last_ts: 0, txs: 0, acked, progress }
     }
 
     /// Opens a Kafka transaction unless one is open.
@@ -151,6 +155,7 @@ impl Transactional {
             server_id: self.boundary.server_id,
             source_server_id: self.source_server_id,
             partial: self.partial.clone(),
+            bootstrap: self.bootstrap.clone(),
             epoch: self.s.epoch,
             node_id: self.s.node_id.clone(),
             committed_at: crate::cluster::layout::now_ms(),
@@ -189,6 +194,7 @@ impl Transactional {
                     }
                     self.open = false;
                     self.rows = 0;
+                    self.committed_bootstrap = cp.bootstrap.clone();
                     tracing::debug!(position = %cp.position, partial = ?cp.partial, "Kafka transaction committed");
                     if cp.partial.is_none() {
                         let _ = self.acked.send(Some(self.boundary.clone()));

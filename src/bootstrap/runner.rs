@@ -1,0 +1,323 @@
+//! The leader's bootstrap runner: finds the next bootstrap, turns it into synthetic
+//! transactions (start, one per chunk, complete) for the sink, and records progress.
+//!
+//! Invariants: see the module above. Additionally: `next` is only called at a binlog
+//! transaction boundary and returns a transaction positioned at it, so the sink's resume
+//! point never moves during a bootstrap; the throttle (`bootstrap_rows_per_second`) only
+//! delays chunks.
+
+use super::chunk::Shape;
+use super::{State, Task};
+use crate::binlog::decoder::Transaction;
+use crate::binlog::reader::{ResumePoint, SourceConfig};
+use crate::encode::RowMeta;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// This bootstrap cannot be done as asked (no such table, no primary key, a bad `where`).
+    #[error("bootstrap {id}: {msg}")]
+    Definite { id: u64, msg: String },
+    /// The server did not answer: try again.
+    #[error("bootstrap: {0}")]
+    Transient(String),
+}
+
+/// What the runner needs from the node's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the rows are read (`replication_host` or `host`).
+    pub data: SourceConfig,
+    /// Where `maxwell.bootstrap` is (`host`).
+    pub meta: SourceConfig,
+    pub schema: String,
+    pub client_id: String,
+    pub chunk_rows: usize,
+    /// 0: as fast as the sink takes them.
+    pub rows_per_second: u64,
+    pub partition_columns: Vec<String>,
+}
+
+struct Active {
+    task: Task,
+    shape: Shape,
+    state: State,
+    start_sent: bool,
+    total: u64,
+    started: Instant,
+    rows_at_start: u64,
+}
+
+pub struct Bootstrapper {
+    s: Settings,
+    /// Exactly-once: the state of the last committed checkpoint (continued, not restarted).
+    resumed: Option<State>,
+    active: Option<Active>,
+    /// Completions to record in the table once they are in Kafka.
+    to_mark: Vec<State>,
+    data: Option<Conn>,
+    meta: Option<Conn>,
+    json_columns: std::collections::HashSet<(String, String, String)>,
+    last_poll: Option<Instant>,
+}
+
+fn transient(e: mysql_async::Error) -> BootstrapError {
+    BootstrapError::Transient(e.to_string())
+}
+
+impl Bootstrapper {
+    pub fn new(s: Settings, resumed: Option<State>) -> Self {
+        Self { s, resumed, active: None, to_mark: Vec::new(), data: None, meta: None, json_columns: Default::default(), last_poll: None }
+    }
+
+    /// The last completion handed to the sink (at-least-once counts it as written).
+    pub fn last_sent(&self) -> Option<State> {
+        self.to_mark.last().cloned()
+    }
+
+    pub fn active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Whether a poll is due (once a second while idle).
+    pub fn poll_due(&self) -> bool {
+        self.active.is_none() && self.last_poll.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    }
+
+    async fn meta(&mut self) -> Result<&mut Conn, BootstrapError> {
+        if self.meta.is_none() {
+            let mut c = self.s.meta.connect().await.map_err(|e| BootstrapError::Transient(e.to_string()))?;
+            super::ensure_table(&mut c, &self.s.schema).await.map_err(transient)?;
+            self.meta = Some(c);
+        }
+        Ok(self.meta.as_mut().expect("connected above"))
+    }
+
+    async fn data(&mut self) -> Result<&mut Conn, BootstrapError> {
+        if self.data.is_none() {
+            let mut c = self.s.data.connect().await.map_err(|e| BootstrapError::Transient(e.to_string()))?;
+            c.query_drop("SET SESSION time_zone = '+00:00', SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')").await.map_err(transient)?;
+            self.json_columns = crate::binlog::reader::load_json_columns(&mut c, crate::binlog::reader::Flavor::MariaDb).await.unwrap_or_default();
+            self.data = Some(c);
+        }
+        Ok(self.data.as_mut().expect("connected above"))
+    }
+
+    /// Looks for work: records completions now in Kafka (`committed`: the bootstrap state of
+    /// the last committed checkpoint, exactly-once; else the last one sent), continues a
+    /// resumed bootstrap, else takes the next requested one. Connection errors are dropped
+    /// (the next poll retries).
+    pub async fn poll(&mut self, committed: Option<&State>) -> Result<(), BootstrapError> {
+        self.last_poll = Some(Instant::now());
+        let r = self.poll_inner(committed).await;
+        if r.is_err() {
+            self.meta = None;
+            self.data = None;
+        }
+        r
+    }
+
+    async fn poll_inner(&mut self, committed: Option<&State>) -> Result<(), BootstrapError> {
+        let schema = self.s.schema.clone();
+        let ready: Vec<State> = self.to_mark.iter().filter(|s| committed.is_some_and(|c| c.id > s.id || (c.id == s.id && c.complete))).cloned().collect();
+        for s in ready {
+            super::mark_complete(self.meta().await?, &schema, s.id, s.rows).await.map_err(transient)?;
+            self.to_mark.retain(|m| m.id != s.id);
+            tracing::info!(id = s.id, database = %s.database, table = %s.table, rows = s.rows, "bootstrap complete");
+        }
+        if self.active.is_some() {
+            return Ok(());
+        }
+        let resumed = self.resumed.take();
+        if let Some(r) = &resumed {
+            if r.complete {
+                self.to_mark.push(r.clone());
+            }
+        }
+        let client_id = self.s.client_id.clone();
+        let Some(task) = super::next_task(self.meta().await?, &schema, &client_id).await.map_err(transient)? else { return Ok(()) };
+        let (state, start_sent) = match resumed.filter(|r| r.id == task.id && !r.complete) {
+            Some(r) => {
+                tracing::info!(id = r.id, rows = r.rows, "continuing the bootstrap after the last committed chunk");
+                (r, true)
+            }
+            None => (State { id: task.id, database: task.database.clone(), table: task.table.clone(), rows: 0, last_key: None, complete: false }, false),
+        };
+        let json_columns = {
+            self.data().await?;
+            self.json_columns.clone()
+        };
+        let shape = Shape::load(self.data().await?, &task.database, &task.table, &json_columns).await.map_err(transient)?;
+        let definite = |msg: String| BootstrapError::Definite { id: task.id, msg };
+        let shape = match shape {
+            None => return self.refuse(definite(format!("table `{}`.`{}` does not exist", task.database, task.table))).await,
+            Some(s) if s.info.primary_key.is_empty() => {
+                return self.refuse(definite(format!("table `{}`.`{}` has no primary key: maxwell-ha bootstraps in key order (add a primary key)", task.database, task.table))).await
+            }
+            Some(s) => s,
+        };
+        let count = match &task.where_clause {
+            Some(w) if !w.trim().is_empty() => format!("SELECT COUNT(*) FROM `{}`.`{}` WHERE ({w})", task.database.replace('`', "``"), task.table.replace('`', "``")),
+            _ => format!("SELECT COUNT(*) FROM `{}`.`{}`", task.database.replace('`', "``"), task.table.replace('`', "``")),
+        };
+        let total: u64 = match self.data().await?.query_first::<u64, _>(count).await {
+            Ok(n) => n.unwrap_or(0),
+            Err(mysql_async::Error::Server(e)) => return self.refuse(definite(format!("cannot count its rows: {} (check the where clause)", e.message))).await,
+            Err(e) => return Err(transient(e)),
+        };
+        let rows_at_start = state.rows;
+        self.active = Some(Active { task, shape, state, start_sent, total, started: Instant::now(), rows_at_start });
+        Ok(())
+    }
+
+    /// Gives up a bootstrap that cannot be done: logged, marked in the table.
+    async fn refuse(&mut self, e: BootstrapError) -> Result<(), BootstrapError> {
+        tracing::error!(error = %e, "bootstrap refused");
+        if let BootstrapError::Definite { id, .. } = &e {
+            let schema = self.s.schema.clone();
+            super::cancel(self.meta().await?, &schema, *id).await.map_err(transient)?;
+        }
+        self.active = None;
+        crate::metrics::status().bootstrap = None;
+        Ok(())
+    }
+
+    /// The next record(s) of the running bootstrap as one transaction at boundary `at`.
+    pub async fn next(&mut self, at: &ResumePoint) -> Result<Option<Transaction>, BootstrapError> {
+        let Some(a) = self.active.as_ref() else { return Ok(None) };
+        let (id, schema) = (a.task.id, self.s.schema.clone());
+        if !super::is_open(self.meta().await?, &schema, id).await.map_err(transient)? {
+            tracing::warn!(id, "bootstrap cancelled: stopping without bootstrap-complete");
+            self.active = None;
+            crate::metrics::status().bootstrap = None;
+            return Ok(None);
+        }
+        if !self.active.as_ref().expect("checked").start_sent {
+            let total = self.active.as_ref().expect("checked").total;
+            super::mark_started(self.meta().await?, &schema, id, total, &at.position.file, at.position.pos).await.map_err(transient)?;
+            let a = self.active.as_mut().expect("checked");
+            a.start_sent = true;
+            tracing::info!(id, database = %a.task.database, table = %a.task.table, total, "bootstrap started");
+            let a = self.active.as_ref().expect("checked");
+            return Ok(Some(self.record(a, at, "bootstrap-start", Vec::new(), Vec::new())));
+        }
+        self.throttle().await;
+        let (sql, shape) = {
+            let a = self.active.as_ref().expect("checked");
+            (a.shape.chunk_sql(a.state.last_key.as_deref(), a.task.where_clause.as_deref(), self.s.chunk_rows), a.shape.clone())
+        };
+        let rows: Vec<mysql_async::Row> = match self.data().await?.query(sql).await {
+            Ok(r) => r,
+            Err(mysql_async::Error::Server(e)) => {
+                let _ = self.refuse(BootstrapError::Definite { id, msg: format!("reading a chunk failed: {}", e.message) }).await;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.data = None;
+                return Err(transient(e));
+            }
+        };
+        if rows.is_empty() {
+            let mut a = self.active.take().expect("checked");
+            a.state.complete = true;
+            self.to_mark.push(a.state.clone());
+            crate::metrics::status().bootstrap = None;
+            return Ok(Some(self.record(&a, at, "bootstrap-complete", Vec::new(), Vec::new())));
+        }
+        let mut lines = Vec::with_capacity(rows.len());
+        let mut metas = Vec::with_capacity(rows.len());
+        for row in rows {
+            let values = row.unwrap();
+            let mut data = Vec::with_capacity(256);
+            let (key, pk) = shape.write_data(&mut data, &values);
+            let partition_columns = self.s.partition_columns.iter().map(|c| partition_value(&shape, &data, c)).collect();
+            metas.push(RowMeta::Row { table: shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns });
+            lines.push(data);
+            let a = self.active.as_mut().expect("checked");
+            a.state.last_key = Some(key);
+            a.state.rows += 1;
+        }
+        crate::metrics::get().bootstrap_rows.inc_by(lines.len() as u64);
+        let a = self.active.as_ref().expect("checked");
+        let rows = a.state.rows;
+        self.report();
+        let tx = self.record(self.active.as_ref().expect("checked"), at, "bootstrap-insert", lines, metas);
+        super::mark_progress(self.meta().await?, &schema, id, rows).await.map_err(transient)?;
+        Ok(Some(tx))
+    }
+
+    async fn throttle(&self) {
+        let Some(a) = &self.active else { return };
+        if self.s.rows_per_second == 0 {
+            return;
+        }
+        let due = Duration::from_secs_f64((a.state.rows - a.rows_at_start) as f64 / self.s.rows_per_second as f64);
+        if let Some(wait) = due.checked_sub(a.started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn report(&self) {
+        let Some(a) = &self.active else { return };
+        let secs = a.started.elapsed().as_secs_f64().max(0.001);
+        let rate = (a.state.rows - a.rows_at_start) as f64 / secs;
+        let left = a.total.saturating_sub(a.state.rows) as f64;
+        crate::metrics::status().bootstrap = Some(crate::metrics::BootstrapStatus {
+            id: a.state.id,
+            database: a.state.database.clone(),
+            table: a.state.table.clone(),
+            rows: a.state.rows,
+            total: a.total,
+            rows_per_second: rate,
+            eta_seconds: (rate > 0.0).then(|| left / rate),
+        });
+    }
+
+    /// A synthetic transaction at `at` holding `kind` records (one per data object in `rows`,
+    /// or one with empty data when `rows` is empty).
+    fn record(&self, a: &Active, at: &ResumePoint, kind: &str, rows: Vec<Vec<u8>>, mut metas: Vec<RowMeta>) -> Transaction {
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as u32;
+        let mut head = a.shape.info.head_json.clone();
+        head.extend_from_slice(format!(",\"type\":\"{kind}\",\"ts\":{ts}").as_bytes());
+        if let Some(c) = &a.task.comment {
+            head.extend_from_slice(b",\"comment\":");
+            crate::binlog::values::write_json_str(&mut head, c);
+        }
+        head.extend_from_slice(b",\"data\":");
+        let bodies = if rows.is_empty() { vec![b"{}".to_vec()] } else { rows };
+        if metas.is_empty() {
+            let pk = vec![b"null".to_vec(); a.shape.info.primary_key.len()];
+            metas.push(RowMeta::Row { table: a.shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns: Vec::new() });
+        }
+        let mut json = Vec::with_capacity(bodies.iter().map(|b| b.len() + head.len() + 3).sum());
+        let mut row_ends = Vec::with_capacity(bodies.len());
+        for b in bodies {
+            json.push(b'{');
+            json.extend_from_slice(&head);
+            json.extend_from_slice(&b);
+            json.extend_from_slice(b"}\n");
+            row_ends.push(json.len());
+        }
+        Transaction {
+            json,
+            row_ends,
+            position: at.position.clone(),
+            gtid_set: at.gtid.clone(),
+            ts,
+            meta: metas,
+            server_id: at.server_id,
+            source_server_id: at.server_id,
+            bootstrap: Some(a.state.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The JSON of column `name` inside a written `{"col":value,…}` object.
+fn partition_value(shape: &Shape, data: &[u8], name: &str) -> Option<Vec<u8>> {
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(data).ok()?;
+    let _ = shape;
+    v.get(name).filter(|v| !v.is_null()).map(|v| serde_json::to_vec(v).unwrap_or_default())
+}
