@@ -16,6 +16,10 @@
       (key `foreign`) to partition 0 of TOPIC, prints "open" and keeps the transaction open
       SECONDS seconds before committing it (another producer sharing a topic).
 
+  kafka_tool.py BOOTSTRAP bootstrap-check TOPIC TABLE TIMEOUT_S
+      reads TOPIC until TABLE's bootstrap-complete arrived and 5 s passed without more; prints
+      a JSON summary (record counts per type, bootstrap-insert ids and repeats, live updates).
+
   kafka_tool.py BOOTSTRAP scram USER PASSWORD
       creates (or replaces) SCRAM-SHA-256 and SCRAM-SHA-512 credentials for USER.
 
@@ -136,6 +140,48 @@ def tail(bootstrap, topic, since_ms, rows, timeout):
         sys.exit("only %d of %d row messages arrived on %s within %s s" % (seen, int(rows), topic, timeout))
 
 
+def bootstrap_check(bootstrap, topic, table, timeout):
+    """Reads TOPIC (read_committed) until TABLE's bootstrap-complete has arrived and nothing
+    new came for 5 s; prints one JSON summary: start/complete counts, bootstrap-insert ids
+    (count, ids seen more than once), and every live update of TABLE as [id, ver] in
+    partition order."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "boot-%d" % time.time_ns(),
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    kinds, inserts, updates = {}, {}, {p: [] for p in parts}
+    complete_seen, last_new = False, time.time()
+    deadline = time.time() + float(timeout)
+    while time.time() < deadline and not (complete_seen and time.time() - last_new > 5):
+        batch = c.consume(10000, 0.5)
+        for m in batch:
+            if m.error():
+                continue
+            last_new = time.time()
+            v = json.loads(m.value())
+            if v.get("table") != table:
+                continue
+            k = v.get("type")
+            kinds[k] = kinds.get(k, 0) + 1
+            if k == "bootstrap-insert":
+                i = v["data"]["id"]
+                inserts[i] = inserts.get(i, 0) + 1
+            elif k == "bootstrap-complete":
+                complete_seen = True
+            elif k == "update":
+                updates[m.partition()].append([v["data"]["id"], v["data"]["ver"]])
+    c.close()
+    print(json.dumps({
+        "kinds": kinds,
+        "insert_ids": len(inserts),
+        "insert_max_id": max(inserts) if inserts else 0,
+        "repeated": sorted(i for i, n in inserts.items() if n > 1)[:50],
+        "repeated_count": sum(1 for n in inserts.values() if n > 1),
+        "updates": [u for p in sorted(updates) for u in updates[p]],
+    }))
+
+
 def hold(bootstrap, topic, seconds):
     from confluent_kafka import Producer
     p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "hold-%d" % time.time_ns()})
@@ -159,4 +205,5 @@ def scram(bootstrap, user, password):
 
 if __name__ == "__main__":
     bootstrap, cmd, *args = sys.argv[1:]
-    {"create": create, "consume": consume, "tail": tail, "hold": hold, "scram": scram}[cmd](bootstrap, *args)
+    {"create": create, "consume": consume, "tail": tail, "hold": hold, "scram": scram,
+     "bootstrap-check": bootstrap_check}[cmd](bootstrap, *args)

@@ -138,6 +138,9 @@ impl Bootstrapper {
         }
         let client_id = self.s.client_id.clone();
         let Some(task) = super::next_task(self.meta().await?, &schema, &client_id).await.map_err(transient)? else { return Ok(()) };
+        if self.to_mark.iter().any(|m| m.id == task.id) {
+            return Ok(()); // done, its completion not yet in Kafka: marked at a later poll
+        }
         let (state, start_sent) = match resumed.filter(|r| r.id == task.id && !r.complete) {
             Some(r) => {
                 tracing::info!(id = r.id, rows = r.rows, "continuing the bootstrap after the last committed chunk");

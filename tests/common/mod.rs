@@ -170,7 +170,7 @@ pub fn kafka_bootstrap() -> String {
     format!("127.0.0.1:{}", std::env::var("MAXWELL_TEST_KAFKA_PORT").unwrap_or_else(|_| "9192".into()))
 }
 
-fn kafka_tool(args: &[&str]) -> std::process::Output {
+pub fn kafka_tool(args: &[&str]) -> std::process::Output {
     let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_tool.py");
     let bootstrap = kafka_bootstrap();
     let mut all = vec![tool, bootstrap.as_str()];

@@ -1,0 +1,127 @@
+//! Bootstrap on the real services: a table of 1 000 000 rows (written with the binlog off, so
+//! only the bootstrap can bring them) is bootstrapped by a two-node exactly-once cluster
+//! while a writer changes the table, and the leader is killed (-9) mid-bootstrap. Everything
+//! is read back by an independent consumer (Python confluent-kafka, read_committed):
+//! every existing row exactly once as `bootstrap-insert`, `bootstrap-start` and
+//! `bootstrap-complete` once, every live change exactly once and in commit order per row.
+
+mod common;
+
+use common::cluster::*;
+use common::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ROWS: u64 = 1_000_000;
+
+/// The leader's running bootstrap, from its /api/status: rows sent.
+fn bootstrap_rows(http: u16) -> Option<u64> {
+    let (_, body) = http_get(http, "/api/status")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    v["bootstrap"]["rows"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bootstrap_of_a_million_rows_survives_a_leader_kill() {
+    let tag = unique("boot");
+    let (topic, db) = setup(&tag, 3).await;
+    let schema = format!("{tag}_mx");
+    let mut c = conn().await;
+    exec(&mut c, "SET SESSION sql_log_bin = 0").await;
+    exec(&mut c, &format!("CREATE TABLE {db}.big (id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR(32), at DATETIME(3), ver INT NOT NULL DEFAULT 0)")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.big SELECT seq, seq * 7, CONCAT('row-', seq), '2026-01-02 03:04:05.678', 0 FROM {db}.seq_1_to_{ROWS}")).await;
+    exec(&mut c, "SET SESSION sql_log_bin = 1").await;
+
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec![format!("--schema_database={schema}"), "--bootstrap_chunk_rows=5000".into()];
+    cl.start("a", None);
+    let (first, _) = cl.wait_leader(None, Duration::from_secs(30)).await;
+    cl.wait_committed().await;
+    cl.start("b", None);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Live changes all along: an update of a random existing row (ver + 1) and an insert of a
+    // new row, one transaction each.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s2, db2) = (stop.clone(), db.clone());
+    let writer = tokio::spawn(async move {
+        let mut c = conn().await;
+        let mut vers: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut next_new = ROWS + 1;
+        let mut x: u64 = 88172645463325252;
+        while !s2.load(Ordering::Relaxed) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let id = 1 + x % ROWS;
+            exec(&mut c, &format!("UPDATE {db2}.big SET ver = ver + 1, v = v + 1 WHERE id = {id}")).await;
+            *vers.entry(id).or_default() += 1;
+            exec(&mut c, &format!("INSERT INTO {db2}.big VALUES ({next_new}, 0, 'live', NOW(3), 0)")).await;
+            next_new += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (vers, next_new - 1)
+    });
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
+        .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root"])
+        .args(["--set", &format!("schema_database={schema}"), "bootstrap", "--database", &db, "--table", "big"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "maxwell-cli bootstrap: {}", String::from_utf8_lossy(&out.stderr));
+    let requested = Instant::now();
+
+    // Kill the leader once it has sent 300 000 rows of the bootstrap.
+    let http = cl.node(&first).http;
+    loop {
+        if bootstrap_rows(http).is_some_and(|n| n >= 300_000) {
+            break;
+        }
+        assert!(requested.elapsed() < Duration::from_secs(120), "the bootstrap did not reach 300 000 rows\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(cl.node(&first).child.id(), "KILL");
+    let killed = Instant::now();
+    let (next, _) = cl.wait_leader(Some(&first), Duration::from_secs(SESSION_MS / 1000 + 20)).await;
+    // The new leader continues and completes it; then a few more live changes.
+    loop {
+        let mut m = conn().await;
+        let done: Option<u8> = mysql_async::prelude::Queryable::query_first(&mut m, format!("SELECT is_complete FROM {schema}.bootstrap")).await.unwrap();
+        if done == Some(1) {
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(180), "the bootstrap did not complete after the takeover\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let took = requested.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (vers, last_new) = writer.await.unwrap();
+    let _ = next;
+
+    let out = kafka_tool(&["bootstrap-check", &topic, "big", "240"]);
+    assert!(out.status.success(), "bootstrap-check: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds = &v["kinds"];
+    eprintln!("bootstrap of {ROWS} rows with a kill -9 after 300 000: {:.1} s from request to complete; kinds {kinds}; new rows up to {last_new}", took.as_secs_f64());
+    assert_eq!(kinds["bootstrap-start"], 1, "bootstrap-start once");
+    assert_eq!(kinds["bootstrap-complete"], 1, "bootstrap-complete once");
+    assert_eq!(v["repeated_count"], 0, "bootstrap-insert rows sent twice: {}", v["repeated"]);
+    let ids = v["insert_ids"].as_u64().unwrap();
+    assert!(ids >= ROWS && v["insert_max_id"].as_u64().unwrap() >= ROWS, "{ids} distinct bootstrap-insert rows, expected every one of the {ROWS}");
+    // ids above ROWS are live inserts the chunks also read: at most the ones written.
+    assert!(ids <= last_new, "{ids} bootstrap-insert rows but only {last_new} rows exist");
+    // Live updates: each exactly once, in commit order per row.
+    let mut seen: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for u in v["updates"].as_array().unwrap() {
+        seen.entry(u[0].as_u64().unwrap()).or_default().push(u[1].as_u64().unwrap());
+    }
+    for (id, n) in &vers {
+        let expected: Vec<u64> = (1..=*n).collect();
+        assert_eq!(seen.get(id), Some(&expected), "live updates of row {id}: versions in the order they arrived");
+    }
+    assert_eq!(seen.len(), vers.len(), "updates of rows nobody updated");
+    cl.stop_all();
+}
