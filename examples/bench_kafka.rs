@@ -141,7 +141,7 @@ async fn eos_sink(kcfg: &maxwell_ha::sink::kafka::KafkaConfig, start: maxwell_ha
         max_rows: 100_000,
         timeout: Duration::from_secs(30),
     };
-    KafkaSink::exactly_once(kcfg, producer, settings, start, None, Default::default())
+    KafkaSink::exactly_once(kcfg, producer, settings, start, None, None, Default::default())
 }
 
 const LAT_TX_ROWS: u64 = 100;

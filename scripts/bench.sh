@@ -19,11 +19,15 @@
 #   scripts/bench.sh bigtx [ROWS]   ROWS rows in ONE transaction, read by maxwell-ha's reader
 #       (decode + Maxwell JSON): peak RSS — what holding a whole binlog transaction costs.
 #       (default ROWS 2000000)
+#   scripts/bench.sh bootstrap [ROWS] one table of ROWS rows bootstrapped by maxwell-ha (a node
+#       alone) and by Zendesk's Maxwell in turn, each to its own topic: rows/s from the request
+#       to the last record in Kafka, peak RSS. (default ROWS 1000000)
 source "$(dirname "$0")/common.sh"
 MODE="${1:-decode}"
 case "$MODE" in
   decode) ROWS="${2:-1000000}" ;; kafka|maxwell) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
-  *) echo "usage: $0 decode|kafka|maxwell|bigtx [ROWS]" >&2; exit 2 ;;
+  bootstrap) ROWS="${2:-1000000}" ;;
+  *) echo "usage: $0 decode|kafka|maxwell|bigtx|bootstrap [ROWS]" >&2; exit 2 ;;
 esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
@@ -33,6 +37,20 @@ cargo build --release --example bench_decode --example bench_kafka >&2
 "$REPO_ROOT/scripts/mariadb.sh" reset >&2
 trap '"$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
 sql() { "$REPO_ROOT/scripts/mariadb.sh" client -N -e "$1"; }
+if [ "$MODE" = bootstrap ]; then
+  export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
+  python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql
+  "$REPO_ROOT/scripts/maxwell-ref.sh" install
+  cargo build --release --bin maxwell >&2
+  "$REPO_ROOT/scripts/kafka.sh" stop >&2
+  rm -rf "$MAXWELL_HA_RUN/kafka-$KAFKA_PORT"
+  "$REPO_ROOT/scripts/kafka.sh" start >&2
+  trap '"$REPO_ROOT/scripts/kafka.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
+  log "bootstrap: one table of $ROWS rows, each tool in turn (Kafka)"
+  python3 scripts/side_by_side.py bootstrap --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
+    --rows "$ROWS" --kafka "127.0.0.1:$KAFKA_PORT"
+  exit 0
+fi
 if [ "$MODE" = maxwell ]; then
   export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
   python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql

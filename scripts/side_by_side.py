@@ -425,6 +425,57 @@ def throughput(args):
     return 0
 
 
+def bootstrap(args):
+    """Bootstrap throughput: one table of ROWS rows (written with the binlog off), bootstrapped
+    by each tool in turn to a topic of its own, timed from the request to the last of its
+    ROWS + 2 records (start, inserts, complete) in Kafka."""
+    tag = f"sbb{random.randint(10**5, 10**6)}"
+    db = tag
+    c = connect(args.port)
+    cur = c.cursor()
+    cur.execute("SET SESSION sql_log_bin = 0")
+    cur.execute(f"CREATE DATABASE {db}")
+    cur.execute(f"USE {db}")
+    cur.execute(f"""CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, a INT, b BIGINT UNSIGNED, c VARCHAR(64),
+                    d DECIMAL(12,2), e DATETIME(3), f DOUBLE, g TINYINT)""")
+    cur.execute(f"""INSERT INTO {db}.t SELECT seq, seq*7, seq*1000003, CONCAT('name-', seq, '-abcdefghij'), seq/100,
+                '2024-01-02 03:04:05.678' + INTERVAL seq SECOND, seq*1.5, seq%100 FROM seq_1_to_{args.rows}""")
+    cur.execute("SET SESSION sql_log_bin = 1")
+    filt = f"exclude: *.*, include: {db}.*"
+    results = {"rows": args.rows, "maxwell_version": subprocess.run([os.path.join(HERE, "maxwell-ref.sh"), "version"], capture_output=True, text=True).stdout.strip()}
+    for who in ("maxwell_ha", "maxwell"):
+        topic = f"{tag}-{who}"
+        create_topic(args.kafka, topic)
+        extra = ["--producer=kafka", f"--kafka.bootstrap.servers={args.kafka}", f"--kafka_topic={topic}"]
+        if who == "maxwell_ha":
+            schema, client = f"{tag}_ours", "maxwell"
+            p = start_ours(args.maxwell_ha, args.port, master_position(c), filt, extra + [f"--schema_database={schema}"])
+            p.wait_for(lambda p: "starting binlog stream" in p.stderr(), 60, "maxwell-ha's binlog stream")
+            time.sleep(1)  # its bootstrap table is created at its first poll
+        else:
+            schema, client = f"{tag}maxwell_schema", f"{tag}maxwell"
+            p = start_maxwell(args.port, client, filt, extra)
+        try:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {schema}")
+            t0 = time.monotonic()
+            for _ in range(100):
+                try:
+                    cur.execute(f"INSERT INTO {schema}.bootstrap (database_name, table_name, client_id) VALUES ('{db}', 't', '{client}')")
+                    break
+                except pymysql.err.ProgrammingError:
+                    time.sleep(0.1)  # its bootstrap table is not there yet
+            kafka_wait(args.kafka, topic, args.rows + 2, p)
+            secs = time.monotonic() - t0
+            results[f"{who}_rows_per_sec"] = round(args.rows / max(secs, 1e-6))
+            results[f"{who}_seconds"] = round(secs, 1)
+            results[f"{who}_peak_rss_kib"] = p.peak_rss_kib()
+        finally:
+            p.stop()
+    results["ratio"] = round(results["maxwell_ha_rows_per_sec"] / max(results["maxwell_rows_per_sec"], 1), 2)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
 def kafka_count(bootstrap, topic):
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "sbs-count"})
@@ -460,7 +511,7 @@ def kafka_first_time(bootstrap, topic, proc, timeout=300):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["conformance", "throughput"])
+    ap.add_argument("mode", choices=["conformance", "throughput", "bootstrap"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--maxwell-ha", required=True)
     ap.add_argument("--report")
@@ -468,7 +519,7 @@ def main():
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--kafka")
     args = ap.parse_args()
-    sys.exit(conformance(args) if args.mode == "conformance" else throughput(args))
+    sys.exit({"conformance": conformance, "throughput": throughput, "bootstrap": bootstrap}[args.mode](args))
 
 
 if __name__ == "__main__":
