@@ -6,8 +6,9 @@
 //!   and a chunk that comes back short is the last.
 //! - Values come over the text protocol and are written as the binlog path writes them
 //!   (`binlog/values.rs`): numbers as JSON numbers, binary strings base64, SET as an array,
-//!   BIT as a number, TIMESTAMP in UTC (the session's time zone is `+00:00`), geometry as WKT,
-//!   JSON columns as JSON.
+//!   BIT as a number, TIMESTAMP in UTC (the session's time zone is `+00:00`), geometry as WKT
+//!   from its internal form (SRID + WKB, as the binlog holds it), JSON columns as JSON, and
+//!   BINARY(n) without its trailing zero bytes (the binlog does not keep them).
 //! - Key values are kept as SQL literals (numbers as they are, everything else quoted with
 //!   its quotes and backslashes escaped, `NO_BACKSLASH_ESCAPES` off for the session).
 
@@ -25,6 +26,8 @@ pub enum Fmt {
     Bit,
     Text,
     Binary,
+    /// BINARY(n): zero-padded by the server on read.
+    FixedBinary,
     Set,
     Json,
     Geometry,
@@ -37,7 +40,8 @@ impl Fmt {
             _ if json => Fmt::Json,
             "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal" | "float" | "double" | "year" => Fmt::Number,
             "bit" => Fmt::Bit,
-            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => Fmt::Binary,
+            "binary" => Fmt::FixedBinary,
+            "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => Fmt::Binary,
             "set" => Fmt::Set,
             "json" => Fmt::Json,
             "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring" | "multipolygon" | "geometrycollection" => Fmt::Geometry,
@@ -123,11 +127,7 @@ impl Shape {
             .info
             .columns
             .iter()
-            .zip(&self.formats)
-            .map(|(c, f)| match f {
-                Fmt::Geometry => format!("ST_AsText({})", ident(&c.name)),
-                _ => ident(&c.name),
-            })
+            .map(|c| ident(&c.name))
             .collect();
         let keys = self.key_names();
         let mut conds = Vec::new();
@@ -193,7 +193,8 @@ pub fn write_value(out: &mut Vec<u8>, text: Option<&[u8]>, fmt: Fmt) {
             let n = b.iter().fold(0u64, |n, &x| (n << 8) | x as u64);
             out.extend_from_slice(n.to_string().as_bytes());
         }
-        Fmt::Binary => {
+        Fmt::Binary | Fmt::FixedBinary => {
+            let b = if fmt == Fmt::FixedBinary { &b[..b.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1)] } else { b };
             out.push(b'"');
             out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
             out.push(b'"');
@@ -213,7 +214,8 @@ pub fn write_value(out: &mut Vec<u8>, text: Option<&[u8]>, fmt: Fmt) {
             Ok(v) => serde_json::to_writer(&mut *out, &v).expect("writing to a Vec"),
             Err(_) => write_json_str(out, &String::from_utf8_lossy(b)),
         },
-        Fmt::Text | Fmt::Geometry => write_json_str(out, &String::from_utf8_lossy(b)),
+        Fmt::Geometry => crate::binlog::wkt::write_geometry(out, b),
+        Fmt::Text => write_json_str(out, &String::from_utf8_lossy(b)),
     }
 }
 
@@ -230,11 +232,11 @@ mod tests {
     #[test]
     fn chunks_follow_the_key_and_the_users_where() {
         let s = shape(&[("a", Fmt::Number), ("b", Fmt::Text), ("g", Fmt::Geometry)], &[0, 1]);
-        assert_eq!(s.chunk_sql(None, None, 10), "SELECT `a`, `b`, ST_AsText(`g`) FROM `d`.`t` ORDER BY `a`, `b` LIMIT 10");
+        assert_eq!(s.chunk_sql(None, None, 10), "SELECT `a`, `b`, `g` FROM `d`.`t` ORDER BY `a`, `b` LIMIT 10");
         let last = vec!["5".to_string(), "'x\\'y'".to_string()];
         assert_eq!(
             s.chunk_sql(Some(&last), Some("a < 100"), 10),
-            "SELECT `a`, `b`, ST_AsText(`g`) FROM `d`.`t` WHERE ((`a` > 5) OR (`a` = 5 AND `b` > 'x\\'y')) AND (a < 100) ORDER BY `a`, `b` LIMIT 10"
+            "SELECT `a`, `b`, `g` FROM `d`.`t` WHERE ((`a` > 5) OR (`a` = 5 AND `b` > 'x\\'y')) AND (a < 100) ORDER BY `a`, `b` LIMIT 10"
         );
     }
 
