@@ -191,3 +191,49 @@ async fn bootstrap_rows_match_the_binlog_rows() {
     assert!(msgs.iter().any(|m| m["value"]["type"] == "bootstrap-complete"));
     cl.stop_all();
 }
+
+/// A throttled bootstrap cancelled by command stops at its next chunk without
+/// `bootstrap-complete`, and the binlog, held while it ran, flows again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
+    let tag = unique("bootc");
+    let (topic, db) = setup(&tag, 1).await;
+    let schema = format!("{tag}_mx");
+    let mut c = conn().await;
+    exec(&mut c, "SET SESSION sql_log_bin = 0").await;
+    exec(&mut c, &format!("CREATE TABLE {db}.slow (id INT PRIMARY KEY, v INT)")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.slow SELECT seq, seq FROM {db}.seq_1_to_50000")).await;
+    exec(&mut c, "SET SESSION sql_log_bin = 1").await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec![format!("--schema_database={schema}"), "--bootstrap_chunk_rows=500".into(), "--bootstrap_rows_per_second=2000".into()];
+    cl.start("a", None);
+    cl.wait_leader(None, Duration::from_secs(30)).await;
+    cl.wait_committed().await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
+            .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root", "--set", &format!("schema_database={schema}")])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["bootstrap", "--database", &db, "--table", "slow"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let http = cl.node("a").http;
+    let t0 = Instant::now();
+    while !bootstrap_rows(http).is_some_and(|n| n >= 2000) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the bootstrap did not start\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A live row while the bootstrap holds the binlog, then the cancel.
+    exec(&mut c, &format!("INSERT INTO {db}.t VALUES (1, 'live')")).await;
+    let out = cli(&["bootstrap", "--cancel", "1"]);
+    assert!(out.status.success(), "cancel: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cli(&["bootstrap", "--cancel", "1"]).status.code(), Some(1), "nothing left to cancel");
+    let msgs = consume(&[topic.clone()], 2002, 30, "database", "default");
+    let kinds = |k: &str| msgs.iter().filter(|m| m["value"]["type"] == k).count();
+    assert_eq!(kinds("insert"), 1, "the live row arrives after the cancel");
+    assert_eq!((kinds("bootstrap-start"), kinds("bootstrap-complete")), (1, 0));
+    let sent = kinds("bootstrap-insert");
+    assert!((2000..50_000).contains(&sent), "{sent} rows sent before the cancel");
+    cl.stop_all();
+}
