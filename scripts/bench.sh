@@ -37,7 +37,8 @@ cargo build --release --example bench_decode --example bench_kafka >&2
 "$REPO_ROOT/scripts/mariadb.sh" reset >&2
 trap '"$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
 sql() { "$REPO_ROOT/scripts/mariadb.sh" client -N -e "$1"; }
-if [ "$MODE" = bootstrap ]; then
+if [ "$MODE" = bootstrap ] || [ "$MODE" = maxwell ]; then
+  # Both run Zendesk's Maxwell next to maxwell-ha, on a broker of their own.
   export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
   python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql
   "$REPO_ROOT/scripts/maxwell-ref.sh" install
@@ -46,20 +47,14 @@ if [ "$MODE" = bootstrap ]; then
   rm -rf "$MAXWELL_HA_RUN/kafka-$KAFKA_PORT"
   "$REPO_ROOT/scripts/kafka.sh" start >&2
   trap '"$REPO_ROOT/scripts/kafka.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
+fi
+if [ "$MODE" = bootstrap ]; then
   log "bootstrap: one table of $ROWS rows, each tool in turn (Kafka)"
   python3 scripts/side_by_side.py bootstrap --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
     --rows "$ROWS" --kafka "127.0.0.1:$KAFKA_PORT"
   exit 0
 fi
 if [ "$MODE" = maxwell ]; then
-  export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
-  python3 -c "import confluent_kafka, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka pymysql
-  "$REPO_ROOT/scripts/maxwell-ref.sh" install
-  cargo build --release --bin maxwell >&2
-  "$REPO_ROOT/scripts/kafka.sh" stop >&2
-  rm -rf "$MAXWELL_HA_RUN/kafka-$KAFKA_PORT"
-  "$REPO_ROOT/scripts/kafka.sh" start >&2
-  trap '"$REPO_ROOT/scripts/kafka.sh" stop >&2; "$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
   log "conformance: the same workload through both"
   python3 scripts/side_by_side.py conformance --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
     --report "$MAXWELL_HA_RUN/side-by-side.json" > /dev/null || log "conformance found unexplained differences (see below)"

@@ -293,13 +293,21 @@ async fn to_kafka(
     // Between two binlog transactions (a bootstrap runs only there).
     let mut at_boundary = true;
     let mut boot_retry = tokio::time::Instant::now();
+    let mut boot_failures = 0u32;
     while err.is_none() {
         if let Some(b) = boot.as_mut().filter(|_| at_boundary && !sink.mid_split() && tokio::time::Instant::now() >= boot_retry) {
             let step = if b.active() {
                 b.next(&boundary).await
             } else if b.poll_due() {
                 let committed = if sink.is_exactly_once() { sink.committed_bootstrap().cloned() } else { b.last_sent() };
-                b.poll(committed.as_ref()).await.map(|_| None)
+                // Bounded: an unreachable `host` must not hold the stream up.
+                match tokio::time::timeout(std::time::Duration::from_secs(1), b.poll(committed.as_ref())).await {
+                    Ok(r) => r.map(|_| None),
+                    Err(_) => {
+                        b.reset();
+                        Err(crate::bootstrap::runner::BootstrapError::Transient("no answer within 1 s".into()))
+                    }
+                }
             } else {
                 Ok(None)
             };
@@ -315,10 +323,18 @@ async fn to_kafka(
                     }
                     continue;
                 }
-                Ok(None) => {}
+                Ok(None) => boot_failures = 0,
                 Err(e) => {
-                    tracing::warn!(error = %e, "bootstrap: retrying in 1 s");
-                    boot_retry = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+                    // Polls back off to a minute (a running bootstrap retries every second);
+                    // the same failure is logged once.
+                    boot_failures += 1;
+                    let wait = if b.active() { 1 } else { 1u64 << boot_failures.min(6) };
+                    if boot_failures == 1 || b.active() {
+                        tracing::warn!(error = %e, retry_in_s = wait, "bootstrap");
+                    } else {
+                        tracing::debug!(error = %e, retry_in_s = wait, "bootstrap");
+                    }
+                    boot_retry = tokio::time::Instant::now() + std::time::Duration::from_secs(wait.min(60));
                 }
             }
             if b.active() && tokio::time::Instant::now() >= boot_retry {

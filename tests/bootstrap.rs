@@ -23,16 +23,32 @@ fn bootstrap_rows(http: u16) -> Option<u64> {
     v["bootstrap"]["rows"].as_u64()
 }
 
+/// `maxwell-cli` on the test source with the cluster's `schema_database`.
+fn cli(schema: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
+        .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root", "--set", &format!("schema_database={schema}")])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Creates `db.table` with `columns` and fills it from `select`, with the binlog off (only a
+/// bootstrap can bring these rows).
+async fn table_without_binlog(c: &mut mysql_async::Conn, db: &str, table: &str, columns: &str, select: &str) {
+    exec(c, "SET SESSION sql_log_bin = 0").await;
+    exec(c, &format!("CREATE TABLE {db}.{table} ({columns})")).await;
+    exec(c, &format!("INSERT INTO {db}.{table} {select}")).await;
+    exec(c, "SET SESSION sql_log_bin = 1").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bootstrap_of_a_million_rows_survives_a_leader_kill() {
     let tag = unique("boot");
     let (topic, db) = setup(&tag, 3).await;
     let schema = format!("{tag}_mx");
     let mut c = conn().await;
-    exec(&mut c, "SET SESSION sql_log_bin = 0").await;
-    exec(&mut c, &format!("CREATE TABLE {db}.big (id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR(32), at DATETIME(3), ver INT NOT NULL DEFAULT 0)")).await;
-    exec(&mut c, &format!("INSERT INTO {db}.big SELECT seq, seq * 7, CONCAT('row-', seq), '2026-01-02 03:04:05.678', 0 FROM {db}.seq_1_to_{ROWS}")).await;
-    exec(&mut c, "SET SESSION sql_log_bin = 1").await;
+    let columns = "id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR(32), at DATETIME(3), ver INT NOT NULL DEFAULT 0";
+    table_without_binlog(&mut c, &db, "big", columns, &format!("SELECT seq, seq * 7, CONCAT('row-', seq), '2026-01-02 03:04:05.678', 0 FROM {db}.seq_1_to_{ROWS}")).await;
 
     let mut cl = Cluster::new(&tag, &topic, &db);
     cl.extra = vec![format!("--schema_database={schema}"), "--bootstrap_chunk_rows=5000".into()];
@@ -65,11 +81,7 @@ async fn bootstrap_of_a_million_rows_survives_a_leader_kill() {
         (vers, next_new - 1)
     });
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
-        .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root"])
-        .args(["--set", &format!("schema_database={schema}"), "bootstrap", "--database", &db, "--table", "big"])
-        .output()
-        .unwrap();
+    let out = cli(&schema, &["bootstrap", "--database", &db, "--table", "big"]);
     assert!(out.status.success(), "maxwell-cli bootstrap: {}", String::from_utf8_lossy(&out.stderr));
     let requested = Instant::now();
 
@@ -162,11 +174,7 @@ async fn bootstrap_rows_match_the_binlog_rows() {
     for r in rows {
         exec(&mut c, &format!("INSERT INTO {db}.types VALUES {r}")).await;
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
-        .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root"])
-        .args(["--set", &format!("schema_database={schema}"), "bootstrap", "--database", &db, "--table", "types", "--comment", "check"])
-        .output()
-        .unwrap();
+    let out = cli(&schema, &["bootstrap", "--database", &db, "--table", "types", "--comment", "check"]);
     assert!(out.status.success(), "maxwell-cli bootstrap: {}", String::from_utf8_lossy(&out.stderr));
     let msgs = consume(&[topic.clone()], 3 + 3 + 2, 60, "database", "default");
     let data = |kind: &str| -> BTreeMap<i64, serde_json::Value> {
@@ -200,22 +208,13 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     let (topic, db) = setup(&tag, 1).await;
     let schema = format!("{tag}_mx");
     let mut c = conn().await;
-    exec(&mut c, "SET SESSION sql_log_bin = 0").await;
-    exec(&mut c, &format!("CREATE TABLE {db}.slow (id INT PRIMARY KEY, v INT)")).await;
-    exec(&mut c, &format!("INSERT INTO {db}.slow SELECT seq, seq FROM {db}.seq_1_to_50000")).await;
-    exec(&mut c, "SET SESSION sql_log_bin = 1").await;
+    table_without_binlog(&mut c, &db, "slow", "id INT PRIMARY KEY, v INT", &format!("SELECT seq, seq FROM {db}.seq_1_to_50000")).await;
     let mut cl = Cluster::new(&tag, &topic, &db);
     cl.extra = vec![format!("--schema_database={schema}"), "--bootstrap_chunk_rows=500".into(), "--bootstrap_rows_per_second=2000".into()];
     cl.start("a", None);
     cl.wait_leader(None, Duration::from_secs(30)).await;
     cl.wait_committed().await;
-    let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
-            .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root", "--set", &format!("schema_database={schema}")])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let cli = |args: &[&str]| cli(&schema, args);
     let out = cli(&["bootstrap", "--database", &db, "--table", "slow"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let http = cl.node("a").http;

@@ -161,18 +161,15 @@ impl Bootstrapper {
             }
             Some(s) => s,
         };
-        let count = match &task.where_clause {
-            Some(w) if !w.trim().is_empty() => format!("SELECT COUNT(*) FROM `{}`.`{}` WHERE ({w})", task.database.replace('`', "``"), task.table.replace('`', "``")),
-            _ => format!("SELECT COUNT(*) FROM `{}`.`{}`", task.database.replace('`', "``"), task.table.replace('`', "``")),
-        };
-        let total: u64 = match self.data().await?.query_first::<u64, _>(count).await {
-            Ok(n) => n.unwrap_or(0),
-            Err(mysql_async::Error::Server(e)) => return self.refuse(definite(format!("cannot count its rows: {} (check the where clause)", e.message))).await,
-            Err(e) => return Err(transient(e)),
-        };
         let rows_at_start = state.rows;
-        self.active = Some(Active { task, shape, state, start_sent, total, started: Instant::now(), rows_at_start });
+        self.active = Some(Active { task, shape, state, start_sent, total: 0, started: Instant::now(), rows_at_start });
         Ok(())
+    }
+
+    /// Drops the connections (after a poll was cut short).
+    pub fn reset(&mut self) {
+        self.meta = None;
+        self.data = None;
     }
 
     /// Gives up a bootstrap that cannot be done: logged, marked in the table.
@@ -196,6 +193,23 @@ impl Bootstrapper {
             self.active = None;
             crate::metrics::status().bootstrap = None;
             return Ok(None);
+        }
+        if self.active.as_ref().expect("checked").total == 0 {
+            // Counted once per term (Maxwell's total_rows; the ETA's base).
+            let task = self.active.as_ref().expect("checked").task.clone();
+            let definite = |msg: String| BootstrapError::Definite { id: task.id, msg };
+            let count = match &task.where_clause {
+                Some(w) if !w.trim().is_empty() => format!("SELECT COUNT(*) FROM `{}`.`{}` WHERE ({w})", task.database.replace('`', "``"), task.table.replace('`', "``")),
+                _ => format!("SELECT COUNT(*) FROM `{}`.`{}`", task.database.replace('`', "``"), task.table.replace('`', "``")),
+            };
+            let total: u64 = match self.data().await?.query_first::<u64, _>(count).await {
+                Ok(n) => n.unwrap_or(0),
+                Err(mysql_async::Error::Server(e)) => {
+                    return self.refuse(definite(format!("cannot count its rows: {} (check the where clause)", e.message))).await.map(|_| None);
+                }
+                Err(e) => return Err(transient(e)),
+            };
+            self.active.as_mut().expect("checked").total = total.max(1);
         }
         if !self.active.as_ref().expect("checked").start_sent {
             let total = self.active.as_ref().expect("checked").total;
