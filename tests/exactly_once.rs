@@ -4,7 +4,7 @@
 //! settings a user gets by default (ha_delivery=exactly_once, acks=all, idempotence).
 //!
 //! - A leader cut from ZooKeeper only (an iptables rule on the ZooKeeper ports for its uid)
-//!   while it streams a 200 000-row transaction.
+//!   while it streams a 400 000-row transaction.
 //! - A leader frozen (SIGSTOP) with an open Kafka transaction, thawed after the takeover: its
 //!   buffered batch is fenced.
 //! - Two clusters writing to one topic, each leader killed (in both delivery modes: the
@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
-    const BIG: u64 = 200_000;
+    // Large enough that the cut leader, which goes on writing to Kafka until it notices the cut
+    // (0.4 × the session: 1.6 s), cannot finish it first (at 200 000 rows a fast run did).
+    const BIG: u64 = 400_000;
     let tag = unique("eoscut");
     let (topic, db) = setup(&tag, 3).await;
     let mut cl = Cluster::new(&tag, &topic, &db);
@@ -39,7 +41,7 @@ async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
     cl.start("c", None);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // One binlog transaction of 200 000 rows (split across Kafka transactions).
+    // One binlog transaction of 400 000 rows (split across Kafka transactions).
     let mut c = conn().await;
     exec(&mut c, &format!("INSERT INTO {db}.t SELECT seq, 'big' FROM {db}.seq_1_to_{BIG}")).await;
     // Cut the leader from ZooKeeper (not from Kafka or MariaDB) once it committed part of the

@@ -363,7 +363,9 @@ impl KafkaSink {
             let parts = self.partition_count(&topic).await?;
             let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
             match &mut self.mode {
-                Mode::AtLeastOnce { last_written, skipped, .. } => {
+                // A bootstrap's records are never skipped: a bootstrap that starts again after a
+                // takeover sends all of them again (its row indexes are not binlog rows).
+                Mode::AtLeastOnce { last_written, skipped, .. } if tx.bootstrap.is_none() => {
                     if let Some(Some(l)) = last_written.get(&(topic.clone(), partition)) {
                         let c = scan::Candidate {
                             position: &tx.position,
@@ -389,6 +391,7 @@ impl KafkaSink {
                     t.begin()?;
                     t.rows += 1;
                 }
+                Mode::AtLeastOnce { .. } => {}
             }
             let key = self.routing.key(meta);
             let row_text = i.to_string();
