@@ -209,6 +209,38 @@ impl Metrics {
     }
 }
 
+/// CPU seconds (user + system) of this process, from /proc/self/stat (in USER_HZ ticks, 100/s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Samples CPU %, resident memory and rows/s into the status every 2 s until `stop`.
+pub async fn sample_resources(stop: tokio_util::sync::CancellationToken) {
+    let mut last = (std::time::Instant::now(), cpu_seconds(), get().rows.get());
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = (std::time::Instant::now(), cpu_seconds(), get().rows.get());
+        let secs = now.0.duration_since(last.0).as_secs_f64();
+        if secs >= 0.5 {
+            let mut st = status();
+            st.cpu_percent = now.1.zip(last.1).map(|(a, b)| ((a - b) / secs * 1000.0).round() / 10.0);
+            st.rss_bytes = resident_bytes();
+            st.rows_per_second = Some((now.2.saturating_sub(last.2) as f64 / secs).round());
+            drop(st);
+            last = now;
+        }
+    }
+}
+
 /// Resident set size from /proc/self/statm.
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -271,6 +303,11 @@ pub struct Status {
     pub rows_total: u64,
     /// The bootstrap this leader is running.
     pub bootstrap: Option<BootstrapStatus>,
+    /// CPU time of this process over the last sample (100 = one core), its resident memory,
+    /// and rows handed on per second over the same interval.
+    pub cpu_percent: Option<f64>,
+    pub rss_bytes: Option<u64>,
+    pub rows_per_second: Option<f64>,
     pub version: &'static str,
     pub started_at_ms: u64,
 }

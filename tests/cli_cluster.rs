@@ -29,6 +29,7 @@ fn start(root: &str, id: &str, topic: &str, db: &str) -> Child {
             "--producer=kafka".into(),
             format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
             format!("--kafka_topic={topic}"),
+            format!("--http_port={}", free_port()),
         ])
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -111,7 +112,10 @@ async fn cli_sees_and_steers_a_live_cluster() {
         exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({id})")).await;
     }
     let target = ["n1", "n2", "n3"].iter().find(|n| **n != leader).unwrap().to_string();
-    let (code, fo, err) = cli(&root, &["failover", "--to", &target]);
+    let (code, _, err) = cli(&root, &["failover", "--from", &target, "--to", &leader]);
+    assert_eq!(code, 1, "failover --from a node that does not lead is refused: {err}");
+    assert!(err.contains("is not the leader"), "{err}");
+    let (code, fo, err) = cli(&root, &["failover", "--from", &leader, "--to", &target]);
     assert_eq!(code, 0, "failover: {err}");
     assert_eq!(fo["leader"], target.as_str());
     let took = fo["took_ms"].as_u64().unwrap();
@@ -173,6 +177,25 @@ async fn cli_sees_and_steers_a_live_cluster() {
         nodes.0.insert(id.to_string(), start(&root, id, &topic, &db));
     }
     wait_for(&root, "recovery", Duration::from_secs(20), |c, v| c == 0 && v["health"] == "HEALTHY");
+
+    // The cluster remembers its terms: the first handed over (its rows counted, the next one
+    // leading within the hand-over), the second ended by the kill, the third leads.
+    let (code, hist, err) = cli(&root, &["cluster", "history"]);
+    assert_eq!(code, 0, "{err}");
+    let terms = hist.as_array().unwrap();
+    assert_eq!(terms.len(), 3, "{hist}");
+    assert_eq!((terms[0]["node_id"].as_str(), terms[0]["ended_by"].as_str()), (Some(leader.as_str()), Some("hand-over")), "{hist}");
+    assert!(terms[0]["rows"].as_u64().unwrap() >= 1, "{hist}");
+    assert_eq!((terms[1]["node_id"].as_str(), terms[1]["ended_by"].as_str()), (Some(target.as_str()), Some("session expired")), "{hist}");
+    assert!(terms[1]["takeover_ms"].as_u64().unwrap() < 5000, "{hist}");
+    assert!(terms[2]["end_ms"].is_null() && terms[2]["epoch"].as_u64() > terms[1]["epoch"].as_u64(), "{hist}");
+    // Each member's CPU, memory and rows/s (sampled every 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, list, _) = cli(&root, &["node", "list"]);
+    for m in list.as_array().unwrap() {
+        assert!(m["cpu_percent"].is_f64() && m["rows_per_second"].is_f64(), "{m}");
+        assert!(m["rss_bytes"].as_u64().unwrap() > 1 << 20, "{m}");
+    }
     for n in nodes.0.values_mut() {
         signal(n.id(), "TERM");
         let _ = n.wait();

@@ -6,6 +6,7 @@
 //! - `bootstrap --database D --table T [--where W] [--comment C]` / `bootstrap --cancel ID`:
 //!   request (or cancel) a bootstrap in schema_database's `bootstrap` table. Exit 0 done,
 //!   1 nothing to cancel, 2 unreachable or bad config.
+//! - `cluster history`: the last terms of leadership (`--json` for all fields).
 //! - `cluster status`, `node list`, `position show`, `position set`, `failover [--to NODE]`:
 //!   the cluster in ZooKeeper. Exit 0 healthy/done, 1 degraded, no leader or refused,
 //!   2 ZooKeeper unreachable or bad arguments.
@@ -86,6 +87,9 @@ enum Cmd {
     },
     /// Ask the leader to hand over gracefully and wait for the new leader.
     Failover {
+        /// The node expected to lead now: refused when another one does (nothing changes).
+        #[arg(long)]
+        from: Option<String>,
         /// The standby that should lead next (default: the first to win).
         #[arg(long)]
         to: Option<String>,
@@ -99,6 +103,8 @@ enum Cmd {
 enum ClusterCmd {
     /// Health, leader, members, committed position, verdict.
     Status,
+    /// The last terms of leadership: epoch, node, start, end, why it ended, takeover, rows.
+    History,
 }
 
 #[derive(Subcommand)]
@@ -254,6 +260,17 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
                 }
                 if list || s.health == cli::Health::Healthy { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
+            Cmd::Cluster { cmd: ClusterCmd::History } => match zk.history().await {
+                Ok(h) => {
+                    if json {
+                        print(&h.terms);
+                    } else {
+                        cli::print_history(&h.terms);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => zk_fail(e),
+            },
             Cmd::Position { cmd: PositionCmd::Show } => match zk.load_position().await {
                 Ok(Some((r, version))) => {
                     if json {
@@ -303,7 +320,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
                     Err(e) => zk_fail(e),
                 }
             }
-            Cmd::Failover { to, timeout } => match cli::failover(&zk, to.as_deref(), std::time::Duration::from_secs(*timeout)).await {
+            Cmd::Failover { from, to, timeout } => match cli::failover(&zk, from.as_deref(), to.as_deref(), std::time::Duration::from_secs(*timeout)).await {
                 Ok((leader, epoch, took)) => {
                     if json {
                         print(&serde_json::json!({"leader": leader, "epoch": epoch, "took_ms": took.as_millis() as u64}));

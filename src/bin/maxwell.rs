@@ -42,6 +42,7 @@ fn main() -> std::process::ExitCode {
         });
         let http_stop = CancellationToken::new();
         let _http_guard = http_stop.clone().drop_guard();
+        tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone()));
         if let Some(h) = cfg.http.clone() {
             match maxwell_ha::http::bind(&h).await {
                 Ok(l) => {

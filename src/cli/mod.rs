@@ -49,6 +49,10 @@ pub struct MemberView {
     pub source_since_ms: Option<u64>,
     /// The bootstrap it is running.
     pub bootstrap: Option<crate::metrics::BootstrapStatus>,
+    /// CPU (100 = one core), resident memory, rows/s over the member's last 2 s.
+    pub cpu_percent: Option<f64>,
+    pub rss_bytes: Option<u64>,
+    pub rows_per_second: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +104,9 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
             source: None,
             source_since_ms: None,
             bootstrap: None,
+            cpu_percent: None,
+            rss_bytes: None,
+            rows_per_second: None,
         })
         .collect();
     // Each member's own view (lag, rows, last error), read concurrently, 1 s each at most.
@@ -120,6 +127,9 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
                 v.source_since_ms = st["source_since_ms"].as_u64();
             }
             v.bootstrap = serde_json::from_value(st["bootstrap"].clone()).ok();
+            v.cpu_percent = st["cpu_percent"].as_f64();
+            v.rss_bytes = st["rss_bytes"].as_u64();
+            v.rows_per_second = st["rows_per_second"].as_f64();
         }
     }
     views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -172,20 +182,30 @@ pub fn print_status(s: &Status) {
 }
 
 pub fn print_members(m: &[MemberView]) {
-    println!("{:<16} {:<8} {:<20} {:<9} {:>8} {:>9} {:>8} {:>10}  {}", "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME", "LAG", "ROWS", "HTTP");
+    println!(
+        "{:<16} {:<8} {:<20} {:<9} {:>8} {:>9} {:>6} {:>7} {:>8} {:>10} {:>8}  {}",
+        "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME", "CPU", "MEMORY", "LAG", "ROWS", "ROWS/S", "HTTP"
+    );
     for v in m {
-        let lag = v.lag_s.map(|l| format!("{l:.1}s")).unwrap_or_else(|| "-".into());
-        let rows = v.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        let dash = || "-".to_string();
+        let lag = v.lag_s.map(|l| format!("{l:.1}s")).unwrap_or_else(dash);
+        let rows = v.rows.map(|r| r.to_string()).unwrap_or_else(dash);
+        let cpu = v.cpu_percent.map(|c| format!("{c:.1}%")).unwrap_or_else(dash);
+        let mem = v.rss_bytes.map(|b| format!("{}M", b >> 20)).unwrap_or_else(dash);
+        let rate = v.rows_per_second.map(|r| format!("{r:.0}")).unwrap_or_else(dash);
         println!(
-            "{:<16} {:<8} {:<20} {:<9} {:>8} {:>8}s {:>8} {:>10}  {}",
+            "{:<16} {:<8} {:<20} {:<9} {:>8} {:>8}s {:>6} {:>7} {:>8} {:>10} {:>8}  {}",
             v.node_id,
             v.role,
             v.host,
             v.version,
             v.priority,
             v.uptime_s,
+            cpu,
+            mem,
             lag,
             rows,
+            rate,
             v.http.as_deref().unwrap_or("-")
         );
         if let Some(src) = &v.source {
@@ -198,6 +218,23 @@ pub fn print_members(m: &[MemberView]) {
         if let Some(e) = &v.last_error {
             println!("{:<16} last error: {e}", "");
         }
+    }
+}
+
+/// The history as a table, oldest first.
+pub fn print_history(terms: &[crate::cluster::history::Term]) {
+    let time = |ms: u64| {
+        let s = ms / 1000;
+        format!("{:02}:{:02}:{:02}.{:03}", (s / 3600) % 24, (s / 60) % 60, s % 60, ms % 1000)
+    };
+    println!("{:<6} {:<16} {:<13} {:<13} {:>9} {:>9} {:>10}  ENDED BY", "EPOCH", "NODE", "START (UTC)", "END", "DURATION", "TAKEOVER", "ROWS");
+    for t in terms {
+        let end = t.end_ms.map(time).unwrap_or_else(|| "-".into());
+        let dur = format!("{:.1}s", (t.end_ms.unwrap_or_else(now_ms).saturating_sub(t.start_ms)) as f64 / 1000.0);
+        let takeover = t.takeover_ms.map(|m| format!("{m}ms")).unwrap_or_else(|| "-".into());
+        let rows = t.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        let why = t.ended_by.as_deref().unwrap_or(if t.end_ms.is_none() { "(leading)" } else { "-" });
+        println!("{:<6} {:<16} {:<13} {:<13} {:>9} {:>9} {:>10}  {why}", t.epoch, t.node_id, time(t.start_ms), end, dur, takeover, rows);
     }
 }
 
@@ -223,11 +260,15 @@ pub async fn set_position(zk: &Zk, rec: PositionRecord, force: bool) -> Result<O
     Ok(old.map(|(r, _)| r))
 }
 
-/// Asks the leader to hand over and waits for the new leader; returns it and the time taken.
-pub async fn failover(zk: &Zk, to: Option<&str>, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
+/// Asks the leader (`from`, when given, must be it) to hand over and waits for the new
+/// leader; returns it and the time taken.
+pub async fn failover(zk: &Zk, from: Option<&str>, to: Option<&str>, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
     let Some(current) = zk.leader().await? else {
         return Err(ZkError::Definite("no leader to fail over from".into()));
     };
+    if let Some(f) = from.filter(|f| *f != current.node_id) {
+        return Err(ZkError::Definite(format!("{f} is not the leader ({} is): nothing changed", current.node_id)));
+    }
     if let Some(t) = to {
         let members = zk.members().await?;
         if !members.iter().any(|m| m.node_id == t) {

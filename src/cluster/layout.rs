@@ -5,7 +5,9 @@
 //! ├── members/<node_id>  ephemeral   MemberInfo   written by each node at session start
 //! ├── leader             ephemeral   LeaderInfo   created by the election winner
 //! ├── epoch              persistent  EpochInfo    bumped by every new leader (version-checked)
-//! └── position           persistent  PositionRecord  written by the leader, fenced by epoch
+//! ├── position           persistent  PositionRecord  written by the leader, fenced by epoch
+//! ├── failover           persistent  FailoverRequest (maxwell-cli failover), cleared by the next term
+//! └── history            persistent  History: the last 100 terms (see `history.rs`)
 //! ```
 //!
 //! Invariants:
@@ -47,6 +49,9 @@ impl Paths {
     }
     pub fn failover(&self) -> String {
         format!("{}/failover", self.root)
+    }
+    pub fn history(&self) -> String {
+        format!("{}/history", self.root)
     }
 }
 

@@ -15,6 +15,7 @@
 //! 6. SIGTERM: stop at a transaction boundary, wait for the sink's acknowledgements, commit,
 //!    delete `leader`, close the session: a standby leads at once.
 
+pub mod history;
 pub mod layout;
 pub mod producers;
 pub mod zk;
@@ -157,6 +158,10 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         // The fence of this session's current leadership, kept across a disconnection the
         // session survives (the leadership did not change, so neither does the epoch).
         let mut term: Option<(u64, i32)> = None;
+        // The term in the history this node has open (epoch, rows_total at its start), and
+        // when this node last saw the leader znode vanish.
+        let mut open_term: Option<(u64, u64)> = None;
+        let mut leader_gone_ms: Option<u64> = None;
         loop {
             if shutdown.is_cancelled() {
                 let _ = zk.release_leader().await;
@@ -165,7 +170,17 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             }
             match zk.try_lead(&ha.node_id).await {
                 Ok(true) => {
-                    let outcome = lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut()).await;
+                    let outcome = lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut(), (&mut open_term, leader_gone_ms.take())).await;
+                    let ended_by = match &outcome {
+                        Outcome::Stalled(why) => Some(format!("stall: {why}")),
+                        Outcome::Retry(why) => Some(format!("gave up: {why}")),
+                        Outcome::Lost(why) => Some(format!("lost: {why}")),
+                        Outcome::Fatal(e) => Some(format!("error: {e}")),
+                        Outcome::Shutdown | Outcome::HandedOver | Outcome::Disconnected => None,
+                    };
+                    if let Some(why) = ended_by {
+                        close_term(&zk, &mut open_term, &why).await;
+                    }
                     if let Some(k) = kafka.as_mut() {
                         k.term_ended();
                     }
@@ -230,6 +245,7 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                     tokio::select! {
                         _ = shutdown.cancelled() => return Ok(()),
                         r = zk.wait_leader_gone() => {
+                            leader_gone_ms = Some(now_ms());
                             if let Err(e) = r {
                                 tracing::debug!(error = %e, "leader watch interrupted");
                                 if !wait_reconnected(&zk.client, &shutdown).await {
@@ -304,6 +320,16 @@ async fn takeover_delay(zk: &Zk, ha: &HaConfig) -> Duration {
     ha.takeover_delay * higher as u32
 }
 
+/// Records in the history how this node's open term ended (best effort).
+async fn close_term(zk: &Zk, open_term: &mut Option<(u64, u64)>, ended_by: &str) {
+    if let Some((epoch, rows_at_start)) = open_term.take() {
+        let (now, rows) = (now_ms(), metrics::get().rows.get().saturating_sub(rows_at_start));
+        if let Err(e) = zk.update_history(|h| h.end(epoch, now, ended_by, rows)).await {
+            tracing::debug!(error = %e, "could not record the end of this term in the cluster history");
+        }
+    }
+}
+
 fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionRecord {
     PositionRecord { position: Some(p.position.clone()), gtid: p.gtid.clone(), server_id: p.server_id, epoch, node_id: node_id.to_string(), committed_at: now_ms() }
 }
@@ -342,6 +368,7 @@ async fn lead(
     shutdown: &CancellationToken,
     term: &mut Option<(u64, i32)>,
     kafka: Option<&mut producers::Producers>,
+    (open_term, gone_ms): (&mut Option<(u64, u64)>, Option<u64>),
 ) -> Outcome {
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
     let before = zk.epoch().await;
@@ -364,6 +391,13 @@ async fn lead(
         Err(ZkError::Transient(m)) => return Outcome::Retry(m),
         Err(e) => return Outcome::Fatal(e.into()),
     };
+    if current.is_none() {
+        let (node, start) = (ha.node_id.clone(), now_ms());
+        match zk.update_history(|h| h.begin(epoch, &node, start, gone_ms)).await {
+            Ok(()) => *open_term = Some((epoch, metrics::get().rows.get())),
+            Err(e) => tracing::warn!(error = %e, "could not record this term in the cluster history"),
+        }
+    }
     let committed = match zk.load_position().await {
         Ok(p) => p.map(|(r, _)| r),
         Err(ZkError::Transient(m)) => return Outcome::Retry(m),
@@ -505,6 +539,7 @@ async fn lead(
     // every write of this term).
     let stall_task = ha.stall_timeout.map(|timeout| {
         let (abort, r4, progress, zk4, eos) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone(), zk.clone(), ctl.txn.is_some());
+        let mut stall_term = *open_term;
         tokio::spawn(async move {
             let mut check = crate::progress::StallCheck::new(timeout);
             let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -517,6 +552,9 @@ async fn lead(
                     tracing::warn!(reason = %why, "leader stalled: stopping the stream now");
                     set_reason(&r4, Outcome::Stalled(why.clone()));
                     abort.cancel();
+                    if eos {
+                        close_term(&zk4, &mut stall_term, &format!("stall: {why}")).await;
+                    }
                     if eos && zk4.release_leader().await.is_ok() {
                         metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
                     }
@@ -594,10 +632,12 @@ async fn lead(
     }
     match err {
         None if shutdown.is_cancelled() => {
+            close_term(zk, open_term, "shutdown").await;
             let _ = zk.release_leader().await;
             Outcome::Shutdown
         }
         None if handed_over.load(std::sync::atomic::Ordering::SeqCst) => {
+            close_term(zk, open_term, "hand-over").await;
             let _ = zk.release_leader().await;
             Outcome::HandedOver
         }

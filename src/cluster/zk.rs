@@ -238,6 +238,46 @@ impl Zk {
         }
     }
 
+    /// The cluster's history (empty when there is none yet).
+    pub async fn history(&self) -> Result<super::history::History, ZkError> {
+        match self.client.get_data(&self.paths.history()).await {
+            Ok((d, _)) => Ok(decode(&self.paths.history(), &d)?),
+            Err(zk::Error::NoNode) => Ok(Default::default()),
+            Err(e) => Err(classify(e, "reading the history")),
+        }
+    }
+
+    /// Changes the history with `f`: read, change, version-checked write, retried when another
+    /// writer got in between. A history that does not parse is started afresh (with a warning).
+    pub async fn update_history(&self, f: impl Fn(&mut super::history::History)) -> Result<(), ZkError> {
+        let path = self.paths.history();
+        for _ in 0..5 {
+            let (mut h, version) = match self.client.get_data(&path).await {
+                Ok((d, s)) => match decode::<super::history::History>(&path, &d) {
+                    Ok(h) => (h, Some(s.version)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the cluster history is unreadable: starting it afresh");
+                        (Default::default(), Some(s.version))
+                    }
+                },
+                Err(zk::Error::NoNode) => (Default::default(), None),
+                Err(e) => return Err(classify(e, "reading the history")),
+            };
+            f(&mut h);
+            let data = encode(&h);
+            let written = match version {
+                Some(v) => self.client.set_data(&path, &data, Some(v)).await.map(|_| ()),
+                None => self.client.create(&path, &data, &self.persistent()).await.map(|_| ()),
+            };
+            match written {
+                Ok(()) => return Ok(()),
+                Err(zk::Error::BadVersion | zk::Error::NodeExists) => continue,
+                Err(e) => return Err(classify(e, "writing the history")),
+            }
+        }
+        Err(ZkError::Transient("writing the history: it kept changing".into()))
+    }
+
     /// The pending failover request, if any.
     pub async fn failover_request(&self) -> Result<Option<FailoverRequest>, ZkError> {
         match self.client.get_data(&self.paths.failover()).await {

@@ -102,7 +102,7 @@ async fn cluster(prefix: String) -> Response {
         let member = serde_json::json!({"node_id": me.node_id.clone().unwrap_or_else(|| "this node".into()), "status": me});
         return json(&serde_json::json!({"root": null, "leader": null, "epoch": null, "position": null, "members": [member]}));
     };
-    let (leader, members, position, epoch) = tokio::join!(zk.leader(), zk.members(), zk.load_position(), zk.epoch());
+    let (leader, members, position, epoch, history) = tokio::join!(zk.leader(), zk.members(), zk.load_position(), zk.epoch(), zk.history());
     let members = members.unwrap_or_default();
     let statuses = futures_util::future::join_all(members.iter().map(|m| {
         let path = format!("{prefix}api/status");
@@ -136,6 +136,7 @@ async fn cluster(prefix: String) -> Response {
         "epoch": epoch.ok().flatten().map(|(e, _)| e.epoch),
         "position": position.ok().flatten().map(|(p, _)| p),
         "members": members,
+        "history": history.map(|h| h.terms).unwrap_or_default(),
     }))
 }
 
