@@ -97,6 +97,7 @@ pub const KEYS: &[KeySpec] = &[
     key("http_port", PORT, None, "Serve /metrics, /healthz, /readyz, /api/status, the status page `/` and Maxwell's /prometheus, /healthcheck, /ping on this port (default 8080 when metrics_type=http; unset: no HTTP)."),
     key("http_bind_address", S, Some("127.0.0.1"), "Address the HTTP endpoints listen on (0.0.0.0 for all interfaces)."),
     key("http_path_prefix", S, Some("/"), "Path prefix of every HTTP endpoint, e.g. /maxwell/."),
+    key("http_admin_token", S, None, "Allows the status page's actions (POST /api/failover: hand leadership to a chosen node), sent as `Authorization: Bearer <token>`. Unset: actions are refused (403) and the page says so."),
     key("output_binlog_position", B, Some("false"), "Add `position` (FILE:POS of the transaction end) to each row."),
     key("output_gtid_position", B, Some("false"), "Add `gtid` (the transaction's GTID) to each row."),
     key("output_commit_info", B, Some("true"), "Add `xid` and `commit` to rows."),
@@ -594,7 +595,7 @@ fn http_config(s: &Settings) -> Result<Option<crate::http::HttpConfig>, ConfigEr
         (Some(p), _) => p as u16,
         (None, true) => 8080,
         (None, false) => {
-            for k in ["http_bind_address", "http_path_prefix"] {
+            for k in ["http_bind_address", "http_path_prefix", "http_admin_token"] {
                 if s.values.contains_key(k) {
                     return err(format!("`{k}` is set but HTTP is off; set http_port (or metrics_type=http) to serve HTTP"));
                 }
@@ -611,7 +612,8 @@ fn http_config(s: &Settings) -> Result<Option<crate::http::HttpConfig>, ConfigEr
         return err(format!("`http_path_prefix` must be a plain path such as /maxwell/, not {raw:?}"));
     }
     let prefix = format!("/{}/", raw.trim_matches('/')).replace("//", "/");
-    Ok(Some(crate::http::HttpConfig { bind, port, prefix }))
+    let admin_token = s.get("http_admin_token").filter(|t| !t.is_empty()).map(str::to_string);
+    Ok(Some(crate::http::HttpConfig { bind, port, prefix, admin_token }))
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck` (= `/readyz`) and `/ping` too.
 //!
 //! Invariants:
-//! - Handlers only read: nothing served here changes what the node does.
+//! - GET handlers only read. The actions (`POST /api/failover`) need `http_admin_token` to be
+//!   set and sent (`Authorization: Bearer …`): without a token configured they are refused
+//!   with 403, with a wrong or missing one with 401, and nothing changes; every accepted or
+//!   refused action is logged with the caller's address.
 //! - `/healthz` is 200 while the process runs; `/readyz` is 200 only for a leader (or single
 //!   node) whose binlog stream is running, or a standby whose ZooKeeper session is connected;
 //!   otherwise 503 with the reason in the body.
@@ -18,6 +21,7 @@ use crate::metrics::{self, Role};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +33,8 @@ pub struct HttpConfig {
     pub port: u16,
     /// Always starts and ends with `/`.
     pub prefix: String,
+    /// `http_admin_token`: allows the actions (POST); none: actions are refused.
+    pub admin_token: Option<String>,
 }
 
 impl HttpConfig {
@@ -49,6 +55,8 @@ pub async fn bind(cfg: &HttpConfig) -> Result<tokio::net::TcpListener, String> {
 /// Serves until `cancel`.
 pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: CancellationToken) {
     let prefix = cfg.prefix.clone();
+    let token = cfg.admin_token.clone();
+    let actions = token.is_some();
     let routes = Router::new()
         .route("/", get(|| async { Html(include_str!("page.html")) }))
         .route("/metrics", get(prometheus))
@@ -59,9 +67,17 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: C
         .route("/healthcheck", get(readyz))
         .route("/ping", get(|| async { "pong" }))
         .route("/api/status", get(|| async { json(&metrics::snapshot()) }))
-        .route("/api/cluster", get(move || cluster(prefix.clone())));
+        .route("/api/cluster", get(move || cluster(prefix.clone(), actions)))
+        .route(
+            "/api/failover",
+            axum::routing::post(move |ConnectInfo(from): ConnectInfo<std::net::SocketAddr>, headers: axum::http::HeaderMap, body: String| {
+                let token = token.clone();
+                async move { failover(token.as_deref(), from, &headers, &body).await }
+            }),
+        );
     let app = if cfg.prefix == "/" { routes } else { Router::new().nest(cfg.prefix.trim_end_matches('/'), routes) };
     tracing::info!(address = %format!("{}:{}", cfg.bind, cfg.port), prefix = %cfg.prefix, "serving HTTP (metrics, health, status)");
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await {
         tracing::error!(error = %e, "HTTP server failed");
     }
@@ -96,7 +112,48 @@ async fn readyz() -> Response {
 }
 
 /// The cluster as ZooKeeper and the members see it.
-async fn cluster(prefix: String) -> Response {
+/// `POST /api/failover` `{"to": "node"}` (`to` optional): asks the leader to hand over, as
+/// `maxwell-cli failover` does; 202 once the request is in ZooKeeper.
+async fn failover(token: Option<&str>, from: std::net::SocketAddr, headers: &axum::http::HeaderMap, body: &str) -> Response {
+    let refuse = |code: StatusCode, why: &str| {
+        tracing::warn!(remote = %from, action = "failover", refused = why, "admin action refused");
+        (code, json_body(&serde_json::json!({"error": why}))).into_response()
+    };
+    let Some(token) = token else { return refuse(StatusCode::FORBIDDEN, "actions are disabled on this node: set http_admin_token") };
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if sent != Some(token) {
+        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong admin token (Authorization: Bearer <http_admin_token>)");
+    }
+    let to = match body.trim() {
+        "" => None,
+        b => match serde_json::from_str::<serde_json::Value>(b) {
+            Ok(v) => v["to"].as_str().map(str::to_string),
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}")),
+        },
+    };
+    let Some(zk) = crate::cluster::current_zk() else { return refuse(StatusCode::CONFLICT, "this node is not in a cluster") };
+    let Ok(Some(leader)) = zk.leader().await else { return refuse(StatusCode::CONFLICT, "no leader to hand over") };
+    if let Some(t) = &to {
+        let members = zk.members().await.unwrap_or_default();
+        if *t == leader.node_id || !members.iter().any(|m| m.node_id == *t) {
+            return refuse(StatusCode::CONFLICT, &format!("{t} is not a standby of this cluster"));
+        }
+    }
+    let req = crate::cluster::layout::FailoverRequest { to: to.clone(), from: leader.node_id.clone(), requested_at: metrics::now_ms() };
+    match zk.request_failover(&req).await {
+        Ok(()) => {
+            tracing::info!(remote = %from, action = "failover", leader = %leader.node_id, to = ?to, "admin action: hand-over requested");
+            (StatusCode::ACCEPTED, json_body(&serde_json::json!({"requested": req}))).into_response()
+        }
+        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+fn json_body<T: serde::Serialize>(v: &T) -> ([(header::HeaderName, &'static str); 1], String) {
+    ([(header::CONTENT_TYPE, "application/json")], serde_json::to_string(v).expect("serializable"))
+}
+
+async fn cluster(prefix: String, actions: bool) -> Response {
     let me = metrics::snapshot();
     let Some(zk) = crate::cluster::current_zk() else {
         let member = serde_json::json!({"node_id": me.node_id.clone().unwrap_or_else(|| "this node".into()), "status": me});
@@ -137,6 +194,7 @@ async fn cluster(prefix: String) -> Response {
         "position": position.ok().flatten().map(|(p, _)| p),
         "members": members,
         "history": history.map(|h| h.terms).unwrap_or_default(),
+        "actions": actions,
     }))
 }
 
@@ -164,9 +222,9 @@ mod tests {
 
     #[test]
     fn advertised_address_names_the_host_when_bound_to_all() {
-        let h = HttpConfig { bind: "0.0.0.0".into(), port: 8080, prefix: "/".into() };
+        let h = HttpConfig { bind: "0.0.0.0".into(), port: 8080, prefix: "/".into(), admin_token: None };
         assert!(!h.advertised().starts_with("0.0.0.0"));
-        let h = HttpConfig { bind: "127.0.0.1".into(), port: 8081, prefix: "/".into() };
+        let h = HttpConfig { bind: "127.0.0.1".into(), port: 8081, prefix: "/".into(), admin_token: None };
         assert_eq!(h.advertised(), "127.0.0.1:8081");
     }
 }

@@ -248,10 +248,20 @@ pub fn free_port() -> u16 {
 
 /// GET `http://127.0.0.1:{port}{path}`: (status, body), or `None` if nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_request(port, "GET", path, &[], "")
+}
+
+/// `POST` with `headers` (`Name: value` lines) and a body: (status, body).
+pub fn http_post(port: u16, path: &str, headers: &[&str], body: &str) -> Option<(u16, String)> {
+    http_request(port, "POST", path, headers, body)
+}
+
+fn http_request(port: u16, method: &str, path: &str, headers: &[&str], body: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len()).ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let (head, body) = buf.split_once("\r\n\r\n")?;

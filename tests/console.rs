@@ -1,0 +1,60 @@
+//! The status page's actions on a live two-node cluster (real ZooKeeper ensemble, MariaDB,
+//! Kafka): `POST /api/failover` hands leadership to the chosen node only with the admin
+//! token; without it (401), or on a node without a token configured (403), nothing changes.
+//! The hand-over shows up in the cluster history.
+
+mod common;
+
+use common::cluster::*;
+use common::*;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_actions_need_the_admin_token() {
+    let tag = unique("console");
+    let (topic, db) = setup(&tag, 1).await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec!["--http_admin_token=s3cret".into()];
+    cl.start("a", None);
+    let (first, epoch) = cl.wait_leader(None, Duration::from_secs(30)).await;
+    assert_eq!(first, "a");
+    cl.wait_committed().await;
+    cl.start("b", None);
+    cl.extra.clear();
+    cl.start("c", None); // no token: actions refused there
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (a, c) = (cl.node("a").http, cl.node("c").http);
+    let body = r#"{"to":"b"}"#;
+
+    let (code, page) = http_get(a, "/api/cluster").unwrap();
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(v["actions"], true);
+    let refused = [
+        (http_post(a, "/api/failover", &[], body), 401, "no token"),
+        (http_post(a, "/api/failover", &["Authorization: Bearer wrong"], body), 401, "a wrong token"),
+        (http_post(c, "/api/failover", &["Authorization: Bearer s3cret"], body), 403, "a node without a token configured"),
+    ];
+    for (answer, want, what) in refused {
+        let (code, text) = answer.unwrap();
+        assert_eq!(code, want, "{what}: {text}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(cl.leader().await.map(|l| l.0), Some("a".into()), "refused actions change nothing");
+
+    let t0 = Instant::now();
+    let (code, text) = http_post(a, "/api/failover", &["Authorization: Bearer s3cret", "Content-Type: application/json"], body).unwrap();
+    assert_eq!(code, 202, "{text}");
+    let (next, next_epoch) = cl.wait_leader(Some("a"), Duration::from_secs(10)).await;
+    assert_eq!(next, "b", "leadership went to the chosen node");
+    assert!(next_epoch > epoch);
+    println!("hand-over from the page's action: {} ms", t0.elapsed().as_millis());
+    let (_, page) = http_get(a, "/api/cluster").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&page).unwrap();
+    let terms = v["history"].as_array().unwrap();
+    let last_two: Vec<(&str, Option<&str>)> = terms.iter().rev().take(2).map(|t| (t["node_id"].as_str().unwrap(), t["ended_by"].as_str())).collect();
+    assert_eq!(last_two, vec![("b", None), ("a", Some("hand-over"))], "{page}");
+    assert!(cl.log("a").contains("admin action: hand-over requested"), "{}", cl.log("a"));
+    assert!(cl.log("a").contains("admin action refused"));
+    cl.stop_all();
+}
