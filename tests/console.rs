@@ -1,7 +1,8 @@
 //! The status page's actions on a live two-node cluster (real ZooKeeper ensemble, MariaDB,
 //! Kafka): `POST /api/failover` hands leadership to the chosen node only with the admin
 //! token; without it (401), or on a node without a token configured (403), nothing changes.
-//! The hand-over shows up in the cluster history.
+//! The hand-over shows up in the cluster history. `maxwell-cli node drain` moves leadership
+//! off a node and keeps it off, also across the next leader's death.
 
 mod common;
 
@@ -56,5 +57,19 @@ async fn page_actions_need_the_admin_token() {
     assert_eq!(last_two, vec![("b", None), ("a", Some("hand-over"))], "{page}");
     assert!(cl.log("a").contains("admin action: hand-over requested"), "{}", cl.log("a"));
     assert!(cl.log("a").contains("admin action refused"));
+
+    // Drain the leader: it hands over and stays a standby, also when the new leader goes.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli")).args(["--zookeeper", &zk_servers(), "--root", &cl.root]).args(args).output().unwrap()
+    };
+    let out = cli(&["node", "drain", "b"]);
+    assert!(out.status.success(), "drain: {}\n{}", String::from_utf8_lossy(&out.stderr), cl.logs());
+    let (third, _) = cl.wait_leader(Some("b"), Duration::from_secs(10)).await;
+    signal(cl.node(&third).child.id(), "KILL");
+    let (fourth, _) = cl.wait_leader(Some(&third), Duration::from_secs(SESSION_MS / 1000 + 10)).await;
+    assert_ne!(fourth, "b", "a drained node does not lead");
+    assert!(cl.log("b").contains("drained: standing by without racing"), "{}", cl.log("b"));
+    assert!(cli(&["node", "undrain", "b"]).status.success());
+    assert_eq!(cli(&["node", "drain", "nobody"]).status.code(), Some(1), "an unknown node is refused");
     cl.stop_all();
 }

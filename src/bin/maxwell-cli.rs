@@ -111,6 +111,15 @@ enum ClusterCmd {
 enum NodeCmd {
     /// The members as a table.
     List,
+    /// Keep NODE a standby: it hands over if it leads and never races until undrained.
+    Drain {
+        node: String,
+        /// Seconds to wait for the hand-over.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Let NODE race for leadership again.
+    Undrain { node: String },
 }
 
 #[derive(Subcommand)]
@@ -260,6 +269,28 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
                 }
                 if list || s.health == cli::Health::Healthy { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
+            Cmd::Node { cmd: NodeCmd::Drain { node, timeout } } => match cli::drain(&zk, node, std::time::Duration::from_secs(*timeout)).await {
+                Ok(next) => {
+                    let msg = match &next {
+                        Some((l, e, took)) => format!("{node} drained; {l} leads (epoch {e}); hand-over took {} ms", took.as_millis()),
+                        None => format!("{node} drained: it stays a standby"),
+                    };
+                    if json {
+                        print(&serde_json::json!({"drained": node, "leader": next.as_ref().map(|n| &n.0)}));
+                    } else {
+                        println!("{msg}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => zk_fail(e),
+            },
+            Cmd::Node { cmd: NodeCmd::Undrain { node } } => match zk.set_drained(node, false).await {
+                Ok(()) => {
+                    println!("{node} may lead again");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => zk_fail(e),
+            },
             Cmd::Cluster { cmd: ClusterCmd::History } => match zk.history().await {
                 Ok(h) => {
                     if json {

@@ -260,6 +260,18 @@ pub async fn set_position(zk: &Zk, rec: PositionRecord, force: bool) -> Result<O
     Ok(old.map(|(r, _)| r))
 }
 
+/// Drains `node`: flagged so it never races; if it leads, it hands over (waited for).
+pub async fn drain(zk: &Zk, node: &str, timeout: Duration) -> Result<Option<(String, u64, Duration)>, ZkError> {
+    if !zk.members().await?.iter().any(|m| m.node_id == node) {
+        return Err(ZkError::Definite(format!("node {node} is not a member of this cluster")));
+    }
+    zk.set_drained(node, true).await?;
+    match zk.leader().await? {
+        Some(l) if l.node_id == node => failover(zk, Some(node), None, timeout).await.map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Asks the leader (`from`, when given, must be it) to hand over and waits for the new
 /// leader; returns it and the time taken.
 pub async fn failover(zk: &Zk, from: Option<&str>, to: Option<&str>, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {

@@ -7,7 +7,8 @@
 //! ├── epoch              persistent  EpochInfo    bumped by every new leader (version-checked)
 //! ├── position           persistent  PositionRecord  written by the leader, fenced by epoch
 //! ├── failover           persistent  FailoverRequest (maxwell-cli failover), cleared by the next term
-//! └── history            persistent  History: the last 100 terms (see `history.rs`)
+//! ├── history            persistent  History: the last 100 terms (see `history.rs`)
+//! └── drained/<node_id>  persistent  (empty)  this node stays a standby (maxwell-cli node drain)
 //! ```
 //!
 //! Invariants:
@@ -52,6 +53,9 @@ impl Paths {
     }
     pub fn history(&self) -> String {
         format!("{}/history", self.root)
+    }
+    pub fn drained(&self, node_id: &str) -> String {
+        format!("{}/drained/{node_id}", self.root)
     }
 }
 

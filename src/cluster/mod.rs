@@ -162,12 +162,27 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         // when this node last saw the leader znode vanish.
         let mut open_term: Option<(u64, u64)> = None;
         let mut leader_gone_ms: Option<u64> = None;
+        let mut drained = false;
         loop {
             if shutdown.is_cancelled() {
                 let _ = zk.release_leader().await;
                 metrics::set_role(Role::Stopped, "shutdown requested");
                 return Ok(());
             }
+            // Drained (maxwell-cli node drain): a standby that never races.
+            if zk.is_drained(&ha.node_id).await.unwrap_or(false) {
+                if !drained {
+                    drained = true;
+                    tracing::info!("drained: standing by without racing for leadership (maxwell-cli node undrain lifts it)");
+                    metrics::set_role(Role::Standby, "drained: stays a standby until `maxwell-cli node undrain`");
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            drained = false;
             match zk.try_lead(&ha.node_id).await {
                 Ok(true) => {
                     let outcome = lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut(), (&mut open_term, leader_gone_ms.take())).await;
@@ -469,8 +484,9 @@ async fn lead(
         (Some(p), false) if *p != ha.node_id => format!("won the election after {p} (epoch {epoch})"),
         _ => format!("won the election (epoch {epoch})"),
     });
-    // Any failover request is fulfilled (or made stale) by this new term.
-    let _ = zk.clear_failover().await;
+    // A failover request of an earlier leader is fulfilled (or made stale) by this new term;
+    // one made of this node since it won (maxwell-cli drain right after a hand-over) stays.
+    let _ = zk.clear_stale_failover(&ha.node_id).await;
     tracing::info!(node_id = %ha.node_id, epoch, start = ?start, "leading");
 
     let stop = shutdown.child_token();

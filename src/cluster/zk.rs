@@ -278,6 +278,28 @@ impl Zk {
         Err(ZkError::Transient("writing the history: it kept changing".into()))
     }
 
+    /// Whether `node_id` is drained (never races for leadership).
+    pub async fn is_drained(&self, node_id: &str) -> Result<bool, ZkError> {
+        match self.client.check_stat(&self.paths.drained(node_id)).await {
+            Ok(s) => Ok(s.is_some()),
+            Err(e) => Err(classify(e, "reading the drained flag")),
+        }
+    }
+
+    /// Drains `node_id` (`true`) or lets it lead again (`false`).
+    pub async fn set_drained(&self, node_id: &str, drained: bool) -> Result<(), ZkError> {
+        let path = self.paths.drained(node_id);
+        let r = if drained {
+            self.client.mkdir(&path, &self.persistent()).await.or_else(ignore_exists)
+        } else {
+            match self.client.delete(&path, None).await {
+                Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+                Err(e) => Err(e),
+            }
+        };
+        r.map_err(|e| classify(e, "writing the drained flag"))
+    }
+
     /// The pending failover request, if any.
     pub async fn failover_request(&self) -> Result<Option<FailoverRequest>, ZkError> {
         match self.client.get_data(&self.paths.failover()).await {
@@ -303,6 +325,24 @@ impl Zk {
     pub async fn clear_failover(&self) -> Result<(), ZkError> {
         match self.client.delete(&self.paths.failover(), None).await {
             Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+            Err(e) => Err(classify(e, "clearing the failover request")),
+        }
+    }
+
+    /// Clears a failover request made of an earlier leader (fulfilled or stale now that
+    /// `node_id` leads); one addressed to `node_id` itself stays (version-checked delete).
+    pub async fn clear_stale_failover(&self, node_id: &str) -> Result<(), ZkError> {
+        let path = self.paths.failover();
+        let (data, stat) = match self.client.get_data(&path).await {
+            Ok(v) => v,
+            Err(zk::Error::NoNode) => return Ok(()),
+            Err(e) => return Err(classify(e, "reading the failover request")),
+        };
+        if decode::<FailoverRequest>(&path, &data).is_ok_and(|r| r.from == node_id) {
+            return Ok(());
+        }
+        match self.client.delete(&path, Some(stat.version)).await {
+            Ok(()) | Err(zk::Error::NoNode) | Err(zk::Error::BadVersion) => Ok(()),
             Err(e) => Err(classify(e, "clearing the failover request")),
         }
     }
