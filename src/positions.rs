@@ -54,7 +54,8 @@ pub struct Positions {
     client_id: String,
 }
 
-fn quote_ident(s: &str) -> String {
+/// An SQL identifier in backquotes (backquotes inside doubled).
+pub(crate) fn quote_ident(s: &str) -> String {
     format!("`{}`", s.replace('`', "``"))
 }
 

@@ -24,7 +24,7 @@ pub fn sids(set: &MysqlGtidSet) -> Vec<Sid<'static>> {
 /// with `SHOW BINLOG EVENTS`; `None` when the file has no GTIDs at all (gtid_mode OFF).
 pub async fn gtid_at(conn: &mut mysql_async::Conn, file: &str, pos: u64) -> Result<Option<MysqlGtidSet>, super::reader::ReaderError> {
     let q = |e| super::reader::classify(e, "reading the GTID set at the start position (SHOW BINLOG EVENTS)");
-    let sql = format!("SHOW BINLOG EVENTS IN '{}'", file.replace('\\', "").replace('\'', ""));
+    let sql = format!("SHOW BINLOG EVENTS IN '{}'", file.replace(['\\', '\''], ""));
     let mut rows = conn.query_iter(sql).await.map_err(q)?;
     let mut events = Vec::new();
     while let Some(row) = rows.next().await.map_err(q)? {

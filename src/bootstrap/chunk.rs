@@ -14,6 +14,7 @@
 
 use crate::binlog::schema::{ColKind, Column, TableInfo};
 use crate::binlog::values::write_json_str;
+use crate::positions::quote_ident as ident;
 use base64::Engine;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
@@ -55,10 +56,6 @@ impl Fmt {
 pub struct Shape {
     pub info: Arc<TableInfo>,
     pub formats: Vec<Fmt>,
-}
-
-fn ident(s: &str) -> String {
-    format!("`{}`", s.replace('`', "``"))
 }
 
 /// A value as an SQL literal (see the module's invariants).
@@ -121,6 +118,17 @@ impl Shape {
         self.info.primary_key.iter().map(|&i| ident(&self.info.columns[i].name)).collect()
     }
 
+    /// `db`.`table`.
+    fn name(&self) -> String {
+        format!("{}.{}", ident(&self.info.database), ident(&self.info.table))
+    }
+
+    /// The rows a bootstrap with the user's `where` covers (Maxwell's `total_rows`).
+    pub fn count_sql(&self, where_clause: Option<&str>) -> String {
+        let filter = user_filter(where_clause).map(|w| format!(" WHERE {w}")).unwrap_or_default();
+        format!("SELECT COUNT(*) FROM {}{filter}", self.name())
+    }
+
     /// The chunk query after `last` (key literals), with the user's `where`.
     pub fn chunk_sql(&self, last: Option<&[String]>, where_clause: Option<&str>, limit: usize) -> String {
         let select: Vec<String> = self
@@ -141,17 +149,9 @@ impl Shape {
             }
             conds.push(format!("({})", alts.join(" OR ")));
         }
-        if let Some(w) = where_clause.filter(|w| !w.trim().is_empty()) {
-            conds.push(format!("({w})"));
-        }
+        conds.extend(user_filter(where_clause));
         let filter = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-        format!(
-            "SELECT {} FROM {}.{}{filter} ORDER BY {} LIMIT {limit}",
-            select.join(", "),
-            ident(&self.info.database),
-            ident(&self.info.table),
-            keys.join(", ")
-        )
+        format!("SELECT {} FROM {}{filter} ORDER BY {} LIMIT {limit}", select.join(", "), self.name(), keys.join(", "))
     }
 
     /// Writes one row's `"data":{…}` object into `out`; returns the row's key literals and the
@@ -179,6 +179,11 @@ impl Shape {
         let key_json = self.info.primary_key.iter().map(|&i| out[jsons[i].0..jsons[i].1].to_vec()).collect();
         (key, key_json)
     }
+}
+
+/// The user's `where` as one parenthesised condition (none when blank).
+fn user_filter(where_clause: Option<&str>) -> Option<String> {
+    where_clause.filter(|w| !w.trim().is_empty()).map(|w| format!("({w})"))
 }
 
 /// One value's JSON (text protocol bytes; `None` is SQL NULL).
@@ -233,6 +238,8 @@ mod tests {
     fn chunks_follow_the_key_and_the_users_where() {
         let s = shape(&[("a", Fmt::Number), ("b", Fmt::Text), ("g", Fmt::Geometry)], &[0, 1]);
         assert_eq!(s.chunk_sql(None, None, 10), "SELECT `a`, `b`, `g` FROM `d`.`t` ORDER BY `a`, `b` LIMIT 10");
+        assert_eq!(s.count_sql(Some(" ")), "SELECT COUNT(*) FROM `d`.`t`");
+        assert_eq!(s.count_sql(Some("a < 100")), "SELECT COUNT(*) FROM `d`.`t` WHERE (a < 100)");
         let last = vec!["5".to_string(), "'x\\'y'".to_string()];
         assert_eq!(
             s.chunk_sql(Some(&last), Some("a < 100"), 10),

@@ -23,6 +23,7 @@ pub mod runner;
 
 pub use runner::Bootstrapper;
 
+use crate::positions::quote_ident as ident;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
@@ -49,10 +50,6 @@ pub struct Task {
     pub table: String,
     pub where_clause: Option<String>,
     pub comment: Option<String>,
-}
-
-fn ident(s: &str) -> String {
-    format!("`{}`", s.replace('`', "``"))
 }
 
 /// Maxwell's `bootstrap` table in `schema` (its columns, in its order), created when missing.

@@ -148,11 +148,9 @@ impl Bootstrapper {
             }
             None => (State { id: task.id, database: task.database.clone(), table: task.table.clone(), rows: 0, last_key: None, complete: false }, false),
         };
-        let json_columns = {
-            self.data().await?;
-            self.json_columns.clone()
-        };
-        let shape = Shape::load(self.data().await?, &task.database, &task.table, &json_columns).await.map_err(transient)?;
+        self.data().await?;
+        let conn = self.data.as_mut().expect("connected above");
+        let shape = Shape::load(conn, &task.database, &task.table, &self.json_columns).await.map_err(transient)?;
         let definite = |msg: String| BootstrapError::Definite { id: task.id, msg };
         let shape = match shape {
             None => return self.refuse(definite(format!("table `{}`.`{}` does not exist", task.database, task.table))).await,
@@ -196,16 +194,13 @@ impl Bootstrapper {
         }
         if self.active.as_ref().expect("checked").total == 0 {
             // Counted once per term (Maxwell's total_rows; the ETA's base).
-            let task = self.active.as_ref().expect("checked").task.clone();
-            let definite = |msg: String| BootstrapError::Definite { id: task.id, msg };
-            let count = match &task.where_clause {
-                Some(w) if !w.trim().is_empty() => format!("SELECT COUNT(*) FROM `{}`.`{}` WHERE ({w})", task.database.replace('`', "``"), task.table.replace('`', "``")),
-                _ => format!("SELECT COUNT(*) FROM `{}`.`{}`", task.database.replace('`', "``"), task.table.replace('`', "``")),
-            };
+            let a = self.active.as_ref().expect("checked");
+            let count = a.shape.count_sql(a.task.where_clause.as_deref());
             let total: u64 = match self.data().await?.query_first::<u64, _>(count).await {
                 Ok(n) => n.unwrap_or(0),
                 Err(mysql_async::Error::Server(e)) => {
-                    return self.refuse(definite(format!("cannot count its rows: {} (check the where clause)", e.message))).await.map(|_| None);
+                    let msg = format!("cannot count its rows: {} (check the where clause)", e.message);
+                    return self.refuse(BootstrapError::Definite { id, msg }).await.map(|_| None);
                 }
                 Err(e) => return Err(transient(e)),
             };
@@ -295,7 +290,7 @@ impl Bootstrapper {
     /// A synthetic transaction at `at` holding `kind` records (one per data object in `rows`,
     /// or one with empty data when `rows` is empty).
     fn record(&self, a: &Active, at: &ResumePoint, kind: &str, rows: Vec<Vec<u8>>, mut metas: Vec<RowMeta>) -> Transaction {
-        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as u32;
+        let ts = (crate::metrics::now_ms() / 1000) as u32;
         let mut head = a.shape.info.head_json.clone();
         head.extend_from_slice(format!(",\"type\":\"{kind}\",\"ts\":{ts}").as_bytes());
         if let Some(c) = &a.task.comment {

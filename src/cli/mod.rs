@@ -240,7 +240,7 @@ pub fn print_history(terms: &[crate::cluster::history::Term]) {
 
 /// `bootstrap 3 shop.orders 120000/1000000 rows (12%), 95000 rows/s, eta 9s`.
 pub fn bootstrap_line(b: &crate::metrics::BootstrapStatus) -> String {
-    let pct = if b.total > 0 { format!(" ({}%)", b.rows * 100 / b.total) } else { String::new() };
+    let pct = (b.rows * 100).checked_div(b.total).map(|p| format!(" ({p}%)")).unwrap_or_default();
     let eta = b.eta_seconds.map(|s| format!(", eta {s:.0}s")).unwrap_or_default();
     format!("bootstrap {} {}.{} {}/{} rows{pct}, {:.0} rows/s{eta}", b.id, b.database, b.table, b.rows, b.total, b.rows_per_second)
 }

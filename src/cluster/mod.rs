@@ -570,9 +570,9 @@ async fn lead(
                     abort.cancel();
                     if eos {
                         close_term(&zk4, &mut stall_term, &format!("stall: {why}")).await;
-                    }
-                    if eos && zk4.release_leader().await.is_ok() {
-                        metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
+                        if zk4.release_leader().await.is_ok() {
+                            metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
+                        }
                     }
                     return;
                 }

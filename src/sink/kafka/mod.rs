@@ -93,7 +93,7 @@ enum Mode {
         dedup: Option<ResumePoint>,
         /// This sink's run (its start in ms: a term may stream more than once) and, per
         /// (topic, partition), the messages it sent there (`maxwell.seq`).
-        run: u128,
+        run: u64,
         seq: HashMap<(String, i32), u64>,
         /// Per (topic, partition): the last row already in Kafka, once looked up.
         last_written: HashMap<(String, i32), Option<scan::LastRow>>,
@@ -139,7 +139,7 @@ impl KafkaSink {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
         let acker = tokio::spawn(ack_in_order(prx, atx, ftx, progress.clone()));
-        let mode = Mode::AtLeastOnce { pending: ptx, acker, dedup, run: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()), seq: HashMap::new(), last_written: HashMap::new(), skipped: 0 };
+        let mode = Mode::AtLeastOnce { pending: ptx, acker, dedup, run: crate::metrics::now_ms(), seq: HashMap::new(), last_written: HashMap::new(), skipped: 0 };
         Ok(Self::with_mode(cfg, producer, mode, arx, frx, None, progress))
     }
 

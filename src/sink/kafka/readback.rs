@@ -54,11 +54,7 @@ pub fn newest<T>(
     deadline: Instant,
     mut pick: impl FnMut(&BorrowedMessage<'_>) -> Result<Option<T>, String>,
 ) -> Result<Option<T>, ReadBackError> {
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition, left)
-        .map_err(|e| ReadBackError::Unavailable(format!("cannot read the offsets of partition {partition} of {topic}: {e}")))?;
-    let oldest = low.max(high - lookback.max);
+    let (oldest, high) = bounds(consumer, topic, partition, lookback, deadline)?;
     let mut window = lookback.first.max(1);
     loop {
         let from = (high - window).max(oldest);
@@ -73,6 +69,15 @@ pub fn newest<T>(
         }
         window = window.saturating_mul(16);
     }
+}
+
+/// The oldest offset within `lookback` and the end to read back from.
+fn bounds(consumer: &BaseConsumer, topic: &str, partition: i32, lookback: Lookback, deadline: Instant) -> Result<(i64, i64), ReadBackError> {
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, left)
+        .map_err(|e| ReadBackError::Unavailable(format!("cannot read the offsets of partition {partition} of {topic}: {e}")))?;
+    Ok((low.max(high - lookback.max), high))
 }
 
 /// The newest record `pick` accepts among offsets `[from, to)`.
@@ -108,11 +113,7 @@ pub fn walk_back<T>(
     mut decode: impl FnMut(&BorrowedMessage<'_>) -> Option<T>,
     mut step: impl FnMut(T) -> bool,
 ) -> Result<(), ReadBackError> {
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition, left)
-        .map_err(|e| ReadBackError::Unavailable(format!("cannot read the offsets of partition {partition} of {topic}: {e}")))?;
-    let oldest = low.max(high - lookback.max);
+    let (oldest, high) = bounds(consumer, topic, partition, lookback, deadline)?;
     let (mut window, mut to) = (lookback.first.max(1), high);
     while to > oldest {
         let from = (high - window).max(oldest);
