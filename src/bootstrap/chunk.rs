@@ -154,30 +154,30 @@ impl Shape {
         format!("SELECT {} FROM {}{filter} ORDER BY {} LIMIT {limit}", select.join(", "), self.name(), keys.join(", "))
     }
 
-    /// Writes one row's `"data":{…}` object into `out`; returns the row's key literals and the
-    /// JSON of each key column (for the message key and partitioning).
-    pub fn write_data(&self, out: &mut Vec<u8>, row: &[Value]) -> (Vec<String>, Vec<Vec<u8>>) {
+    /// Writes one row's `"data":{…}` object into `out`; returns the row's key literals and
+    /// where each column's JSON value lies in `out` (for the message key and partitioning,
+    /// taken from those bytes as the binlog path takes them from its row image).
+    pub fn write_data(&self, out: &mut Vec<u8>, row: &[Value]) -> (Vec<String>, Vec<std::ops::Range<usize>>) {
+        fn text(v: &Value) -> Option<&[u8]> {
+            match v {
+                Value::Bytes(b) => Some(b.as_slice()),
+                _ => None,
+            }
+        }
         out.push(b'{');
-        let mut texts: Vec<Option<String>> = Vec::with_capacity(row.len());
-        let mut jsons: Vec<(usize, usize)> = Vec::with_capacity(row.len());
+        let mut spans = Vec::with_capacity(row.len());
         for (i, ((col, fmt), v)) in self.info.columns.iter().zip(&self.formats).zip(row).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(&col.key_json);
             let start = out.len();
-            let text = match v {
-                Value::Bytes(b) => Some(b.as_slice()),
-                _ => None,
-            };
-            write_value(out, text, *fmt);
-            jsons.push((start, out.len()));
-            texts.push(text.map(|t| String::from_utf8_lossy(t).into_owned()));
+            write_value(out, text(v), *fmt);
+            spans.push(start..out.len());
         }
         out.push(b'}');
-        let key = self.info.primary_key.iter().map(|&i| literal(texts[i].as_deref().unwrap_or(""), self.formats[i])).collect();
-        let key_json = self.info.primary_key.iter().map(|&i| out[jsons[i].0..jsons[i].1].to_vec()).collect();
-        (key, key_json)
+        let key = self.info.primary_key.iter().map(|&i| literal(&String::from_utf8_lossy(text(&row[i]).unwrap_or_default()), self.formats[i])).collect();
+        (key, spans)
     }
 }
 
@@ -260,7 +260,8 @@ mod tests {
             Value::NULL,
         ];
         let mut out = Vec::new();
-        let (key, key_json) = s.write_data(&mut out, &row);
+        let (key, spans) = s.write_data(&mut out, &row);
+        let key_json = vec![out[spans[0].clone()].to_vec()];
         assert_eq!(String::from_utf8(out).unwrap(), r#"{"id":42,"s":"it's \"q\"","bin":"AP8=","bits":258,"tags":["a","c"],"j":{"k":[1,2]},"n":null}"#);
         assert_eq!((key, key_json), (vec!["42".to_string()], vec![b"42".to_vec()]));
         assert_eq!(literal("it's \\", Fmt::Text), "'it\\'s \\\\'");

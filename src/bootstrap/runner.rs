@@ -43,6 +43,8 @@ pub struct Settings {
 struct Active {
     task: Task,
     shape: Shape,
+    /// Index of each `partition_columns` entry among the table's columns.
+    partition_columns: Vec<Option<usize>>,
     state: State,
     start_sent: bool,
     total: u64,
@@ -160,7 +162,8 @@ impl Bootstrapper {
             Some(s) => s,
         };
         let rows_at_start = state.rows;
-        self.active = Some(Active { task, shape, state, start_sent, total: 0, started: Instant::now(), rows_at_start });
+        let partition_columns = self.s.partition_columns.iter().map(|name| shape.info.columns.iter().position(|c| c.name == *name)).collect();
+        self.active = Some(Active { task, shape, partition_columns, state, start_sent, total: 0, started: Instant::now(), rows_at_start });
         Ok(())
     }
 
@@ -216,9 +219,9 @@ impl Bootstrapper {
             return Ok(Some(self.record(a, at, "bootstrap-start", Vec::new(), Vec::new())));
         }
         self.throttle().await;
-        let (sql, shape) = {
+        let (sql, shape, partition_columns) = {
             let a = self.active.as_ref().expect("checked");
-            (a.shape.chunk_sql(a.state.last_key.as_deref(), a.task.where_clause.as_deref(), self.s.chunk_rows), a.shape.clone())
+            (a.shape.chunk_sql(a.state.last_key.as_deref(), a.task.where_clause.as_deref(), self.s.chunk_rows), a.shape.clone(), a.partition_columns.clone())
         };
         let rows: Vec<mysql_async::Row> = match self.data().await?.query(sql).await {
             Ok(r) => r,
@@ -243,8 +246,9 @@ impl Bootstrapper {
         for row in rows {
             let values = row.unwrap();
             let mut data = Vec::with_capacity(256);
-            let (key, pk) = shape.write_data(&mut data, &values);
-            let partition_columns = self.s.partition_columns.iter().map(|c| partition_value(&shape, &data, c)).collect();
+            let (key, spans) = shape.write_data(&mut data, &values);
+            let pk = shape.info.primary_key.iter().map(|&i| data[spans[i].clone()].to_vec()).collect();
+            let partition_columns = partition_columns.iter().map(|i| i.map(|i| data[spans[i].clone()].to_vec())).collect();
             metas.push(RowMeta::Row { table: shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns });
             lines.push(data);
             let a = self.active.as_mut().expect("checked");
@@ -325,11 +329,4 @@ impl Bootstrapper {
             ..Default::default()
         }
     }
-}
-
-/// The JSON of column `name` inside a written `{"col":value,…}` object.
-fn partition_value(shape: &Shape, data: &[u8], name: &str) -> Option<Vec<u8>> {
-    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(data).ok()?;
-    let _ = shape;
-    v.get(name).filter(|v| !v.is_null()).map(|v| serde_json::to_vec(v).unwrap_or_default())
 }
