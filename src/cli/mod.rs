@@ -275,6 +275,25 @@ pub async fn drain(zk: &Zk, node: &str, timeout: Duration) -> Result<Option<(Str
 /// Asks the leader (`from`, when given, must be it) to hand over and waits for the new
 /// leader; returns it and the time taken.
 pub async fn failover(zk: &Zk, from: Option<&str>, to: Option<&str>, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
+    let t0 = std::time::Instant::now();
+    let (current, _) = request_failover(zk, from, to).await?;
+    loop {
+        if let Some(l) = zk.leader().await? {
+            if l.node_id != current.node_id && l.epoch > current.epoch && to.is_none_or(|t| t == l.node_id) {
+                return Ok((l.node_id, l.epoch, t0.elapsed()));
+            }
+        }
+        if t0.elapsed() > timeout {
+            let _ = zk.clear_failover().await;
+            return Err(ZkError::Definite(format!("no hand-over within {timeout:?}; the request was withdrawn")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Checks and writes a failover request (`from`, when given, must lead; `to`, when given,
+/// must be another member); returns the leader asked and the request. Does not wait.
+pub async fn request_failover(zk: &Zk, from: Option<&str>, to: Option<&str>) -> Result<(LeaderInfo, FailoverRequest), ZkError> {
     let Some(current) = zk.leader().await? else {
         return Err(ZkError::Definite("no leader to fail over from".into()));
     };
@@ -290,18 +309,7 @@ pub async fn failover(zk: &Zk, from: Option<&str>, to: Option<&str>, timeout: Du
             return Err(ZkError::Definite(format!("{t} is already the leader")));
         }
     }
-    let t0 = std::time::Instant::now();
-    zk.request_failover(&FailoverRequest { to: to.map(str::to_string), from: current.node_id.clone(), requested_at: now_ms() }).await?;
-    loop {
-        if let Some(l) = zk.leader().await? {
-            if l.node_id != current.node_id && l.epoch > current.epoch && to.is_none_or(|t| t == l.node_id) {
-                return Ok((l.node_id, l.epoch, t0.elapsed()));
-            }
-        }
-        if t0.elapsed() > timeout {
-            let _ = zk.clear_failover().await;
-            return Err(ZkError::Definite(format!("no hand-over within {timeout:?}; the request was withdrawn")));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let req = FailoverRequest { to: to.map(str::to_string), from: current.node_id.clone(), requested_at: now_ms() };
+    zk.request_failover(&req).await?;
+    Ok((current, req))
 }

@@ -132,19 +132,13 @@ async fn failover(token: Option<&str>, from: std::net::SocketAddr, headers: &axu
         },
     };
     let Some(zk) = crate::cluster::current_zk() else { return refuse(StatusCode::CONFLICT, "this node is not in a cluster") };
-    let Ok(Some(leader)) = zk.leader().await else { return refuse(StatusCode::CONFLICT, "no leader to hand over") };
-    if let Some(t) = &to {
-        let members = zk.members().await.unwrap_or_default();
-        if *t == leader.node_id || !members.iter().any(|m| m.node_id == *t) {
-            return refuse(StatusCode::CONFLICT, &format!("{t} is not a standby of this cluster"));
-        }
-    }
-    let req = crate::cluster::layout::FailoverRequest { to: to.clone(), from: leader.node_id.clone(), requested_at: metrics::now_ms() };
-    match zk.request_failover(&req).await {
-        Ok(()) => {
+    match crate::cli::request_failover(&zk, None, to.as_deref()).await {
+        Ok((leader, req)) => {
             tracing::info!(remote = %from, action = "failover", leader = %leader.node_id, to = ?to, "admin action: hand-over requested");
             (StatusCode::ACCEPTED, json_body(&serde_json::json!({"requested": req}))).into_response()
         }
+        // Refused as asked (no leader, not a member, already the leader).
+        Err(crate::cluster::zk::ZkError::Definite(m)) => refuse(StatusCode::CONFLICT, &m),
         Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
