@@ -219,8 +219,9 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// Samples CPU %, resident memory and rows/s into the status every 2 s until `stop`.
-pub async fn sample_resources(stop: tokio_util::sync::CancellationToken) {
+/// Samples CPU %, resident memory and rows/s into the status every 2 s until `stop`, and
+/// rows/s and lag into `series` (the status page's chart).
+pub async fn sample_resources(stop: tokio_util::sync::CancellationToken, series: std::sync::Arc<crate::http::series::Series>) {
     let mut last = (std::time::Instant::now(), cpu_seconds(), get().rows.get());
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
@@ -234,8 +235,12 @@ pub async fn sample_resources(stop: tokio_util::sync::CancellationToken) {
             let mut st = status();
             st.cpu_percent = now.1.zip(last.1).map(|(a, b)| ((a - b) / secs * 1000.0).round() / 10.0);
             st.rss_bytes = resident_bytes();
-            st.rows_per_second = Some((now.2.saturating_sub(last.2) as f64 / secs).round());
+            let rows_per_second = (now.2.saturating_sub(last.2) as f64 / secs).round();
+            st.rows_per_second = Some(rows_per_second);
+            let leads = matches!(st.role, Role::Leader | Role::Single);
             drop(st);
+            let lag_seconds = if leads { snapshot().lag_seconds } else { None };
+            series.push(crate::http::series::Sample { t_ms: now_ms(), rows_per_second, lag_seconds });
             last = now;
         }
     }

@@ -42,11 +42,16 @@ fn main() -> std::process::ExitCode {
         });
         let http_stop = CancellationToken::new();
         let _http_guard = http_stop.clone().drop_guard();
-        tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone()));
+        let series = std::sync::Arc::new(maxwell_ha::http::series::Series::default());
+        tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone(), series.clone()));
         if let Some(h) = cfg.http.clone() {
             match maxwell_ha::http::bind(&h).await {
                 Ok(l) => {
-                    tokio::spawn(maxwell_ha::http::serve(l, h, http_stop.clone()));
+                    let ctx = maxwell_ha::http::Context {
+                        series,
+                        bootstrap_table: Some((cfg.positions_db.clone(), cfg.schema_database.clone())),
+                    };
+                    tokio::spawn(maxwell_ha::http::serve(l, h, ctx, http_stop.clone()));
                 }
                 Err(e) => {
                     eprintln!("maxwell: configuration error: {e}");

@@ -262,12 +262,20 @@ pub async fn set_position(zk: &Zk, rec: PositionRecord, force: bool) -> Result<O
 
 /// Drains `node`: flagged so it never races; if it leads, it hands over (waited for).
 pub async fn drain(zk: &Zk, node: &str, timeout: Duration) -> Result<Option<(String, u64, Duration)>, ZkError> {
+    let t0 = std::time::Instant::now();
+    let Some(leader) = request_drain(zk, node).await? else { return Ok(None) };
+    wait_hand_over(zk, &leader, None, t0, timeout).await.map(Some)
+}
+
+/// Drains `node` and, when it leads, asks it to hand over without waiting (returns it as the
+/// leader asked). A node that is not a member is refused.
+pub async fn request_drain(zk: &Zk, node: &str) -> Result<Option<LeaderInfo>, ZkError> {
     if !zk.members().await?.iter().any(|m| m.node_id == node) {
         return Err(ZkError::Definite(format!("node {node} is not a member of this cluster")));
     }
     zk.set_drained(node, true).await?;
     match zk.leader().await? {
-        Some(l) if l.node_id == node => failover(zk, Some(node), None, timeout).await.map(Some),
+        Some(l) if l.node_id == node => request_failover(zk, Some(node), None).await.map(|(l, _)| Some(l)),
         _ => Ok(None),
     }
 }
@@ -277,6 +285,11 @@ pub async fn drain(zk: &Zk, node: &str, timeout: Duration) -> Result<Option<(Str
 pub async fn failover(zk: &Zk, from: Option<&str>, to: Option<&str>, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
     let t0 = std::time::Instant::now();
     let (current, _) = request_failover(zk, from, to).await?;
+    wait_hand_over(zk, &current, to, t0, timeout).await
+}
+
+/// Waits until a leader other than `current` (and `to`, when given) leads.
+async fn wait_hand_over(zk: &Zk, current: &LeaderInfo, to: Option<&str>, t0: std::time::Instant, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
     loop {
         if let Some(l) = zk.leader().await? {
             if l.node_id != current.node_id && l.epoch > current.epoch && to.is_none_or(|t| t == l.node_id) {

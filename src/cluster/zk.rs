@@ -286,6 +286,15 @@ impl Zk {
         }
     }
 
+    /// The drained nodes.
+    pub async fn drained(&self) -> Result<Vec<String>, ZkError> {
+        match self.client.list_children(&format!("{}/drained", self.paths.root)).await {
+            Ok(names) => Ok(names),
+            Err(zk::Error::NoNode) => Ok(Vec::new()),
+            Err(e) => Err(classify(e, "listing the drained nodes")),
+        }
+    }
+
     /// Drains `node_id` (`true`) or lets it lead again (`false`).
     pub async fn set_drained(&self, node_id: &str, drained: bool) -> Result<(), ZkError> {
         let path = self.paths.drained(node_id);

@@ -1,11 +1,13 @@
 //! The node's HTTP endpoints (`http_port`, `http_bind_address`, `http_path_prefix`):
 //! `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/api/status` (this node),
-//! `/api/cluster` (the whole cluster, read from ZooKeeper and the members' `/api/status`)
-//! and `/`, a status page that refreshes itself (served from the binary, no external assets).
+//! `/api/series` (this node's rows/s and lag over the last minutes), `/api/cluster` (the
+//! whole cluster, read from ZooKeeper and the members' `/api/status` and `/api/series`),
+//! the actions (see [`actions`]) and `/`, a status and management page that refreshes itself
+//! (served from the binary, no external assets; a phone column, a grid on a desktop).
 //! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck` (= `/readyz`) and `/ping` too.
 //!
 //! Invariants:
-//! - GET handlers only read. The actions (`POST /api/failover`) need `http_admin_token` to be
+//! - GET handlers only read. The actions are POST only and need `http_admin_token` to be
 //!   set and sent (`Authorization: Bearer …`): without a token configured they are refused
 //!   with 403, with a wrong or missing one with 401, and nothing changes; every accepted or
 //!   refused action is logged with the caller's address.
@@ -15,7 +17,9 @@
 //! - Reading other members is bounded by a 1 s timeout each, so one dead member cannot stall
 //!   the page.
 
+pub mod actions;
 pub mod client;
+pub mod series;
 
 use crate::metrics::{self, Role};
 use axum::http::{header, StatusCode};
@@ -23,6 +27,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -52,11 +57,31 @@ pub async fn bind(cfg: &HttpConfig) -> Result<tokio::net::TcpListener, String> {
         .map_err(|e| format!("cannot listen on {}:{} (http_bind_address, http_port): {e}; choose another http_port", cfg.bind, cfg.port))
 }
 
+/// What the handlers share with the rest of the node.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// This node's samples (pushed by `metrics::sample_resources`).
+    pub series: Arc<series::Series>,
+    /// Where bootstraps are requested (`positions_db`, `schema_database`), for cancelling one.
+    pub bootstrap_table: Option<(crate::binlog::source::SourceConfig, String)>,
+}
+
+/// How far back `/api/series` and the cluster's chart go.
+const CHART_MS: u64 = 5 * 60 * 1000;
+
 /// Serves until `cancel`.
-pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: CancellationToken) {
+pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Context, cancel: CancellationToken) {
     let prefix = cfg.prefix.clone();
-    let token = cfg.admin_token.clone();
-    let actions = token.is_some();
+    let handles = Arc::new(actions::Handles { token: cfg.admin_token.clone(), bootstrap_table: ctx.bootstrap_table.clone() });
+    let enabled = cfg.admin_token.is_some();
+    let (own, own2) = (ctx.series.clone(), ctx.series.clone());
+    let action = |a: actions::Action| {
+        let handles = handles.clone();
+        axum::routing::post(move |ConnectInfo(from): ConnectInfo<std::net::SocketAddr>, headers: axum::http::HeaderMap, body: String| {
+            let handles = handles.clone();
+            async move { actions::run(&handles, a, from, &headers, &body).await }
+        })
+    };
     let routes = Router::new()
         .route("/", get(|| async { Html(include_str!("page.html")) }))
         .route("/metrics", get(prometheus))
@@ -67,14 +92,11 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, cancel: C
         .route("/healthcheck", get(readyz))
         .route("/ping", get(|| async { "pong" }))
         .route("/api/status", get(|| async { json(&metrics::snapshot()) }))
-        .route("/api/cluster", get(move || cluster(prefix.clone(), actions)))
-        .route(
-            "/api/failover",
-            axum::routing::post(move |ConnectInfo(from): ConnectInfo<std::net::SocketAddr>, headers: axum::http::HeaderMap, body: String| {
-                let token = token.clone();
-                async move { failover(token.as_deref(), from, &headers, &body).await }
-            }),
-        );
+        .route("/api/series", get(move || async move { json(&own.since(metrics::now_ms().saturating_sub(CHART_MS))) }))
+        .route("/api/cluster", get(move || cluster(prefix.clone(), enabled, own2.clone())))
+        .route("/api/failover", action(actions::Action::Failover))
+        .route("/api/drain", action(actions::Action::Drain))
+        .route("/api/bootstrap/cancel", action(actions::Action::CancelBootstrap));
     let app = if cfg.prefix == "/" { routes } else { Router::new().nest(cfg.prefix.trim_end_matches('/'), routes) };
     tracing::info!(address = %format!("{}:{}", cfg.bind, cfg.port), prefix = %cfg.prefix, "serving HTTP (metrics, health, status)");
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -111,64 +133,41 @@ async fn readyz() -> Response {
     }
 }
 
-/// The cluster as ZooKeeper and the members see it.
-/// `POST /api/failover` `{"to": "node"}` (`to` optional): asks the leader to hand over, as
-/// `maxwell-cli failover` does; 202 once the request is in ZooKeeper.
-async fn failover(token: Option<&str>, from: std::net::SocketAddr, headers: &axum::http::HeaderMap, body: &str) -> Response {
-    let refuse = |code: StatusCode, why: &str| {
-        tracing::warn!(remote = %from, action = "failover", refused = why, "admin action refused");
-        (code, json_body(&serde_json::json!({"error": why}))).into_response()
-    };
-    let Some(token) = token else { return refuse(StatusCode::FORBIDDEN, "actions are disabled on this node: set http_admin_token") };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if sent != Some(token) {
-        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong admin token (Authorization: Bearer <http_admin_token>)");
-    }
-    let to = match body.trim() {
-        "" => None,
-        b => match serde_json::from_str::<serde_json::Value>(b) {
-            Ok(v) => v["to"].as_str().map(str::to_string),
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}")),
-        },
-    };
-    let Some(zk) = crate::cluster::current_zk() else { return refuse(StatusCode::CONFLICT, "this node is not in a cluster") };
-    match crate::cli::request_failover(&zk, None, to.as_deref()).await {
-        Ok((leader, req)) => {
-            tracing::info!(remote = %from, action = "failover", leader = %leader.node_id, to = ?to, "admin action: hand-over requested");
-            (StatusCode::ACCEPTED, json_body(&serde_json::json!({"requested": req}))).into_response()
-        }
-        // Refused as asked (no leader, not a member, already the leader).
-        Err(crate::cluster::zk::ZkError::Definite(m)) => refuse(StatusCode::CONFLICT, &m),
-        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
-}
-
-fn json_body<T: serde::Serialize>(v: &T) -> ([(header::HeaderName, &'static str); 1], String) {
+pub(crate) fn json_body<T: serde::Serialize>(v: &T) -> ([(header::HeaderName, &'static str); 1], String) {
     ([(header::CONTENT_TYPE, "application/json")], serde_json::to_string(v).expect("serializable"))
 }
 
-async fn cluster(prefix: String, actions: bool) -> Response {
+/// The cluster as ZooKeeper and the members see it.
+async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Response {
+    let since = metrics::now_ms().saturating_sub(CHART_MS);
     let me = metrics::snapshot();
     let Some(zk) = crate::cluster::current_zk() else {
         let member = serde_json::json!({"node_id": me.node_id.clone().unwrap_or_else(|| "this node".into()), "status": me});
-        return json(&serde_json::json!({"root": null, "leader": null, "epoch": null, "position": null, "members": [member]}));
+        return json(&serde_json::json!({"root": null, "leader": null, "epoch": null, "position": null, "members": [member],
+            "series": own.since(since), "actions": actions}));
     };
-    let (leader, members, position, epoch, history) = tokio::join!(zk.leader(), zk.members(), zk.load_position(), zk.epoch(), zk.history());
+    let (leader, members, position, epoch, history, drained) = tokio::join!(zk.leader(), zk.members(), zk.load_position(), zk.epoch(), zk.history(), zk.drained());
     let members = members.unwrap_or_default();
-    let statuses = futures_util::future::join_all(members.iter().map(|m| {
-        let path = format!("{prefix}api/status");
-        let own = me.node_id.as_deref() == Some(m.node_id.as_str());
-        let http = m.http.clone();
-        let me = me.clone();
+    let answers = futures_util::future::join_all(members.iter().map(|m| {
+        let own_node = me.node_id.as_deref() == Some(m.node_id.as_str());
+        let (http, me, own, prefix) = (m.http.clone(), me.clone(), own.clone(), prefix.clone());
         async move {
-            match (own, http) {
-                (true, _) => Ok(serde_json::to_value(me).expect("serializable")),
-                (false, Some(h)) => client::get_json(&h, &path, Duration::from_secs(1)).await,
-                (false, None) => Err("no HTTP address registered".to_string()),
+            match (own_node, http) {
+                (true, _) => (Ok(serde_json::to_value(me).expect("serializable")), own.since(since)),
+                (false, Some(h)) => {
+                    let (status_path, series_path) = (format!("{prefix}api/status"), format!("{prefix}api/series"));
+                    let (st, series) = tokio::join!(
+                        client::get_json(&h, &status_path, Duration::from_secs(1)),
+                        client::get_json(&h, &series_path, Duration::from_secs(1))
+                    );
+                    (st, series.ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
+                }
+                (false, None) => (Err("no HTTP address registered".to_string()), Vec::new()),
             }
         }
     }))
     .await;
+    let (statuses, serieses): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
     let members: Vec<serde_json::Value> = members
         .iter()
         .zip(statuses)
@@ -188,6 +187,8 @@ async fn cluster(prefix: String, actions: bool) -> Response {
         "position": position.ok().flatten().map(|(p, _)| p),
         "members": members,
         "history": history.map(|h| h.terms).unwrap_or_default(),
+        "drained": drained.unwrap_or_default(),
+        "series": series::merge(&serieses),
         "actions": actions,
     }))
 }
