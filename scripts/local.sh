@@ -25,6 +25,8 @@ up() {
   log "building maxwell (release)"
   cargo build --release --locked --bins >&2
   python3 tests/kafka_tool.py "127.0.0.1:$KAFKA_PORT" create maxwell 3 2>/dev/null || true
+  # The status page's actions (hand over, drain, cancel a bootstrap) need this token.
+  [ -s "$RUN_DIR/admin-token" ] || python3 -c "import secrets; print(secrets.token_urlsafe(12))" > "$RUN_DIR/admin-token"
   cat > "$CFG" <<CFG
 host=127.0.0.1
 port=$MARIADB_PORT
@@ -38,6 +40,7 @@ producer_partition_by=primary_key
 output_ddl=true
 filter=exclude: *.*, include: demo.*
 zookeeper_servers=$(scripts/zookeeper.sh connect-string)
+http_admin_token=$(cat "$RUN_DIR/admin-token")
 CFG
   for n in 1 2 3; do
     pidf="$RUN_DIR/maxwell-n$n.pid"
@@ -75,7 +78,7 @@ CFG
   done
   target/release/maxwell-cli --config="$CFG" cluster status
   log "up in $((SECONDS - t0)) s"
-  echo "status page: http://127.0.0.1:$HTTP_PORT_BASE/  metrics: http://127.0.0.1:$HTTP_PORT_BASE/metrics"
+  echo "status page: http://127.0.0.1:$HTTP_PORT_BASE/ (admin token for its actions: $(cat "$RUN_DIR/admin-token"))  metrics: http://127.0.0.1:$HTTP_PORT_BASE/metrics"
 }
 
 down() {

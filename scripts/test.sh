@@ -2,12 +2,13 @@
 # The project's test command (README, .ci/run). On a machine with only Rust, gcc, Python and
 # Java it installs what the tests need (Apache Kafka's jars and Zendesk's Maxwell, the reference
 # for the side-by-side test, are fetched once with Maven and cached), starts a private MariaDB, Apache Kafka (KRaft, one broker) and a 3-server ZooKeeper
-# ensemble on 127.0.0.1 (own ports and state dir), runs every unit and integration test, and stops what it started.
+# ensemble on 127.0.0.1 (own ports and state dir), runs every unit and integration test (the status
+# page's in headless Chromium), and stops what it started.
 #   scripts/test.sh [cargo test args...]
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
-apt_install mariadb-server mariadb-client openssl socat build-essential pkg-config zlib1g-dev libssl-dev zookeeper netcat-openbsd prometheus docker-compose iptables iproute2 util-linux
-python3 -c "import confluent_kafka, mmh3, pymysql" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3 pymysql
+apt_install mariadb-server mariadb-client openssl socat build-essential pkg-config zlib1g-dev libssl-dev zookeeper netcat-openbsd prometheus docker-compose iptables iproute2 util-linux chromium chromium-driver
+python3 -c "import confluent_kafka, mmh3, pymysql, selenium" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3 pymysql selenium
 export MAXWELL_HA_RUN="${MAXWELL_HA_RUN:-$(mktemp -d /tmp/maxwell-ha-test.XXXXXX)}"
 export MARIADB_PORT="${MARIADB_PORT:-3407}"
 export MAXWELL_TEST_MYSQL_PORT="$MARIADB_PORT"

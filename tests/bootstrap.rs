@@ -200,7 +200,7 @@ async fn bootstrap_rows_match_the_binlog_rows() {
     cl.stop_all();
 }
 
-/// A throttled bootstrap cancelled by command stops at its next chunk without
+/// A throttled bootstrap cancelled from the status page's action stops at its next chunk without
 /// `bootstrap-complete`, and the binlog, held while it ran, flows again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
@@ -210,7 +210,12 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     let mut c = conn().await;
     table_without_binlog(&mut c, &db, "slow", "id INT PRIMARY KEY, v INT", &format!("SELECT seq, seq FROM {db}.seq_1_to_50000")).await;
     let mut cl = Cluster::new(&tag, &topic, &db);
-    cl.extra = vec![format!("--schema_database={schema}"), "--bootstrap_chunk_rows=500".into(), "--bootstrap_rows_per_second=2000".into()];
+    cl.extra = vec![
+        format!("--schema_database={schema}"),
+        "--bootstrap_chunk_rows=500".into(),
+        "--bootstrap_rows_per_second=2000".into(),
+        "--http_admin_token=tok".into(),
+    ];
     cl.start("a", None);
     cl.wait_leader(None, Duration::from_secs(30)).await;
     cl.wait_committed().await;
@@ -225,9 +230,15 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     }
     // A live row while the bootstrap holds the binlog, then the cancel.
     exec(&mut c, &format!("INSERT INTO {db}.t VALUES (1, 'live')")).await;
-    let out = cli(&["bootstrap", "--cancel", "1"]);
-    assert!(out.status.success(), "cancel: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The status page's cancel button: refused without the token, done with it.
+    let (code, text) = http_post(http, "/api/bootstrap/cancel", &[], r#"{"id":1}"#).unwrap();
+    assert_eq!(code, 401, "{text}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bootstrap_rows(http).is_some(), "a refused cancel leaves the bootstrap running");
+    let (code, text) = http_post(http, "/api/bootstrap/cancel", &["Authorization: Bearer tok"], r#"{"id":1}"#).unwrap();
+    assert_eq!(code, 202, "cancel: {text}");
     assert_eq!(cli(&["bootstrap", "--cancel", "1"]).status.code(), Some(1), "nothing left to cancel");
+    assert_eq!(http_post(http, "/api/bootstrap/cancel", &["Authorization: Bearer tok"], r#"{"id":1}"#).unwrap().0, 404);
     let msgs = consume(&[topic.clone()], 2002, 30, "database", "default");
     let kinds = |k: &str| msgs.iter().filter(|m| m["value"]["type"] == k).count();
     assert_eq!(kinds("insert"), 1, "the live row arrives after the cancel");

@@ -1,8 +1,10 @@
 //! The status page's actions on a live two-node cluster (real ZooKeeper ensemble, MariaDB,
 //! Kafka): `POST /api/failover` hands leadership to the chosen node only with the admin
 //! token; without it (401), or on a node without a token configured (403), nothing changes.
-//! The hand-over shows up in the cluster history. `maxwell-cli node drain` moves leadership
-//! off a node and keeps it off, also across the next leader's death.
+//! The hand-over shows up in the cluster history. Draining a node (the page's action,
+//! `maxwell-cli node drain`) moves leadership off it and keeps it off, also across the next
+//! leader's death. In headless Chromium, the page of a live three-node cluster hands
+//! leadership over on a click, and refuses the click without the token.
 
 mod common;
 
@@ -62,8 +64,8 @@ async fn page_actions_need_the_admin_token() {
     let cli = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli")).args(["--zookeeper", &zk_servers(), "--root", &cl.root]).args(args).output().unwrap()
     };
-    let out = cli(&["node", "drain", "b"]);
-    assert!(out.status.success(), "drain: {}\n{}", String::from_utf8_lossy(&out.stderr), cl.logs());
+    let (code, text) = http_post(a, "/api/drain", &["Authorization: Bearer s3cret"], r#"{"node":"b"}"#).unwrap();
+    assert_eq!(code, 202, "drain: {text}\n{}", cl.logs());
     let (third, _) = cl.wait_leader(Some("b"), Duration::from_secs(10)).await;
     signal(cl.node(&third).child.id(), "KILL");
     let (fourth, _) = cl.wait_leader(Some(&third), Duration::from_secs(SESSION_MS / 1000 + 10)).await;
@@ -71,5 +73,50 @@ async fn page_actions_need_the_admin_token() {
     assert!(cl.log("b").contains("drained: standing by without racing"), "{}", cl.log("b"));
     assert!(cli(&["node", "undrain", "b"]).status.success());
     assert_eq!(cli(&["node", "drain", "nobody"]).status.code(), Some(1), "an unknown node is refused");
+    cl.stop_all();
+}
+
+/// The page in a real browser (headless Chromium driven by `tests/console_browser.py`): a
+/// three-node cluster under a steady write load; a click without the token is refused and
+/// changes nothing; with it, the page shows the chosen node leading and the hand-over in the
+/// history. Screenshots go to `target/console-screens` (or `MAXWELL_SCREENSHOTS`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_hands_leadership_over_in_a_browser() {
+    let tag = unique("browser");
+    let (topic, db) = setup(&tag, 1).await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec!["--http_admin_token=s3cret".into()];
+    cl.start("a", None);
+    let (first, epoch) = cl.wait_leader(None, Duration::from_secs(30)).await;
+    assert_eq!(first, "a");
+    cl.wait_committed().await;
+    cl.start("b", None);
+    cl.start("c", None);
+    let writer = Writer::start(&db, Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_secs(5)).await; // samples for the chart
+
+    let shots = std::env::var("MAXWELL_SCREENSHOTS").unwrap_or_else(|_| format!("{}/../console-screens", env!("CARGO_TARGET_TMPDIR")));
+    let url = format!("http://127.0.0.1:{}/", cl.node("a").http);
+    let script = format!("{}/tests/console_browser.py", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3").args([&script, "--url", &url, "--token", "s3cret", "--leader", "a", "--to", "b", "--shots", &shots]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{stdout}");
+    assert!(out.status.success(), "the browser run failed:\n{stdout}\n{}\n{}", String::from_utf8_lossy(&out.stderr), tail(&cl.logs(), 60));
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    assert!(seen["refused"].as_str().unwrap().starts_with("refused (401)"), "{seen}");
+
+    // What the page showed is what ZooKeeper holds.
+    let (now, now_epoch) = cl.leader().await.unwrap();
+    assert_eq!(now, "b");
+    assert_eq!(now_epoch, epoch + 1, "one hand-over, the refused click changed nothing");
+    assert!(cl.log("a").contains("admin action refused") && cl.log("a").contains("admin action: hand-over requested"), "{}", cl.log("a"));
+    let written = writer.stop().await;
+    let msgs = messages(&topic, written as usize);
+    let (lost, dups, _) = verdict(&msgs, 1..=written);
+    assert!(lost.is_empty() && dups.is_empty(), "lost {:?} duplicated {:?} across the hand-over", sample(&lost), sample(&dups));
     cl.stop_all();
 }

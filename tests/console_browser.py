@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Drives the status page of a live cluster in headless Chromium (Selenium, Debian's
+chromium and chromium-driver) as an operator would, and takes screenshots.
+
+  console_browser.py --url http://127.0.0.1:PORT/ --token T --leader A --to B --shots DIR
+
+1. Desktop window: waits for the node table (every member), the leader card naming A and the
+   chart's line; screenshot console-desktop.png.
+2. Clicks "make leader" of B with the token field empty: the page must say the action was
+   refused (401), and A must still lead after the next refresh.
+3. Types the token, clicks again: the page must say it was accepted, then show B as the
+   leader and, in the history, B's term leading above A's term ended by hand-over;
+   screenshot console-after-hand-over.png.
+4. Phone window (390 px): no horizontal scrolling; screenshot console-phone.png.
+
+Prints one JSON line with what it saw; exits 1 with the reason when a step fails.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+
+def fail(why, driver=None, shots=None):
+    if driver is not None and shots:
+        driver.save_screenshot(os.path.join(shots, "console-failure.png"))
+        why += "\n--- page text ---\n" + driver.find_element(By.TAG_NAME, "body").text
+    print(json.dumps({"ok": False, "error": why}))
+    sys.exit(1)
+
+
+def wait(driver, what, cond, timeout, shots):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except Exception as e:  # the page re-renders under us: try again
+            last = e
+        time.sleep(0.2)
+    fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})", driver, shots)
+
+
+def text(driver, css):
+    return driver.find_element(By.CSS_SELECTOR, css).text.strip()
+
+
+def history(driver):
+    rows = driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")
+    return [[c.text.strip() for c in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+
+
+def screen(driver, width, height, mobile):
+    """Emulates a screen (Chromium's device mode): `width` CSS pixels wide."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile})
+
+
+def shot(driver, width, mobile, path):
+    """A whole-page screenshot at `width`; the screen is left at that width, 900 px high."""
+    screen(driver, width, 900, mobile)
+    time.sleep(0.2)
+    screen(driver, width, driver.execute_script("return document.documentElement.scrollHeight"), mobile)
+    time.sleep(0.3)
+    driver.save_screenshot(path)
+    screen(driver, width, 900, mobile)
+
+
+def outside(driver, width):
+    """Visible elements that reach past the right edge of a screen `width` CSS pixels wide
+    (a mobile browser widens its layout to the content, so window.innerWidth would follow)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('body *')].filter(e => { const r = e.getBoundingClientRect();"
+        " return r.width > 0 && r.right > arguments[0] + 0.5 && !e.closest('#history'); })"
+        ".slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))", width)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--leader", required=True)
+    ap.add_argument("--to", required=True)
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--shots", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.shots, exist_ok=True)
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"]:
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    seen = {}
+    try:
+        screen(driver, 1440, 900, False)
+        driver.get(a.url)
+        wait(driver, f"{a.nodes} nodes in the table", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, 20, a.shots)
+        wait(driver, f"the leader card naming {a.leader}", lambda: text(driver, "#card-leader .v") == a.leader, 20, a.shots)
+        wait(driver, "the chart's rows/s line", lambda: driver.find_elements(By.CSS_SELECTOR, "#chart polyline"), 20, a.shots)
+        seen["cards"] = {c.get_attribute("id"): c.text.replace("\n", " | ") for c in driver.find_elements(By.CSS_SELECTOR, ".card")}
+        seen["history_before"] = history(driver)
+        if outside(driver, 1440):
+            fail(f"on a desktop, past the screen's edge: {outside(driver, 1440)}", driver, a.shots)
+        shot(driver, 1440, False, os.path.join(a.shots, "console-desktop.png"))
+
+        button = f"#nodes tr[data-node='{a.to}'] button[data-act='failover']"
+        # Without the token: refused, and nothing changes.
+        driver.find_element(By.ID, "token").clear()
+        driver.find_element(By.CSS_SELECTOR, button).click()
+        seen["refused"] = wait(driver, "the refusal", lambda: (m := text(driver, "#msg")).startswith("refused (401)") and m, 10, a.shots)
+        time.sleep(4.5)  # two refreshes
+        still = text(driver, "#card-leader .v")
+        if still != a.leader:
+            fail(f"a refused action changed the leader to {still}", driver, a.shots)
+
+        # With the token: leadership moves to the chosen node.
+        driver.find_element(By.ID, "token").send_keys(a.token)
+        t0 = time.time()
+        driver.find_element(By.CSS_SELECTOR, button).click()
+        seen["accepted"] = wait(driver, "the acceptance", lambda: (m := text(driver, "#msg")).startswith("accepted") and m, 10, a.shots)
+        wait(driver, f"the leader card naming {a.to}", lambda: text(driver, "#card-leader .v") == a.to, 20, a.shots)
+
+        def new_entry():
+            h = history(driver)
+            return len(h) >= 2 and h[0][1] == a.to and h[0][-1] == "leading" and h[1][1] == a.leader and h[1][-1] == "hand-over" and h
+
+        seen["history_after"] = wait(driver, "the hand-over in the history", new_entry, 10, a.shots)
+        seen["seconds_to_new_leader_on_page"] = round(time.time() - t0, 2)
+        seen["roles"] = {r.get_attribute("data-node"): r.find_element(By.CSS_SELECTOR, ".badge").text for r in driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")}
+        if seen["roles"].get(a.to) != "leader" or seen["roles"].get(a.leader) != "standby":
+            fail(f"the node table shows {seen['roles']}", driver, a.shots)
+        shot(driver, 1440, False, os.path.join(a.shots, "console-after-hand-over.png"))
+
+        # A phone (as Chromium's device mode emulates one): one column, nothing wider than the
+        # screen (the history table may scroll sideways within its panel).
+        screen(driver, 390, 844, True)
+        driver.refresh()
+        wait(driver, "the node table on a phone", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, 20, a.shots)
+        overflow = driver.execute_script("return document.documentElement.scrollWidth") - 390
+        wide = outside(driver, 390)
+        seen["phone_overflow_px"] = overflow
+        if overflow > 0 or wide:
+            fail(f"on a phone the page is {overflow} px wider than the screen; past its edge: {wide}", driver, a.shots)
+        shot(driver, 390, True, os.path.join(a.shots, "console-phone.png"))
+    finally:
+        driver.quit()
+    seen["ok"] = True
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main()
