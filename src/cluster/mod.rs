@@ -428,14 +428,11 @@ async fn lead(
     let mut resumed_bootstrap = None;
     let mut from_checkpoint = false;
     if let Some(k) = kafka {
-        let p = match k.for_term() {
-            Ok(p) => p,
-            Err(e) => return Outcome::Fatal(NodeError::from(e).into()),
-        };
         scanner = k.scanner.clone();
         if k.delivery() == crate::sink::kafka::Delivery::ExactlyOnce {
-            match k.claim(&p, ha.session_timeout * 2).await {
-                Ok(cp) => {
+            match k.claim(ha.session_timeout * 2).await {
+                Ok((p, cp)) => {
+                    producer = Some(p);
                     let partial = cp.as_ref().and_then(|c| c.partial.clone());
                     resumed_bootstrap = cp.as_ref().and_then(|c| c.bootstrap.clone());
                     if let Some(cp) = &cp {
@@ -460,8 +457,12 @@ async fn lead(
                 }
                 Err(e) => return Outcome::Retry(e.to_string()),
             }
+        } else {
+            match k.for_term() {
+                Ok(p) => producer = Some(p),
+                Err(e) => return Outcome::Fatal(NodeError::from(e).into()),
+            }
         }
-        producer = Some(p);
     }
     if committed.is_none() && !from_checkpoint && cfg.init_position == crate::binlog::reader::StartPosition::Current {
         start = imported_start(cfg).await;

@@ -5,8 +5,9 @@
 //! - At-least-once: one producer and one takeover-scan consumer for the life of the process.
 //! - Exactly-once: each term gets a fresh transactional producer (librdkafka initialises a
 //!   producer's transactions once). A standby holds one that is connected but never calls
-//!   `init_transactions`, so standing by never fences the leader. The producer of an ended
-//!   term is dropped off the runtime.
+//!   `init_transactions`, so standing by never fences the leader, and a connected spare for
+//!   a claim given up (see [`Producers::claim`]). The producer of an ended term is dropped
+//!   off the runtime.
 //! - `claim` runs only after the epoch bump: `init_transactions` (fencing every earlier
 //!   producer of the cluster and completing its open transaction), then the cluster's newest
 //!   checkpoint is read (the last committed one, or the one of a transaction Kafka left
@@ -14,9 +15,16 @@
 
 use crate::config::HaConfig;
 use crate::sink::kafka::{self, Checkpoint, Delivery, KafkaConfig, KafkaSinkError, Scanner};
+use crate::sink::kafka::transactions::Claim;
 use rdkafka::producer::FutureProducer;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a claim may take before it is given up for a fresh one (see [`Producers::claim`]):
+/// a claim that meets no open transaction takes a few ms on a LAN.
+const PROBE: Duration = Duration::from_millis(60);
+/// Claims given up at most, before the last one waits.
+const PROBES: u32 = 3;
 
 pub struct Producers {
     cfg: KafkaConfig,
@@ -27,6 +35,8 @@ pub struct Producers {
     producer: Option<FutureProducer>,
     /// Exactly-once: the current term's producer, ended by `term_ended`.
     in_term: Option<FutureProducer>,
+    /// Exactly-once: a second connected producer, for a claim given up (see `claim`).
+    spare: Option<FutureProducer>,
     pub scanner: Option<Scanner>,
     /// Exactly-once: the checkpoint reader, kept connected between terms.
     reader: Option<Arc<kafka::checkpoint::CheckpointReader>>,
@@ -58,6 +68,7 @@ impl Producers {
             checkpoint_topic: ha.checkpoint_topic.clone(),
             producer: None,
             in_term: None,
+            spare: None,
             scanner: None,
             reader: None,
             topic_ready: false,
@@ -88,6 +99,11 @@ impl Producers {
             };
             kafka::warm_up(&p);
             self.producer = Some(p);
+        }
+        if self.delivery == Delivery::ExactlyOnce && self.spare.is_none() {
+            let p = kafka::create_transactional_producer(&self.cfg, &self.transactional_id)?;
+            kafka::warm_up(&p);
+            self.spare = Some(p);
         }
         Ok(())
     }
@@ -135,20 +151,62 @@ impl Producers {
         }
     }
 
-    /// Exactly-once: claims the cluster's transactional id with `producer` (fencing every
-    /// earlier leader's producer) and reads the cluster's newest checkpoint.
-    pub async fn claim(&mut self, producer: &FutureProducer, timeout: Duration) -> Result<Option<Checkpoint>, KafkaSinkError> {
+    /// Exactly-once: claims the cluster's transactional id with this term's producer (fencing
+    /// every earlier leader's producer) and reads the cluster's newest checkpoint; returns
+    /// the producer that holds the claim.
+    ///
+    /// The previous leader usually died inside a transaction. The coordinator then answers
+    /// the first claim with CONCURRENT_TRANSACTIONS while it aborts that transaction (a few
+    /// ms), and librdkafka asks again only after a fixed 500 ms. So a claim that got that
+    /// answer and is not done within [`PROBE`] is given up: its producer is destroyed
+    /// (completely, so its retry never goes out and cannot fence the next one) and a fresh
+    /// producer claims, up to [`PROBES`] times. A claim that is merely slow, and the last
+    /// one, wait as long as `timeout` allows.
+    pub async fn claim(&mut self, timeout: Duration) -> Result<(FutureProducer, Option<Checkpoint>), KafkaSinkError> {
         if !self.topic_ready {
             kafka::checkpoint::ensure_topic(&self.cfg.props, &self.checkpoint_topic).await?;
             self.topic_ready = true;
         }
-        kafka::transactions::init(producer, timeout).await?;
+        let deadline = Instant::now() + timeout;
+        let mut producer = self.for_term()?;
+        let mut given_up = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let window = if given_up < PROBES { PROBE.min(left) } else { left };
+            match kafka::transactions::init(&producer, window).await? {
+                Claim::Done => break,
+                _ if left.is_zero() || (given_up == PROBES && Instant::now() >= deadline) => {
+                    return Err(KafkaSinkError::Transient(format!("claiming the cluster's transactional id: not done within {timeout:?}")));
+                }
+                // Slow, not refused: wait on for the same attempt.
+                Claim::TimedOut => given_up = PROBES,
+                Claim::Concurrent if given_up < PROBES => {
+                    given_up += 1;
+                    let fresh = match self.spare.take() {
+                        Some(p) => p,
+                        None => kafka::create_transactional_producer(&self.cfg, &self.transactional_id)?,
+                    };
+                    self.in_term = Some(fresh.clone());
+                    let stale = std::mem::replace(&mut producer, fresh);
+                    let t0 = Instant::now();
+                    tokio::task::spawn_blocking(move || drop(stale)).await.expect("producer drop task");
+                    tracing::info!(
+                        attempt = given_up,
+                        destroyed_ms = t0.elapsed().as_millis() as u64,
+                        "the coordinator is completing the previous leader's transaction; claiming again with a fresh producer"
+                    );
+                }
+                Claim::Concurrent => {}
+            }
+        }
         let reader = match &self.reader {
             Some(r) => r.clone(),
             None => Arc::new(kafka::checkpoint::CheckpointReader::new(&self.cfg.props)?),
         };
         let (topic, key) = (self.checkpoint_topic.clone(), self.transactional_id.clone());
-        tokio::task::spawn_blocking(move || reader.latest(&topic, &key, timeout)).await.expect("checkpoint read task")
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        let cp = tokio::task::spawn_blocking(move || reader.latest(&topic, &key, left)).await.expect("checkpoint read task")?;
+        Ok((producer, cp))
     }
 
     /// Key of this cluster's checkpoint records.

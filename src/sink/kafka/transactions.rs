@@ -66,15 +66,34 @@ pub fn classify(e: &KafkaError, what: &str) -> KafkaSinkError {
     }
 }
 
-/// Claims the cluster's transactional id for this term (fencing every earlier producer).
-pub async fn init(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaSinkError> {
+/// How a claim of the cluster's transactional id ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Done,
+    /// Not done in time: the coordinator was still completing an earlier producer's open
+    /// transaction (librdkafka asks again 500 ms after that answer).
+    Concurrent,
+    /// Not done in time, for another reason (librdkafka goes on trying in the background;
+    /// a later call waits for the same attempt).
+    TimedOut,
+}
+
+/// Claims the cluster's transactional id for this term (fencing every earlier producer),
+/// waiting at most `timeout`.
+pub async fn init(producer: &FutureProducer, timeout: Duration) -> Result<Claim, KafkaSinkError> {
     let p = producer.clone();
     let r = tokio::task::spawn_blocking(move || p.init_transactions(timeout)).await.expect("init_transactions task");
-    r.map_err(|e| match classify(&e, "claiming the cluster's transactional id") {
-        // A newer producer already claimed it: this node is not the leader any more.
-        KafkaSinkError::Fenced(m) => KafkaSinkError::Fenced(m),
-        other => KafkaSinkError::Transient(other.to_string()),
-    })
+    match r {
+        Ok(()) => Ok(Claim::Done),
+        // A call that timed out reports the last answer it had.
+        Err(KafkaError::Transaction(e)) if e.code() == RDKafkaErrorCode::ConcurrentTransactions => Ok(Claim::Concurrent),
+        Err(KafkaError::Transaction(e)) if e.code() == RDKafkaErrorCode::OperationTimedOut => Ok(Claim::TimedOut),
+        Err(e) => Err(match classify(&e, "claiming the cluster's transactional id") {
+            // A newer producer already claimed it: this node is not the leader any more.
+            KafkaSinkError::Fenced(m) => KafkaSinkError::Fenced(m),
+            other => KafkaSinkError::Transient(other.to_string()),
+        }),
+    }
 }
 
 pub(super) struct Transactional {
