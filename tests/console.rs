@@ -12,17 +12,23 @@ use common::cluster::*;
 use common::*;
 use std::time::{Duration, Instant};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn page_actions_need_the_admin_token() {
-    let tag = unique("console");
-    let (topic, db) = setup(&tag, 1).await;
-    let mut cl = Cluster::new(&tag, &topic, &db);
+/// A cluster whose nodes get the admin token `s3cret`: `a` leads (its start position
+/// committed), `b` stands by. Returns it, its topic and database, and `a`'s epoch.
+async fn leader_a_standby_b(tag: &str) -> (Cluster, String, String, u64) {
+    let (topic, db) = setup(tag, 1).await;
+    let mut cl = Cluster::new(tag, &topic, &db);
     cl.extra = vec!["--http_admin_token=s3cret".into()];
     cl.start("a", None);
     let (first, epoch) = cl.wait_leader(None, Duration::from_secs(30)).await;
     assert_eq!(first, "a");
     cl.wait_committed().await;
     cl.start("b", None);
+    (cl, topic, db, epoch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_actions_need_the_admin_token() {
+    let (mut cl, _, _, epoch) = leader_a_standby_b(&unique("console")).await;
     cl.extra.clear();
     cl.start("c", None); // no token: actions refused there
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -82,15 +88,7 @@ async fn page_actions_need_the_admin_token() {
 /// history. Screenshots go to `target/console-screens` (or `MAXWELL_SCREENSHOTS`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_page_hands_leadership_over_in_a_browser() {
-    let tag = unique("browser");
-    let (topic, db) = setup(&tag, 1).await;
-    let mut cl = Cluster::new(&tag, &topic, &db);
-    cl.extra = vec!["--http_admin_token=s3cret".into()];
-    cl.start("a", None);
-    let (first, epoch) = cl.wait_leader(None, Duration::from_secs(30)).await;
-    assert_eq!(first, "a");
-    cl.wait_committed().await;
-    cl.start("b", None);
+    let (mut cl, topic, db, epoch) = leader_a_standby_b(&unique("browser")).await;
     cl.start("c", None);
     let writer = Writer::start(&db, Duration::from_millis(20));
     tokio::time::sleep(Duration::from_secs(5)).await; // samples for the chart
