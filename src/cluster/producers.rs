@@ -145,6 +145,12 @@ impl Producers {
                 Err(e) => tracing::debug!(error = %e, "checkpoint topic not ready yet"),
             }
         }
+        if self.reader.is_none() {
+            match kafka::checkpoint::CheckpointReader::new(&self.cfg.props) {
+                Ok(r) => self.reader = Some(Arc::new(r)),
+                Err(e) => tracing::debug!(error = %e, "cannot create the checkpoint reader yet"),
+            }
+        }
         if let Some(r) = self.reader.clone() {
             let topic = self.checkpoint_topic.clone();
             tokio::task::spawn_blocking(move || r.warm(&topic));
@@ -201,12 +207,25 @@ impl Producers {
         }
         let reader = match &self.reader {
             Some(r) => r.clone(),
-            None => Arc::new(kafka::checkpoint::CheckpointReader::new(&self.cfg.props)?),
+            None => {
+                let r = Arc::new(kafka::checkpoint::CheckpointReader::new(&self.cfg.props)?);
+                self.reader = Some(r.clone());
+                r
+            }
         };
         let (topic, key) = (self.checkpoint_topic.clone(), self.transactional_id.clone());
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-        let cp = tokio::task::spawn_blocking(move || reader.latest(&topic, &key, left)).await.expect("checkpoint read task")?;
-        Ok((producer, cp))
+        // The read gets what the claim left of `timeout`, and never less than half of it.
+        let left = deadline.saturating_duration_since(Instant::now()).max(timeout / 2);
+        match tokio::task::spawn_blocking(move || reader.latest(&topic, &key, left)).await.expect("checkpoint read task") {
+            Ok(cp) => Ok((producer, cp)),
+            Err(e) => {
+                // A kept consumer can hold metadata from an outage (the partition unknown)
+                // that it never refreshes by itself: the next claim reads with new ones.
+                self.reader = None;
+                self.warmed = false;
+                Err(e)
+            }
+        }
     }
 
     /// Key of this cluster's checkpoint records.
