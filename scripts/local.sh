@@ -40,12 +40,11 @@ producer_partition_by=primary_key
 output_ddl=true
 filter=exclude: *.*, include: demo.*
 zookeeper_servers=$(scripts/zookeeper.sh connect-string)
-http_admin_token=$(cat "$RUN_DIR/admin-token")
 CFG
   for n in 1 2 3; do
     pidf="$RUN_DIR/maxwell-n$n.pid"
     if ! pid_alive "$pidf"; then
-      NO_COLOR=1 target/release/maxwell --config="$CFG" --node_id="n$n" --http_port="$((HTTP_PORT_BASE + n - 1))" >>"$RUN_DIR/maxwell-n$n.log" 2>&1 &
+      NO_COLOR=1 target/release/maxwell --config="$CFG" --node_id="n$n" --http_port="$((HTTP_PORT_BASE + n - 1))" --http_admin_token="$(cat "$RUN_DIR/admin-token")" >>"$RUN_DIR/maxwell-n$n.log" 2>&1 &
       echo $! > "$pidf"
     fi
   done
