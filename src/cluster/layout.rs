@@ -54,8 +54,12 @@ impl Paths {
     pub fn history(&self) -> String {
         format!("{}/history", self.root)
     }
+    /// Parent of the drained flags.
+    pub fn drained_nodes(&self) -> String {
+        format!("{}/drained", self.root)
+    }
     pub fn drained(&self, node_id: &str) -> String {
-        format!("{}/drained/{node_id}", self.root)
+        format!("{}/{node_id}", self.drained_nodes())
     }
 }
 

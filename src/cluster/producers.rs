@@ -76,7 +76,9 @@ impl Producers {
         };
         match me.delivery {
             Delivery::AtLeastOnce => me.scanner = Some(kafka::create_scanner(&me.cfg.props)?),
-            Delivery::ExactlyOnce => me.reader = Some(Arc::new(kafka::checkpoint::CheckpointReader::new(&me.cfg.props)?)),
+            Delivery::ExactlyOnce => {
+                me.reader()?;
+            }
         }
         me.refill()?;
         Ok(me)
@@ -145,15 +147,12 @@ impl Producers {
                 Err(e) => tracing::debug!(error = %e, "checkpoint topic not ready yet"),
             }
         }
-        if self.reader.is_none() {
-            match kafka::checkpoint::CheckpointReader::new(&self.cfg.props) {
-                Ok(r) => self.reader = Some(Arc::new(r)),
-                Err(e) => tracing::debug!(error = %e, "cannot create the checkpoint reader yet"),
+        match self.reader() {
+            Ok(r) => {
+                let topic = self.checkpoint_topic.clone();
+                tokio::task::spawn_blocking(move || r.warm(&topic));
             }
-        }
-        if let Some(r) = self.reader.clone() {
-            let topic = self.checkpoint_topic.clone();
-            tokio::task::spawn_blocking(move || r.warm(&topic));
+            Err(e) => tracing::debug!(error = %e, "cannot create the checkpoint reader yet"),
         }
     }
 
@@ -181,11 +180,9 @@ impl Producers {
             let window = if given_up < PROBES { PROBE.min(left) } else { left };
             match kafka::transactions::init(&producer, window).await? {
                 Claim::Done => break,
-                _ if left.is_zero() || (given_up == PROBES && Instant::now() >= deadline) => {
+                _ if Instant::now() >= deadline => {
                     return Err(KafkaSinkError::Transient(format!("claiming the cluster's transactional id: not done within {timeout:?}")));
                 }
-                // Slow, not refused: wait on for the same attempt.
-                Claim::TimedOut => given_up = PROBES,
                 Claim::Concurrent if given_up < PROBES => {
                     given_up += 1;
                     let fresh = match self.spare.take() {
@@ -202,17 +199,11 @@ impl Producers {
                         "the coordinator is completing the previous leader's transaction; claiming again with a fresh producer"
                     );
                 }
-                Claim::Concurrent => {}
+                // Slow rather than refused, or no fresh attempt left: wait on for this one.
+                _ => given_up = PROBES,
             }
         }
-        let reader = match &self.reader {
-            Some(r) => r.clone(),
-            None => {
-                let r = Arc::new(kafka::checkpoint::CheckpointReader::new(&self.cfg.props)?);
-                self.reader = Some(r.clone());
-                r
-            }
-        };
+        let reader = self.reader()?;
         let (topic, key) = (self.checkpoint_topic.clone(), self.transactional_id.clone());
         // The read gets what the claim left of `timeout`, and never less than half of it.
         let left = deadline.saturating_duration_since(Instant::now()).max(timeout / 2);
@@ -226,6 +217,17 @@ impl Producers {
                 Err(e)
             }
         }
+    }
+
+    /// The kept checkpoint reader, made when there is none (at start, or dropped after a
+    /// failed read).
+    fn reader(&mut self) -> Result<Arc<kafka::checkpoint::CheckpointReader>, KafkaSinkError> {
+        if let Some(r) = &self.reader {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(kafka::checkpoint::CheckpointReader::new(&self.cfg.props)?);
+        self.reader = Some(r.clone());
+        Ok(r)
     }
 
     /// Key of this cluster's checkpoint records.

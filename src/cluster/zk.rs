@@ -288,7 +288,7 @@ impl Zk {
 
     /// The drained nodes.
     pub async fn drained(&self) -> Result<Vec<String>, ZkError> {
-        match self.client.list_children(&format!("{}/drained", self.paths.root)).await {
+        match self.client.list_children(&self.paths.drained_nodes()).await {
             Ok(names) => Ok(names),
             Err(zk::Error::NoNode) => Ok(Vec::new()),
             Err(e) => Err(classify(e, "listing the drained nodes")),
