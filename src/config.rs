@@ -90,6 +90,7 @@ pub const KEYS: &[KeySpec] = &[
     key("ha_takeover_delay_ms", Kind::Int { min: 0, max: 60000 }, Some("500"), "A standby waits this long per live member of higher priority before racing for leadership."),
     key("ha_commit_interval_ms", Kind::Int { min: 10, max: 60000 }, Some("100"), "How often the leader commits: a Kafka transaction closes at the first binlog transaction boundary after this long (exactly-once), and the acknowledged position is written to ZooKeeper."),
     key("ha_stall_timeout_ms", Kind::Int { min: 0, max: 600000 }, None, "A leader that gets nothing from the source (not even a heartbeat), or no confirmation from Kafka for rows it sent, for this long hands leadership to a standby and stays out of the race until another node leads (or 10 s pass). Default: 3/4 of zookeeper_session_timeout_ms (at least two binlog heartbeats), so that such a hand-over takes about as long as a takeover after a crash. 0: never."),
+    key("ha_rebalance_interval_ms", Kind::Int { min: 500, max: 3_600_000 }, Some("5000"), "Shards: a node hands at most one shard to another node per this interval when the leaderships are uneven (a node leads more than ⌈shards/nodes⌉, or two more than another node) or a shard's preferred node is up."),
     key("ha_delivery", Kind::OneOf(&["exactly_once", "at_least_once"]), Some("exactly_once"), "How a cluster writes to Kafka. exactly_once: Kafka transactions under one transactional.id per cluster (kafka.transactional.id overrides the name), the resume point committed with the rows; a deposed leader is fenced by the broker; consumers read with isolation.level=read_committed. at_least_once: no transactions (for brokers without them); a new leader skips the rows it finds at the end of each partition, a crash may repeat rows, producer_partition_by=random is refused."),
     key("ha_checkpoint_topic", S, None, "Exactly-once: topic of the cluster's checkpoints (1 partition, compacted; created when missing). Default: <transactional id>.checkpoint."),
     key("ha_kafka_transaction_rows", Kind::Int { min: 1, max: 10_000_000 }, Some("100000"), "Exactly-once: a Kafka transaction closes once it holds this many rows; a larger binlog transaction is split across Kafka transactions (and still comes out exactly once)."),
@@ -331,6 +332,9 @@ pub struct Config {
     pub ha: Option<HaConfig>,
     /// Set when `http_port` is, or `metrics_type` has `http`.
     pub http: Option<crate::http::HttpConfig>,
+    /// The settings this configuration was made from (a cluster's settings are applied on
+    /// top of them).
+    pub settings: Settings,
 }
 
 /// Cluster membership settings.
@@ -352,6 +356,8 @@ pub struct HaConfig {
     pub transactional_id: String,
     pub checkpoint_topic: String,
     pub kafka_transaction_rows: usize,
+    /// Shards: the least time between two hand-overs a node makes to even the load out.
+    pub rebalance_interval: Duration,
 }
 
 /// This machine's host name.
@@ -557,6 +563,7 @@ impl Config {
                     checkpoint_topic: s.get("ha_checkpoint_topic").map(str::to_string).unwrap_or_else(|| crate::sink::kafka::checkpoint::default_topic(&transactional_id)),
                     transactional_id,
                     kafka_transaction_rows: s.int("ha_kafka_transaction_rows").unwrap() as usize,
+                    rebalance_interval: Duration::from_millis(s.int("ha_rebalance_interval_ms").unwrap() as u64),
                 })
             }
         };
@@ -579,6 +586,7 @@ impl Config {
             bootstrap: (s.get("bootstrapper") != Some("none")).then(|| (s.int("bootstrap_chunk_rows").unwrap() as usize, s.int("bootstrap_rows_per_second").unwrap() as u64)),
             log_level: s.get("log_level").unwrap().to_string(),
             kafka,
+            settings: s.clone(),
         })
     }
 }

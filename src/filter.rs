@@ -7,6 +7,9 @@
 //!   (unanchored search).
 //! - A column rule `db.table.column=value` only applies to rows that carry `column`; the value
 //!   pattern matches the column's text, and `null` matches SQL NULL.
+//! - A shard's filter ([`Filter::within`]) narrows the node's filter: a row is emitted only
+//!   when both include it; a DDL statement only when the shard names its table (or, for a
+//!   database-level statement, its database).
 //! - Rows of the `maxwell` schema and of `mysql.ha_health_check` / `mysql.rds_heartbeat*` are
 //!   never emitted.
 
@@ -30,6 +33,8 @@ struct Rule {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     rules: Vec<Rule>,
+    /// The shard this stream is limited to (see [`Filter::within`]).
+    shard: Option<std::sync::Arc<Filter>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -147,7 +152,29 @@ impl Filter {
                 Some(_) => return p.err("expected ',' between rules"),
             }
         }
-        Ok(Self { rules })
+        Ok(Self { rules, shard: None })
+    }
+
+    /// This filter, limited to the tables `shard` includes.
+    pub fn within(mut self, shard: Filter) -> Filter {
+        self.shard = Some(std::sync::Arc::new(shard));
+        self
+    }
+
+    fn in_shard(&self, db: &str, table: &str) -> bool {
+        self.shard.as_ref().is_none_or(|s| s.includes_table(db, table))
+    }
+
+    /// Whether a DDL statement on `db`.`table` (`None`: the database itself) is emitted.
+    pub fn emits_ddl(&self, db: &str, table: Option<&str>) -> bool {
+        if self.is_blacklisted(db, table.unwrap_or("")) {
+            return false;
+        }
+        match (&self.shard, table) {
+            (None, _) => true,
+            (Some(s), Some(t)) => s.includes_table(db, t),
+            (Some(s), None) => s.rules.iter().any(|r| r.ty == RuleType::Include && r.db.is_match(db)),
+        }
     }
 
     fn system_excluded(db: &str, table: &str) -> bool {
@@ -160,7 +187,7 @@ impl Filter {
 
     /// Table-level decision, column rules ignored.
     pub fn includes_table(&self, db: &str, table: &str) -> bool {
-        if Self::system_excluded(db, table) {
+        if Self::system_excluded(db, table) || !self.in_shard(db, table) {
             return false;
         }
         let mut include = true;
@@ -179,7 +206,7 @@ impl Filter {
 
     /// Whether rows of this table must be decoded at all.
     pub fn may_emit(&self, db: &str, table: &str) -> bool {
-        if self.is_blacklisted(db, table) {
+        if self.is_blacklisted(db, table) || !self.in_shard(db, table) {
             return false;
         }
         self.includes_table(db, table)
@@ -194,7 +221,7 @@ impl Filter {
     /// Row-level decision. `value(col)` is `None` when the row lacks `col`, `Some(None)` for
     /// NULL and `Some(Some(text))` otherwise.
     pub fn includes_row(&self, db: &str, table: &str, value: impl Fn(&str) -> Option<Option<String>>) -> bool {
-        if Self::system_excluded(db, table) {
+        if Self::system_excluded(db, table) || !self.in_shard(db, table) {
             return false;
         }
         let mut include = true;
@@ -275,6 +302,18 @@ mod tests {
         assert!(!row(Some("activex"), None), "names are anchored");
         assert!(row(Some("x"), Some(None)), "null matches SQL NULL");
         assert!(!row(Some("x"), Some(Some("2020-01-01"))));
+    }
+
+    #[test]
+    fn a_shard_narrows_the_filter() {
+        let x = f("exclude: db1.secret").within(f("exclude: *.*, include: db1.*, include: db2.t"));
+        assert!(x.includes_table("db1", "a") && x.may_emit("db1", "a"));
+        assert!(!x.includes_table("db1", "secret") && !x.may_emit("db1", "secret"));
+        assert!(x.includes_table("db2", "t") && !x.includes_table("db2", "u") && !x.may_emit("db3", "a"));
+        assert!(!x.includes_row("db3", "a", |_| None) && x.includes_row("db1", "a", |_| None));
+        assert!(x.emits_ddl("db1", Some("a")) && !x.emits_ddl("db2", Some("u")));
+        assert!(x.emits_ddl("db1", None) && x.emits_ddl("db2", None) && !x.emits_ddl("db3", None));
+        assert!(f("").emits_ddl("any", None));
     }
 
     #[test]

@@ -21,11 +21,15 @@ pub struct Progress {
     source_ms: AtomicU64,
     sent: AtomicU64,
     confirmed: AtomicU64,
+    /// Acknowledgement time minus commit time of the last confirmed transaction (ms), and
+    /// when it was confirmed (ms since the Unix epoch).
+    lag_ms: AtomicU64,
+    acked_ms: AtomicU64,
 }
 
 impl Default for Progress {
     fn default() -> Self {
-        Self { source_ms: AtomicU64::new(now_ms()), sent: AtomicU64::new(0), confirmed: AtomicU64::new(0) }
+        Self { source_ms: AtomicU64::new(now_ms()), sent: AtomicU64::new(0), confirmed: AtomicU64::new(0), lag_ms: AtomicU64::new(0), acked_ms: AtomicU64::new(0) }
     }
 }
 
@@ -39,6 +43,21 @@ impl Progress {
     }
     pub fn confirmed(&self, rows: u64) {
         self.confirmed.fetch_add(rows, Ordering::Relaxed);
+    }
+    /// A transaction committed at `ts` (Unix seconds) was confirmed by the sink.
+    pub fn acked_at(&self, ts: u32) {
+        let now = now_ms();
+        self.lag_ms.store(now.saturating_sub(u64::from(ts) * 1000), Ordering::Relaxed);
+        self.acked_ms.store(now, Ordering::Relaxed);
+    }
+    /// This stream's lag: that of the last confirmed transaction, 0 once everything sent is
+    /// confirmed and nothing was confirmed for 2 s (idle and caught up).
+    pub fn lag_seconds(&self) -> f64 {
+        let (sent, confirmed) = self.delivery();
+        if sent == confirmed && now_ms().saturating_sub(self.acked_ms.load(Ordering::Relaxed)) > 2000 {
+            return 0.0;
+        }
+        self.lag_ms.load(Ordering::Relaxed) as f64 / 1000.0
     }
     /// How long the source has been silent.
     pub fn source_silence(&self) -> Duration {

@@ -491,7 +491,7 @@ impl Decoder {
         if let Some((db, sql)) = stmt {
             if let Some(d) = ddl::classify(&sql, &db) {
                 tx.schema_changed = true;
-                if self.cfg.output.ddl && !self.cfg.filter.is_blacklisted(&d.database, d.table.as_deref().unwrap_or("")) {
+                if self.cfg.output.ddl && self.cfg.filter.emits_ddl(&d.database, d.table.as_deref()) {
                     ddl::write_ddl(&mut tx.json, &d, &sql, ev.timestamp, &pos_text);
                     tx.row_ends.push(tx.json.len());
                     if self.cfg.output.row_meta {

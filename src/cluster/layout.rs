@@ -8,8 +8,15 @@
 //! ├── position           persistent  PositionRecord  written by the leader, fenced by epoch
 //! ├── failover           persistent  FailoverRequest (maxwell-cli failover), cleared by the next term
 //! ├── history            persistent  History: the last 100 terms (see `history.rs`)
-//! └── drained/<node_id>  persistent  (empty)  this node stays a standby (maxwell-cli node drain)
+//! ├── drained/<node_id>  persistent  (empty)  this node stays a standby (maxwell-cli node drain)
+//! ├── settings           persistent  ClusterSettings: config keys set for every node (maxwell-cli config set)
+//! └── shards/<name>      persistent  ShardDef (maxwell-cli shard add); beneath it, per shard:
+//!     ├── leader, epoch, position, failover, history   as above, for this shard's stream
 //! ```
+//!
+//! A cluster without shards streams everything under the root's own `leader`/`epoch`/
+//! `position` (the implicit shard). A shard's [`Paths`] keep `members`, `drained`, `settings`
+//! and `shards` at the cluster root and put the per-stream znodes under `shards/<name>`.
 //!
 //! Invariants:
 //! - `epoch`'s znode *version* is the fence: a leader remembers the version its bump produced
@@ -26,12 +33,36 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
+    /// The cluster root: membership, drained flags, settings and shard definitions.
     pub root: String,
+    /// Where this stream's leader, epoch, position, failover and history live: the root, or
+    /// `<root>/shards/<name>` for a shard.
+    pub scope: String,
+    /// The shard these paths are scoped to (`None`: the implicit shard).
+    pub shard: Option<String>,
 }
 
 impl Paths {
     pub fn new(root: &str) -> Self {
-        Self { root: root.trim_end_matches('/').to_string() }
+        let root = root.trim_end_matches('/').to_string();
+        Self { scope: root.clone(), root, shard: None }
+    }
+    /// The same cluster, scoped to shard `name`.
+    pub fn for_shard(&self, name: &str) -> Self {
+        Self { root: self.root.clone(), scope: self.shard_def(name), shard: Some(name.to_string()) }
+    }
+    /// The cluster root's own scope (the implicit shard).
+    pub fn unscoped(&self) -> Self {
+        Self::new(&self.root)
+    }
+    pub fn shards(&self) -> String {
+        format!("{}/shards", self.root)
+    }
+    pub fn shard_def(&self, name: &str) -> String {
+        format!("{}/shards/{name}", self.root)
+    }
+    pub fn settings(&self) -> String {
+        format!("{}/settings", self.root)
     }
     pub fn members(&self) -> String {
         format!("{}/members", self.root)
@@ -40,19 +71,19 @@ impl Paths {
         format!("{}/members/{node_id}", self.root)
     }
     pub fn leader(&self) -> String {
-        format!("{}/leader", self.root)
+        format!("{}/leader", self.scope)
     }
     pub fn epoch(&self) -> String {
-        format!("{}/epoch", self.root)
+        format!("{}/epoch", self.scope)
     }
     pub fn position(&self) -> String {
-        format!("{}/position", self.root)
+        format!("{}/position", self.scope)
     }
     pub fn failover(&self) -> String {
-        format!("{}/failover", self.root)
+        format!("{}/failover", self.scope)
     }
     pub fn history(&self) -> String {
-        format!("{}/history", self.root)
+        format!("{}/history", self.scope)
     }
     /// Parent of the drained flags.
     pub fn drained_nodes(&self) -> String {
@@ -141,6 +172,12 @@ mod tests {
         let p = Paths::new("/maxwell/cluster/");
         assert_eq!(p.leader(), "/maxwell/cluster/leader");
         assert_eq!(p.member("n1"), "/maxwell/cluster/members/n1");
+        let s = p.for_shard("orders");
+        assert_eq!(s.leader(), "/maxwell/cluster/shards/orders/leader");
+        assert_eq!(s.position(), "/maxwell/cluster/shards/orders/position");
+        assert_eq!(s.member("n1"), p.member("n1"));
+        assert_eq!(s.drained("n1"), p.drained("n1"));
+        assert_eq!(s.unscoped(), p);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 pub mod history;
 pub mod layout;
 pub mod producers;
+pub mod shards;
 mod term;
 pub mod zk;
 

@@ -75,7 +75,12 @@ impl Zk {
         }
     }
 
-    fn persistent(&self) -> zk::CreateOptions<'static> {
+    /// The same session with other paths (a shard's scope).
+    pub fn scoped(&self, paths: Paths) -> Zk {
+        Zk { client: self.client.clone(), paths, secured: self.secured }
+    }
+
+    pub(super) fn persistent(&self) -> zk::CreateOptions<'static> {
         zk::CreateMode::Persistent.with_acls(self.acls())
     }
 

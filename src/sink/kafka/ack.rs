@@ -67,6 +67,7 @@ pub(super) async fn ack_in_order(
         }
         if let Some(point) = p.point {
             m.acked(p.ts);
+            progress.acked_at(p.ts);
             let _ = acked.send(Some(point));
         }
     }

@@ -208,6 +208,9 @@ impl Transactional {
                     m.kafka_commit(started.elapsed());
                     m.messages_succeeded.inc_by(self.rows as u64);
                     self.progress.confirmed(self.rows as u64);
+                    if self.txs > 0 {
+                        self.progress.acked_at(self.last_ts);
+                    }
                     for _ in 0..std::mem::take(&mut self.txs) {
                         m.acked(self.last_ts);
                     }

@@ -11,10 +11,13 @@
 //!   time; set to 0 when the source sends a heartbeat (it does so only when idle) and every
 //!   transaction read has been acknowledged.
 
-use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+
+mod shards;
+pub use shards::{forget_shard, set_shard_committed, set_shard_epoch, set_shard_lag, set_shard_role, ShardStatus};
 
 /// The ZooKeeper session states reported by `maxwell_zookeeper_session_state{state}`.
 pub const ZK_STATES: &[&str] = &["connected", "connected_read_only", "disconnected", "expired", "closed", "auth_failed"];
@@ -46,6 +49,10 @@ pub struct Metrics {
     pub kafka_errors: IntCounterVec,
     rss: IntGauge,
     start_time: Gauge,
+    shard_leader: IntGaugeVec,
+    shard_epoch: IntGaugeVec,
+    shard_lag: GaugeVec,
+    shard_commits: IntCounterVec,
     /// Transactions handed to a sink / acknowledged by it (lag is 0 only when equal).
     read_seq: AtomicU64,
     acked_seq: AtomicU64,
@@ -76,6 +83,10 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_kafka_errors_total", "Kafka delivery errors by kind.", "kind=retriable|fatal"),
     ("maxwell_process_resident_memory_bytes", "Resident memory of this process.", ""),
     ("maxwell_start_time_seconds", "Start time of this process (Unix seconds).", ""),
+    ("maxwell_shard_leader", "Shards: 1 while this node leads the shard, 0 while it stands by for it.", "shard"),
+    ("maxwell_shard_epoch", "Shards: epoch of this node's current or last term leading the shard.", "shard"),
+    ("maxwell_shard_replication_lag_seconds", "Shards: acknowledgement time minus commit time of the shard's last transaction on this node; 0 once idle and caught up.", "shard"),
+    ("maxwell_shard_position_commits_total", "Shards: positions of the shard committed to ZooKeeper by this node.", "shard"),
 ];
 
 fn help(name: &str) -> &'static str {
@@ -126,6 +137,10 @@ impl Metrics {
             kafka_errors: reg!(IntCounterVec::new(Opts::new("maxwell_kafka_errors_total", help("maxwell_kafka_errors_total")), &["kind"])),
             rss: reg!(igauge("maxwell_process_resident_memory_bytes")),
             start_time: reg!(gauge("maxwell_start_time_seconds")),
+            shard_leader: reg!(IntGaugeVec::new(Opts::new("maxwell_shard_leader", help("maxwell_shard_leader")), &["shard"])),
+            shard_epoch: reg!(IntGaugeVec::new(Opts::new("maxwell_shard_epoch", help("maxwell_shard_epoch")), &["shard"])),
+            shard_lag: reg!(GaugeVec::new(Opts::new("maxwell_shard_replication_lag_seconds", help("maxwell_shard_replication_lag_seconds")), &["shard"])),
+            shard_commits: reg!(IntCounterVec::new(Opts::new("maxwell_shard_position_commits_total", help("maxwell_shard_position_commits_total")), &["shard"])),
             read_seq: AtomicU64::new(0),
             acked_seq: AtomicU64::new(0),
             producer: Mutex::new(None),
@@ -308,6 +323,9 @@ pub struct Status {
     pub rows_total: u64,
     /// The bootstrap this leader is running.
     pub bootstrap: Option<BootstrapStatus>,
+    /// Shards: this node's role for each shard of the cluster.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub shards: std::collections::BTreeMap<String, ShardStatus>,
     /// CPU time of this process over the last sample (100 = one core), its resident memory,
     /// and rows handed on per second over the same interval.
     pub cpu_percent: Option<f64>,
@@ -410,6 +428,11 @@ mod tests {
 
     #[test]
     fn every_catalogued_metric_is_exported_and_named_by_convention() {
+        let m = get();
+        m.shard_leader.with_label_values(&["t"]);
+        m.shard_epoch.with_label_values(&["t"]);
+        m.shard_lag.with_label_values(&["t"]);
+        m.shard_commits.with_label_values(&["t"]);
         let text = get().render();
         for (name, _, labels) in CATALOGUE {
             assert!(name.starts_with("maxwell_"), "{name}");
