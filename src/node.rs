@@ -349,7 +349,7 @@ async fn to_kafka(
             biased;
             _ = ctl.abort.cancelled() => break,
             // A failed delivery ends the stream even while no new rows arrive.
-            _ = failed.wait_for(|f| f.is_some()) => {
+            _ = async { drop(failed.wait_for(|f| f.is_some()).await) } => {
                 cancel.cancel();
                 break;
             }

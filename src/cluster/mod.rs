@@ -15,10 +15,13 @@
 //! 6. SIGTERM: stop at a transaction boundary, wait for the sink's acknowledgements, commit,
 //!    delete `leader`, close the session: a standby leads at once.
 
+pub mod assign;
 pub mod history;
 pub mod layout;
 pub mod producers;
 pub mod shards;
+mod race;
+mod supervisor;
 mod term;
 pub mod zk;
 
@@ -29,7 +32,6 @@ use layout::{now_ms, MemberInfo, Paths};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use term::{lead, Outcome};
 use zk::{Zk, ZkError};
 use zookeeper_client as zkc;
 
@@ -86,14 +88,12 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
         started_at: now_ms(),
         priority: ha.priority,
     };
-    // Kafka clients connected while standing by (see `producers`).
-    let mut kafka = match &cfg.kafka {
-        Some(k) => Some(producers::Producers::new(k, ha).map_err(NodeError::from)?),
-        None => None,
-    };
+    // Kafka clients connected while standing by (see `producers`), per stream, kept across
+    // sessions.
+    let mut kafka = supervisor::KafkaClients::default();
     metrics::status().node_id = Some(ha.node_id.clone());
     let mut backoff = Duration::from_millis(200);
-    'session: loop {
+    loop {
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if shutdown.is_cancelled() {
             return Ok(());
@@ -130,184 +130,15 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
                 continue;
             }
         }
-        // The fence of this session's current leadership, kept across a disconnection the
-        // session survives (the leadership did not change, so neither does the epoch).
-        let mut term: Option<(u64, i32)> = None;
-        // The term in the history this node has open (epoch, rows_total at its start), and
-        // when this node last saw the leader znode vanish.
-        let mut open_term: Option<(u64, u64)> = None;
-        let mut leader_gone_ms: Option<u64> = None;
-        let mut drained = false;
-        loop {
-            if shutdown.is_cancelled() {
-                let _ = zk.release_leader().await;
+        match supervisor::supervise(&zk, cfg, ha, &shutdown, &mut kafka).await {
+            race::RaceExit::Stopped => {
                 metrics::set_role(Role::Stopped, "shutdown requested");
                 return Ok(());
             }
-            // Drained (maxwell-cli node drain): a standby that never races.
-            if zk.is_drained(&ha.node_id).await.unwrap_or(false) {
-                if !drained {
-                    drained = true;
-                    tracing::info!("drained: standing by without racing for leadership (maxwell-cli node undrain lifts it)");
-                    metrics::set_role(Role::Standby, "drained: stays a standby until `maxwell-cli node undrain`");
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                continue;
-            }
-            drained = false;
-            match zk.try_lead(&ha.node_id).await {
-                Ok(true) => {
-                    let outcome = lead(&zk, cfg, ha, &shutdown, &mut term, kafka.as_mut(), (&mut open_term, leader_gone_ms.take())).await;
-                    let ended_by = match &outcome {
-                        Outcome::Stalled(why) => Some(format!("stall: {why}")),
-                        Outcome::Retry(why) => Some(format!("gave up: {why}")),
-                        Outcome::Lost(why) => Some(format!("lost: {why}")),
-                        Outcome::Fatal(e) => Some(format!("error: {e}")),
-                        Outcome::Shutdown | Outcome::HandedOver | Outcome::Disconnected => None,
-                    };
-                    if let Some(why) = ended_by {
-                        close_term(&zk, &mut open_term, &why).await;
-                    }
-                    if let Some(k) = kafka.as_mut() {
-                        k.term_ended();
-                    }
-                    match outcome {
-                        Outcome::Shutdown => {
-                            metrics::set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
-                            return Ok(());
-                        }
-                        Outcome::HandedOver => {
-                            metrics::set_role(Role::Standby, "handed leadership over on an operator's failover request");
-                            term = None;
-                            stand_aside(&zk, ha, &shutdown).await;
-                        }
-                        Outcome::Stalled(why) => {
-                            metrics::set_error(&why);
-                            metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
-                            tracing::warn!(reason = %why, "no progress: handing leadership to a standby");
-                            term = None;
-                            let _ = zk.release_leader().await;
-                            stand_aside(&zk, ha, &shutdown).await;
-                        }
-                        Outcome::Disconnected => {
-                            if !wait_reconnected(&zk.client, &shutdown).await {
-                                tracing::warn!("ZooKeeper session lost while disconnected; rejoining as a standby");
-                                continue 'session;
-                            }
-                            tracing::info!("ZooKeeper session survived the disconnection; leading again from the committed position");
-                        }
-                        Outcome::Lost(why) => {
-                            metrics::set_error(&why);
-                            metrics::set_role(Role::Standby, &format!("leadership lost: {why}"));
-                            tracing::warn!(reason = %why, "leadership lost; rejoining as a standby with a new session");
-                            continue 'session;
-                        }
-                        Outcome::Retry(why) => {
-                            metrics::set_error(&why);
-                            metrics::set_role(Role::Standby, &format!("gave leadership up: {why}"));
-                            tracing::warn!(reason = %why, "giving up leadership for now");
-                            term = None;
-                            let _ = zk.release_leader().await;
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                        }
-                        Outcome::Fatal(e) => {
-                            metrics::set_error(&e.to_string());
-                            metrics::set_role(Role::Stopped, &format!("stopped on an error that needs an operator: {e}"));
-                            let _ = zk.release_leader().await;
-                            return Err(e);
-                        }
-                    
-                    }
-                }
-                Ok(false) => {
-                    if let Some(k) = kafka.as_mut() {
-                        k.warm().await;
-                    }
-                    if let Ok(Some(l)) = zk.leader().await {
-                        tracing::info!(leader = %l.node_id, epoch = l.epoch, "standing by");
-                        metrics::status().leader = Some(l.node_id.clone());
-                        metrics::set_role(Role::Standby, &format!("{} leads", l.node_id));
-                    }
-                    let mut state = zk.client.state_watcher();
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return Ok(()),
-                        r = zk.wait_leader_gone() => {
-                            leader_gone_ms = Some(now_ms());
-                            if let Err(e) = r {
-                                tracing::debug!(error = %e, "leader watch interrupted");
-                                if !wait_reconnected(&zk.client, &shutdown).await {
-                                    continue 'session;
-                                }
-                                continue;
-                            }
-                        }
-                        s = state.changed() => {
-                            if matches!(s, zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed) {
-                                continue 'session;
-                            }
-                            continue;
-                        }
-                    }
-                    let mut delay = takeover_delay(&zk, ha).await;
-                    // An operator asked for a specific successor: let it go first.
-                    if let Ok(Some(req)) = zk.failover_request().await {
-                        match req.to.as_deref() {
-                            Some(t) if t == ha.node_id => delay = Duration::ZERO,
-                            Some(_) => delay += Duration::from_secs(3),
-                            None => {}
-                        }
-                    }
-                    tracing::info!(delay_ms = delay.as_millis() as u64, "leader gone; racing for leadership");
-                    tokio::time::sleep(delay).await;
-                }
-                Err(ZkError::SessionLost(_)) => continue 'session,
-                Err(ZkError::Definite(m)) => return Err(ZkError::Definite(m).into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "leader race failed; retrying");
-                    if !wait_reconnected(&zk.client, &shutdown).await {
-                        continue 'session;
-                    }
-                }
-            }
+            race::RaceExit::SessionLost => continue,
+            race::RaceExit::Fatal(e) => return Err(e),
         }
     }
-}
-
-/// After handing leadership over: stays out of the race until another node leads (or 10 s
-/// pass, so that a cluster whose every node has the same trouble still has a leader).
-async fn stand_aside(zk: &Zk, ha: &HaConfig, shutdown: &CancellationToken) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline && !shutdown.is_cancelled() {
-        if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits while disconnected; `true` once connected again, `false` if the session ended.
-async fn wait_reconnected(client: &zkc::Client, shutdown: &CancellationToken) -> bool {
-    let mut w = client.state_watcher();
-    loop {
-        match w.state() {
-            zkc::SessionState::SyncConnected | zkc::SessionState::ConnectedReadOnly => return true,
-            zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed => return false,
-            _ => {}
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return false,
-            _ = w.changed() => {}
-        }
-    }
-}
-
-/// `ha_takeover_delay_ms` per live member with a higher priority.
-async fn takeover_delay(zk: &Zk, ha: &HaConfig) -> Duration {
-    let higher = zk.members().await.map(|m| m.iter().filter(|m| m.priority > ha.priority && m.node_id != ha.node_id).count()).unwrap_or(0);
-    ha.takeover_delay * higher as u32
 }
 
 /// Records in the history how this node's open term ended (best effort).

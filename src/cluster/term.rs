@@ -15,6 +15,7 @@ use super::producers;
 use super::zk::{Zk, ZkError};
 use super::{close_term, ClusterError};
 use crate::binlog::reader::{ResumePoint, StartPosition};
+use super::race::Stream;
 use crate::config::{Config, HaConfig};
 use crate::metrics::{self, Role};
 use crate::node::{self, NodeError, StreamControl};
@@ -29,8 +30,11 @@ use zookeeper_client as zkc;
 pub(super) enum Outcome {
     /// Graceful shutdown completed (position committed, leadership released).
     Shutdown,
-    /// An operator's failover request was honoured: committed, released; let another lead.
+    /// An operator's failover request (or a node evening shards out) was honoured:
+    /// committed, released; let another lead.
     HandedOver,
+    /// The cluster settings changed: committed, `leader` kept; lead on with the new ones.
+    Reconfigure,
     /// The connection dropped; the session may survive.
     Disconnected,
     /// The session is gone, or a newer leader fenced us.
@@ -55,8 +59,32 @@ pub(super) fn record(p: &ResumePoint, epoch: u64, node_id: &str) -> PositionReco
     PositionRecord { position: Some(p.position.clone()), gtid: p.gtid.clone(), server_id: p.server_id, epoch, node_id: node_id.to_string(), committed_at: now_ms() }
 }
 
-pub(super) fn note_committed(rec: &PositionRecord) {
-    metrics::set_committed(rec.position.as_ref().map(|p| p.to_string()), rec.committed_at);
+pub(super) fn note_committed(shard: Option<&str>, rec: &PositionRecord) {
+    let position = rec.position.as_ref().map(|p| p.to_string());
+    match shard {
+        None => metrics::set_committed(position, rec.committed_at),
+        Some(s) => metrics::set_shard_committed(s, position, rec.committed_at),
+    }
+}
+
+/// A shard's first term (no position, no checkpoint): it starts where the cluster is, the
+/// oldest position committed by the implicit shard or a sibling, so nothing written after
+/// `maxwell-cli shard add` is missed. Waits (retry) while the cluster's unsharded leader
+/// still streams.
+async fn shard_seed(zk: &Zk) -> Result<Option<PositionRecord>, Outcome> {
+    let root = zk.scoped(zk.paths.unscoped());
+    if root.leader().await.map_err(|e| Outcome::Retry(e.to_string()))?.is_some() {
+        return Err(Outcome::Retry("the cluster's unsharded leader is still streaming; a shard starts once it stopped".into()));
+    }
+    let mut found: Vec<PositionRecord> = root.load_position().await.ok().flatten().map(|(r, _)| r).into_iter().collect();
+    for d in zk.shard_defs().await.unwrap_or_default() {
+        if Some(&d.name) != zk.paths.shard.as_ref() {
+            if let Ok(Some((r, _))) = zk.for_shard(&d.name).load_position().await {
+                found.push(r);
+            }
+        }
+    }
+    Ok(found.into_iter().filter(|r| r.position.is_some()).min_by(|a, b| a.position.cmp(&b.position)))
 }
 
 /// A cluster's very first start: where a Maxwell with the same `client_id` stopped (its
@@ -82,10 +110,12 @@ async fn imported_start(cfg: &Config) -> crate::binlog::reader::StartPosition {
 }
 
 /// One term of leadership (the caller ends the term's Kafka producer afterwards).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn lead(
     zk: &Zk,
     cfg: &Config,
     ha: &HaConfig,
+    stream: &Stream,
     shutdown: &CancellationToken,
     term: &mut Option<(u64, i32)>,
     kafka: Option<&mut producers::Producers>,
@@ -170,23 +200,36 @@ pub(super) async fn lead(
             }
         }
     }
-    if committed.is_none() && !from_checkpoint && cfg.init_position == crate::binlog::reader::StartPosition::Current {
+    if committed.is_none() && !from_checkpoint && stream.def.is_some() {
+        match shard_seed(zk).await {
+            Ok(Some(seed)) => {
+                tracing::info!(position = ?seed.position, "a new shard: starting where the cluster is");
+                start = start_from(&seed, cfg);
+            }
+            Ok(None) => {}
+            Err(o) => return o,
+        }
+    }
+    if committed.is_none() && !from_checkpoint && start == crate::binlog::reader::StartPosition::Current && cfg.init_position == crate::binlog::reader::StartPosition::Current {
         start = imported_start(cfg).await;
     }
     let m = metrics::get();
-    m.epoch.set(epoch as i64);
+    match stream.name() {
+        None => m.epoch.set(epoch as i64),
+        Some(n) => metrics::set_shard_epoch(n, epoch),
+    }
     if current.is_none() {
         m.elections_won.inc();
         if previous.as_deref().is_some_and(|p| p != ha.node_id) {
             m.failovers.inc();
         }
     }
-    {
+    if stream.def.is_none() {
         let mut st = metrics::status();
         st.epoch = Some(epoch);
         st.leader = Some(ha.node_id.clone());
     }
-    metrics::set_role(Role::Leader, &match (&previous, current.is_some()) {
+    stream.set_role(Role::Leader, &match (&previous, current.is_some()) {
         (_, true) => format!("leading again after a disconnection the session survived (epoch {epoch})"),
         (Some(p), false) if *p != ha.node_id => format!("won the election after {p} (epoch {epoch})"),
         _ => format!("won the election (epoch {epoch})"),
@@ -198,6 +241,15 @@ pub(super) async fn lead(
 
     let stop = shutdown.child_token();
     let handed_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Cluster settings changed: end the term at a transaction boundary and lead on.
+    let reconfigure = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (zk5, stop5, re5) = (zk.clone(), stop.clone(), reconfigure.clone());
+    let settings_task = tokio::spawn(async move {
+        zk5.settings_changed().await;
+        tracing::info!("cluster settings changed: restarting the stream with them at the next transaction boundary");
+        re5.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop5.cancel();
+    });
     let (zk3, id3, stop3, ho3) = (zk.clone(), ha.node_id.clone(), stop.clone(), handed_over.clone());
     let failover_task = tokio::spawn(async move {
         if let Ok(req) = zk3.wait_failover_request(&id3).await {
@@ -216,7 +268,7 @@ pub(super) async fn lead(
         txn,
         // A pause of a quarter of the session can already have cost the lease's margin.
         max_pause: Some(ha.session_timeout / 4),
-        provenance: Some(crate::sink::kafka::Provenance { cluster: ha.root.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
+        provenance: Some(crate::sink::kafka::Provenance { cluster: zk.paths.scope.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
         progress: Default::default(),
         bootstrap: resumed_bootstrap,
     };
@@ -261,7 +313,7 @@ pub(super) async fn lead(
     // in flight. At-least-once releases it only after the drain (ordering its scan after
     // every write of this term).
     let stall_task = ha.stall_timeout.map(|timeout| {
-        let (abort, r4, progress, zk4, eos) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone(), zk.clone(), ctl.txn.is_some());
+        let (abort, r4, progress, zk4, eos, shard4) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone(), zk.clone(), ctl.txn.is_some(), stream.name().map(str::to_string));
         let mut stall_term = *open_term;
         tokio::spawn(async move {
             let mut check = crate::progress::StallCheck::new(timeout);
@@ -278,7 +330,7 @@ pub(super) async fn lead(
                     if eos {
                         close_term(&zk4, &mut stall_term, &format!("stall: {why}")).await;
                         if zk4.release_leader().await.is_ok() {
-                            metrics::set_role(Role::Standby, &format!("handed leadership over: {why}"));
+                            super::race::set_stream_role(shard4.as_deref(), Role::Standby, &format!("handed leadership over: {why}"));
                         }
                     }
                     return;
@@ -290,6 +342,7 @@ pub(super) async fn lead(
     // Committer: the acknowledged position, fenced by the epoch version.
     let mut acked = ctl.acked.subscribe();
     let (abort, r3, zk2, node_id, interval) = (ctl.abort.clone(), reason.clone(), zk.clone(), ha.node_id.clone(), ha.commit_interval);
+    let shard2 = stream.name().map(str::to_string);
     let committer = tokio::spawn(async move {
         let mut last: Option<ResumePoint> = None;
         loop {
@@ -307,7 +360,7 @@ pub(super) async fn lead(
             match zk2.commit_position(fence, &rec).await {
                 Ok(()) => {
                     tracing::debug!(position = %p.position, epoch, "position committed");
-                    note_committed(&rec);
+                    note_committed(shard2.as_deref(), &rec);
                     last = Some(p)
                 }
                 Err(e) => {
@@ -325,8 +378,23 @@ pub(super) async fn lead(
         }
     });
 
+    // Shards: this stream's lag, sampled every second.
+    let lag_task = stream.name().map(|n| {
+        let (n, progress) = (n.to_string(), ctl.progress.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                metrics::set_shard_lag(&n, progress.lag_seconds());
+            }
+        })
+    });
     let result = node::stream(cfg, &start, &ctl).await;
     session_task.abort();
+    settings_task.abort();
+    if let Some(t) = lag_task {
+        t.abort();
+    }
     if let Some(t) = stall_task {
         t.abort();
     }
@@ -349,7 +417,7 @@ pub(super) async fn lead(
             if let Err(e) = zk.commit_position(fence, &rec).await {
                 return Outcome::Lost(e.to_string());
             }
-            note_committed(&rec);
+            note_committed(stream.name(), &rec);
         }
         tracing::info!(position = %p.position, epoch, "committed final position");
     }
@@ -364,6 +432,7 @@ pub(super) async fn lead(
             let _ = zk.release_leader().await;
             Outcome::HandedOver
         }
+        None if reconfigure.load(std::sync::atomic::Ordering::SeqCst) => Outcome::Reconfigure,
         None => Outcome::Retry("the stream ended".into()),
         Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),
         Some(NodeError::Reader(crate::binlog::reader::ReaderError::Replaced(m))) => Outcome::Lost(m),

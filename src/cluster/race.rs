@@ -1,0 +1,352 @@
+//! One stream's leader race on this node: stand by, race when the leader is gone, lead a
+//! term, and decide what follows its end. The implicit shard (a cluster without shards) and
+//! every named shard each run one race, on the node's one ZooKeeper session.
+//!
+//! Invariants:
+//! - A drained node never races; a removed shard's race stops (its token is cancelled).
+//! - With shards, a node races only while it holds fewer than ⌈shards / eligible nodes⌉
+//!   seats ([`Slots`]): a seat is taken before `try_lead` and given back when the term ends
+//!   or the race is lost, so concurrent races of one node never exceed the cap.
+//! - A session that ends ends every race of the node: the supervisor starts them again on a
+//!   new session ([`RaceExit::SessionLost`]).
+
+use super::assign;
+use super::layout::now_ms;
+use super::producers::Producers;
+use super::shards::ShardDef;
+use super::term::{lead, Outcome};
+use super::zk::{Zk, ZkError};
+use super::{close_term, ClusterError};
+use crate::config::{Config, HaConfig};
+use crate::metrics::{self, Role};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use zookeeper_client as zkc;
+
+/// The seats (shards raced for or led) of this node, bounded by the cap.
+#[derive(Default)]
+pub(super) struct Slots {
+    held: Mutex<BTreeSet<String>>,
+    /// Shards of the cluster (not removed), set by the supervisor.
+    pub shards: AtomicUsize,
+}
+
+impl Slots {
+    fn take(&self, shard: &str, cap: usize) -> bool {
+        let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if h.contains(shard) {
+            return true;
+        }
+        if h.len() < cap {
+            h.insert(shard.to_string());
+            return true;
+        }
+        false
+    }
+    fn put(&self, shard: &str) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(shard);
+    }
+}
+
+/// What one race streams: the implicit shard (`def` is `None`) or a named one.
+pub(super) struct Stream {
+    pub def: Option<ShardDef>,
+    pub slots: std::sync::Arc<Slots>,
+}
+
+impl Stream {
+    pub fn name(&self) -> Option<&str> {
+        self.def.as_ref().map(|d| d.name.as_str())
+    }
+    pub fn set_role(&self, role: Role, reason: &str) {
+        set_stream_role(self.name(), role, reason)
+    }
+    /// The configuration of a term: the node's, the cluster's settings on top, then the
+    /// shard's filter, topic and identities.
+    pub async fn term_config(&self, zk: &Zk, base: &Config) -> Config {
+        let merged = match zk.cluster_settings().await {
+            Ok((s, _)) => super::shards::with_settings(base, &s).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the cluster settings do not apply to this node: using its own configuration (fix with maxwell-cli config set)");
+                metrics::set_error(&e.to_string());
+                base.clone()
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster settings: using this node's configuration");
+                base.clone()
+            }
+        };
+        match &self.def {
+            Some(d) => d.configure(&merged),
+            None => merged,
+        }
+    }
+}
+
+/// Records this node's role for a stream: the node's own for the implicit shard.
+pub(super) fn set_stream_role(shard: Option<&str>, role: Role, reason: &str) {
+    match shard {
+        None => metrics::set_role(role, reason),
+        Some(n) => metrics::set_shard_role(n, role, reason),
+    }
+}
+
+/// Why a race ended.
+pub(super) enum RaceExit {
+    /// Stopped by its token (shutdown, or the shard was removed): leadership released.
+    Stopped,
+    /// The session is gone: start over with a new one.
+    SessionLost,
+    Fatal(ClusterError),
+}
+
+/// Runs the race for `stream` until `stop` (or the session ends).
+pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, stop: &CancellationToken, mut kafka: Option<&mut Producers>) -> RaceExit {
+    let shard = stream.name().unwrap_or("").to_string();
+    // The fence of this session's current leadership, kept across a disconnection the
+    // session survives (the leadership did not change, so neither does the epoch).
+    let mut term: Option<(u64, i32)> = None;
+    // The term in the history this node has open (epoch, rows_total at its start), and
+    // when this node last saw the leader znode vanish.
+    let mut open_term: Option<(u64, u64)> = None;
+    let mut leader_gone_ms: Option<u64> = None;
+    let mut drained = false;
+    loop {
+        if stop.is_cancelled() {
+            let _ = zk.release_leader().await;
+            stream.set_role(Role::Stopped, "shutdown requested");
+            return RaceExit::Stopped;
+        }
+        // Drained (maxwell-cli node drain): a standby that never races.
+        if zk.is_drained(&ha.node_id).await.unwrap_or(false) {
+            if !drained {
+                drained = true;
+                tracing::info!(shard, "drained: standing by without racing for leadership (maxwell-cli node undrain lifts it)");
+                stream.set_role(Role::Standby, "drained: stays a standby until `maxwell-cli node undrain`");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        drained = false;
+        // Shards: a seat first; at the cap, leave the shard to the other nodes.
+        if stream.def.is_some() {
+            let nodes = eligible_nodes(&zk).await.unwrap_or(1);
+            if !stream.slots.take(&shard, assign::cap(stream.slots.shards.load(Ordering::SeqCst), nodes)) {
+                let _ = zk.release_leader().await;
+                match zk.leader().await {
+                    Ok(Some(l)) => {
+                        stream.set_role(Role::Standby, &format!("{} leads", l.node_id));
+                        match stand_by(&zk, stop).await {
+                            Next::Race => leader_gone_ms = Some(now_ms()),
+                            Next::Again => {}
+                            Next::SessionLost => return RaceExit::SessionLost,
+                            Next::Stop => continue,
+                        }
+                    }
+                    _ => {
+                        tokio::select! {
+                            _ = stop.cancelled() => {}
+                            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        }
+                    }
+                }
+                continue;
+            }
+        }
+        match zk.try_lead(&ha.node_id).await {
+            Ok(true) => {
+                let cfg = stream.term_config(&zk, base).await;
+                let term_ha = cfg.ha.clone().unwrap_or_else(|| ha.clone());
+                let outcome = lead(&zk, &cfg, &term_ha, stream, stop, &mut term, kafka.as_deref_mut(), (&mut open_term, leader_gone_ms.take())).await;
+                let ended_by = match &outcome {
+                    Outcome::Stalled(why) => Some(format!("stall: {why}")),
+                    Outcome::Retry(why) => Some(format!("gave up: {why}")),
+                    Outcome::Lost(why) => Some(format!("lost: {why}")),
+                    Outcome::Fatal(e) => Some(format!("error: {e}")),
+                    Outcome::Shutdown | Outcome::HandedOver | Outcome::Disconnected | Outcome::Reconfigure => None,
+                };
+                if let Some(why) = ended_by {
+                    close_term(&zk, &mut open_term, &why).await;
+                }
+                if let Some(k) = kafka.as_deref_mut() {
+                    k.term_ended();
+                }
+                if !matches!(outcome, Outcome::Disconnected | Outcome::Reconfigure) {
+                    stream.slots.put(&shard);
+                }
+                match outcome {
+                    Outcome::Shutdown => {
+                        stream.set_role(Role::Stopped, "shutdown requested: handed over at a transaction boundary");
+                        return RaceExit::Stopped;
+                    }
+                    Outcome::Reconfigure => {
+                        tracing::info!(shard, "cluster settings changed: leading on with them");
+                    }
+                    Outcome::HandedOver => {
+                        stream.set_role(Role::Standby, "handed leadership over on request");
+                        term = None;
+                        stand_aside(&zk, ha, stop).await;
+                    }
+                    Outcome::Stalled(why) => {
+                        metrics::set_error(&why);
+                        stream.set_role(Role::Standby, &format!("handed leadership over: {why}"));
+                        tracing::warn!(shard, reason = %why, "no progress: handing leadership to a standby");
+                        term = None;
+                        let _ = zk.release_leader().await;
+                        stand_aside(&zk, ha, stop).await;
+                    }
+                    Outcome::Disconnected => {
+                        if !wait_reconnected(&zk.client, stop).await {
+                            tracing::warn!(shard, "ZooKeeper session lost while disconnected; rejoining as a standby");
+                            stream.slots.put(&shard);
+                            return RaceExit::SessionLost;
+                        }
+                        tracing::info!(shard, "ZooKeeper session survived the disconnection; leading again from the committed position");
+                    }
+                    Outcome::Lost(why) => {
+                        metrics::set_error(&why);
+                        stream.set_role(Role::Standby, &format!("leadership lost: {why}"));
+                        tracing::warn!(shard, reason = %why, "leadership lost; rejoining as a standby with a new session");
+                        return RaceExit::SessionLost;
+                    }
+                    Outcome::Retry(why) => {
+                        metrics::set_error(&why);
+                        stream.set_role(Role::Standby, &format!("gave leadership up: {why}"));
+                        tracing::warn!(shard, reason = %why, "giving up leadership for now");
+                        term = None;
+                        let _ = zk.release_leader().await;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Outcome::Fatal(e) => {
+                        metrics::set_error(&e.to_string());
+                        stream.set_role(Role::Stopped, &format!("stopped on an error that needs an operator: {e}"));
+                        let _ = zk.release_leader().await;
+                        return RaceExit::Fatal(e);
+                    }
+                }
+            }
+            Ok(false) => {
+                stream.slots.put(&shard);
+                if let Some(k) = kafka.as_deref_mut() {
+                    k.warm().await;
+                }
+                if let Ok(Some(l)) = zk.leader().await {
+                    tracing::info!(shard, leader = %l.node_id, epoch = l.epoch, "standing by");
+                    if stream.def.is_none() {
+                        metrics::status().leader = Some(l.node_id.clone());
+                    }
+                    stream.set_role(Role::Standby, &format!("{} leads", l.node_id));
+                }
+                match stand_by(&zk, stop).await {
+                    Next::Race => leader_gone_ms = Some(now_ms()),
+                    Next::Again | Next::Stop => continue,
+                    Next::SessionLost => return RaceExit::SessionLost,
+                }
+                let mut delay = takeover_delay(&zk, ha).await;
+                // An operator (or a node evening the load out) asked for a specific successor:
+                // let it go first.
+                if let Ok(Some(req)) = zk.failover_request().await {
+                    match req.to.as_deref() {
+                        Some(t) if t == ha.node_id => delay = Duration::ZERO,
+                        Some(_) => delay += Duration::from_secs(3),
+                        None => {}
+                    }
+                }
+                tracing::info!(shard, delay_ms = delay.as_millis() as u64, "leader gone; racing for leadership");
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+            Err(ZkError::SessionLost(_)) => {
+                stream.slots.put(&shard);
+                return RaceExit::SessionLost;
+            }
+            Err(ZkError::Definite(m)) => return RaceExit::Fatal(ZkError::Definite(m).into()),
+            Err(e) => {
+                stream.slots.put(&shard);
+                tracing::warn!(shard, error = %e, "leader race failed; retrying");
+                if !wait_reconnected(&zk.client, stop).await {
+                    return RaceExit::SessionLost;
+                }
+            }
+        }
+    }
+}
+
+enum Next {
+    /// The leader is gone: race.
+    Race,
+    /// Look again (the watch was interrupted, the session survived).
+    Again,
+    SessionLost,
+    Stop,
+}
+
+/// Waits while another node leads.
+async fn stand_by(zk: &Zk, stop: &CancellationToken) -> Next {
+    let mut state = zk.client.state_watcher();
+    tokio::select! {
+        _ = stop.cancelled() => Next::Stop,
+        r = zk.wait_leader_gone() => match r {
+            Ok(()) => Next::Race,
+            Err(e) => {
+                tracing::debug!(error = %e, "leader watch interrupted");
+                if wait_reconnected(&zk.client, stop).await { Next::Again } else { Next::SessionLost }
+            }
+        },
+        s = state.changed() => {
+            if matches!(s, zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed) {
+                Next::SessionLost
+            } else {
+                Next::Again
+            }
+        }
+    }
+}
+
+/// Members that may lead (not drained).
+async fn eligible_nodes(zk: &Zk) -> Result<usize, ZkError> {
+    let (members, drained) = tokio::join!(zk.members(), zk.drained());
+    let drained = drained.unwrap_or_default();
+    Ok(members?.iter().filter(|m| !drained.contains(&m.node_id)).count().max(1))
+}
+
+/// After handing leadership over: stays out of the race until another node leads (or 10 s
+/// pass, so that a cluster whose every node has the same trouble still has a leader).
+async fn stand_aside(zk: &Zk, ha: &HaConfig, stop: &CancellationToken) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline && !stop.is_cancelled() {
+        if matches!(zk.leader().await, Ok(Some(l)) if l.node_id != ha.node_id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits while disconnected; `true` once connected again, `false` if the session ended.
+pub(super) async fn wait_reconnected(client: &zkc::Client, stop: &CancellationToken) -> bool {
+    let mut w = client.state_watcher();
+    loop {
+        match w.state() {
+            zkc::SessionState::SyncConnected | zkc::SessionState::ConnectedReadOnly => return true,
+            zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed => return false,
+            _ => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            _ = w.changed() => {}
+        }
+    }
+}
+
+/// `ha_takeover_delay_ms` per live member with a higher priority.
+async fn takeover_delay(zk: &Zk, ha: &HaConfig) -> Duration {
+    let higher = zk.members().await.map(|m| m.iter().filter(|m| m.priority > ha.priority && m.node_id != ha.node_id).count()).unwrap_or(0);
+    ha.takeover_delay * higher as u32
+}
