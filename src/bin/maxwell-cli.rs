@@ -8,7 +8,9 @@
 //!   1 nothing to cancel, 2 unreachable or bad config.
 //! - `cluster history`: the last terms of leadership (`--json` for all fields).
 //! - `cluster status`, `node list`, `position show`, `position set`, `failover [--to NODE]`:
-//!   the cluster in ZooKeeper. Exit 0 healthy/done, 1 degraded, no leader or refused,
+//!   the cluster in ZooKeeper (`--shard NAME`: one shard's position, failover and history).
+//! - `shard add|remove|list|move` and `config get|set|unset`: the cluster's shards and its
+//!   cluster-wide settings; nodes pick changes up without a restart. Exit 0 healthy/done, 1 degraded, no leader or refused,
 //!   2 ZooKeeper unreachable or bad arguments.
 
 use clap::{Parser, Subcommand};
@@ -45,6 +47,9 @@ struct Cli {
     /// --set) and report the replication lag in binlog bytes.
     #[arg(long, global = true)]
     mysql: bool,
+    /// `position`, `failover`, `cluster history`: act on this shard.
+    #[arg(long, global = true)]
+    shard: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -97,6 +102,57 @@ enum Cmd {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// The cluster's shards: each a set of tables with its own leader.
+    Shard {
+        #[command(subcommand)]
+        cmd: ShardCmd,
+    },
+    /// Settings every node of the cluster uses (over its own file), applied without restart.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShardCmd {
+    /// Add a shard: NAME and its tables (`include: DB.TABLE, …`, names or `*`).
+    Add {
+        name: String,
+        #[arg(long)]
+        filter: String,
+        /// Topic template for its rows (default: kafka_topic).
+        #[arg(long)]
+        topic: Option<String>,
+        /// The node that should lead it.
+        #[arg(long)]
+        preferred: Option<String>,
+    },
+    /// Stop a shard's leader at a transaction boundary and delete the shard.
+    Remove {
+        name: String,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// The shards, their tables, leaders and positions.
+    List,
+    /// Hand a shard to NODE (and prefer NODE for it from now on).
+    Move {
+        name: String,
+        node: String,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the cluster-wide settings (or one).
+    Get { key: Option<String> },
+    /// Set a cluster-wide setting (e.g. `filter`, `output_ddl`, `kafka_topic`).
+    Set { key: String, value: String },
+    /// Remove a cluster-wide setting: each node's own value applies again.
+    Unset { key: String },
 }
 
 #[derive(Subcommand)]
@@ -235,13 +291,28 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
     let auth = settings.get("zookeeper_auth").map(str::to_string);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async move {
-        let zk = match cli::open(&servers, &root, auth.as_deref()).await {
+        let creates = matches!(cli.cmd, Cmd::Shard { cmd: ShardCmd::Add { .. } } | Cmd::Config { cmd: ConfigCmd::Set { .. } });
+        let opened = if creates { cli::open_or_create(&servers, &root, auth.as_deref()).await } else { cli::open(&servers, &root, auth.as_deref()).await };
+        let zk = match opened {
             Ok(z) => z,
             Err(e) => return zk_fail(e),
         };
         let json = cli.json;
         let print = |v: &dyn erased::Json| println!("{}", v.to_json());
+        let zk = match (&cli.shard, &cli.cmd) {
+            (Some(name), Cmd::Position { .. } | Cmd::Failover { .. } | Cmd::Cluster { cmd: ClusterCmd::History }) => {
+                match zk.shard_defs().await {
+                    Ok(d) if d.iter().any(|d| &d.name == name) => zk.for_shard(name),
+                    Ok(_) => return zk_fail(ZkError::Definite(format!("no shard named {name} (maxwell-cli shard list)"))),
+                    Err(e) => return zk_fail(e),
+                }
+            }
+            (Some(_), _) => return zk_fail(ZkError::Definite("--shard applies to position, failover and cluster history".into())),
+            _ => zk,
+        };
         match &cli.cmd {
+            Cmd::Shard { cmd } => shard_command(&zk, cmd, json).await,
+            Cmd::Config { cmd } => config_command(&zk, cmd, json).await,
             Cmd::Check | Cmd::Bootstrap { .. } => unreachable!(),
             Cmd::Cluster { cmd: ClusterCmd::Status } | Cmd::Node { cmd: NodeCmd::List } => {
                 let mut s = match cli::status(&zk).await {
@@ -272,6 +343,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
             Cmd::Node { cmd: NodeCmd::Drain { node, timeout } } => match cli::drain(&zk, node, std::time::Duration::from_secs(*timeout)).await {
                 Ok(next) => {
                     let msg = match &next {
+                        Some((l, 0, took)) => format!("{node} drained; {l} in {} ms", took.as_millis()),
                         Some((l, e, took)) => format!("{node} drained; {l} leads (epoch {e}); hand-over took {} ms", took.as_millis()),
                         None => format!("{node} drained: it stays a standby"),
                     };
@@ -364,6 +436,46 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
             },
         }
     })
+}
+
+async fn shard_command(zk: &maxwell_ha::cluster::zk::Zk, cmd: &ShardCmd, json: bool) -> ExitCode {
+    use cli::shards;
+    let secs = std::time::Duration::from_secs;
+    let r = match cmd {
+        ShardCmd::Add { name, filter, topic, preferred } => shards::add(zk, name, filter, topic.as_deref(), preferred.as_deref()).await.map(|d| {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d).unwrap());
+            } else {
+                println!("shard {} added (server id offset {}): the nodes start streaming it within a second", d.name, d.index);
+            }
+        }),
+        ShardCmd::Remove { name, timeout } => shards::remove(zk, name, secs(*timeout)).await.map(|()| println!("shard {name} removed: its tables are no longer streamed")),
+        ShardCmd::List => shards::overview(zk).await.map(|s| if json { println!("{}", serde_json::to_string_pretty(&s).unwrap()) } else { shards::print_shards(&s) }),
+        ShardCmd::Move { name, node, timeout } => shards::move_shard(zk, name, node, secs(*timeout)).await.map(|(l, e, took)| {
+            println!("shard {name}: {l} leads (epoch {e}); hand-over took {} ms; {node} is its preferred node now", took.as_millis())
+        }),
+    };
+    r.map(|()| ExitCode::SUCCESS).unwrap_or_else(zk_fail)
+}
+
+async fn config_command(zk: &maxwell_ha::cluster::zk::Zk, cmd: &ConfigCmd, json: bool) -> ExitCode {
+    let r = match cmd {
+        ConfigCmd::Get { key } => zk.cluster_settings().await.map(|(s, _)| {
+            let shown: Vec<(&String, &String)> = s.iter().filter(|(k, _)| key.as_ref().is_none_or(|want| want == *k)).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shown.into_iter().collect::<std::collections::BTreeMap<_, _>>()).unwrap());
+            } else if shown.is_empty() {
+                println!("(no cluster-wide settings{}: each node uses its own)", key.as_ref().map(|k| format!(" for {k}")).unwrap_or_default());
+            } else {
+                for (k, v) in shown {
+                    println!("{k}={v}");
+                }
+            }
+        }),
+        ConfigCmd::Set { key, value } => cli::shards::set_config(zk, key, Some(value)).await.map(|()| println!("{key}={value} set for the cluster: leaders restart their streams with it at the next transaction boundary")),
+        ConfigCmd::Unset { key } => cli::shards::set_config(zk, key, None).await.map(|()| println!("{key} unset: each node's own value applies")),
+    };
+    r.map(|()| ExitCode::SUCCESS).unwrap_or_else(zk_fail)
 }
 
 /// The source's end of binlog and the lag behind it of the committed position.

@@ -9,6 +9,8 @@ use crate::cluster::zk::{connect, Zk, ZkError};
 use serde::Serialize;
 use std::time::Duration;
 
+pub mod shards;
+
 /// Cluster health as `cluster status` reports it.
 #[cfg(test)]
 mod tests {
@@ -53,6 +55,9 @@ pub struct MemberView {
     pub cpu_percent: Option<f64>,
     pub rss_bytes: Option<u64>,
     pub rows_per_second: Option<f64>,
+    /// Shards: the shards this member leads.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +75,9 @@ pub struct Status {
     pub source_position: Option<String>,
     /// Binlog bytes between the committed position and the source's end (with `--mysql`).
     pub lag_bytes: Option<u64>,
+    /// The cluster's shards (empty: one implicit shard, the fields above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<shards::ShardView>,
     pub verdict: String,
 }
 
@@ -81,6 +89,15 @@ pub async fn open(servers: &str, root: &str, auth: Option<&str>) -> Result<Zk, Z
         Ok(None) => Err(ZkError::Definite(format!("no cluster at {root} on {servers}: check --root/--client-id (nodes create it when they start)"))),
         Err(e) => Err(crate::cluster::zk::classify(e, "reading the cluster root")),
     }
+}
+
+/// [`open`], creating the cluster's root when absent (to define shards or settings before
+/// the first node starts).
+pub async fn open_or_create(servers: &str, root: &str, auth: Option<&str>) -> Result<Zk, ZkError> {
+    let client = connect(servers, Duration::from_secs(4), auth).await?;
+    let zk = Zk::new(client, Paths::new(root), auth.is_some());
+    zk.ensure_tree().await?;
+    Ok(zk)
 }
 
 pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
@@ -107,6 +124,7 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
             cpu_percent: None,
             rss_bytes: None,
             rows_per_second: None,
+            shards: Vec::new(),
         })
         .collect();
     // Each member's own view (lag, rows, last error), read concurrently, 1 s each at most.
@@ -117,7 +135,15 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
         }
     }))
     .await;
+    let mut shard_views = shards::overview(zk).await?;
+    shard_views.retain(|s| !s.removed);
+    let statuses: Vec<(String, serde_json::Value)> = views.iter().zip(&live).filter_map(|(v, st)| st.clone().map(|s| (v.node_id.clone(), s))).collect();
+    shards::fill_lag(&mut shard_views, &statuses);
     for (v, st) in views.iter_mut().zip(live) {
+        v.shards = shards::leads(&shard_views, v).into_iter().map(str::to_string).collect();
+        if !shard_views.is_empty() {
+            v.role = if v.shards.is_empty() { "standby" } else { "leader" };
+        }
         if let Some(st) = st {
             v.lag_s = st["lag_seconds"].as_f64();
             v.rows = st["rows_total"].as_u64();
@@ -135,10 +161,14 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
     views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
     let standbys = views.iter().filter(|v| v.role == "standby").count();
     let leading = leader.as_ref().filter(|l| l.epoch > 0);
-    let (health, verdict) = match (leading, standbys) {
+    let (health, verdict) = if !shard_views.is_empty() {
+        sharded_health(&shard_views, &views)
+    } else {
+        match (leading, standbys) {
         (None, _) => (Health::NoLeader, format!("NO LEADER: nothing is streaming ({} member(s) registered)", views.len())),
         (Some(l), 0) => (Health::Degraded, format!("DEGRADED: {} streams but no standby can take over", l.node_id)),
         (Some(l), n) => (Health::Healthy, format!("HEALTHY: {} streams (epoch {}), {n} standby(s) ready", l.node_id, l.epoch)),
+        }
     };
     Ok(Status {
         root: zk.paths.root.clone(),
@@ -152,8 +182,22 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
         last_commit_age_s: pos.as_ref().map(|p| now.saturating_sub(p.committed_at) as f64 / 1000.0),
         source_position: None,
         lag_bytes: None,
+        shards: shard_views,
         verdict,
     })
+}
+
+/// Health of a cluster with shards: every shard led, and some node to take over.
+fn sharded_health(shards: &[shards::ShardView], members: &[MemberView]) -> (Health, String) {
+    let orphans: Vec<&str> = shards.iter().filter(|s| s.leader.is_none()).map(|s| s.name.as_str()).collect();
+    let spread: Vec<String> = members.iter().map(|m| format!("{} {}", m.node_id, m.shards.len())).collect();
+    if !orphans.is_empty() {
+        return (Health::NoLeader, format!("NO LEADER for shard(s) {}: their tables are not streaming", orphans.join(", ")));
+    }
+    if members.len() < 2 {
+        return (Health::Degraded, format!("DEGRADED: {} shards on one node, no node can take over", shards.len()));
+    }
+    (Health::Healthy, format!("HEALTHY: {} shards led by {} nodes ({})", shards.len(), members.len(), spread.join(", ")))
 }
 
 /// Binlog bytes from `committed` to the end of `logs` (name, size), the source's binary logs.
@@ -178,6 +222,9 @@ pub fn print_status(s: &Status) {
         println!("source    {src}  lag {} bytes", s.lag_bytes.map(|b| b.to_string()).unwrap_or_else(|| "?".into()));
     }
     print_members(&s.members);
+    if !s.shards.is_empty() {
+        shards::print_shards(&s.shards);
+    }
     println!("{}", s.verdict);
 }
 
@@ -263,6 +310,18 @@ pub async fn set_position(zk: &Zk, rec: PositionRecord, force: bool) -> Result<O
 /// Drains `node`: flagged so it never races; if it leads, it hands over (waited for).
 pub async fn drain(zk: &Zk, node: &str, timeout: Duration) -> Result<Option<(String, u64, Duration)>, ZkError> {
     let t0 = std::time::Instant::now();
+    let led = shards::led_by(zk, node).await?;
+    if !zk.shard_defs().await?.is_empty() {
+        // Shards: the node hands every shard it leads over by itself once drained.
+        request_drain(zk, node).await?;
+        while !shards::led_by(zk, node).await?.is_empty() {
+            if t0.elapsed() > timeout {
+                return Err(ZkError::Definite(format!("{node} still leads shards after {timeout:?}; it stays drained and hands them over when it can")));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        return Ok((!led.is_empty()).then(|| (format!("shard(s) {} handed over", led.join(", ")), 0, t0.elapsed())));
+    }
     let Some(leader) = request_drain(zk, node).await? else { return Ok(None) };
     wait_hand_over(zk, &leader, None, t0, timeout).await.map(Some)
 }
