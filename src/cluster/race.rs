@@ -6,7 +6,8 @@
 //! - A drained node never races; a removed shard's race stops (its token is cancelled).
 //! - With shards, a node races only while it holds fewer than ⌈shards / eligible nodes⌉
 //!   seats ([`Slots`]): a seat is taken before `try_lead` and given back when the term ends
-//!   or the race is lost, so concurrent races of one node never exceed the cap.
+//!   or the race is lost, so concurrent races of one node never exceed the cap. The one
+//!   exception is a shard handed to this node by name (`maxwell-cli shard move`).
 //! - A session that ends ends every race of the node: the supervisor starts them again on a
 //!   new session ([`RaceExit::SessionLost`]).
 
@@ -113,6 +114,21 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
     let mut open_term: Option<(u64, u64)> = None;
     let mut leader_gone_ms: Option<u64> = None;
     let mut drained = false;
+    // A shard's own epoch znode (the implicit shard's is made with the tree).
+    loop {
+        match zk.ensure_tree().await {
+            Ok(()) => break,
+            Err(ZkError::SessionLost(_)) => return RaceExit::SessionLost,
+            Err(ZkError::Definite(m)) => return RaceExit::Fatal(ZkError::Definite(m).into()),
+            Err(e) => {
+                tracing::warn!(shard, error = %e, "cannot create the shard's znodes; retrying");
+                if !wait_reconnected(&zk.client, stop).await {
+                    return if stop.is_cancelled() { RaceExit::Stopped } else { RaceExit::SessionLost };
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
     loop {
         if stop.is_cancelled() {
             let _ = zk.release_leader().await;
@@ -136,7 +152,11 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
         // Shards: a seat first; at the cap, leave the shard to the other nodes.
         if stream.def.is_some() {
             let nodes = eligible_nodes(&zk).await.unwrap_or(1);
-            if !stream.slots.take(&shard, assign::cap(stream.slots.shards.load(Ordering::SeqCst), nodes)) {
+            let cap = assign::cap(stream.slots.shards.load(Ordering::SeqCst), nodes);
+            // A shard handed to this node by name (`shard move`, a failover --to) is taken
+            // even over the cap; balancing hands another one away afterwards.
+            let named = || async { matches!(zk.failover_request().await, Ok(Some(r)) if r.to.as_deref() == Some(ha.node_id.as_str())) };
+            if !stream.slots.take(&shard, cap) && !(named().await && stream.slots.take(&shard, usize::MAX)) {
                 let _ = zk.release_leader().await;
                 match zk.leader().await {
                     Ok(Some(l)) => {

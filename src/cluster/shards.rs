@@ -15,7 +15,7 @@
 //! - A removed shard (`removed: true`) is not raced for; its leader stops at a transaction
 //!   boundary, commits and releases; `maxwell-cli shard remove` then deletes its znodes.
 
-use super::layout::{decode, encode, now_ms};
+use super::layout::{decode, encode, now_ms, PositionRecord};
 use super::zk::{classify, Zk, ZkError};
 use crate::config::{Config, ConfigError};
 use crate::filter::Filter;
@@ -39,6 +39,10 @@ pub struct ShardDef {
     #[serde(default)]
     pub removed: bool,
     pub created_at: u64,
+    /// Where the shard's first term starts: the oldest position the cluster had committed
+    /// when the shard was added (its tables' rows from there on are streamed by it).
+    #[serde(default)]
+    pub start: Option<PositionRecord>,
 }
 
 /// One include rule of a shard: database and table, `None` for `*`.
@@ -215,6 +219,7 @@ impl Zk {
             index: defs.iter().map(|d| d.index).max().unwrap_or(0) + 1,
             removed: false,
             created_at: now_ms(),
+            start: self.cluster_position(&defs).await?,
         };
         if let Some(other) = defs.iter().find(|d| !d.removed && def.overlap(d).is_some()) {
             let (a, b) = def.overlap(other).expect("found");
@@ -226,6 +231,17 @@ impl Zk {
             Err(zkc::Error::NodeExists) => Err(ZkError::Definite(format!("shard {name} exists already"))),
             Err(e) => Err(classify(e, "creating the shard")),
         }
+    }
+
+    /// The oldest position committed by the implicit shard or any shard of `defs`.
+    async fn cluster_position(&self, defs: &[ShardDef]) -> Result<Option<PositionRecord>, ZkError> {
+        let mut found: Vec<PositionRecord> = self.scoped(self.paths.unscoped()).load_position().await?.map(|(r, _)| r).into_iter().collect();
+        for d in defs {
+            if let Some((r, _)) = self.for_shard(&d.name).load_position().await? {
+                found.push(r);
+            }
+        }
+        Ok(found.into_iter().filter(|r| r.position.is_some()).min_by(|a, b| a.position.cmp(&b.position)))
     }
 
     /// Rewrites a shard's definition with `f` (version-checked).
@@ -313,7 +329,7 @@ mod tests {
     use super::*;
 
     fn def(name: &str, filter: &str) -> ShardDef {
-        ShardDef { name: name.into(), filter: filter.into(), topic: None, preferred: None, index: 1, removed: false, created_at: 0 }
+        ShardDef { name: name.into(), filter: filter.into(), topic: None, preferred: None, index: 1, removed: false, created_at: 0, start: None }
     }
 
     #[test]

@@ -67,24 +67,15 @@ pub(super) fn note_committed(shard: Option<&str>, rec: &PositionRecord) {
     }
 }
 
-/// A shard's first term (no position, no checkpoint): it starts where the cluster is, the
-/// oldest position committed by the implicit shard or a sibling, so nothing written after
-/// `maxwell-cli shard add` is missed. Waits (retry) while the cluster's unsharded leader
-/// still streams.
-async fn shard_seed(zk: &Zk) -> Result<Option<PositionRecord>, Outcome> {
+/// A shard's first term (no position, no checkpoint) starts where the cluster was when the
+/// shard was added (see [`ShardDef::start`](super::shards::ShardDef)), once the cluster's
+/// unsharded leader (if any) stopped.
+async fn shard_seed(zk: &Zk, stream: &Stream) -> Result<Option<PositionRecord>, Outcome> {
     let root = zk.scoped(zk.paths.unscoped());
     if root.leader().await.map_err(|e| Outcome::Retry(e.to_string()))?.is_some() {
         return Err(Outcome::Retry("the cluster's unsharded leader is still streaming; a shard starts once it stopped".into()));
     }
-    let mut found: Vec<PositionRecord> = root.load_position().await.ok().flatten().map(|(r, _)| r).into_iter().collect();
-    for d in zk.shard_defs().await.unwrap_or_default() {
-        if Some(&d.name) != zk.paths.shard.as_ref() {
-            if let Ok(Some((r, _))) = zk.for_shard(&d.name).load_position().await {
-                found.push(r);
-            }
-        }
-    }
-    Ok(found.into_iter().filter(|r| r.position.is_some()).min_by(|a, b| a.position.cmp(&b.position)))
+    Ok(stream.def.as_ref().and_then(|d| d.start.clone()))
 }
 
 /// A cluster's very first start: where a Maxwell with the same `client_id` stopped (its
@@ -201,9 +192,9 @@ pub(super) async fn lead(
         }
     }
     if committed.is_none() && !from_checkpoint && stream.def.is_some() {
-        match shard_seed(zk).await {
+        match shard_seed(zk, stream).await {
             Ok(Some(seed)) => {
-                tracing::info!(position = ?seed.position, "a new shard: starting where the cluster is");
+                tracing::info!(position = ?seed.position, "a new shard: starting where the cluster was when it was added");
                 start = start_from(&seed, cfg);
             }
             Ok(None) => {}
