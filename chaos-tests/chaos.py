@@ -32,6 +32,12 @@ Drills (each one function below, any subset, any count):
   zk-follower-cut  cut the ZooKeeper follower holding the leader's session from the ZooKeeper
                    leader (the follower keeps answering the leader for a while), heal later
 
+Shards: with --shards N (1-3) the load's tables are split over N shards (`maxwell-cli shard
+add` before the nodes start), so every node leads part of the stream. A drill's "leader" is
+then a node leading shards; its takeover is over when every shard it led streams again (the
+slowest shard counts), and a zombie row is one with a lower epoch than an earlier message of
+the same shard in the same partition (the `maxwell.cluster` header names the shard).
+
 Network namespaces: with --netns on (the default when the machine allows them, see
 scripts/netns.sh) every node runs in a namespace of its own joined to the host by a veth pair,
 so the cut drills can drop one node's traffic to one service; the namespaces are created at
@@ -188,6 +194,33 @@ class Cluster:
                 "zookeeper_session_timeout_ms=%d" % args.session_ms,
                 "kafka.reconnect.backoff.max.ms=500", "log_level=info", ""]))
         self.nodes = [Node(self, "c%d" % (i + 1), base + i, self.namespaces[i] if self.namespaces else None) for i in range(3)]
+        self.shards = []
+
+    def add_shards(self, n):
+        """Splits the load's tables over `n` shards (before the nodes start)."""
+        self.shards = ["s%d" % (i + 1) for i in range(n)]
+        for i, name in enumerate(self.shards):
+            tables = TABLES[i::n] + ([BIG] if i == n - 1 else [])
+            f = ", ".join("include: %s.%s" % (self.db, t) for t in tables)
+            r = subprocess.run([os.path.join(BIN, "maxwell-cli"), "--config=" + self.config, "shard", "add", name, "--filter", f], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit("maxwell-cli shard add: " + r.stdout + r.stderr)
+
+    def led(self, s):
+        """{shard's cluster header: epoch} of the shards a node's status says it leads."""
+        return {"%s/shards/%s" % (self.root, k): v.get("epoch") or 0 for k, v in ((s or {}).get("shards") or {}).items() if v.get("role") == "leader"}
+
+    def shard_leaders(self, exclude=None):
+        """shard -> node streaming it (nodes other than `exclude`)."""
+        out = {}
+        for n in self.nodes:
+            if n is exclude or not n.alive():
+                continue
+            s = n.status()
+            for k, v in ((s or {}).get("shards") or {}).items():
+                if v.get("role") == "leader" and s.get("streaming"):
+                    out[k] = n.id
+        return out
 
     def topics(self):
         """The data topics: one, or one per table (`%{database}_%{table}`)."""
@@ -196,7 +229,11 @@ class Cluster:
         return [self.topic]
 
     def leader(self, exclude=None):
-        """The streaming leader with the newest epoch (a deposed one may not know it yet)."""
+        """The streaming leader with the newest epoch (a deposed one may not know it yet).
+        With shards: a node leading shards, once every shard is led by a node other than
+        `exclude`."""
+        if self.shards and len(self.shard_leaders(exclude)) < len(self.shards):
+            return (None, None)
         best = (None, None)
         for n in self.nodes:
             if n is exclude or not n.alive():
@@ -370,7 +407,7 @@ def kill_leader(cl, sig, restart):
         n.wait_exit()
         cl.wait_leader(exclude=n)
         n.start()
-    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover", "old_shards": cl.led(s)}
 
 
 def drill_kill9(cl, load):
@@ -389,7 +426,7 @@ def drill_zombie(cl, load):
     time.sleep(0.5)
     n.signal(18)  # SIGCONT: it must notice and write nothing more
     time.sleep(3)
-    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover", "old_shards": cl.led(s)}
 
 
 def drill_failover(cl, load):
@@ -505,7 +542,7 @@ def cut_leader(cl, ports, heal_after_s):
         time.sleep(max(0, heal_after_s - (now_ms() - t) / 1000))
     finally:
         n.heal()
-    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover"}
+    return {"gone_ms": t, "old_epoch": s["epoch"], "old_node": n.id, "kind": "takeover", "old_shards": cl.led(s)}
 
 
 def zk_ports():
@@ -640,7 +677,8 @@ def consume_partition(topic, p, out, errors):
         if m is not None and not m.error():
             h = {k: v.decode() for k, v in (m.headers() or [])}
             out.append({"topic": topic, "partition": p, "offset": m.offset(), "ts": m.timestamp()[1],
-                        "value": json.loads(m.value()), "epoch": int(h.get("maxwell.epoch", "0")), "node": h.get("maxwell.node")})
+                        "value": json.loads(m.value()), "epoch": int(h.get("maxwell.epoch", "0")), "node": h.get("maxwell.node"),
+                        "cluster": h.get("maxwell.cluster")})
         pos = max(pos, c.position([TopicPartition(topic, p)])[0].offset)
     c.close()
     if pos < high:
@@ -672,7 +710,7 @@ def verdict(load, msgs, drills):
     seen, delivered_order = {}, {}
     zombie, max_epoch = 0, {}
     for m in sorted(msgs, key=lambda m: (m["topic"], m["partition"], m["offset"])):
-        tp = (m["topic"], m["partition"])
+        tp = (m["topic"], m["partition"], m.get("cluster"))
         if m["epoch"] < max_epoch.get(tp, 0):
             zombie += 1
         max_epoch[tp] = max(max_epoch.get(tp, 0), m["epoch"])
@@ -697,6 +735,13 @@ def verdict(load, msgs, drills):
     for d in drills:
         d["first_new_ms"] = None
         if d.get("gone_ms") is None:
+            continue
+        if d.get("old_shards"):
+            # Shards: over when the last shard the node led streams again.
+            firsts = []
+            for cluster, epoch in d["old_shards"].items():
+                firsts.append(next((m["ts"] - d["gone_ms"] for m in by_time if m["ts"] >= d["gone_ms"] and m.get("cluster") == cluster and m["epoch"] > epoch), None))
+            d["first_new_ms"] = None if None in firsts else max(firsts)
             continue
         for m in by_time:
             if m["ts"] >= d["gone_ms"] and (m["epoch"] > d["old_epoch"] or d["kind"] == "recovery"):
@@ -739,8 +784,8 @@ def report_text(v, rows, session_ms, bound, elapsed_s, args):
     lines = ["# maxwell-ha chaos verdict", "",
              "- command: `%s`" % " ".join(["chaos-tests/chaos.py"] + sys.argv[1:]),
              "- settings: zookeeper_session_timeout_ms=%d (ha_stall_timeout_ms: 3/4 of it, the default), ha_delivery=exactly_once "
-             "(the default), %d Kafka broker(s), nodes in network namespaces: %s, load %.0f transactions/s of 1-4 rows"
-             % (session_ms, KAFKA_BROKERS, "yes" if args.namespaces else "no", args.rate),
+             "(the default), %d Kafka broker(s), nodes in network namespaces: %s, load %.0f transactions/s of 1-4 rows%s"
+             % (session_ms, KAFKA_BROKERS, "yes" if args.namespaces else "no", args.rate, ", %d shards" % args.shards if args.shards else ""),
              "- machine: %s" % machine(),
              "- takeover bound %d ms; run took %.0f s" % (bound, elapsed_s), "",
              "| rows expected | delivered | lost | duplicated | out of order (keys) | zombie rows | unexpected |",
@@ -784,6 +829,7 @@ def main():
     ap.add_argument("--big-rows", type=int, default=200000, help="rows in the big-kill9 drill's transaction")
     ap.add_argument("--topic-per-table", action="store_true", help="kafka_topic=%%{database}_%%{table}: a topic per table")
     ap.add_argument("--gtid-mode", action="store_true", help="gtid_mode=true: resume by GTID")
+    ap.add_argument("--shards", type=int, default=0, choices=[0, 1, 2, 3], help="split the load's tables over this many shards")
     ap.add_argument("--netns", choices=["auto", "on", "off"], default="auto", help="run each node in a network namespace of its own (auto: when the machine allows it)")
     ap.add_argument("--report", help="write the verdict (markdown) here")
     ap.add_argument("--json", help="write the verdict (JSON) here")
@@ -802,6 +848,8 @@ def main():
         for f in fs.values():
             f.result(30)
         load.setup()
+        if args.shards:
+            cl.add_shards(args.shards)
         for n in cl.nodes:
             n.start()
             time.sleep(0.3)
@@ -826,6 +874,14 @@ def main():
                 d["drill"] = name
                 cl.wait_healthy()
                 d["new_epoch"] = cl.wait_leader()[1]["epoch"]
+                if d.get("old_shards"):
+                    # Shards: "changed" when the shards the node led have newer epochs now.
+                    now = {}
+                    for x in cl.nodes:
+                        if x.alive():
+                            now.update(cl.led(x.status()))
+                    d["old_epoch"] = ",".join(str(e) for _, e in sorted(d["old_shards"].items()))
+                    d["new_epoch"] = ",".join(str(now.get(k)) for k, _ in sorted(d["old_shards"].items()))
                 drills.append(d)
                 log("%d/%d %s: leader %s epoch %s -> %s" % (k, total, name, d["old_node"], d["old_epoch"], d["new_epoch"]))
                 time.sleep(1 + random.random())

@@ -5,7 +5,7 @@
 //! kills, an outage past the transaction timeout and a rolling restart, a MariaDB restart, a
 //! standby killed, DDL mid-run, a kill -9 inside a 200 000-row transaction, the leader cut from
 //! ZooKeeper only, Kafka only and MariaDB only, and the ZooKeeper follower holding its session
-//! cut from the ZooKeeper leader. Every row is read back by an independent client: none lost,
+//! cut from the ZooKeeper leader. Then the same drills on a cluster with shards. Every row is read back by an independent client: none lost,
 //! none duplicated, none out of order, no zombie write, every takeover measured and bounded.
 
 mod common;
@@ -53,6 +53,14 @@ fn chaos(args: &[&str], http_port_base: u16) -> Vec<String> {
 fn short_chaos_run_loses_and_duplicates_nothing() {
     let drills = chaos(&["--drills", "short"], 18581);
     assert_eq!(drills.len(), 19, "every drill ran: {drills:?}");
+}
+
+/// Shards: the load's tables split over three shards, so every node leads part of the stream;
+/// kill -9, a zombie, SIGTERM and a cut from ZooKeeper of a node leading shards, and DDL.
+#[test]
+fn sharded_cluster_loses_and_duplicates_nothing() {
+    let drills = chaos(&["--drills", "kill9=2,zombie=1,sigterm=1,cut-zk=1,ddl=1", "--shards", "3"], 18781);
+    assert_eq!(drills, ["kill9", "zombie", "sigterm", "ddl", "cut-zk"]);
 }
 
 /// The other workload: a topic per table (`%{database}_%{table}`) and `gtid_mode=true`, with

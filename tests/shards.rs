@@ -159,6 +159,14 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     let gauge: f64 = (1..=SHARDS).map(|i| m.get(&format!("maxwell_shard_leader{{shard=\"s{i}\"}}")).copied().unwrap_or(0.0)).sum();
     assert_eq!(gauge as usize, led_by_n1, "maxwell_shard_leader on n1: {m:?}");
 
+    let (code, body) = http_get(cl.node("n2").http, "/api/cluster").expect("n2 serves /api/cluster");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let api: BTreeMap<String, String> = v["shards"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["leader"].as_str().unwrap_or("").into())).collect();
+    assert_eq!((code, api.len()), (200, SHARDS), "{body}");
+    assert_eq!(api, l.iter().map(|(s, (n, _))| (s.clone(), n.clone())).collect(), "/api/cluster vs ZooKeeper");
+    let (_, page) = http_get(cl.node("n2").http, "/").unwrap();
+    assert!(page.contains("id=\"shards-panel\""), "the status page has the shard table");
+
     // kill -9 of a node: its two shards move to the others within the session timeout + 1 s.
     let victim = "n3";
     let before = l.clone();

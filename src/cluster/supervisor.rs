@@ -147,6 +147,11 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
             }
         }
     };
+    // Shutdown: leave the member list first, so that the others, counting one node fewer,
+    // have seats for the shards this node releases.
+    if matches!(exit, RaceExit::Stopped) && !running.is_empty() && !running.contains_key("") {
+        let _ = zk.deregister(&ha.node_id).await;
+    }
     // Every race stops (gracefully while the session lasts) before this returns.
     session.cancel();
     while let Some(done) = tasks.join_next().await {

@@ -122,6 +122,14 @@ impl Zk {
         }
     }
 
+    /// Removes this node's registration (at shutdown: the others stop counting it at once).
+    pub async fn deregister(&self, node_id: &str) -> Result<(), ZkError> {
+        match self.client.delete(&self.paths.member(node_id), None).await {
+            Ok(()) | Err(zk::Error::NoNode) => Ok(()),
+            Err(e) => Err(classify(e, "deregistering")),
+        }
+    }
+
     pub async fn members(&self) -> Result<Vec<MemberInfo>, ZkError> {
         let names = self.client.list_children(&self.paths.members()).await.map_err(|e| classify(e, "listing members"))?;
         let mut out = Vec::new();

@@ -168,6 +168,10 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
     }))
     .await;
     let (statuses, serieses): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
+    let mut shards = crate::cli::shards::overview(&zk).await.unwrap_or_default();
+    shards.retain(|s| !s.removed);
+    let answered: Vec<(String, serde_json::Value)> = members.iter().zip(&statuses).filter_map(|(m, s)| s.as_ref().ok().map(|v| (m.node_id.clone(), v.clone()))).collect();
+    crate::cli::shards::fill_lag(&mut shards, &answered);
     let members: Vec<serde_json::Value> = members
         .iter()
         .zip(statuses)
@@ -188,6 +192,7 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
         "members": members,
         "history": history.map(|h| h.terms).unwrap_or_default(),
         "drained": drained.unwrap_or_default(),
+        "shards": shards,
         "series": series::merge(&serieses),
         "actions": actions,
     }))
