@@ -56,6 +56,9 @@ impl Slots {
 pub(super) struct Stream {
     pub def: Option<ShardDef>,
     pub slots: std::sync::Arc<Slots>,
+    /// Shards: race no earlier than this (Unix ms), so that nodes started together see each
+    /// other before the first one takes every shard.
+    pub settle_until_ms: u64,
 }
 
 impl Stream {
@@ -127,6 +130,13 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
+        }
+    }
+    let settle = Duration::from_millis(stream.settle_until_ms.saturating_sub(now_ms()));
+    if stream.def.is_some() && !settle.is_zero() {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(settle) => {}
         }
     }
     loop {

@@ -73,6 +73,11 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
             }
         };
         if let Some(defs) = &defs {
+            if !defs.is_empty() && cfg.kafka.is_some() && ha.delivery == crate::sink::kafka::Delivery::AtLeastOnce {
+                break RaceExit::Fatal(ZkError::Definite(
+                    "this cluster has shards, which need ha_delivery=exactly_once (the takeover scan of at-least-once cannot tell the shards' rows apart): remove ha_delivery=at_least_once, or the shards (maxwell-cli shard remove)".into(),
+                ).into());
+            }
             slots.shards.store(defs.len().max(1), Ordering::SeqCst);
             let wanted: BTreeMap<String, Option<ShardDef>> =
                 if defs.is_empty() { [(String::new(), None)].into() } else { defs.iter().map(|d| (d.name.clone(), Some(d.clone()))).collect() };
@@ -91,7 +96,9 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                     Err(e) => break 'supervise RaceExit::Fatal(e.into()),
                 };
                 let token = session.child_token();
-                let stream = Stream { def, slots: slots.clone() };
+                // A node just started waits a quarter session before racing for shards.
+                let settle_until_ms = metrics::status().started_at_ms + (ha.session_timeout / 4).as_millis() as u64;
+                let stream = Stream { def, slots: slots.clone(), settle_until_ms };
                 let (zk, cfg, ha, t) = (match &stream.def { Some(d) => zk.for_shard(&d.name), None => zk.clone() }, cfg.clone(), ha.clone(), token.clone());
                 let key = name.clone();
                 if !name.is_empty() {
