@@ -14,6 +14,12 @@
 //!    rejoins as a standby with a new session.
 //! 6. SIGTERM: stop at a transaction boundary, wait for the sink's acknowledgements, commit,
 //!    delete `leader`, close the session: a standby leads at once.
+//!
+//! Steps 2–6 happen per stream: the implicit shard (a cluster without shards, as above), or
+//! each shard of `<root>/shards` with its own `leader`, `epoch` and `position` beneath it.
+//! The supervisor (`supervisor.rs`) runs one race per stream on the node's one session
+//! (`race.rs`); a term of leadership is `term.rs`; `assign.rs` decides how shards are evened
+//! out. A session that ends ends every race of the node.
 
 pub mod assign;
 pub mod history;
