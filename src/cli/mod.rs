@@ -367,6 +367,9 @@ async fn wait_hand_over(zk: &Zk, current: &LeaderInfo, to: Option<&str>, t0: std
 /// must be another member); returns the leader asked and the request. Does not wait.
 pub async fn request_failover(zk: &Zk, from: Option<&str>, to: Option<&str>) -> Result<(LeaderInfo, FailoverRequest), ZkError> {
     let Some(current) = zk.leader().await? else {
+        if zk.paths.shard.is_none() && !zk.shard_defs().await?.is_empty() {
+            return Err(ZkError::Definite("this cluster has shards, each with its own leader: name one with --shard NAME (maxwell-cli shard list), or use maxwell-cli shard move".into()));
+        }
         return Err(ZkError::Definite("no leader to fail over from".into()));
     };
     if let Some(f) = from.filter(|f| *f != current.node_id) {

@@ -150,7 +150,7 @@ pub fn cluster_key(key: &str) -> Result<(), ConfigError> {
     const KEYS: &[&str] = &[
         "filter", "kafka_topic", "ddl_kafka_topic", "producer_partition_by", "producer_partition_columns", "producer_partition_by_fallback",
         "kafka_partition_hash", "kafka_key_format", "ha_commit_interval_ms", "ha_kafka_transaction_rows", "ha_stall_timeout_ms",
-        "ha_takeover_delay_ms", "ha_rebalance_interval_ms", "bootstrap_chunk_rows", "bootstrap_rows_per_second", "tx_memory_mb",
+        "bootstrap_chunk_rows", "bootstrap_rows_per_second", "tx_memory_mb",
     ];
     if KEYS.contains(&key) || key.starts_with("output_") {
         return Ok(());
@@ -313,13 +313,19 @@ impl Zk {
         }
     }
 
-    /// Resolves when the cluster settings change (or the watch is interrupted).
+    /// Resolves when the cluster settings are created, changed or deleted (a session event
+    /// only renews the watch; an error leaves it pending: the term's session watch acts).
     pub async fn settings_changed(&self) {
-        match self.client.check_and_watch_stat(&self.paths.settings()).await {
-            Ok((_, w)) => {
-                w.changed().await;
+        loop {
+            match self.client.check_and_watch_stat(&self.paths.settings()).await {
+                Ok((_, w)) => {
+                    if w.changed().await.event_type != zkc::EventType::Session {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     }
 }

@@ -314,6 +314,11 @@ impl Writer {
         Self { written, stop, task }
     }
 
+    /// The last id committed so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
     /// Stops writing; returns how many rows were committed.
     pub async fn stop(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
