@@ -199,7 +199,10 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     // refused.
     let (ok, out) = cli(&cl.root, &["config", "set", "node_id", "x"]);
     assert!(!ok && out.contains("node setting"), "{out}");
+    // Rows read after the change get the new setting, so those a lagging stream had not
+    // read yet may too: "before" is 3 s before the change.
     let before_setting = writer.written();
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let (ok, out) = cli(&cl.root, &["config", "set", "output_server_id", "true"]);
     assert!(ok, "{out}");
     tokio::time::sleep(Duration::from_secs(3)).await;

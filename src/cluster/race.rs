@@ -69,10 +69,11 @@ impl Stream {
         set_stream_role(self.name(), role, reason)
     }
     /// The configuration of a term: the node's, the cluster's settings on top, then the
-    /// shard's filter, topic and identities.
-    pub async fn term_config(&self, zk: &Zk, base: &Config) -> Config {
+    /// shard's filter, topic and identities; and the settings' znode version it was made from.
+    pub async fn term_config(&self, zk: &Zk, base: &Config) -> (Config, Option<i32>) {
+        let mut version = None;
         let merged = match zk.cluster_settings().await {
-            Ok((s, _)) => super::shards::with_settings(base, &s).unwrap_or_else(|e| {
+            Ok((s, v)) => super::shards::with_settings(base, &s).inspect(|_| version = v).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "the cluster settings do not apply to this node: using its own configuration (fix with maxwell-cli config set)");
                 metrics::set_error(&e.to_string());
                 base.clone()
@@ -82,10 +83,11 @@ impl Stream {
                 base.clone()
             }
         };
-        match &self.def {
+        let cfg = match &self.def {
             Some(d) => d.configure(&merged),
             None => merged,
-        }
+        };
+        (cfg, version)
     }
 }
 
@@ -159,8 +161,16 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
             continue;
         }
         drained = false;
-        // Shards: a seat first; at the cap, leave the shard to the other nodes.
+        // Shards: a removed shard is not raced for (the supervisor stops this race soon);
+        // then a seat first; at the cap, leave the shard to the other nodes.
         if stream.def.is_some() {
+            if !matches!(zk.shard_def(&shard).await, Ok(Some(d)) if !d.removed) {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                }
+                continue;
+            }
             let nodes = eligible_nodes(&zk).await.unwrap_or(1);
             let cap = assign::cap(stream.slots.shards.load(Ordering::SeqCst), nodes);
             // A shard handed to this node by name (`shard move`, a failover --to) is taken
@@ -190,9 +200,9 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
         }
         match zk.try_lead(&ha.node_id).await {
             Ok(true) => {
-                let cfg = stream.term_config(&zk, base).await;
+                let (cfg, settings) = stream.term_config(&zk, base).await;
                 let term_ha = cfg.ha.clone().unwrap_or_else(|| ha.clone());
-                let outcome = lead(&zk, &cfg, &term_ha, stream, stop, &mut term, kafka.as_deref_mut(), (&mut open_term, leader_gone_ms.take())).await;
+                let outcome = lead(&zk, (&cfg, settings), &term_ha, stream, stop, &mut term, kafka.as_deref_mut(), (&mut open_term, leader_gone_ms.take())).await;
                 let ended_by = match &outcome {
                     Outcome::Stalled(why) => Some(format!("stall: {why}")),
                     Outcome::Retry(why) => Some(format!("gave up: {why}")),

@@ -198,6 +198,16 @@ impl Zk {
         Ok(out)
     }
 
+    /// One shard's definition (`None`: no such shard).
+    pub async fn shard_def(&self, name: &str) -> Result<Option<ShardDef>, ZkError> {
+        let p = self.paths.shard_def(name);
+        match self.client.get_data(&p).await {
+            Ok((d, _)) => Ok(Some(decode(&p, &d)?)),
+            Err(zkc::Error::NoNode) => Ok(None),
+            Err(e) => Err(classify(e, "reading a shard")),
+        }
+    }
+
     /// This cluster scoped to shard `name` (same session).
     pub fn for_shard(&self, name: &str) -> Zk {
         self.scoped(self.paths.for_shard(name))
@@ -263,24 +273,29 @@ impl Zk {
         }
     }
 
-    /// Deletes a shard's znodes (after its leader stopped: `leader` must be gone).
+    /// Deletes a shard's znodes (after its leader stopped: `leader` must be gone). A race
+    /// that had not yet seen the removal may write a znode meanwhile: tried again a few times.
     pub async fn delete_shard(&self, name: &str) -> Result<(), ZkError> {
         let base = self.paths.shard_def(name);
-        let children = match self.client.list_children(&base).await {
-            Ok(c) => c,
-            Err(zkc::Error::NoNode) => return Ok(()),
-            Err(e) => return Err(classify(e, "listing the shard's znodes")),
-        };
-        for c in children {
-            match self.client.delete(&format!("{base}/{c}"), None).await {
-                Ok(()) | Err(zkc::Error::NoNode) => {}
-                Err(e) => return Err(classify(e, "deleting the shard's znodes")),
+        for attempt in 0.. {
+            let children = match self.client.list_children(&base).await {
+                Ok(c) => c,
+                Err(zkc::Error::NoNode) => return Ok(()),
+                Err(e) => return Err(classify(e, "listing the shard's znodes")),
+            };
+            for c in children {
+                match self.client.delete(&format!("{base}/{c}"), None).await {
+                    Ok(()) | Err(zkc::Error::NoNode) => {}
+                    Err(e) => return Err(classify(e, "deleting the shard's znodes")),
+                }
+            }
+            match self.client.delete(&base, None).await {
+                Ok(()) | Err(zkc::Error::NoNode) => return Ok(()),
+                Err(zkc::Error::NotEmpty) if attempt < 20 => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(e) => return Err(classify(e, "deleting the shard")),
             }
         }
-        match self.client.delete(&base, None).await {
-            Ok(()) | Err(zkc::Error::NoNode) => Ok(()),
-            Err(e) => Err(classify(e, "deleting the shard")),
-        }
+        unreachable!("the loop returns")
     }
 
     /// The cluster-wide settings and the znode's version (`None`: none set yet).
@@ -313,16 +328,19 @@ impl Zk {
         }
     }
 
-    /// Resolves when the cluster settings are created, changed or deleted (a session event
-    /// only renews the watch; an error leaves it pending: the term's session watch acts).
-    pub async fn settings_changed(&self) {
+    /// Resolves once the cluster settings' znode version differs from `seen` (`None`: absent),
+    /// at once if it already does (a session event only renews the watch; an error leaves it
+    /// pending: the term's session watch acts).
+    pub async fn settings_changed(&self, seen: Option<i32>) {
         loop {
             match self.client.check_and_watch_stat(&self.paths.settings()).await {
-                Ok((_, w)) => {
-                    if w.changed().await.event_type != zkc::EventType::Session {
+                Ok((stat, w)) => {
+                    if stat.map(|s| s.version) != seen {
                         return;
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    if w.changed().await.event_type == zkc::EventType::Session {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
                 }
                 Err(_) => std::future::pending::<()>().await,
             }
@@ -377,5 +395,22 @@ mod tests {
         let mut d = def("orders", "include: shop.orders");
         d.preferred = Some("n2".into());
         assert_eq!(decode::<ShardDef>("/p", &encode(&d)).unwrap(), d);
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn cluster_settings_apply_over_the_nodes_own() {
+        let args: Vec<String> = ["--user=u", "--output_server_id=false", "--filter=exclude: a.*"].iter().map(|s| s.to_string()).collect();
+        let base = Config::from_settings(&crate::config::Settings::load_in(&args, std::path::Path::new("/nonexistent")).unwrap()).unwrap();
+        let s: ClusterSettings = [("output_server_id".to_string(), "true".to_string())].into();
+        let c = with_settings(&base, &s).unwrap();
+        assert!(c.output.server_id && !base.output.server_id);
+        assert!(!c.filter.includes_table("a", "t"), "the node's other settings stay");
+        let bad: ClusterSettings = [("node_id".to_string(), "x".to_string())].into();
+        assert!(with_settings(&base, &bad).is_err());
     }
 }

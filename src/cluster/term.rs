@@ -104,7 +104,7 @@ async fn imported_start(cfg: &Config) -> crate::binlog::reader::StartPosition {
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn lead(
     zk: &Zk,
-    cfg: &Config,
+    (cfg, settings): (&Config, Option<i32>),
     ha: &HaConfig,
     stream: &Stream,
     shutdown: &CancellationToken,
@@ -236,7 +236,7 @@ pub(super) async fn lead(
     let reconfigure = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (zk5, stop5, re5) = (zk.clone(), stop.clone(), reconfigure.clone());
     let settings_task = tokio::spawn(async move {
-        zk5.settings_changed().await;
+        zk5.settings_changed(settings).await;
         tracing::info!("cluster settings changed: restarting the stream with them at the next transaction boundary");
         re5.store(true, std::sync::atomic::Ordering::SeqCst);
         stop5.cancel();

@@ -466,7 +466,7 @@ impl KafkaSink {
                 t.partial = None;
                 t.last_ts = tx.ts;
                 t.txs += 1;
-                if t.commit_now(more_queued) {
+                if t.commit_now(more_queued) || t.idle_checkpoint_due() {
                     t.commit().await?;
                 }
                 Ok(())

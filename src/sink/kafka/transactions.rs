@@ -25,6 +25,10 @@ use tokio::sync::watch;
 
 /// Longest a Kafka transaction stays open while the reader has a backlog.
 pub const BACKLOG_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a stream whose filter matched nothing lately still commits its checkpoint (at a
+/// binlog boundary), so its resume point follows the binlog (see
+/// [`Transactional::idle_checkpoint_due`]).
+pub const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
 /// Transactions read and waiting that make a backlog (the reader's queue holds 256; a live
 /// stream keeps it near empty).
 pub const BACKLOG_QUEUED: usize = 64;
@@ -118,6 +122,8 @@ pub(super) struct Transactional {
     /// Binlog transactions completed in the open Kafka transaction.
     pub txs: u32,
     acked: watch::Sender<Option<ResumePoint>>,
+    /// When the last checkpoint was committed.
+    checkpointed: Instant,
     /// Told how many rows each commit confirmed.
     progress: std::sync::Arc<crate::progress::Progress>,
 }
@@ -132,7 +138,7 @@ impl Transactional {
         acked: watch::Sender<Option<ResumePoint>>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
-        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, source_server_id: None, committed_bootstrap: bootstrap.clone(), bootstrap, last_ts: 0, txs: 0, acked, progress }
+        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, source_server_id: None, committed_bootstrap: bootstrap.clone(), bootstrap, last_ts: 0, txs: 0, acked, checkpointed: Instant::now(), progress }
     }
 
     /// Opens a Kafka transaction unless one is open.
@@ -162,6 +168,15 @@ impl Transactional {
         let Some(due) = self.due() else { return false };
         let now = Instant::now();
         self.full() || (now >= due && (!more_queued || now >= self.opened_at + BACKLOG_INTERVAL.max(self.s.interval)))
+    }
+
+    /// No Kafka transaction is open (nothing of this stream's tables came by) but binlog
+    /// transactions did, and the last checkpoint is [`IDLE_CHECKPOINT`] old: commit a
+    /// checkpoint alone. Otherwise a stream that matches little (a quiet shard) would keep
+    /// an old resume point, re-read the binlog since then after every takeover, and lose its
+    /// place once those files are purged.
+    pub fn idle_checkpoint_due(&self) -> bool {
+        !self.open && self.txs > 0 && self.checkpointed.elapsed() >= IDLE_CHECKPOINT.max(self.s.interval)
     }
 
     /// Writes the checkpoint (`boundary`, `partial`) and commits the open transaction (one is
@@ -216,6 +231,7 @@ impl Transactional {
                     }
                     self.open = false;
                     self.rows = 0;
+                    self.checkpointed = Instant::now();
                     self.committed_bootstrap = cp.bootstrap.clone();
                     tracing::debug!(position = %cp.position, partial = ?cp.partial, "Kafka transaction committed");
                     if cp.partial.is_none() {
