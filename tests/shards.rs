@@ -1,7 +1,7 @@
 //! Shards on real services: three `maxwell` nodes, six shards (one database each) under a
 //! steady write load. The leaderships spread 2-2-2; kill -9 of a node moves its shards within
 //! the session timeout + 1 s (3-3); the node comes back and gets its share again (2-2-2); a
-//! shard is moved by hand; a cluster-wide setting is changed; a seventh shard is added and then
+//! shard is moved by hand; a node is drained and undrained; a cluster-wide setting is changed; a seventh shard is added and then
 //! removed at run time. An
 //! independent read_committed consumer checks every row arrived exactly once and every key's
 //! updates in order.
@@ -193,6 +193,17 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     println!("moved {shard} to n2; even again after {took:?}: {l:?}");
     let (ok, out) = cli(&cl.root, &["shard", "list"]);
     assert!(ok && out.contains("prefers n2"), "{out}");
+
+    // Drain a node: it hands every shard over (3-3 on the others) and leads none until
+    // undrained, when it gets its share back.
+    let (ok, out) = cli(&cl.root, &["node", "drain", "n1"]);
+    assert!(ok && out.contains("n1 drained"), "{out}");
+    let (l, took) = wait_for(&client, &cl, SHARDS, Duration::from_secs(20), "3-3 without the drained n1", |l| spread(l) == [3, 3] && !l.values().any(|(n, _)| n == "n1")).await;
+    println!("n1 drained: 3-3 after {took:?}: {l:?}");
+    let (ok, out) = cli(&cl.root, &["node", "undrain", "n1"]);
+    assert!(ok, "{out}");
+    let (l, took) = wait_for(&client, &cl, SHARDS, Duration::from_secs(40), "2-2-2 after the undrain", |l| spread(l) == [2, 2, 2]).await;
+    println!("n1 undrained: 2-2-2 after {took:?}: {l:?}");
 
     // A cluster-wide setting, changed at run time: every leader restarts its stream with it
     // at a transaction boundary (no restart, nothing lost or repeated). Node-local keys are

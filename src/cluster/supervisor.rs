@@ -125,8 +125,12 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                 Some(done) = tasks.join_next_with_id() => {
                     let (name, exit) = match done {
                         Ok((_, (name, exit, producers))) => {
-                            if let Some(p) = producers {
-                                kafka.0.insert(name.clone(), p);
+                            // A removed shard's clients go (off the runtime); others are kept.
+                            let removed = running.get(&name).is_some_and(|r| r.token.is_cancelled()) && !session.is_cancelled();
+                            match producers {
+                                Some(p) if removed => drop(tokio::task::spawn_blocking(move || drop(p))),
+                                Some(p) => drop(kafka.0.insert(name.clone(), p)),
+                                None => {}
                             }
                             (name, exit)
                         }
