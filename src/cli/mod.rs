@@ -135,10 +135,8 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
         }
     }))
     .await;
-    let mut shard_views = shards::overview(zk).await?;
-    shard_views.retain(|s| !s.removed);
     let statuses: Vec<(String, serde_json::Value)> = views.iter().zip(&live).filter_map(|(v, st)| st.clone().map(|s| (v.node_id.clone(), s))).collect();
-    shards::fill_lag(&mut shard_views, &statuses);
+    let shard_views = shards::live(zk, &statuses).await?;
     for (v, st) in views.iter_mut().zip(live) {
         v.shards = shards::leads(&shard_views, v).into_iter().map(str::to_string).collect();
         if !shard_views.is_empty() {
@@ -310,11 +308,12 @@ pub async fn set_position(zk: &Zk, rec: PositionRecord, force: bool) -> Result<O
 /// Drains `node`: flagged so it never races; if it leads, it hands over (waited for).
 pub async fn drain(zk: &Zk, node: &str, timeout: Duration) -> Result<Option<(String, u64, Duration)>, ZkError> {
     let t0 = std::time::Instant::now();
-    let led = shards::led_by(zk, node).await?;
-    if !zk.shard_defs().await?.is_empty() {
+    let defs = zk.shard_defs().await?;
+    if !defs.is_empty() {
         // Shards: the node hands every shard it leads over by itself once drained.
+        let led = shards::led_by(zk, &defs, node).await?;
         request_drain(zk, node).await?;
-        while !shards::led_by(zk, node).await?.is_empty() {
+        while !shards::led_by(zk, &defs, node).await?.is_empty() {
             if t0.elapsed() > timeout {
                 return Err(ZkError::Definite(format!("{node} still leads shards after {timeout:?}; it stays drained and hands them over when it can")));
             }

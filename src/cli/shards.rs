@@ -34,9 +34,8 @@ pub async fn overview(zk: &Zk) -> Result<Vec<ShardView>, ZkError> {
     let mut out = Vec::new();
     let now = now_ms();
     for d in zk.shard_defs().await? {
-        let s = zk.for_shard(&d.name);
-        let leader = s.leader().await?.filter(|l| l.epoch > 0);
-        let pos = s.load_position().await?.map(|(r, _)| r);
+        let leader = zk.shard_leader(&d.name).await?;
+        let pos = zk.for_shard(&d.name).load_position().await?.map(|(r, _)| r);
         out.push(ShardView {
             leader: leader.as_ref().map(|l| l.node_id.clone()),
             epoch: leader.as_ref().map(|l| l.epoch),
@@ -53,13 +52,17 @@ pub async fn overview(zk: &Zk) -> Result<Vec<ShardView>, ZkError> {
     Ok(out)
 }
 
-/// Fills each shard's lag from its leader's status (`shards.<name>.lag_seconds`).
-pub fn fill_lag(shards: &mut [ShardView], statuses: &[(String, serde_json::Value)]) {
-    for s in shards {
+/// The shards not being removed, each with its lag from its leader's status
+/// (`shards.<name>.lag_seconds`) among `statuses` (node id, `/api/status`).
+pub async fn live(zk: &Zk, statuses: &[(String, serde_json::Value)]) -> Result<Vec<ShardView>, ZkError> {
+    let mut shards = overview(zk).await?;
+    shards.retain(|s| !s.removed);
+    for s in &mut shards {
         if let Some((_, st)) = statuses.iter().find(|(n, _)| Some(n) == s.leader.as_ref()) {
             s.lag_s = st["shards"][&s.name]["lag_seconds"].as_f64();
         }
     }
+    Ok(shards)
 }
 
 /// Shards each member leads.
@@ -136,9 +139,15 @@ pub async fn move_shard(zk: &Zk, name: &str, node: &str, timeout: Duration) -> R
     wait_hand_over(&s, &current, Some(node), t0, timeout).await
 }
 
-/// Leaders of every shard `node` leads (for `node drain`).
-pub async fn led_by(zk: &Zk, node: &str) -> Result<Vec<String>, ZkError> {
-    Ok(overview(zk).await?.into_iter().filter(|s| s.leader.as_deref() == Some(node)).map(|s| s.name).collect())
+/// The shards of `defs` that `node` leads (for `node drain`).
+pub async fn led_by(zk: &Zk, defs: &[ShardDef], node: &str) -> Result<Vec<String>, ZkError> {
+    let mut out = Vec::new();
+    for d in defs {
+        if zk.shard_leader(&d.name).await?.is_some_and(|l| l.node_id == node) {
+            out.push(d.name.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// `config set KEY VALUE` (`None`: `config unset KEY`): validated like a node's own setting.

@@ -119,8 +119,8 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
     let mut open_term: Option<(u64, u64)> = None;
     let mut leader_gone_ms: Option<u64> = None;
     let mut drained = false;
-    // A shard's own epoch znode (the implicit shard's is made with the tree).
-    loop {
+    // A shard's own epoch znode (the implicit shard's is made with the tree at joining).
+    while stream.def.is_some() {
         match zk.ensure_tree().await {
             Ok(()) => break,
             Err(ZkError::SessionLost(_)) => return RaceExit::SessionLost,
@@ -176,7 +176,8 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
             // A shard handed to this node by name (`shard move`, a failover --to) is taken
             // even over the cap; balancing hands another one away afterwards.
             let named = || async { matches!(zk.failover_request().await, Ok(Some(r)) if r.to.as_deref() == Some(ha.node_id.as_str())) };
-            if !stream.slots.take(&shard, cap) && !(named().await && stream.slots.take(&shard, usize::MAX)) {
+            let seated = stream.slots.take(&shard, cap) || (named().await && stream.slots.take(&shard, usize::MAX));
+            if !seated {
                 let _ = zk.release_leader().await;
                 match zk.leader().await {
                     Ok(Some(l)) => {

@@ -15,7 +15,7 @@
 //! - A removed shard (`removed: true`) is not raced for; its leader stops at a transaction
 //!   boundary, commits and releases; `maxwell-cli shard remove` then deletes its znodes.
 
-use super::layout::{decode, encode, now_ms, PositionRecord};
+use super::layout::{decode, encode, now_ms, LeaderInfo, PositionRecord};
 use super::zk::{classify, Zk, ZkError};
 use crate::config::{Config, ConfigError};
 use crate::filter::Filter;
@@ -213,6 +213,16 @@ impl Zk {
         self.scoped(self.paths.for_shard(name))
     }
 
+    /// This cluster scoped to the root's own streams (the implicit shard; same session).
+    pub fn unscoped(&self) -> Zk {
+        self.scoped(self.paths.unscoped())
+    }
+
+    /// Shard `name`'s leader once it has bumped the epoch (`None`: nobody streams it).
+    pub async fn shard_leader(&self, name: &str) -> Result<Option<LeaderInfo>, ZkError> {
+        Ok(self.for_shard(name).leader().await?.filter(|l| l.epoch > 0))
+    }
+
     /// Adds a shard: refused when the name is taken or it shares a table with another.
     pub async fn add_shard(&self, name: &str, filter: &str, topic: Option<&str>, preferred: Option<&str>) -> Result<ShardDef, ZkError> {
         valid_name(name).map_err(ZkError::Definite)?;
@@ -245,7 +255,7 @@ impl Zk {
 
     /// The oldest position committed by the implicit shard or any shard of `defs`.
     async fn cluster_position(&self, defs: &[ShardDef]) -> Result<Option<PositionRecord>, ZkError> {
-        let mut found: Vec<PositionRecord> = self.scoped(self.paths.unscoped()).load_position().await?.map(|(r, _)| r).into_iter().collect();
+        let mut found: Vec<PositionRecord> = self.unscoped().load_position().await?.map(|(r, _)| r).into_iter().collect();
         for d in defs {
             if let Some((r, _)) = self.for_shard(&d.name).load_position().await? {
                 found.push(r);

@@ -62,6 +62,8 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
     let mut last_move = Instant::now();
     let mut state = zk.client.state_watcher();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // A node just started waits a quarter session before racing for shards.
+    let settle_until_ms = metrics::status().started_at_ms + (ha.session_timeout / 4).as_millis() as u64;
     let exit = 'supervise: loop {
         let defs = match zk.shard_defs().await {
             Ok(d) => Some(d.into_iter().filter(|d| !d.removed).collect::<Vec<_>>()),
@@ -96,8 +98,6 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                     Err(e) => break 'supervise RaceExit::Fatal(e.into()),
                 };
                 let token = session.child_token();
-                // A node just started waits a quarter session before racing for shards.
-                let settle_until_ms = metrics::status().started_at_ms + (ha.session_timeout / 4).as_millis() as u64;
                 let stream = Stream { def, slots: slots.clone(), settle_until_ms };
                 let (zk, cfg, ha, t) = (match &stream.def { Some(d) => zk.for_shard(&d.name), None => zk.clone() }, cfg.clone(), ha.clone(), token.clone());
                 let key = name.clone();
@@ -180,7 +180,7 @@ async fn rebalance(zk: &Zk, me: &str, defs: &[ShardDef]) -> Result<bool, ZkError
     let nodes: Vec<(String, i32)> = members?.into_iter().filter(|m| !drained.contains(&m.node_id)).map(|m| (m.node_id, m.priority)).collect();
     let mut seats = Vec::new();
     for d in defs {
-        let leader = zk.for_shard(&d.name).leader().await?.filter(|l| l.epoch > 0).map(|l| l.node_id);
+        let leader = zk.shard_leader(&d.name).await?.map(|l| l.node_id);
         seats.push(Seat { shard: d.name.clone(), leader, preferred: d.preferred.clone() });
     }
     let moves: Vec<(String, Option<String>)> = if drained.iter().any(|d| d == me) {

@@ -71,7 +71,7 @@ pub(super) fn note_committed(shard: Option<&str>, rec: &PositionRecord) {
 /// shard was added (see [`ShardDef::start`](super::shards::ShardDef)), once the cluster's
 /// unsharded leader (if any) stopped.
 async fn shard_seed(zk: &Zk, stream: &Stream) -> Result<Option<PositionRecord>, Outcome> {
-    let root = zk.scoped(zk.paths.unscoped());
+    let root = zk.unscoped();
     if root.leader().await.map_err(|e| Outcome::Retry(e.to_string()))?.is_some() {
         return Err(Outcome::Retry("the cluster's unsharded leader is still streaming; a shard starts once it stopped".into()));
     }

@@ -168,10 +168,8 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
     }))
     .await;
     let (statuses, serieses): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
-    let mut shards = crate::cli::shards::overview(&zk).await.unwrap_or_default();
-    shards.retain(|s| !s.removed);
     let answered: Vec<(String, serde_json::Value)> = members.iter().zip(&statuses).filter_map(|(m, s)| s.as_ref().ok().map(|v| (m.node_id.clone(), v.clone()))).collect();
-    crate::cli::shards::fill_lag(&mut shards, &answered);
+    let shards = crate::cli::shards::live(&zk, &answered).await.unwrap_or_default();
     let members: Vec<serde_json::Value> = members
         .iter()
         .zip(statuses)
