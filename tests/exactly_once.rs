@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
     // Large enough that the cut leader, which goes on writing to Kafka until it notices the cut
-    // (0.4 × the session: 1.6 s), cannot finish it first (at 200 000 rows a fast run did).
-    const BIG: u64 = 400_000;
+    // (0.4 × its session), cannot finish it first: fast runs streamed 500 000 rows in 1.6 s
+    // (with a 4 s session, at 200 000 and at 400 000 rows, runs finished before noticing).
+    const BIG: u64 = 1_000_000;
     let tag = unique("eoscut");
     let (topic, db) = setup(&tag, 3).await;
     let mut cl = Cluster::new(&tag, &topic, &db);
@@ -33,7 +34,10 @@ async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
     // leader is cut after it committed some of its parts. 1 MiB of a binlog transaction in
     // memory: the big one also spills to disk and is handed on in parts.
     cl.extra = vec!["--ha_kafka_transaction_rows=20000".into(), "--tx_memory_mb=1".into()];
+    // The cut node's session is 2 s: it notices the cut after 0.8 s (0.4 × its session).
+    cl.extra.push("--zookeeper_session_timeout_ms=2000".into());
     cl.start("a", Some(CUT_UID));
+    cl.extra.pop();
     let (first, epoch_a) = cl.wait_leader(None, Duration::from_secs(30)).await;
     assert_eq!(first, "a", "the node started first leads");
     cl.wait_committed().await;
@@ -50,13 +54,15 @@ async fn leader_cut_from_zookeeper_mid_transaction_is_fenced() {
     let t0 = Instant::now();
     loop {
         let sent = scrape(a_http).and_then(|m| m.get("maxwell_messages_total{result=\"succeeded\"}").copied()).unwrap_or(0.0);
-        if sent >= 40_000.0 {
+        if sent >= 20_000.0 {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(60), "leader a never committed part of the big transaction\n{}", cl.logs());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let cut = ZkCut::new(CUT_UID);
+    let sent_at_cut = scrape(a_http).and_then(|m| m.get("maxwell_messages_total{result=\"succeeded\"}").copied()).unwrap_or(0.0);
+    println!("cut at {sent_at_cut} rows sent, {:?} after the big insert", t0.elapsed());
     let (next, epoch_next) = cl.wait_leader(Some("a"), Duration::from_secs(SESSION_MS / 1000 + 15)).await;
     assert!(epoch_next > epoch_a);
     // More rows after the takeover, one transaction each.
