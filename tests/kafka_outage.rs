@@ -117,3 +117,37 @@ async fn outage_longer_than_the_message_timeout_leaves_no_gap() {
     assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} ({}) zombie {zombie}\n{}", sample(&lost), sample(&dups), copies(&msgs, &dups), cl.logs());
     assert!(aborted, "the open transaction could not commit while the broker was away (aborted, or the leader stalled and handed over):\n{}", cl.logs());
 }
+
+/// Right after a broker starts, its transaction coordinator answers claims with "coordinator
+/// load in progress" for a while (as on a fresh machine, where the first transactional
+/// producer creates its state topic). The first node claims again instead of giving
+/// leadership up: it leads at epoch 1 and its rows arrive once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn first_claim_on_a_restarted_broker_waits_for_the_coordinator() {
+    let _turn = BROKER.lock().await;
+    let tag = unique("eosload");
+    let (topic, db) = setup(&tag, 3).await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    script("kafka.sh", &["kill", "1"]);
+    script("kafka.sh", &["start"]);
+    cl.start("a", None);
+    let (first, epoch) = cl.wait_leader(None, Duration::from_secs(60)).await;
+    cl.wait_committed().await;
+    let mut c = conn().await;
+    for i in 1..=20u64 {
+        exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({i}, 'v')")).await;
+    }
+    let msgs = messages(&topic, 20);
+    let (lost, dups, zombie) = verdict(&msgs, 1..=20);
+    let log = cl.log("a");
+    println!(
+        "claim on a restarted broker: {first} epoch {epoch}; coordinator not ready {} time(s); {} lost, {} duplicated, {} zombie",
+        log.matches("coordinator is not ready").count(),
+        lost.len(),
+        dups.len(),
+        zombie
+    );
+    assert_eq!((first.as_str(), epoch), ("a", 1), "the only node leads at its first claim:\n{}", cl.logs());
+    assert!(!log.contains("giving up leadership"), "a gave leadership up:\n{}", cl.logs());
+    assert!(lost.is_empty() && dups.is_empty() && zombie == 0, "lost {:?} duplicated {:?} zombie {zombie}\n{}", sample(&lost), sample(&dups), cl.logs());
+}

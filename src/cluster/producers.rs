@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 const PROBE: Duration = Duration::from_millis(60);
 /// Claims given up at most, before the last one waits.
 const PROBES: u32 = 3;
+/// The pause before claiming again after a retriable refusal (a coordinator still loading).
+const RETRY: Duration = Duration::from_millis(100);
 
 pub struct Producers {
     cfg: KafkaConfig,
@@ -199,6 +201,7 @@ impl Producers {
                         "the coordinator is completing the previous leader's transaction; claiming again with a fresh producer"
                     );
                 }
+                Claim::Retry => tokio::time::sleep(RETRY.min(deadline.saturating_duration_since(Instant::now()))).await,
                 // Slow rather than refused, or no fresh attempt left: wait on for this one.
                 _ => given_up = PROBES,
             }

@@ -80,6 +80,9 @@ pub enum Claim {
     /// Not done in time, for another reason (librdkafka goes on trying in the background;
     /// a later call waits for the same attempt).
     TimedOut,
+    /// Refused for now with a retriable answer (the coordinator is loading its state, as
+    /// right after a broker started, or moving): the same producer may claim again.
+    Retry,
 }
 
 /// Claims the cluster's transactional id for this term (fencing every earlier producer),
@@ -92,6 +95,10 @@ pub async fn init(producer: &FutureProducer, timeout: Duration) -> Result<Claim,
         // A call that timed out reports the last answer it had.
         Err(KafkaError::Transaction(e)) if e.code() == RDKafkaErrorCode::ConcurrentTransactions => Ok(Claim::Concurrent),
         Err(KafkaError::Transaction(e)) if e.code() == RDKafkaErrorCode::OperationTimedOut => Ok(Claim::TimedOut),
+        Err(KafkaError::Transaction(e)) if e.is_retriable() && !e.is_fatal() => {
+            tracing::info!(answer = %e, "the transaction coordinator is not ready; claiming again");
+            Ok(Claim::Retry)
+        }
         Err(e) => Err(match classify(&e, "claiming the cluster's transactional id") {
             // A newer producer already claimed it: this node is not the leader any more.
             KafkaSinkError::Fenced(m) => KafkaSinkError::Fenced(m),
