@@ -246,6 +246,7 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
             break;
         }
         m.read(t.row_ends.len(), t.ts, t.ends_transaction());
+        ctl.progress.read(t.row_ends.len() as u64);
         if let Err(e) = sink.write(&t) {
             m.messages_failed.inc_by(t.row_ends.len() as u64);
             cancel.cancel();
@@ -371,6 +372,7 @@ async fn to_kafka(
             boundary = t.resume_point();
         }
         metrics::get().read(t.row_ends.len(), t.ts, t.ends_transaction());
+        ctl.progress.read(t.row_ends.len() as u64);
         if let Err(e) = sink.send_more(t, rx.len()).await {
             err = Some(e);
             cancel.cancel();

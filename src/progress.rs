@@ -3,11 +3,14 @@
 //! Invariants:
 //! - Counters only grow and are written by the stream (reader, sink, acknowledgements); the
 //!   watchdog only reads them, so watching never slows or steers the stream.
+//! - `read` counts rows read from the binlog and handed to the sink; it is shared by the terms
+//!   of one stream (the cluster history's row count of a term is its difference).
 //! - `sent` counts rows handed to the producer, `confirmed` rows the broker acknowledged
 //!   (at-least-once) or committed (exactly-once); rows skipped as already written count in
 //!   neither, so "behind" means rows really waiting on the broker.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now_ms() -> u64 {
@@ -19,6 +22,8 @@ pub struct Progress {
     /// When the reader last heard from the source or last started waiting on it (so that
     /// time spent waiting on the sink is not silence), ms since the Unix epoch.
     source_ms: AtomicU64,
+    /// Rows read, over every term of the stream.
+    read: Arc<AtomicU64>,
     sent: AtomicU64,
     confirmed: AtomicU64,
     /// Acknowledgement time minus commit time of the last confirmed transaction (ms), and
@@ -29,11 +34,23 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
-        Self { source_ms: AtomicU64::new(now_ms()), sent: AtomicU64::new(0), confirmed: AtomicU64::new(0), lag_ms: AtomicU64::new(0), acked_ms: AtomicU64::new(0) }
+        Self::counting_into(Arc::default())
     }
 }
 
 impl Progress {
+    /// A term's progress whose rows read add to `read`, the stream's count over its terms.
+    pub fn counting_into(read: Arc<AtomicU64>) -> Self {
+        Self { source_ms: AtomicU64::new(now_ms()), read, sent: AtomicU64::new(0), confirmed: AtomicU64::new(0), lag_ms: AtomicU64::new(0), acked_ms: AtomicU64::new(0) }
+    }
+    /// `rows` rows were read from the binlog and handed to the sink.
+    pub fn read(&self, rows: u64) {
+        self.read.fetch_add(rows, Ordering::Relaxed);
+    }
+    /// Rows read by the stream, over its terms.
+    pub fn rows_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
     /// The source sent something (an event or a heartbeat).
     pub fn source_alive(&self) {
         self.source_ms.store(now_ms(), Ordering::Relaxed);

@@ -124,6 +124,7 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     let client = zk::Client::connect(&zk_servers()).await.expect("test ZooKeeper ensemble (scripts/zookeeper.sh start)");
     // The node filter takes every database of this test; the shards split them.
     let mut cl = Cluster::new(&u, &topic, &format!("/^{u}_d/"));
+    cl.extra = vec!["--http_admin_token=sh-token".into()];
     for (i, d) in dbs.iter().take(SHARDS).enumerate() {
         let (ok, out) = cli(&cl.root, &["shard", "add", &format!("s{}", i + 1), "--filter", &format!("include: {d}.*")]);
         assert!(ok, "shard add: {out}");
@@ -193,6 +194,40 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     println!("moved {shard} to n2; even again after {took:?}: {l:?}");
     let (ok, out) = cli(&cl.root, &["shard", "list"]);
     assert!(ok && out.contains("prefers n2"), "{out}");
+    // The moved shard's history: the term handed over counted that shard's rows, not every
+    // row its node read (a node leading two shards reads about twice as many).
+    let (ok, out) = cli(&cl.root, &["--json", "cluster", "history", "--shard", &shard]);
+    let hist: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let handed = hist.as_array().unwrap().iter().rev().find(|t| t["node_id"] == from.as_str() && t["ended_by"] == "hand-over").cloned();
+    let handed = handed.unwrap_or_else(|| panic!("no hand-over by {from} in {shard}'s history: {out}"));
+    let db = &dbs[shard[1..].parse::<usize>().unwrap() - 1];
+    let mut q = conn().await;
+    let written: u64 = mysql_async::prelude::Queryable::query_first(&mut q, format!("SELECT (SELECT COUNT(*) FROM {db}.t) + (SELECT n FROM {db}.c) + 1")).await.unwrap().unwrap();
+    let _ = q.disconnect().await;
+    let term_rows = handed["rows"].as_u64().unwrap();
+    println!("{shard}'s term on {from}: {term_rows} rows; {written} written to {db} so far");
+    assert!(ok && term_rows >= 1 && term_rows <= written, "{shard}'s term on {from} counted {term_rows} rows, {written} were written to its database: {out}");
+
+    // The status page's move (POST /api/shard/move, with the admin token): a shard of n3 to
+    // n2 as well; n2 keeps both shards it was given and the load evens out again.
+    let (other, _) = l.iter().find(|(s, (n, _))| n == "n3" && **s != shard).map(|(s, v)| (s.clone(), v.clone())).unwrap();
+    let body = format!("{{\"shard\":\"{other}\",\"to\":\"n2\"}}");
+    let (code, answer) = http_post(cl.node("n1").http, "/api/shard/move", &[], &body).unwrap();
+    assert_eq!(code, 401, "no token: {answer}");
+    let (code, answer) = http_post(cl.node("n1").http, "/api/shard/move", &["Authorization: Bearer sh-token"], &body).unwrap();
+    assert_eq!(code, 202, "{answer}");
+    assert!(answer.contains("hand-over from n3 to n2"), "{answer}");
+    let (l, took) = wait_for(&client, &cl, SHARDS, Duration::from_secs(40), "2-2-2 with both moved shards on n2", |l| {
+        spread(l) == [2, 2, 2] && l[&shard].0 == "n2" && l[&other].0 == "n2"
+    })
+    .await;
+    println!("moved {other} to n2 from the page's API; even again after {took:?}: {l:?}");
+    // /api/cluster's history names each term's shard.
+    let (_, body) = http_get(cl.node("n3").http, "/api/cluster").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let terms = v["history"].as_array().unwrap();
+    assert!(terms.iter().any(|t| t["shard"] == other.as_str() && t["node_id"] == "n3" && t["ended_by"] == "hand-over"), "{body}");
+    assert!(terms.iter().all(|t| t["shard"].is_string()), "{body}");
 
     // Drain a node: it hands every shard over (3-3 on the others) and leads none until
     // undrained, when it gets its share back.

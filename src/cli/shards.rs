@@ -7,7 +7,7 @@
 //! gracefully; `config set` accepts only cluster-wide keys with a valid value.
 
 use super::{wait_hand_over, MemberView};
-use crate::cluster::layout::{now_ms, FailoverRequest};
+use crate::cluster::layout::{now_ms, FailoverRequest, LeaderInfo};
 use crate::cluster::shards::{cluster_key, ShardDef};
 use crate::cluster::zk::{Zk, ZkError};
 use serde::Serialize;
@@ -120,23 +120,44 @@ pub async fn remove(zk: &Zk, name: &str, timeout: Duration) -> Result<(), ZkErro
 /// `shard move`: `node` becomes the shard's preferred node and the shard is handed to it.
 /// Returns the new leader, its epoch and the time taken.
 pub async fn move_shard(zk: &Zk, name: &str, node: &str, timeout: Duration) -> Result<(String, u64, Duration), ZkError> {
+    let t0 = std::time::Instant::now();
+    match request_move(zk, name, node).await? {
+        MoveStarted::Already(l) => Ok((l.node_id, l.epoch, t0.elapsed())),
+        MoveStarted::NoLeader => Err(ZkError::Definite(format!("shard {name} has no leader now; {node} is its preferred node and gets it next"))),
+        MoveStarted::Requested(current) => wait_hand_over(&zk.for_shard(name), &current, Some(node), t0, timeout).await,
+    }
+}
+
+/// How a move began.
+#[derive(Debug)]
+pub enum MoveStarted {
+    /// The node already leads the shard.
+    Already(LeaderInfo),
+    /// Nobody leads the shard now: the node, its preferred one, gets it next.
+    NoLeader,
+    /// The leader was asked to hand the shard over to the node.
+    Requested(LeaderInfo),
+}
+
+/// Records `node` as shard `name`'s preferred node and asks its leader to hand over to it,
+/// without waiting (the status page's move; `shard move` waits).
+pub async fn request_move(zk: &Zk, name: &str, node: &str) -> Result<MoveStarted, ZkError> {
     if !zk.members().await?.iter().any(|m| m.node_id == node) {
         return Err(ZkError::Definite(format!("node {node} is not a member of this cluster")));
     }
     if zk.drained().await?.iter().any(|d| d == node) {
         return Err(ZkError::Definite(format!("node {node} is drained: maxwell-cli node undrain {node} first")));
     }
-    zk.update_shard(name, |d| d.preferred = Some(node.to_string())).await?;
+    if zk.update_shard(name, |d| d.preferred = Some(node.to_string())).await?.removed {
+        return Err(ZkError::Definite(format!("shard {name} is being removed")));
+    }
     let s = zk.for_shard(name);
-    let t0 = std::time::Instant::now();
-    let Some(current) = s.leader().await? else {
-        return Err(ZkError::Definite(format!("shard {name} has no leader now; {node} is its preferred node and gets it next")));
-    };
+    let Some(current) = s.leader().await? else { return Ok(MoveStarted::NoLeader) };
     if current.node_id == node {
-        return Ok((current.node_id, current.epoch, t0.elapsed()));
+        return Ok(MoveStarted::Already(current));
     }
     s.request_failover(&FailoverRequest { to: Some(node.to_string()), from: current.node_id.clone(), requested_at: now_ms() }).await?;
-    wait_hand_over(&s, &current, Some(node), t0, timeout).await
+    Ok(MoveStarted::Requested(current))
 }
 
 /// The shards of `defs` that `node` leads (for `node drain`).

@@ -148,9 +148,9 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
 }
 
 /// Records in the history how this node's open term ended (best effort).
-pub(super) async fn close_term(zk: &Zk, open_term: &mut Option<(u64, u64)>, ended_by: &str) {
+pub(super) async fn close_term(zk: &Zk, open_term: &mut Option<(u64, u64)>, ended_by: &str, rows_read: u64) {
     if let Some((epoch, rows_at_start)) = open_term.take() {
-        let (now, rows) = (now_ms(), metrics::get().rows.get().saturating_sub(rows_at_start));
+        let (now, rows) = (now_ms(), rows_read.saturating_sub(rows_at_start));
         if let Err(e) = zk.update_history(|h| h.end(epoch, now, ended_by, rows)).await {
             tracing::debug!(error = %e, "could not record the end of this term in the cluster history");
         }

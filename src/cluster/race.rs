@@ -59,6 +59,8 @@ pub(super) struct Stream {
     /// Shards: race no earlier than this (Unix ms), so that nodes started together see each
     /// other before the first one takes every shard.
     pub settle_until_ms: u64,
+    /// Rows this node read for the stream, over its terms (each term's progress adds to it).
+    pub rows_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Stream {
@@ -212,7 +214,7 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
                     Outcome::Shutdown | Outcome::HandedOver | Outcome::Disconnected | Outcome::Reconfigure => None,
                 };
                 if let Some(why) = ended_by {
-                    close_term(&zk, &mut open_term, &why).await;
+                    close_term(&zk, &mut open_term, &why, stream.rows_read.load(Ordering::Relaxed)).await;
                 }
                 if let Some(k) = kafka.as_deref_mut() {
                     k.term_ended();

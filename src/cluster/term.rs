@@ -136,7 +136,7 @@ pub(super) async fn lead(
     if current.is_none() {
         let (node, start) = (ha.node_id.clone(), now_ms());
         match zk.update_history(|h| h.begin(epoch, &node, start, gone_ms)).await {
-            Ok(()) => *open_term = Some((epoch, metrics::get().rows.get())),
+            Ok(()) => *open_term = Some((epoch, stream.rows_read.load(std::sync::atomic::Ordering::Relaxed))),
             Err(e) => tracing::warn!(error = %e, "could not record this term in the cluster history"),
         }
     }
@@ -260,7 +260,7 @@ pub(super) async fn lead(
         // A pause of a quarter of the session can already have cost the lease's margin.
         max_pause: Some(ha.session_timeout / 4),
         provenance: Some(crate::sink::kafka::Provenance { cluster: zk.paths.scope.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
-        progress: Default::default(),
+        progress: Arc::new(crate::progress::Progress::counting_into(stream.rows_read.clone())),
         bootstrap: resumed_bootstrap,
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
@@ -319,7 +319,7 @@ pub(super) async fn lead(
                     set_reason(&r4, Outcome::Stalled(why.clone()));
                     abort.cancel();
                     if eos {
-                        close_term(&zk4, &mut stall_term, &format!("stall: {why}")).await;
+                        close_term(&zk4, &mut stall_term, &format!("stall: {why}"), progress.rows_read()).await;
                         if zk4.release_leader().await.is_ok() {
                             super::race::set_stream_role(shard4.as_deref(), Role::Standby, &format!("handed leadership over: {why}"));
                         }
@@ -414,12 +414,12 @@ pub(super) async fn lead(
     }
     match err {
         None if shutdown.is_cancelled() => {
-            close_term(zk, open_term, "shutdown").await;
+            close_term(zk, open_term, "shutdown", ctl.progress.rows_read()).await;
             let _ = zk.release_leader().await;
             Outcome::Shutdown
         }
         None if handed_over.load(std::sync::atomic::Ordering::SeqCst) => {
-            close_term(zk, open_term, "hand-over").await;
+            close_term(zk, open_term, "hand-over", ctl.progress.rows_read()).await;
             let _ = zk.release_leader().await;
             Outcome::HandedOver
         }

@@ -1,5 +1,6 @@
-//! The status page's actions, POST only: hand leadership to a node (`/api/failover`), drain
-//! or undrain a node (`/api/drain`), cancel a bootstrap (`/api/bootstrap/cancel`).
+//! The status page's actions, POST only: hand leadership to a node (`/api/failover`, of one
+//! shard with `"shard"`), move a shard to a node (`/api/shard/move`), drain or undrain a node
+//! (`/api/drain`), cancel a bootstrap (`/api/bootstrap/cancel`).
 //!
 //! Invariants:
 //! - An action runs only when `http_admin_token` is configured on the node asked and sent as
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Failover,
+    ShardMove,
     Drain,
     CancelBootstrap,
 }
@@ -29,6 +31,7 @@ impl Action {
     fn name(self) -> &'static str {
         match self {
             Action::Failover => "failover",
+            Action::ShardMove => "shard-move",
             Action::Drain => "drain",
             Action::CancelBootstrap => "cancel-bootstrap",
         }
@@ -63,6 +66,7 @@ pub async fn run(h: &Handles, action: Action, from: SocketAddr, headers: &Header
     };
     let done = match action {
         Action::Failover => failover(&args).await,
+        Action::ShardMove => shard_move(&args).await,
         Action::Drain => drain(&args).await,
         Action::CancelBootstrap => cancel_bootstrap(h, &args).await,
     };
@@ -89,11 +93,40 @@ fn zk_refusal(e: ZkError) -> (StatusCode, String) {
     }
 }
 
-/// `{"to": node}` (optional): the leader hands over (to `node`).
+/// `{"to": node, "shard": name}` (both optional): the leader (of the shard) hands over (to
+/// `node`).
 async fn failover(args: &Value) -> Outcome {
     let to = args["to"].as_str();
-    let (leader, req) = crate::cli::request_failover(&zk()?, None, to).await.map_err(zk_refusal)?;
+    let zk = match args["shard"].as_str() {
+        Some(s) => shard_zk(s).await?,
+        None => zk()?,
+    };
+    let (leader, req) = crate::cli::request_failover(&zk, None, to).await.map_err(zk_refusal)?;
     Ok(json!({"done": format!("hand-over requested of {}", leader.node_id), "requested": req}))
+}
+
+/// The scope of shard `name`, which must exist.
+async fn shard_zk(name: &str) -> Result<crate::cluster::zk::Zk, (StatusCode, String)> {
+    let zk = zk()?;
+    match zk.shard_def(name).await.map_err(zk_refusal)? {
+        Some(d) if !d.removed => Ok(zk.for_shard(name)),
+        _ => Err((StatusCode::NOT_FOUND, format!("no shard named {name}"))),
+    }
+}
+
+/// `{"shard": name, "to": node}`: `node` becomes the shard's preferred node and its leader
+/// hands over to it (`maxwell-cli shard move`, without the wait).
+async fn shard_move(args: &Value) -> Outcome {
+    let need = || (StatusCode::BAD_REQUEST, "give the shard and the node: {\"shard\": \"…\", \"to\": \"…\"}".to_string());
+    let (shard, to) = (args["shard"].as_str().ok_or_else(need)?, args["to"].as_str().ok_or_else(need)?);
+    shard_zk(shard).await?;
+    use crate::cli::shards::MoveStarted;
+    let done = match crate::cli::shards::request_move(&zk()?, shard, to).await.map_err(zk_refusal)? {
+        MoveStarted::Already(_) => format!("{to} already leads {shard}"),
+        MoveStarted::NoLeader => format!("{shard} has no leader now; {to} is its preferred node and gets it next"),
+        MoveStarted::Requested(l) => format!("{shard}: hand-over from {} to {to} requested", l.node_id),
+    };
+    Ok(json!({"done": done, "shard": shard, "to": to}))
 }
 
 /// `{"node": n, "drained": true|false}` (`drained` defaults to true).

@@ -95,6 +95,7 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
         .route("/api/series", get(move || async move { json(&own.since(metrics::now_ms().saturating_sub(CHART_MS))) }))
         .route("/api/cluster", get(move || cluster(prefix.clone(), enabled, own2.clone())))
         .route("/api/failover", action(actions::Action::Failover))
+        .route("/api/shard/move", action(actions::Action::ShardMove))
         .route("/api/drain", action(actions::Action::Drain))
         .route("/api/bootstrap/cancel", action(actions::Action::CancelBootstrap));
     let app = if cfg.prefix == "/" { routes } else { Router::new().nest(cfg.prefix.trim_end_matches('/'), routes) };
@@ -170,6 +171,11 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
     let (statuses, serieses): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
     let answered: Vec<(String, serde_json::Value)> = members.iter().zip(&statuses).filter_map(|(m, s)| s.as_ref().ok().map(|v| (m.node_id.clone(), v.clone()))).collect();
     let shards = crate::cli::shards::live(&zk, &answered).await.unwrap_or_default();
+    let history = match history {
+        Ok(h) if shards.is_empty() => h.terms.iter().map(|t| serde_json::to_value(t).expect("serializable")).collect(),
+        Ok(_) => shard_history(&zk, &shards).await,
+        Err(_) => Vec::new(),
+    };
     let members: Vec<serde_json::Value> = members
         .iter()
         .zip(statuses)
@@ -188,12 +194,32 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
         "epoch": epoch.ok().flatten().map(|(e, _)| e.epoch),
         "position": position.ok().flatten().map(|(p, _)| p),
         "members": members,
-        "history": history.map(|h| h.terms).unwrap_or_default(),
+        "history": history,
         "drained": drained.unwrap_or_default(),
         "shards": shards,
         "series": series::merge(&serieses),
         "actions": actions,
     }))
+}
+
+/// With shards: the latest terms of every shard, oldest first, each naming its shard.
+async fn shard_history(zk: &crate::cluster::zk::Zk, shards: &[crate::cli::shards::ShardView]) -> Vec<serde_json::Value> {
+    let all = futures_util::future::join_all(shards.iter().map(|s| async move { (s.name.clone(), zk.for_shard(&s.name).history().await) })).await;
+    let mut terms: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter_map(|(name, h)| h.ok().map(|h| (name, h)))
+        .flat_map(|(name, h)| {
+            h.terms.into_iter().map(move |t| {
+                let mut v = serde_json::to_value(t).expect("serializable");
+                v["shard"] = name.clone().into();
+                v
+            })
+        })
+        .collect();
+    terms.sort_by_key(|t| t["start_ms"].as_u64());
+    let keep = terms.len().saturating_sub(crate::cluster::history::HISTORY_LEN);
+    terms.drain(..keep);
+    terms
 }
 
 #[cfg(test)]
