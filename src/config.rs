@@ -98,7 +98,7 @@ pub const KEYS: &[KeySpec] = &[
     key("http_port", PORT, None, "Serve /metrics, /healthz, /readyz, /api/status, the status page `/` and Maxwell's /prometheus, /healthcheck, /ping on this port (default 8080 when metrics_type=http; unset: no HTTP)."),
     key("http_bind_address", S, Some("127.0.0.1"), "Address the HTTP endpoints listen on (0.0.0.0 for all interfaces)."),
     key("http_path_prefix", S, Some("/"), "Path prefix of every HTTP endpoint, e.g. /maxwell/."),
-    key("http_admin_token", S, None, "Allows the status page's actions (POST /api/failover, /api/drain, /api/bootstrap/cancel: hand leadership to a chosen node, drain a node, cancel a bootstrap), sent as `Authorization: Bearer <token>`. Unset: actions are refused (403) and the page says so."),
+    key("http_admin_token", S, None, "Allows the status page's actions (POST /api/failover, /api/shard/move, /api/drain, /api/bootstrap/cancel: hand leadership to a chosen node, move a shard, drain a node, cancel a bootstrap), sent as `Authorization: Bearer <token>`. Unset: actions are refused (403) and the page says so."),
     key("output_binlog_position", B, Some("false"), "Add `position` (FILE:POS of the transaction end) to each row."),
     key("output_gtid_position", B, Some("false"), "Add `gtid` (the transaction's GTID) to each row."),
     key("output_commit_info", B, Some("true"), "Add `xid` and `commit` to rows."),
