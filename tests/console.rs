@@ -4,7 +4,8 @@
 //! The hand-over shows up in the cluster history. Draining a node (the page's action,
 //! `maxwell-cli node drain`) moves leadership off it and keeps it off, also across the next
 //! leader's death. In headless Chromium, the page of a live three-node cluster hands
-//! leadership over on a click, and refuses the click without the token.
+//! leadership over on a click, and refuses the click without the token; on a sharded cluster
+//! it moves a shard to the node clicked.
 
 mod common;
 
@@ -116,5 +117,78 @@ async fn the_page_hands_leadership_over_in_a_browser() {
     let msgs = messages(&topic, written as usize);
     let (lost, dups, _) = verdict(&msgs, 1..=written);
     assert!(lost.is_empty() && dups.is_empty(), "lost {:?} duplicated {:?} across the hand-over", sample(&lost), sample(&dups));
+    cl.stop_all();
+}
+
+/// The page of a sharded cluster in a browser: three nodes, three shards (one table each),
+/// writes into one shard's table; "move to" of that shard without the token is refused, with it
+/// the shard moves to the chosen node (and stays: it is now its preferred node), and every row
+/// written arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_moves_a_shard_in_a_browser() {
+    let tag = unique("brshard");
+    let (topic, db) = setup(&tag, 1).await;
+    let mut c = conn().await;
+    for t in ["t2", "t3"] {
+        exec(&mut c, &format!("CREATE TABLE {db}.{t} LIKE {db}.t")).await;
+    }
+    let _ = c.disconnect().await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec!["--http_admin_token=s3cret".into()];
+    let root = cl.root.clone();
+    let cli = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli")).args(["--zookeeper", &zk_servers(), "--root", &root]).args(args).output().unwrap();
+    for (i, t) in ["t", "t2", "t3"].iter().enumerate() {
+        let out = cli(&["shard", "add", &format!("s{}", i + 1), "--filter", &format!("include: {db}.{t}")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let client = zookeeper_client::Client::connect(&zk_servers()).await.unwrap();
+    let leader_of = |s: &str| {
+        let (client, path) = (client.clone(), format!("{root}/shards/{s}/leader"));
+        async move {
+            let (d, _) = client.get_data(&path).await.ok()?;
+            serde_json::from_slice::<serde_json::Value>(&d).ok()?["node_id"].as_str().map(str::to_string)
+        }
+    };
+    for id in ["a", "b", "c"] {
+        cl.start(id, None);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let t0 = Instant::now();
+    let from = loop {
+        let ls = [leader_of("s1").await, leader_of("s2").await, leader_of("s3").await];
+        if ls.iter().all(Option::is_some) {
+            break ls[0].clone().unwrap();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the shards were not all led: {ls:?}\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let to = ["a", "b", "c"].into_iter().find(|n| *n != from).unwrap().to_string();
+    let writer = Writer::start(&db, Duration::from_millis(20));
+
+    let shots = std::env::var("MAXWELL_SCREENSHOTS").unwrap_or_else(|_| format!("{}/../console-screens", env!("CARGO_TARGET_TMPDIR")));
+    let url = format!("http://127.0.0.1:{}/", cl.node("c").http);
+    let script = format!("{}/tests/console_browser.py", env!("CARGO_MANIFEST_DIR"));
+    let to2 = to.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([&script, "--url", &url, "--token", "s3cret", "--shard", "s1", "--to", &to2, "--shards", "3", "--shots", &shots])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{stdout}");
+    assert!(out.status.success(), "the browser run failed:\n{stdout}\n{}\n{}", String::from_utf8_lossy(&out.stderr), tail(&cl.logs(), 60));
+
+    // What the page showed is what ZooKeeper holds; the moved shard stays on its new node.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(leader_of("s1").await.as_deref(), Some(to.as_str()), "s1 moved from {from} to {to} and stayed\n{}", cl.logs());
+    let list = String::from_utf8_lossy(&cli(&["shard", "list"]).stdout).into_owned();
+    assert!(list.contains(&format!("prefers {to}")), "{list}");
+    let written = writer.stop().await;
+    let msgs = messages(&topic, written as usize);
+    let (lost, dups, _) = verdict(&msgs, 1..=written);
+    assert!(lost.is_empty() && dups.is_empty(), "lost {:?} duplicated {:?} across the move", sample(&lost), sample(&dups));
     cl.stop_all();
 }

@@ -13,6 +13,13 @@ chromium and chromium-driver) as an operator would, and takes screenshots.
    screenshot console-after-hand-over.png.
 4. Phone window (390 px): no horizontal scrolling; screenshot console-phone.png.
 
+  console_browser.py --url … --token T --shard S --to B --shards N --shots DIR
+
+With shards: waits for the shard table (N shards, each led), clicks "move to B" of shard S
+without the token (refused, S's leader stays), then with it: the table shows B leading S and
+the history a term of S on B; screenshots console-shards.png and console-shards-phone.png
+(no horizontal scrolling on the phone).
+
 Prints one JSON line with what it saw; exits 1 with the reason when a step fails.
 """
 import argparse
@@ -81,13 +88,68 @@ def outside(driver, width):
         ".slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))", width)
 
 
+def shard_flow(driver, a, seen):
+    def leaders():
+        return {r.get_attribute("data-shard"): r.find_element(By.CSS_SELECTOR, "td[data-l='leader']").text.strip() for r in driver.find_elements(By.CSS_SELECTOR, "#shards tbody tr")}
+
+    def led():
+        ls = leaders()
+        return len(ls) == a.shards and all(v and v != "none" for v in ls.values()) and ls
+
+    def move_button():
+        for b in driver.find_elements(By.CSS_SELECTOR, f"#shards tr[data-shard='{a.shard}'] button[data-act='shard/move']"):
+            if json.loads(b.get_attribute("data-args")).get("to") == a.to:
+                return b
+        fail(f"no 'move to {a.to}' button for shard {a.shard}", driver, a.shots)
+
+    screen(driver, 1440, 900, False)
+    driver.get(a.url)
+    seen["shard_leaders_before"] = before = wait(driver, f"{a.shards} shards, each led, in the shard table", led, 30, a.shots)
+    if before[a.shard] == a.to:
+        fail(f"{a.to} already leads {a.shard}", driver, a.shots)
+    seen["cards"] = {c.get_attribute("id"): c.text.replace("\n", " | ") for c in driver.find_elements(By.CSS_SELECTOR, ".card")}
+    if driver.find_elements(By.CSS_SELECTOR, "#nodes button[data-act='failover']"):
+        fail("'make leader' is offered on a sharded cluster", driver, a.shots)
+    shot(driver, 1440, False, os.path.join(a.shots, "console-shards.png"))
+
+    driver.find_element(By.ID, "token").clear()
+    move_button().click()
+    seen["refused"] = wait(driver, "the refusal", lambda: (m := text(driver, "#msg")).startswith("refused (401)") and m, 10, a.shots)
+    time.sleep(4.5)  # two refreshes
+    if leaders().get(a.shard) != before[a.shard]:
+        fail(f"a refused move changed {a.shard}'s leader to {leaders().get(a.shard)}", driver, a.shots)
+
+    driver.find_element(By.ID, "token").send_keys(a.token)
+    t0 = time.time()
+    move_button().click()
+    seen["accepted"] = wait(driver, "the acceptance", lambda: (m := text(driver, "#msg")).startswith("accepted") and m, 10, a.shots)
+    wait(driver, f"{a.to} leading {a.shard} in the shard table", lambda: leaders().get(a.shard) == a.to, 20, a.shots)
+    # History rows: shard, epoch, node, started, lasted, takeover, rows, ended by.
+    seen["history_after"] = wait(driver, f"{a.shard}'s term on {a.to} in the history", lambda: [h for h in history(driver) if h[0] == a.shard and h[2] == a.to and h[-1] == "leading"], 10, a.shots)
+    seen["seconds_to_move_on_page"] = round(time.time() - t0, 2)
+    seen["shard_leaders_after"] = leaders()
+    shot(driver, 1440, False, os.path.join(a.shots, "console-shards-moved.png"))
+
+    screen(driver, 390, 844, True)
+    driver.refresh()
+    wait(driver, "the shard table on a phone", led, 20, a.shots)
+    overflow = driver.execute_script("return document.documentElement.scrollWidth") - 390
+    wide = outside(driver, 390)
+    seen["phone_overflow_px"] = overflow
+    if overflow > 0 or wide:
+        fail(f"on a phone the page is {overflow} px wider than the screen; past its edge: {wide}", driver, a.shots)
+    shot(driver, 390, True, os.path.join(a.shots, "console-shards-phone.png"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--token", required=True)
-    ap.add_argument("--leader", required=True)
+    ap.add_argument("--leader")
     ap.add_argument("--to", required=True)
     ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--shard")
+    ap.add_argument("--shards", type=int, default=0)
     ap.add_argument("--shots", required=True)
     a = ap.parse_args()
     os.makedirs(a.shots, exist_ok=True)
@@ -99,6 +161,11 @@ def main():
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     seen = {}
     try:
+        if a.shard:
+            shard_flow(driver, a, seen)
+            seen["ok"] = True
+            print(json.dumps(seen))
+            return
         screen(driver, 1440, 900, False)
         driver.get(a.url)
         wait(driver, f"{a.nodes} nodes in the table", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, 20, a.shots)
