@@ -5,6 +5,9 @@
 //! removed at run time. An
 //! independent read_committed consumer checks every row arrived exactly once and every key's
 //! updates in order.
+//!
+//! A second test switches a streaming unsharded cluster to one shard and back under load:
+//! every row arrives exactly once across both switches. The two tests take turns.
 
 mod common;
 
@@ -17,6 +20,9 @@ use std::time::{Duration, Instant};
 use zookeeper_client as zk;
 
 const SHARDS: usize = 6;
+
+/// The tests take turns: each measures times that a second cluster's load would stretch.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn cli(root: &str, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
@@ -110,6 +116,7 @@ impl Counter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shards_spread_move_and_deliver_every_row_once() {
+    let _turn = TURN.lock().await;
     let u = unique("sh");
     let topic = format!("{u}_rows");
     create_topic(&topic, 3);
@@ -349,4 +356,59 @@ async fn shards_spread_move_and_deliver_every_row_once() {
         assert_eq!(last_n.get(db), Some(n), "{db}: last update seen vs written");
     }
     assert_eq!(late, 0, "rows written after `shard remove` were streamed");
+}
+
+/// Unsharded → one shard → unsharded, under a steady write load. Adding the first shard stops
+/// the unsharded leader, and the shard starts where that leader stopped; removing the last
+/// shard leaves its final position as the unsharded stream's start (not the position the
+/// cluster had before it was sharded). Nothing is lost or repeated at either switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unsharded_to_sharded_and_back_loses_and_repeats_nothing() {
+    let _turn = TURN.lock().await;
+    let tag = unique("shsw");
+    let (topic, db) = setup(&tag, 2).await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.start("a", None);
+    let (first, _) = cl.wait_leader(None, Duration::from_secs(30)).await;
+    cl.wait_committed().await;
+    cl.start("b", None);
+    let client = zk::Client::connect(&zk_servers()).await.unwrap();
+    let writer = Writer::start(&db, Duration::from_millis(10));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let (ok, out) = cli(&cl.root, &["shard", "add", "all", "--filter", &format!("include: {db}.*")]);
+    assert!(ok, "{out}");
+    let t0 = Instant::now();
+    while cl.leader().await.is_some() || !leaders(&client, &cl.root).await.contains_key("all") {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the shard did not take over from the unsharded leader\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sharded_after = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let (ok, out) = cli(&cl.root, &["shard", "remove", "all"]);
+    assert!(ok, "{out}");
+    let t0 = Instant::now();
+    let back = loop {
+        if let Some((l, e)) = cl.leader().await.filter(|(_, e)| *e > 0) {
+            break (l, e);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no unsharded leader after the last shard was removed\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let unsharded_after = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let total = writer.stop().await;
+    let msgs = messages(&topic, total as usize);
+    cl.stop_all();
+    let (lost, dups, _) = verdict(&msgs, 1..=total);
+    println!(
+        "unsharded ({first}) → shard `all` after {sharded_after:?} → unsharded ({} epoch {}) after {unsharded_after:?}: {total} rows, {} lost, {} duplicated",
+        back.0,
+        back.1,
+        lost.len(),
+        dups.len()
+    );
+    assert!(total > 400, "the writer wrote {total} rows");
+    assert!(lost.is_empty() && dups.is_empty(), "lost {:?} duplicated {:?} ({})\n{}", sample(&lost), sample(&dups), copies(&msgs, &dups), cl.logs());
 }

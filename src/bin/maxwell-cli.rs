@@ -399,7 +399,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
                         return ExitCode::from(2);
                     }
                 };
-                let rec = PositionRecord { position, gtid, server_id: 0, epoch: 0, node_id: "maxwell-cli".into(), committed_at: now_ms() };
+                let rec = PositionRecord::by_operator(position, gtid, 0);
                 match cli::set_position(&zk, rec.clone(), *force).await {
                     Ok(old) => {
                         if json {

@@ -2,12 +2,13 @@
 //! cluster-wide settings in ZooKeeper, and the shard table of `cluster status`.
 //!
 //! Invariants: a shard is added only when it overlaps no other (see `cluster::shards`); a
-//! removal waits for the shard's leader to stop before its znodes go; a move records the
+//! removal waits for the shard's leader to stop before its znodes go, and the last shard's
+//! removal leaves its final position as the unsharded stream's start; a move records the
 //! node as the shard's preferred one (so balancing keeps it there) and hands over
 //! gracefully; `config set` accepts only cluster-wide keys with a valid value.
 
 use super::{wait_hand_over, MemberView};
-use crate::cluster::layout::{now_ms, FailoverRequest, LeaderInfo};
+use crate::cluster::layout::{now_ms, FailoverRequest, LeaderInfo, PositionRecord};
 use crate::cluster::shards::{cluster_key, ShardDef};
 use crate::cluster::zk::{Zk, ZkError};
 use serde::Serialize;
@@ -105,7 +106,7 @@ pub async fn add(zk: &Zk, name: &str, filter: &str, topic: Option<&str>, preferr
 /// `shard remove`: the leader stops at a transaction boundary and commits; then the shard's
 /// znodes are deleted. Its tables are no longer streamed.
 pub async fn remove(zk: &Zk, name: &str, timeout: Duration) -> Result<(), ZkError> {
-    zk.update_shard(name, |d| d.removed = true).await?;
+    let def = zk.update_shard(name, |d| d.removed = true).await?;
     let s = zk.for_shard(name);
     let t0 = std::time::Instant::now();
     while s.leader().await?.is_some() {
@@ -113,6 +114,15 @@ pub async fn remove(zk: &Zk, name: &str, timeout: Duration) -> Result<(), ZkErro
             return Err(ZkError::Definite(format!("shard {name}'s leader did not stop within {timeout:?}; it is marked removed, run the command again to finish")));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The last shard: the cluster streams unsharded again once its znodes are gone, from
+    // where this shard stopped (not from where the cluster was before it had shards).
+    if !zk.shard_defs().await?.iter().any(|d| !d.removed) {
+        if let Some(last) = s.load_position().await?.map(|(r, _)| r).or(def.start) {
+            let root = zk.unscoped();
+            let version = root.load_position().await?.map(|(_, v)| v);
+            root.set_position(&PositionRecord::by_operator(last.position, last.gtid, last.server_id), version).await?;
+        }
     }
     zk.delete_shard(name).await
 }

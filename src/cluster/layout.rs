@@ -144,6 +144,37 @@ pub struct PositionRecord {
     pub committed_at: u64,
 }
 
+impl PositionRecord {
+    /// The `node_id` of a position written by an operator (`maxwell-cli position set`, or
+    /// `shard remove` of the last shard), whose epoch is 0.
+    pub const OPERATOR: &'static str = "maxwell-cli";
+
+    /// A position an operator wrote at `committed_at` (now): the next term starts there, even
+    /// over an older Kafka checkpoint.
+    pub fn by_operator(position: Option<BinlogPosition>, gtid: Option<GtidSet>, server_id: u32) -> Self {
+        Self { position, gtid, server_id, epoch: 0, node_id: Self::OPERATOR.into(), committed_at: now_ms() }
+    }
+
+    pub fn set_by_operator(&self) -> bool {
+        self.epoch == 0 && self.node_id == Self::OPERATOR
+    }
+
+    /// Whether this position, written by an operator after a Kafka checkpoint committed at
+    /// `checkpoint_at` (Unix ms), is where the next term starts instead of that checkpoint.
+    pub fn overrides(&self, checkpoint_at: u64) -> bool {
+        self.set_by_operator() && self.committed_at > checkpoint_at
+    }
+
+    /// The later committed of two records of one cluster's history (`a` on a tie).
+    pub fn latest(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) if b.committed_at > a.committed_at => Some(b),
+            (Some(a), _) => Some(a),
+            (None, b) => b,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("znode {path} holds a corrupt payload ({reason}); fix or delete it (maxwell-cli position set can rewrite `position`)")]
 pub struct CorruptZnode {
@@ -166,6 +197,32 @@ pub fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operator_positions_and_the_latest_record() {
+        let at = |node: &str, epoch: u64, ms: u64| PositionRecord {
+            position: Some("mysql-bin.000001:4".parse().unwrap()),
+            gtid: None,
+            server_id: 1,
+            epoch,
+            node_id: node.into(),
+            committed_at: ms,
+        };
+        let op = PositionRecord::by_operator(None, None, 0);
+        assert!(op.set_by_operator() && op.committed_at > 0);
+        // An operator's position wins over a checkpoint committed before it, not after it.
+        assert!(at("maxwell-cli", 0, 200).overrides(100));
+        assert!(!at("maxwell-cli", 0, 100).overrides(200));
+        // A leader's ZooKeeper commit follows its Kafka commit: it never overrides.
+        assert!(!at("n1", 3, 200).overrides(100));
+        let (old, new) = (at("n1", 1, 100), at("n2", 2, 200));
+        assert_eq!(PositionRecord::latest(Some(old.clone()), Some(new.clone())), Some(new.clone()));
+        assert_eq!(PositionRecord::latest(Some(new.clone()), Some(old.clone())), Some(new.clone()));
+        assert_eq!(PositionRecord::latest(None, Some(old.clone())), Some(old.clone()));
+        assert_eq!(PositionRecord::latest(Some(old.clone()), None), Some(old.clone()));
+        let tie = at("n3", 1, 100);
+        assert_eq!(PositionRecord::latest(Some(old.clone()), Some(tie)), Some(old));
+    }
 
     #[test]
     fn paths() {

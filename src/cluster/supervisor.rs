@@ -65,8 +65,14 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
     // A node just started waits a quarter session before racing for shards.
     let settle_until_ms = metrics::status().started_at_ms + (ha.session_timeout / 4).as_millis() as u64;
     let exit = 'supervise: loop {
+        // Shards being removed still count as shards: the cluster streams unsharded again only
+        // once the last one is gone (its removal leaves the root where that shard stopped).
+        let mut removing = false;
         let defs = match zk.shard_defs().await {
-            Ok(d) => Some(d.into_iter().filter(|d| !d.removed).collect::<Vec<_>>()),
+            Ok(d) => {
+                removing = d.iter().any(|d| d.removed);
+                Some(d.into_iter().filter(|d| !d.removed).collect::<Vec<_>>())
+            }
             Err(ZkError::SessionLost(_)) => break RaceExit::SessionLost,
             Err(ZkError::Definite(m)) => break RaceExit::Fatal(ZkError::Definite(m).into()),
             Err(e) => {
@@ -81,8 +87,11 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                 ).into());
             }
             slots.shards.store(defs.len().max(1), Ordering::SeqCst);
-            let wanted: BTreeMap<String, Option<ShardDef>> =
-                if defs.is_empty() { [(String::new(), None)].into() } else { defs.iter().map(|d| (d.name.clone(), Some(d.clone()))).collect() };
+            let wanted: BTreeMap<String, Option<ShardDef>> = if defs.is_empty() && !removing {
+                [(String::new(), None)].into()
+            } else {
+                defs.iter().map(|d| (d.name.clone(), Some(d.clone()))).collect()
+            };
             for (name, r) in &running {
                 if !wanted.contains_key(name) && !r.token.is_cancelled() {
                     tracing::info!(shard = %name, "no longer a stream of this cluster: stopping its race");
@@ -111,7 +120,7 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                 });
                 running.insert(name, Running { token, id: handle.id() });
             }
-            if !running.contains_key("") && last_move.elapsed() >= ha.rebalance_interval {
+            if !defs.is_empty() && !running.contains_key("") && last_move.elapsed() >= ha.rebalance_interval {
                 match rebalance(zk, &ha.node_id, defs).await {
                     Ok(true) => last_move = Instant::now(),
                     Ok(false) => {}

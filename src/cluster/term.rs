@@ -72,10 +72,15 @@ pub(super) fn note_committed(shard: Option<&str>, rec: &PositionRecord) {
 /// unsharded leader (if any) stopped.
 async fn shard_seed(zk: &Zk, stream: &Stream) -> Result<Option<PositionRecord>, Outcome> {
     let root = zk.unscoped();
-    if root.leader().await.map_err(|e| Outcome::Retry(e.to_string()))?.is_some() {
+    let transient = |e: ZkError| Outcome::Retry(e.to_string());
+    if root.leader().await.map_err(transient)?.is_some() {
         return Err(Outcome::Retry("the cluster's unsharded leader is still streaming; a shard starts once it stopped".into()));
     }
-    Ok(stream.def.as_ref().and_then(|d| d.start.clone()))
+    let start = stream.def.as_ref().and_then(|d| d.start.clone());
+    // Switching from unsharded: its leader streamed this shard's tables on after the shard
+    // was added, until it noticed and stopped (committing where it did).
+    let root_final = root.load_position().await.map_err(transient)?.map(|(r, _)| r);
+    Ok(PositionRecord::latest(start, root_final))
 }
 
 /// A cluster's very first start: where a Maxwell with the same `client_id` stopped (its
@@ -160,6 +165,14 @@ pub(super) async fn lead(
             match k.claim(ha.session_timeout * 2).await {
                 Ok((p, cp)) => {
                     producer = Some(p);
+                    // A position an operator wrote after the last checkpoint wins over it.
+                    let cp = match (cp, &committed) {
+                        (Some(cp), Some(r)) if r.overrides(cp.committed_at) => {
+                            tracing::info!(checkpoint = %cp, position = ?r.position, gtid = ?r.gtid, "the position was set by an operator after the last Kafka checkpoint: starting there");
+                            None
+                        }
+                        (cp, _) => cp,
+                    };
                     let partial = cp.as_ref().and_then(|c| c.partial.clone());
                     resumed_bootstrap = cp.as_ref().and_then(|c| c.bootstrap.clone());
                     if let Some(cp) = &cp {
