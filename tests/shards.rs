@@ -242,10 +242,19 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     assert!(ok && out.contains("n1 drained"), "{out}");
     let (l, took) = wait_for(&client, &cl, SHARDS, Duration::from_secs(20), "3-3 without the drained n1", |l| spread(l) == [3, 3] && !l.values().any(|(n, _)| n == "n1")).await;
     println!("n1 drained: 3-3 after {took:?}: {l:?}");
+    // The hand-over rate is a cluster-wide setting too: at 1 s instead of 5 s, the undrained
+    // node gets its share back sooner.
+    let (ok, out) = cli(&cl.root, &["config", "set", "ha_rebalance_interval_ms", "100"]);
+    assert!(!ok && out.contains("ha_rebalance_interval_ms"), "below its minimum (500): {out}");
+    let (ok, out) = cli(&cl.root, &["config", "set", "ha_rebalance_interval_ms", "1000"]);
+    assert!(ok, "{out}");
     let (ok, out) = cli(&cl.root, &["node", "undrain", "n1"]);
     assert!(ok, "{out}");
     let (l, took) = wait_for(&client, &cl, SHARDS, Duration::from_secs(40), "2-2-2 after the undrain", |l| spread(l) == [2, 2, 2]).await;
-    println!("n1 undrained: 2-2-2 after {took:?}: {l:?}");
+    println!("n1 undrained (hand-overs at most every 1 s): 2-2-2 after {took:?}: {l:?}");
+    assert!(took < Duration::from_millis(4500), "with ha_rebalance_interval_ms=1000 set for the cluster, the undrained node got its two shards back after {took:?}");
+    let (ok, out) = cli(&cl.root, &["config", "unset", "ha_rebalance_interval_ms"]);
+    assert!(ok, "{out}");
 
     // A cluster-wide setting, changed at run time: every leader restarts its stream with it
     // at a transaction boundary (no restart, nothing lost or repeated). Node-local keys are

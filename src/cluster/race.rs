@@ -290,7 +290,7 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
                     Next::Again | Next::Stop => continue,
                     Next::SessionLost => return RaceExit::SessionLost,
                 }
-                let mut delay = takeover_delay(&zk, ha).await;
+                let mut delay = takeover_delay(&zk, base, ha).await;
                 // An operator (or a node evening the load out) asked for a specific successor:
                 // let it go first.
                 if let Ok(Some(req)) = zk.failover_request().await {
@@ -388,8 +388,13 @@ pub(super) async fn wait_reconnected(client: &zkc::Client, stop: &CancellationTo
     }
 }
 
-/// `ha_takeover_delay_ms` per live member with a higher priority.
-async fn takeover_delay(zk: &Zk, ha: &HaConfig) -> Duration {
+/// `ha_takeover_delay_ms` (the cluster's setting, else the node's) per live member with a
+/// higher priority.
+async fn takeover_delay(zk: &Zk, base: &Config, ha: &HaConfig) -> Duration {
     let higher = zk.members().await.map(|m| m.iter().filter(|m| m.priority > ha.priority && m.node_id != ha.node_id).count()).unwrap_or(0);
-    ha.takeover_delay * higher as u32
+    if higher == 0 {
+        return Duration::ZERO;
+    }
+    let per_member = zk.live_ha(base).await.map_or(ha.takeover_delay, |h| h.takeover_delay);
+    per_member * higher as u32
 }

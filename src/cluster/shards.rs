@@ -150,7 +150,7 @@ pub fn cluster_key(key: &str) -> Result<(), ConfigError> {
     const KEYS: &[&str] = &[
         "filter", "kafka_topic", "ddl_kafka_topic", "producer_partition_by", "producer_partition_columns", "producer_partition_by_fallback",
         "kafka_partition_hash", "kafka_key_format", "ha_commit_interval_ms", "ha_kafka_transaction_rows", "ha_stall_timeout_ms",
-        "bootstrap_chunk_rows", "bootstrap_rows_per_second", "tx_memory_mb",
+        "bootstrap_chunk_rows", "bootstrap_rows_per_second", "tx_memory_mb", "ha_takeover_delay_ms", "ha_rebalance_interval_ms",
     ];
     if KEYS.contains(&key) || key.starts_with("output_") {
         return Ok(());
@@ -309,6 +309,17 @@ impl Zk {
     }
 
     /// The cluster-wide settings and the znode's version (`None`: none set yet).
+    /// The node's HA settings with the cluster's on top, as they are now (for the settings
+    /// read outside a term: `ha_takeover_delay_ms`, `ha_rebalance_interval_ms`); `None` when
+    /// the cluster sets none or they cannot be read or applied (the node's own then hold).
+    pub async fn live_ha(&self, base: &Config) -> Option<crate::config::HaConfig> {
+        let (s, _) = self.cluster_settings().await.ok()?;
+        if s.is_empty() {
+            return None;
+        }
+        with_settings(base, &s).ok()?.ha
+    }
+
     pub async fn cluster_settings(&self) -> Result<(ClusterSettings, Option<i32>), ZkError> {
         match self.client.get_data(&self.paths.settings()).await {
             Ok((d, s)) => Ok((decode(&self.paths.settings(), &d)?, Some(s.version))),

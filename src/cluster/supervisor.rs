@@ -120,7 +120,8 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                 });
                 running.insert(name, Running { token, id: handle.id() });
             }
-            if !defs.is_empty() && !running.contains_key("") && last_move.elapsed() >= ha.rebalance_interval {
+            let interval = || async { zk.live_ha(cfg).await.map_or(ha.rebalance_interval, |h| h.rebalance_interval) };
+            if !defs.is_empty() && !running.contains_key("") && last_move.elapsed() >= interval().await {
                 match rebalance(zk, &ha.node_id, defs).await {
                     Ok(true) => last_move = Instant::now(),
                     Ok(false) => {}
