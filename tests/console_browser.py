@@ -130,15 +130,21 @@ def shard_flow(driver, a, seen):
     seen["shard_leaders_after"] = leaders()
     shot(driver, 1440, False, os.path.join(a.shots, "console-shards-moved.png"))
 
+    on_phone(driver, a, seen, "the shard table", led, "console-shards-phone.png")
+
+
+def on_phone(driver, a, seen, what, ready, name):
+    """A phone (as Chromium's device mode emulates one): one column, nothing wider than the
+    screen (the history table may scroll sideways within its panel); screenshot `name`."""
     screen(driver, 390, 844, True)
     driver.refresh()
-    wait(driver, "the shard table on a phone", led, 20, a.shots)
+    wait(driver, f"{what} on a phone", ready, 20, a.shots)
     overflow = driver.execute_script("return document.documentElement.scrollWidth") - 390
     wide = outside(driver, 390)
     seen["phone_overflow_px"] = overflow
     if overflow > 0 or wide:
         fail(f"on a phone the page is {overflow} px wider than the screen; past its edge: {wide}", driver, a.shots)
-    shot(driver, 390, True, os.path.join(a.shots, "console-shards-phone.png"))
+    shot(driver, 390, True, os.path.join(a.shots, name))
 
 
 def main():
@@ -205,17 +211,7 @@ def main():
             fail(f"the node table shows {seen['roles']}", driver, a.shots)
         shot(driver, 1440, False, os.path.join(a.shots, "console-after-hand-over.png"))
 
-        # A phone (as Chromium's device mode emulates one): one column, nothing wider than the
-        # screen (the history table may scroll sideways within its panel).
-        screen(driver, 390, 844, True)
-        driver.refresh()
-        wait(driver, "the node table on a phone", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, 20, a.shots)
-        overflow = driver.execute_script("return document.documentElement.scrollWidth") - 390
-        wide = outside(driver, 390)
-        seen["phone_overflow_px"] = overflow
-        if overflow > 0 or wide:
-            fail(f"on a phone the page is {overflow} px wider than the screen; past its edge: {wide}", driver, a.shots)
-        shot(driver, 390, True, os.path.join(a.shots, "console-phone.png"))
+        on_phone(driver, a, seen, "the node table", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, "console-phone.png")
     finally:
         driver.quit()
     seen["ok"] = True
