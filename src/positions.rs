@@ -59,6 +59,9 @@ pub(crate) fn quote_ident(s: &str) -> String {
     format!("`{}`", s.replace('`', "``"))
 }
 
+/// A `positions` row as read: binlog file, position and GTID set (each may be NULL).
+type StoredRow = (Option<String>, Option<u64>, Option<String>);
+
 impl Positions {
     /// `db`: the `host`/`port`/`user`/`password` connection (Maxwell's, not `replication_host`).
     pub fn new(db: SourceConfig, schema: &str, client_id: &str) -> Self {
@@ -105,7 +108,7 @@ impl Positions {
             self.ensure(&mut c).await?;
         }
         let q = format!("SELECT binlog_file, binlog_position, gtid_set FROM {}.`positions` WHERE server_id = ? AND client_id = ?", quote_ident(&self.schema));
-        let row: Result<Option<(Option<String>, Option<u64>, Option<String>)>, _> = c.exec_first(q, (server_id, &self.client_id)).await;
+        let row: Result<Option<StoredRow>, _> = c.exec_first(q, (server_id, &self.client_id)).await;
         let _ = c.disconnect().await;
         let row = match row {
             Ok(r) => r,

@@ -176,7 +176,7 @@ async fn bootstrap_rows_match_the_binlog_rows() {
     }
     let out = cli(&schema, &["bootstrap", "--database", &db, "--table", "types", "--comment", "check"]);
     assert!(out.status.success(), "maxwell-cli bootstrap: {}", String::from_utf8_lossy(&out.stderr));
-    let msgs = consume(&[topic.clone()], 3 + 3 + 2, 60, "database", "default");
+    let msgs = consume(std::slice::from_ref(&topic), 3 + 3 + 2, 60, "database", "default");
     let data = |kind: &str| -> BTreeMap<i64, serde_json::Value> {
         msgs.iter().filter(|m| m["value"]["type"] == kind).map(|m| (m["value"]["data"]["id"].as_i64().unwrap(), m["value"]["data"].clone())).collect()
     };
@@ -224,7 +224,7 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let http = cl.node("a").http;
     let t0 = Instant::now();
-    while !bootstrap_rows(http).is_some_and(|n| n >= 2000) {
+    while bootstrap_rows(http).is_none_or(|n| n < 2000) {
         assert!(t0.elapsed() < Duration::from_secs(30), "the bootstrap did not start\n{}", cl.logs());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -239,7 +239,7 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     assert_eq!(code, 202, "cancel: {text}");
     assert_eq!(cli(&["bootstrap", "--cancel", "1"]).status.code(), Some(1), "nothing left to cancel");
     assert_eq!(http_post(http, "/api/bootstrap/cancel", &["Authorization: Bearer tok"], r#"{"id":1}"#).unwrap().0, 404);
-    let msgs = consume(&[topic.clone()], 2002, 30, "database", "default");
+    let msgs = consume(std::slice::from_ref(&topic), 2002, 30, "database", "default");
     let kinds = |k: &str| msgs.iter().filter(|m| m["value"]["type"] == k).count();
     assert_eq!(kinds("insert"), 1, "the live row arrives after the cancel");
     assert_eq!((kinds("bootstrap-start"), kinds("bootstrap-complete")), (1, 0));

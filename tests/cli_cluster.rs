@@ -124,7 +124,7 @@ async fn cli_sees_and_steers_a_live_cluster() {
     for id in 201..=400 {
         exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({id})")).await;
     }
-    let got = consume(&[topic.clone()], 400, 60, "primary_key", "default");
+    let got = consume(std::slice::from_ref(&topic), 400, 60, "primary_key", "default");
     let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
     for m in &got {
         *seen.entry(m["value"]["data"]["id"].as_u64().unwrap()).or_default() += 1;
@@ -188,7 +188,7 @@ async fn cli_sees_and_steers_a_live_cluster() {
         nodes.0.insert(id.to_string(), start(&root, id, &topic, &db));
     }
     wait_for(&root, "recovery", Duration::from_secs(20), |c, v| c == 0 && v["health"] == "HEALTHY");
-    let got = consume(&[topic.clone()], 410, 60, "primary_key", "default");
+    let got = consume(std::slice::from_ref(&topic), 410, 60, "primary_key", "default");
     let ids: std::collections::BTreeSet<u64> = got.iter().filter_map(|m| m["value"]["data"]["id"].as_u64()).filter(|i| *i > 500).collect();
     assert_eq!(ids, (511..=520).collect(), "after `position set {skip_to}`: the rows after it, none before");
 

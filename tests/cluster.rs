@@ -175,7 +175,7 @@ async fn failover_drills_lose_nothing_duplicate_nothing() {
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
     let total = written.load(Ordering::Relaxed);
-    let got = consume(&[topic.clone()], total as usize, 120, "primary_key", "default");
+    let got = consume(std::slice::from_ref(&topic), total as usize, 120, "primary_key", "default");
     cl.stop_all();
     let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
     for m in &got {

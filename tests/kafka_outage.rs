@@ -57,7 +57,7 @@ async fn broker_restart_loses_and_duplicates_nothing() {
     script("kafka.sh", &["start"]);
     writer.await.unwrap();
 
-    let got = consume(&[topic.clone()], (TXS * ROWS_PER_TX) as usize, 120, "primary_key", "default");
+    let got = consume(std::slice::from_ref(&topic), (TXS * ROWS_PER_TX) as usize, 120, "primary_key", "default");
     let (st, _, err) = m.terminate();
     assert!(st.success(), "maxwell survived the outage and stopped cleanly: {err}");
     let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();

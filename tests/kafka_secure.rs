@@ -62,7 +62,7 @@ async fn sasl_ssl_with_scram_and_plain() {
         for i in 1..=20u64 {
             exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({}, 'v')", base + i)).await;
         }
-        let got = consume(&[topic.clone()], 20, 60, "database", "default");
+        let got = consume(std::slice::from_ref(&topic), 20, 60, "database", "default");
         let (st, _, err) = m.terminate();
         assert!(st.success(), "{what}: maxwell stopped cleanly: {err}");
         let mut ids: Vec<u64> = got.iter().map(|g| g["value"]["data"]["id"].as_u64().unwrap()).collect();

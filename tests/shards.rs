@@ -312,7 +312,7 @@ async fn shards_spread_move_and_deliver_every_row_once() {
     let counts = counter.stop().await;
     let updates: u64 = counts.values().sum();
     let expected = rows as usize + extra_rows as usize + updates as usize;
-    let msgs = consume(&[topic.clone()], expected, 180, "primary_key", "default");
+    let msgs = consume(std::slice::from_ref(&topic), expected, 180, "primary_key", "default");
     cl.stop_all();
 
     // Every insert exactly once (the late rows of the removed shard never).

@@ -235,13 +235,12 @@ async fn bootstrap(cfg: &Config, task: maxwell_ha::bootstrap::Task, cancel: Opti
     };
     let schema = &cfg.schema_database;
     let r = match cancel {
-        Some(id) => maxwell_ha::bootstrap::cancel(&mut conn, schema, id).await.map(|done| {
+        Some(id) => maxwell_ha::bootstrap::cancel(&mut conn, schema, id).await.inspect(|&done| {
             if done {
                 println!("bootstrap {id} cancelled");
             } else {
                 println!("no open bootstrap {id} in {schema}.bootstrap");
             }
-            done
         }),
         None => maxwell_ha::bootstrap::request(&mut conn, schema, &task, &cfg.client_id).await.map(|id| {
             println!("bootstrap {id} of {}.{} requested for client_id {} ({schema}.bootstrap); the leader starts it within a second", task.database, task.table, cfg.client_id);

@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn mysql_rejects() {
-        for bad in [format!("{U1}"), format!("{U1}:0-3"), format!("{U1}:5-3"), "abc:1".into(), format!("{U1}:x")] {
+        for bad in [U1.to_string(), format!("{U1}:0-3"), format!("{U1}:5-3"), "abc:1".into(), format!("{U1}:x")] {
             assert!(bad.parse::<MysqlGtidSet>().is_err(), "{bad}");
         }
     }

@@ -98,7 +98,7 @@ fn write_container(out: &mut Vec<u8>, ty: u8, v: &[u8], depth: u32) -> Result<()
         let ve = value_entry_start + i * (1 + w);
         let vty = *v.get(ve).ok_or("truncated value entry")?;
         let field = v.get(ve + 1..ve + 1 + w).ok_or("truncated value entry")?;
-        let inlined = matches!(vty, 4 | 5 | 6) || (large && matches!(vty, 7 | 8));
+        let inlined = matches!(vty, 4..=6) || (large && matches!(vty, 7 | 8));
         if inlined {
             write_value(out, vty, field, depth + 1)?;
         } else {

@@ -234,7 +234,7 @@ pub fn write_value(kind: &ColKind, r: &mut Reader, out: &mut Vec<u8>, opts: Valu
         }
         ColKind::OldTime => {
             let v = r.uint_n(3).ok_or(Truncated("TIME"))?;
-            let v = ((v << 40) as i64 >> 40) as i64;
+            let v = (v << 40) as i64 >> 40;
             out.push(b'"');
             if v < 0 {
                 out.push(b'-');
@@ -272,7 +272,7 @@ pub fn write_value(kind: &ColKind, r: &mut Reader, out: &mut Vec<u8>, opts: Valu
             let ymd = packed >> 17;
             let ym = ymd >> 5;
             let hms = packed % (1 << 17);
-            if ym == 0 && ymd % 32 == 0 && hms == 0 && micros == 0 && opts.null_zerodates {
+            if ym == 0 && ymd.is_multiple_of(32) && hms == 0 && micros == 0 && opts.null_zerodates {
                 out.extend_from_slice(b"null");
             } else {
                 out.push(b'"');

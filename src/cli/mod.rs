@@ -228,8 +228,8 @@ pub fn print_status(s: &Status) {
 
 pub fn print_members(m: &[MemberView]) {
     println!(
-        "{:<16} {:<8} {:<20} {:<9} {:>8} {:>9} {:>6} {:>7} {:>8} {:>10} {:>8}  {}",
-        "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME", "CPU", "MEMORY", "LAG", "ROWS", "ROWS/S", "HTTP"
+        "{:<16} {:<8} {:<20} {:<9} {:>8} {:>9} {:>6} {:>7} {:>8} {:>10} {:>8}  HTTP",
+        "NODE", "ROLE", "HOST", "VERSION", "PRIORITY", "UPTIME", "CPU", "MEMORY", "LAG", "ROWS", "ROWS/S"
     );
     for v in m {
         let dash = || "-".to_string();

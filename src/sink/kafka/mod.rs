@@ -100,7 +100,7 @@ enum Mode {
         /// Rows skipped because they were already in Kafka (logged when the sink drains).
         skipped: u64,
     },
-    ExactlyOnce(Transactional),
+    ExactlyOnce(Box<Transactional>),
 }
 
 pub struct KafkaSink {
@@ -157,7 +157,7 @@ impl KafkaSink {
         let (atx, arx) = watch::channel(None);
         let (ftx, frx) = watch::channel(None);
         let t = Transactional::new(producer.clone(), settings, start, partial, bootstrap, atx, progress.clone());
-        Self::with_mode(cfg, producer, Mode::ExactlyOnce(t), arx, frx, Some(ftx), progress)
+        Self::with_mode(cfg, producer, Mode::ExactlyOnce(Box::new(t)), arx, frx, Some(ftx), progress)
     }
 
     fn with_mode(
