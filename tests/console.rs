@@ -13,6 +13,9 @@ use common::cluster::*;
 use common::*;
 use std::time::{Duration, Instant};
 
+/// The tests take turns: two browsers and three clusters at once starve a small machine.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A cluster whose nodes get the admin token `s3cret`: `a` leads (its start position
 /// committed), `b` stands by. Returns it, its topic and database, and `a`'s epoch.
 async fn leader_a_standby_b(tag: &str) -> (Cluster, String, String, u64) {
@@ -29,6 +32,7 @@ async fn leader_a_standby_b(tag: &str) -> (Cluster, String, String, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn page_actions_need_the_admin_token() {
+    let _turn = TURN.lock().await;
     let (mut cl, _, _, epoch) = leader_a_standby_b(&unique("console")).await;
     cl.extra.clear();
     cl.start("c", None); // no token: actions refused there
@@ -59,11 +63,20 @@ async fn page_actions_need_the_admin_token() {
     assert_eq!(next, "b", "leadership went to the chosen node");
     assert!(next_epoch > epoch);
     println!("hand-over from the page's action: {} ms", t0.elapsed().as_millis());
-    let (_, page) = http_get(a, "/api/cluster").unwrap();
-    let v: serde_json::Value = serde_json::from_str(&page).unwrap();
-    let terms = v["history"].as_array().unwrap();
-    let last_two: Vec<(&str, Option<&str>)> = terms.iter().rev().take(2).map(|t| (t["node_id"].as_str().unwrap(), t["ended_by"].as_str())).collect();
-    assert_eq!(last_two, vec![("b", None), ("a", Some("hand-over"))], "{page}");
+    // The new leader records its term in the history just after it takes the epoch.
+    let t1 = Instant::now();
+    loop {
+        let (_, page) = http_get(a, "/api/cluster").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&page).unwrap();
+        let terms = v["history"].as_array().unwrap();
+        let last_two: Vec<(String, Option<String>)> =
+            terms.iter().rev().take(2).map(|t| (t["node_id"].as_str().unwrap().to_string(), t["ended_by"].as_str().map(str::to_string))).collect();
+        if last_two == [("b".to_string(), None), ("a".to_string(), Some("hand-over".to_string()))] {
+            break;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(5), "the history shows b's term after a's hand-over: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(cl.log("a").contains("admin action: hand-over requested"), "{}", cl.log("a"));
     assert!(cl.log("a").contains("admin action refused"));
 
@@ -89,6 +102,7 @@ async fn page_actions_need_the_admin_token() {
 /// history. Screenshots go to `target/console-screens` (or `MAXWELL_SCREENSHOTS`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_page_hands_leadership_over_in_a_browser() {
+    let _turn = TURN.lock().await;
     let (mut cl, topic, db, epoch) = leader_a_standby_b(&unique("browser")).await;
     cl.start("c", None);
     let writer = Writer::start(&db, Duration::from_millis(20));
@@ -126,6 +140,7 @@ async fn the_page_hands_leadership_over_in_a_browser() {
 /// written arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_page_moves_a_shard_in_a_browser() {
+    let _turn = TURN.lock().await;
     let tag = unique("brshard");
     let (topic, db) = setup(&tag, 1).await;
     let mut c = conn().await;
