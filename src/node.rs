@@ -117,6 +117,13 @@ impl StreamControl {
             bootstrap: None,
         }
     }
+
+    /// Counts transaction `t` as read and handed to the sink: the process's metrics and this
+    /// stream's progress (over its terms).
+    fn count_read(&self, t: &Transaction) {
+        metrics::get().read(t.row_ends.len(), t.ts, t.ends_transaction());
+        self.progress.read(t.row_ends.len() as u64);
+    }
 }
 
 pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoint>)>;
@@ -245,8 +252,7 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
         if ctl.abort.is_cancelled() {
             break;
         }
-        m.read(t.row_ends.len(), t.ts, t.ends_transaction());
-        ctl.progress.read(t.row_ends.len() as u64);
+        ctl.count_read(&t);
         if let Err(e) = sink.write(&t) {
             m.messages_failed.inc_by(t.row_ends.len() as u64);
             cancel.cancel();
@@ -371,8 +377,7 @@ async fn to_kafka(
         if at_boundary {
             boundary = t.resume_point();
         }
-        metrics::get().read(t.row_ends.len(), t.ts, t.ends_transaction());
-        ctl.progress.read(t.row_ends.len() as u64);
+        ctl.count_read(&t);
         if let Err(e) = sink.send_more(t, rx.len()).await {
             err = Some(e);
             cancel.cancel();

@@ -287,7 +287,8 @@ impl Zk {
     /// that had not yet seen the removal may write a znode meanwhile: tried again a few times.
     pub async fn delete_shard(&self, name: &str) -> Result<(), ZkError> {
         let base = self.paths.shard_def(name);
-        for attempt in 0.. {
+        let mut attempt = 0;
+        loop {
             let children = match self.client.list_children(&base).await {
                 Ok(c) => c,
                 Err(zkc::Error::NoNode) => return Ok(()),
@@ -301,14 +302,15 @@ impl Zk {
             }
             match self.client.delete(&base, None).await {
                 Ok(()) | Err(zkc::Error::NoNode) => return Ok(()),
-                Err(zkc::Error::NotEmpty) if attempt < 20 => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(zkc::Error::NotEmpty) if attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
                 Err(e) => return Err(classify(e, "deleting the shard")),
             }
         }
-        unreachable!("the loop returns")
     }
 
-    /// The cluster-wide settings and the znode's version (`None`: none set yet).
     /// The node's HA settings with the cluster's on top, as they are now (for the settings
     /// read outside a term: `ha_takeover_delay_ms`, `ha_rebalance_interval_ms`); `None` when
     /// the cluster sets none or they cannot be read or applied (the node's own then hold).
@@ -320,6 +322,7 @@ impl Zk {
         with_settings(base, &s).ok()?.ha
     }
 
+    /// The cluster-wide settings and the znode's version (`None`: none set yet).
     pub async fn cluster_settings(&self) -> Result<(ClusterSettings, Option<i32>), ZkError> {
         match self.client.get_data(&self.paths.settings()).await {
             Ok((d, s)) => Ok((decode(&self.paths.settings(), &d)?, Some(s.version))),
@@ -417,11 +420,6 @@ mod tests {
         d.preferred = Some("n2".into());
         assert_eq!(decode::<ShardDef>("/p", &encode(&d)).unwrap(), d);
     }
-}
-
-#[cfg(test)]
-mod settings_tests {
-    use super::*;
 
     #[test]
     fn cluster_settings_apply_over_the_nodes_own() {

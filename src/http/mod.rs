@@ -171,10 +171,10 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
     let (statuses, serieses): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
     let answered: Vec<(String, serde_json::Value)> = members.iter().zip(&statuses).filter_map(|(m, s)| s.as_ref().ok().map(|v| (m.node_id.clone(), v.clone()))).collect();
     let shards = crate::cli::shards::live(&zk, &answered).await.unwrap_or_default();
-    let history = match history {
-        Ok(h) if shards.is_empty() => h.terms.iter().map(|t| serde_json::to_value(t).expect("serializable")).collect(),
-        Ok(_) => shard_history(&zk, &shards).await,
-        Err(_) => Vec::new(),
+    let history = if shards.is_empty() {
+        history.map(|h| h.terms.iter().map(|t| serde_json::to_value(t).expect("serializable")).collect()).unwrap_or_default()
+    } else {
+        shard_history(&zk, &shards).await
     };
     let members: Vec<serde_json::Value> = members
         .iter()
@@ -205,21 +205,19 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
 /// With shards: the latest terms of every shard, oldest first, each naming its shard.
 async fn shard_history(zk: &crate::cluster::zk::Zk, shards: &[crate::cli::shards::ShardView]) -> Vec<serde_json::Value> {
     let all = futures_util::future::join_all(shards.iter().map(|s| async move { (s.name.clone(), zk.for_shard(&s.name).history().await) })).await;
-    let mut terms: Vec<serde_json::Value> = all
-        .into_iter()
-        .filter_map(|(name, h)| h.ok().map(|h| (name, h)))
-        .flat_map(|(name, h)| {
-            h.terms.into_iter().map(move |t| {
-                let mut v = serde_json::to_value(t).expect("serializable");
-                v["shard"] = name.clone().into();
-                v
-            })
-        })
-        .collect();
-    terms.sort_by_key(|t| t["start_ms"].as_u64());
-    let keep = terms.len().saturating_sub(crate::cluster::history::HISTORY_LEN);
-    terms.drain(..keep);
+    let mut terms: Vec<(String, crate::cluster::history::Term)> =
+        all.into_iter().filter_map(|(name, h)| h.ok().map(|h| (name, h))).flat_map(|(name, h)| h.terms.into_iter().map(move |t| (name.clone(), t))).collect();
+    terms.sort_by_key(|(_, t)| t.start_ms);
+    let older = terms.len().saturating_sub(crate::cluster::history::HISTORY_LEN);
     terms
+        .into_iter()
+        .skip(older)
+        .map(|(name, t)| {
+            let mut v = serde_json::to_value(t).expect("serializable");
+            v["shard"] = name.into();
+            v
+        })
+        .collect()
 }
 
 #[cfg(test)]
