@@ -8,7 +8,9 @@
 //!   bench_kafka latency --rate=10000 --seconds=20 [maxwell keys...]
 //!       writes `--rate` rows/s (transactions of 100 rows) into `bench.lat` for `--seconds` while
 //!       streaming them to Kafka; per transaction, the time from the writer's COMMIT returning
-//!       to the broker acknowledging every row of it: p50/p99/max.
+//!       to the broker acknowledging every row of it: p50/p99/max (an ack that comes back
+//!       before the writer saw its COMMIT return counts as 0 ms). Bounded: `--seconds` + 60 s;
+//!       transactions not acknowledged by then are reported as `missing`.
 //!   bench_kafka latency-eos ...   the same in exactly-once mode (to the Kafka commit)
 //!
 //! All use the same producer settings (acks=all, idempotent, linger 5 ms) and count a row
@@ -185,10 +187,12 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
     });
     let order: Arc<Mutex<VecDeque<(maxwell_ha::binlog::BinlogPosition, u64)>>> = Arc::default();
     let mut acked = sink.acked();
-    let (pending, commits) = (order.clone(), committed.clone());
+    let pending = order.clone();
+    // Every acknowledged transaction's ack instant, kept until the end: an ack can come back
+    // before the writer has recorded its commit instant (the INSERT's answer races the binlog).
     let measure = tokio::spawn(async move {
-        let mut lat = Vec::with_capacity(txs as usize);
-        while (lat.len() as u64) < txs {
+        let mut acks: HashMap<u64, Instant> = HashMap::with_capacity(txs as usize);
+        while (acks.len() as u64) < txs {
             if acked.changed().await.is_err() {
                 break;
             }
@@ -197,13 +201,14 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
             let mut q = pending.lock().unwrap();
             while q.front().is_some_and(|(p, _)| *p <= point.position) {
                 let (_, t) = q.pop_front().unwrap();
-                if let Some(at) = commits.lock().unwrap().get(&t) {
-                    lat.push(now.saturating_duration_since(*at));
-                }
+                acks.entry(t).or_insert(now);
             }
         }
-        lat
+        acks
     });
+    let measure_abort = measure.abort_handle();
+    // The whole run is bounded: the writer's time plus a minute for the last acks.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds + 60);
     let mut seen = 0u64;
     loop {
         // As a leader streams: an open Kafka transaction also commits on time while idle.
@@ -213,8 +218,8 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
                 sink.commit_if_due().await.expect("commit");
                 continue;
             }
-            _ = tokio::time::sleep(Duration::from_millis(50)), if seen >= txs => {
-                if measure.is_finished() { break; }
+            _ = tokio::time::sleep(Duration::from_millis(50)), if seen >= txs || tokio::time::Instant::now() >= deadline => {
+                if measure.is_finished() || tokio::time::Instant::now() >= deadline { break; }
                 continue;
             }
             t = rx.recv() => t,
@@ -229,14 +234,24 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
         sink.send_more(t, rx.len()).await.expect("send");
     }
     writer.await.unwrap();
-    let mut lat = tokio::time::timeout(Duration::from_secs(60), measure).await.expect("every transaction acknowledged").unwrap();
+    measure_abort.abort();
+    let acks = measure.await.unwrap_or_default();
+    let commits = committed.lock().unwrap().clone();
+    let mut lat: Vec<Duration> = acks.iter().filter_map(|(t, ack)| commits.get(t).map(|at| ack.saturating_duration_since(*at))).collect();
+    let missing = txs - lat.len() as u64;
+    if missing > 0 {
+        eprintln!("latency: {missing} of {txs} transactions were not acknowledged by the deadline (the writer's {seconds} s + 60 s; {seen} seen in the binlog)");
+    }
     cancel.cancel();
     let _ = sink.drain().await;
     let _ = read.await;
     lat.sort();
-    let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1000.0;
+    let pct = |q: f64| match lat.len() {
+        0 => "null".to_string(),
+        n => format!("{:.1}", lat[((n as f64 * q).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1000.0),
+    };
     format!(
-        "{{\"mode\":\"{}\",\"rows_per_sec\":{rate},\"transactions\":{},\"rows_per_transaction\":{LAT_TX_ROWS},\"p50_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+        "{{\"mode\":\"{}\",\"rows_per_sec\":{rate},\"transactions\":{},\"missing\":{missing},\"rows_per_transaction\":{LAT_TX_ROWS},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{}}}",
         if eos { "latency-eos" } else { "latency" },
         lat.len(),
         pct(0.5),

@@ -22,7 +22,19 @@
 #   scripts/bench.sh bootstrap [ROWS] one table of ROWS rows bootstrapped by maxwell-ha (a node
 #       alone) and by Zendesk's Maxwell in turn, each to its own topic: rows/s from the request
 #       to the last record in Kafka, peak RSS. (default ROWS 1000000)
+# Every step is bounded (BENCH_STEP_SECONDS, default 900 s; the latency runs their seconds
+# + 120 s): a step that runs over is stopped and reported as {"error": ...} in the figures.
 source "$(dirname "$0")/common.sh"
+# bounded SECONDS WHAT CMD... : CMD's output, or {"error":...} when it fails or runs over.
+bounded() {
+  local secs="$1" what="$2"; shift 2
+  local out rc=0
+  out=$(timeout -k 10 "$secs" "$@") || rc=$?
+  if [ "$rc" -eq 0 ]; then printf '%s\n' "$out"; return 0; fi
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then log "$what did not finish within $secs s: stopped"; else log "$what failed (exit $rc)"; fi
+  printf '{"error":"%s: %s"}\n' "$what" "$([ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "did not finish within $secs s" || echo "exit $rc")"
+}
+STEP="${BENCH_STEP_SECONDS:-900}"
 MODE="${1:-decode}"
 case "$MODE" in
   decode) ROWS="${2:-1000000}" ;; kafka|maxwell) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
@@ -50,16 +62,16 @@ if [ "$MODE" = bootstrap ] || [ "$MODE" = maxwell ]; then
 fi
 if [ "$MODE" = bootstrap ]; then
   log "bootstrap: one table of $ROWS rows, each tool in turn (Kafka)"
-  python3 scripts/side_by_side.py bootstrap --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
+  timeout -k 10 "$STEP" python3 scripts/side_by_side.py bootstrap --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
     --rows "$ROWS" --kafka "127.0.0.1:$KAFKA_PORT"
   exit 0
 fi
 if [ "$MODE" = maxwell ]; then
   log "conformance: the same workload through both"
-  python3 scripts/side_by_side.py conformance --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
+  timeout -k 10 "$STEP" python3 scripts/side_by_side.py conformance --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
     --report "$MAXWELL_HA_RUN/side-by-side.json" > /dev/null || log "conformance found unexplained differences (see below)"
   log "throughput: $ROWS rows, stdout and Kafka"
-  python3 scripts/side_by_side.py throughput --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
+  timeout -k 10 "$STEP" python3 scripts/side_by_side.py throughput --port "$MARIADB_PORT" --maxwell-ha target/release/maxwell \
     --rows "$ROWS" --kafka "127.0.0.1:$KAFKA_PORT" > "$MAXWELL_HA_RUN/throughput.json"
   python3 - "$MAXWELL_HA_RUN/side-by-side.json" "$MAXWELL_HA_RUN/throughput.json" <<'PY'
 import json, sys
@@ -78,10 +90,12 @@ start=$(sql "SHOW MASTER STATUS" | awk '{print $1":"$2}')
 if [ "$MODE" = bigtx ]; then
   log "loading $ROWS rows in one transaction"
   sql "INSERT INTO bench.t SELECT seq, seq*7, seq*1000003, CONCAT('name-', seq, '-abcdefghij'), seq/100, '2024-01-02 03:04:05.678' + INTERVAL seq SECOND, seq*1.5, seq%100 FROM bench.seq_1_to_$ROWS"
-  ours=$(target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start")
+  ours=$(bounded "$STEP" "bench_decode" target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start")
   python3 - "$ours" "$ROWS" <<'PY'
 import json, sys
 o = json.loads(sys.argv[1])
+if "error" in o:
+    sys.exit(o["error"])
 print(json.dumps({"rows_in_one_transaction": int(sys.argv[2]), "rows_read": o["rows"], "peak_rss_kib": o["peak_rss_kib"],
   "bytes_per_row": round(o["peak_rss_kib"] * 1024 / max(o["rows"], 1)), "rows_per_sec": round(o["rows_per_sec"])}))
 PY
@@ -114,39 +128,45 @@ if [ "$MODE" = kafka ]; then
   bootstrap="127.0.0.1:$KAFKA_PORT"
   python3 tests/kafka_tool.py "$bootstrap" create bench_ceiling 1
   python3 tests/kafka_tool.py "$bootstrap" create bench_rows 1
-  size=$(target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start" \
+  size=$(bounded "$STEP" "bench_decode" target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start" \
     | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['json_bytes']//d['rows'])")
-  ceiling=$(target/release/examples/bench_kafka ceiling --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_ceiling --rows="$ROWS" --bytes="$size")
-  pipeline=$(target/release/examples/bench_kafka pipeline --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
+  ceiling=$(bounded "$STEP" "bench_kafka ceiling" target/release/examples/bench_kafka ceiling --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_ceiling --rows="$ROWS" --bytes="$size")
+  pipeline=$(bounded "$STEP" "bench_kafka pipeline" target/release/examples/bench_kafka pipeline --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_rows)
   python3 tests/kafka_tool.py "$bootstrap" create bench_rows_eos 1
-  eos=$(target/release/examples/bench_kafka pipeline-eos --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
+  eos=$(bounded "$STEP" "bench_kafka pipeline-eos" target/release/examples/bench_kafka pipeline-eos --host=127.0.0.1 --port="$MARIADB_PORT" --from="$start" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_rows_eos)
+  lat_secs=$(( ${LATENCY_SECONDS:-20} + 120 ))
   python3 tests/kafka_tool.py "$bootstrap" create bench_latency 3
-  latency=$(target/release/examples/bench_kafka latency --host=127.0.0.1 --port="$MARIADB_PORT" \
+  latency=$(bounded "$lat_secs" "bench_kafka latency" target/release/examples/bench_kafka latency --host=127.0.0.1 --port="$MARIADB_PORT" \
     --rate="${LATENCY_RATE:-10000}" --seconds="${LATENCY_SECONDS:-20}" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_latency --producer_partition_by=primary_key)
   python3 tests/kafka_tool.py "$bootstrap" create bench_latency_eos 3
-  latency_eos=$(target/release/examples/bench_kafka latency-eos --host=127.0.0.1 --port="$MARIADB_PORT" \
+  latency_eos=$(bounded "$lat_secs" "bench_kafka latency-eos" target/release/examples/bench_kafka latency-eos --host=127.0.0.1 --port="$MARIADB_PORT" \
     --rate="${LATENCY_RATE:-10000}" --seconds="${LATENCY_SECONDS:-20}" \
     --kafka.bootstrap.servers="$bootstrap" --kafka_topic=bench_latency_eos --producer_partition_by=primary_key)
   python3 - "$ceiling" "$pipeline" "$size" "$latency" "$eos" "$latency_eos" <<'PY'
 import json, sys
 c, p, l, e, le = (json.loads(a) for a in (sys.argv[1], sys.argv[2], sys.argv[4], sys.argv[5], sys.argv[6]))
-print(json.dumps({"rows": p["rows"], "message_bytes": int(sys.argv[3]), "bare_producer_msgs_per_sec": c["rows_per_sec"],
-  "maxwell_ha_rows_per_sec": p["rows_per_sec"], "ratio": round(p["rows_per_sec"] / c["rows_per_sec"], 3),
-  "maxwell_ha_exactly_once_rows_per_sec": e["rows_per_sec"], "exactly_once_vs_at_least_once": round(e["rows_per_sec"] / p["rows_per_sec"], 3),
-  "latency_rows_per_sec": l["rows_per_sec"], "commit_to_ack_p50_ms": l["p50_ms"], "commit_to_ack_p99_ms": l["p99_ms"],
-  "commit_to_ack_max_ms": l["max_ms"], "exactly_once_commit_to_ack_p50_ms": le["p50_ms"],
-  "exactly_once_commit_to_ack_p99_ms": le["p99_ms"]}))
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+errors = [x["error"] for x in (c, p, l, e, le) if "error" in x]
+print(json.dumps({"rows": p.get("rows"), "message_bytes": int(sys.argv[3]), "bare_producer_msgs_per_sec": c.get("rows_per_sec"),
+  "maxwell_ha_rows_per_sec": p.get("rows_per_sec"), "ratio": ratio(p.get("rows_per_sec"), c.get("rows_per_sec")),
+  "maxwell_ha_exactly_once_rows_per_sec": e.get("rows_per_sec"), "exactly_once_vs_at_least_once": ratio(e.get("rows_per_sec"), p.get("rows_per_sec")),
+  "latency_rows_per_sec": l.get("rows_per_sec"), "commit_to_ack_p50_ms": l.get("p50_ms"), "commit_to_ack_p99_ms": l.get("p99_ms"),
+  "commit_to_ack_max_ms": l.get("max_ms"), "latency_transactions_missing": l.get("missing"),
+  "exactly_once_commit_to_ack_p50_ms": le.get("p50_ms"), "exactly_once_commit_to_ack_p99_ms": le.get("p99_ms"),
+  "exactly_once_latency_transactions_missing": le.get("missing"), **({"errors": errors} if errors else {})}))
+sys.exit(1 if errors else 0)
 PY
   exit 0
 fi
 file="${start%%:*}"; spos="${start##*:}"; epos="${end##*:}"
-ours=$(/usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/ours.rss" taskset -c 1 target/release/examples/bench_decode \
+ours=$(/usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/ours.rss" timeout -k 10 "$STEP" taskset -c 1 target/release/examples/bench_decode \
   --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start")
 t0=$(date +%s.%N)
-/usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/c.rss" taskset -c 1 mariadb-binlog --read-from-remote-server \
+/usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/c.rss" timeout -k 10 "$STEP" taskset -c 1 mariadb-binlog --read-from-remote-server \
   --host=127.0.0.1 --port="$MARIADB_PORT" --user=root -v --start-position="$spos" --stop-position="$epos" "$file" > /dev/null
 t1=$(date +%s.%N)
 python3 - "$ours" "$t0" "$t1" "$ROWS" "$(cat "$MAXWELL_HA_RUN/c.rss")" <<'PY'

@@ -21,6 +21,10 @@ the history a term of S on B; screenshots console-shards.png and console-shards-
 (no horizontal scrolling on the phone).
 
 Prints one JSON line with what it saw; exits 1 with the reason when a step fails.
+
+The page refreshes itself every 2 s, so the page's state is read in one script call that
+returns plain data (never element handles kept across calls), and every expectation is a
+poll with a deadline, never a single read.
 """
 import argparse
 import json
@@ -30,7 +34,24 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+
+# What the page shows, read in one call: a refresh between two reads cannot mix two states.
+STATE_JS = """
+const t = e => e ? e.textContent.trim() : null;
+const rows = sel => [...document.querySelectorAll(sel)];
+return {
+  msg: t(document.getElementById('msg')),
+  leader_card: t(document.querySelector('#card-leader .v')),
+  cards: Object.fromEntries(rows('.card').map(c => [c.id, c.innerText.replace(/\\n/g, ' | ')])),
+  chart_line: !!document.querySelector('#chart polyline'),
+  nodes: Object.fromEntries(rows('#nodes tbody tr').map(r => [r.dataset.node, t(r.querySelector('.badge'))])),
+  failover_buttons: rows('#nodes button[data-act="failover"]').length,
+  shards: Object.fromEntries(rows('#shards tbody tr').map(r => [r.dataset.shard, t(r.querySelector("td[data-l='leader']"))])),
+  history: rows('#history tbody tr').map(r => [...r.cells].map(c => c.textContent.trim())),
+};
+"""
 
 
 def fail(why, driver=None, shots=None):
@@ -55,13 +76,36 @@ def wait(driver, what, cond, timeout, shots):
     fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})", driver, shots)
 
 
-def text(driver, css):
-    return driver.find_element(By.CSS_SELECTOR, css).text.strip()
+def state(driver):
+    return driver.execute_script(STATE_JS)
 
 
-def history(driver):
-    rows = driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")
-    return [[c.text.strip() for c in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+def click(driver, css, pick=None, timeout=10, shots=None):
+    """Clicks the first button matching `css` (and `pick(button)`), found anew on each try: a
+    refresh between finding and clicking is retried, not failed."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            for b in driver.find_elements(By.CSS_SELECTOR, css):
+                if pick is None or pick(b):
+                    b.click()
+                    return
+            why = "no such button"
+        except StaleElementReferenceException as e:
+            why = e
+        if time.time() > deadline:
+            fail(f"could not click {css}: {why}", driver, shots)
+        time.sleep(0.2)
+
+
+def stays(driver, what, cond, seconds, shots):
+    """`cond(state)` holds at every read for `seconds` (a refused action changes nothing)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        st = state(driver)
+        if not cond(st):
+            fail(f"{what} no longer holds: {st}", driver, shots)
+        time.sleep(0.25)
 
 
 def screen(driver, width, height, mobile):
@@ -89,45 +133,39 @@ def outside(driver, width):
 
 
 def shard_flow(driver, a, seen):
-    def leaders():
-        return {r.get_attribute("data-shard"): r.find_element(By.CSS_SELECTOR, "td[data-l='leader']").text.strip() for r in driver.find_elements(By.CSS_SELECTOR, "#shards tbody tr")}
-
     def led():
-        ls = leaders()
+        ls = state(driver)["shards"]
         return len(ls) == a.shards and all(v and v != "none" for v in ls.values()) and ls
 
-    def move_button():
-        for b in driver.find_elements(By.CSS_SELECTOR, f"#shards tr[data-shard='{a.shard}'] button[data-act='shard/move']"):
-            if json.loads(b.get_attribute("data-args")).get("to") == a.to:
-                return b
-        fail(f"no 'move to {a.to}' button for shard {a.shard}", driver, a.shots)
+    def move_to(b):
+        return json.loads(b.get_attribute("data-args")).get("to") == a.to
 
+    move = f"#shards tr[data-shard='{a.shard}'] button[data-act='shard/move']"
     screen(driver, 1440, 900, False)
     driver.get(a.url)
     seen["shard_leaders_before"] = before = wait(driver, f"{a.shards} shards, each led, in the shard table", led, 30, a.shots)
     if before[a.shard] == a.to:
         fail(f"{a.to} already leads {a.shard}", driver, a.shots)
-    seen["cards"] = {c.get_attribute("id"): c.text.replace("\n", " | ") for c in driver.find_elements(By.CSS_SELECTOR, ".card")}
-    if driver.find_elements(By.CSS_SELECTOR, "#nodes button[data-act='failover']"):
+    st = state(driver)
+    seen["cards"] = st["cards"]
+    if st["failover_buttons"]:
         fail("'make leader' is offered on a sharded cluster", driver, a.shots)
     shot(driver, 1440, False, os.path.join(a.shots, "console-shards.png"))
 
     driver.find_element(By.ID, "token").clear()
-    move_button().click()
-    seen["refused"] = wait(driver, "the refusal", lambda: (m := text(driver, "#msg")).startswith("refused (401)") and m, 10, a.shots)
-    time.sleep(4.5)  # two refreshes
-    if leaders().get(a.shard) != before[a.shard]:
-        fail(f"a refused move changed {a.shard}'s leader to {leaders().get(a.shard)}", driver, a.shots)
+    click(driver, move, move_to, shots=a.shots)
+    seen["refused"] = wait(driver, "the refusal", lambda: (m := state(driver)["msg"]).startswith("refused (401)") and m, 10, a.shots)
+    stays(driver, f"{before[a.shard]} leading {a.shard} after a refused move", lambda st: st["shards"].get(a.shard) == before[a.shard], 4.5, a.shots)
 
     driver.find_element(By.ID, "token").send_keys(a.token)
     t0 = time.time()
-    move_button().click()
-    seen["accepted"] = wait(driver, "the acceptance", lambda: (m := text(driver, "#msg")).startswith("accepted") and m, 10, a.shots)
-    wait(driver, f"{a.to} leading {a.shard} in the shard table", lambda: leaders().get(a.shard) == a.to, 20, a.shots)
+    click(driver, move, move_to, shots=a.shots)
+    seen["accepted"] = wait(driver, "the acceptance", lambda: (m := state(driver)["msg"]).startswith("accepted") and m, 10, a.shots)
+    wait(driver, f"{a.to} leading {a.shard} in the shard table", lambda: state(driver)["shards"].get(a.shard) == a.to, 20, a.shots)
     # History rows: shard, epoch, node, started, lasted, takeover, rows, ended by.
-    seen["history_after"] = wait(driver, f"{a.shard}'s term on {a.to} in the history", lambda: [h for h in history(driver) if h[0] == a.shard and h[2] == a.to and h[-1] == "leading"], 10, a.shots)
+    seen["history_after"] = wait(driver, f"{a.shard}'s term on {a.to} in the history", lambda: [h for h in state(driver)["history"] if h[0] == a.shard and h[2] == a.to and h[-1] == "leading"], 10, a.shots)
     seen["seconds_to_move_on_page"] = round(time.time() - t0, 2)
-    seen["shard_leaders_after"] = leaders()
+    seen["shard_leaders_after"] = state(driver)["shards"]
     shot(driver, 1440, False, os.path.join(a.shots, "console-shards-moved.png"))
 
     on_phone(driver, a, seen, "the shard table", led, "console-shards-phone.png")
@@ -174,11 +212,11 @@ def main():
             return
         screen(driver, 1440, 900, False)
         driver.get(a.url)
-        wait(driver, f"{a.nodes} nodes in the table", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, 20, a.shots)
-        wait(driver, f"the leader card naming {a.leader}", lambda: text(driver, "#card-leader .v") == a.leader, 20, a.shots)
-        wait(driver, "the chart's rows/s line", lambda: driver.find_elements(By.CSS_SELECTOR, "#chart polyline"), 20, a.shots)
-        seen["cards"] = {c.get_attribute("id"): c.text.replace("\n", " | ") for c in driver.find_elements(By.CSS_SELECTOR, ".card")}
-        seen["history_before"] = history(driver)
+        wait(driver, f"{a.nodes} nodes in the table", lambda: len(state(driver)["nodes"]) == a.nodes, 20, a.shots)
+        wait(driver, f"the leader card naming {a.leader}", lambda: state(driver)["leader_card"] == a.leader, 20, a.shots)
+        wait(driver, "the chart's rows/s line", lambda: state(driver)["chart_line"], 20, a.shots)
+        st = state(driver)
+        seen["cards"], seen["history_before"] = st["cards"], st["history"]
         if outside(driver, 1440):
             fail(f"on a desktop, past the screen's edge: {outside(driver, 1440)}", driver, a.shots)
         shot(driver, 1440, False, os.path.join(a.shots, "console-desktop.png"))
@@ -186,32 +224,34 @@ def main():
         button = f"#nodes tr[data-node='{a.to}'] button[data-act='failover']"
         # Without the token: refused, and nothing changes.
         driver.find_element(By.ID, "token").clear()
-        driver.find_element(By.CSS_SELECTOR, button).click()
-        seen["refused"] = wait(driver, "the refusal", lambda: (m := text(driver, "#msg")).startswith("refused (401)") and m, 10, a.shots)
-        time.sleep(4.5)  # two refreshes
-        still = text(driver, "#card-leader .v")
-        if still != a.leader:
-            fail(f"a refused action changed the leader to {still}", driver, a.shots)
+        click(driver, button, shots=a.shots)
+        seen["refused"] = wait(driver, "the refusal", lambda: (m := state(driver)["msg"]).startswith("refused (401)") and m, 10, a.shots)
+        stays(driver, f"the leader card naming {a.leader} after a refused action", lambda st: st["leader_card"] == a.leader, 4.5, a.shots)
 
         # With the token: leadership moves to the chosen node.
         driver.find_element(By.ID, "token").send_keys(a.token)
         t0 = time.time()
-        driver.find_element(By.CSS_SELECTOR, button).click()
-        seen["accepted"] = wait(driver, "the acceptance", lambda: (m := text(driver, "#msg")).startswith("accepted") and m, 10, a.shots)
-        wait(driver, f"the leader card naming {a.to}", lambda: text(driver, "#card-leader .v") == a.to, 20, a.shots)
+        click(driver, button, shots=a.shots)
+        seen["accepted"] = wait(driver, "the acceptance", lambda: (m := state(driver)["msg"]).startswith("accepted") and m, 10, a.shots)
+        wait(driver, f"the leader card naming {a.to}", lambda: state(driver)["leader_card"] == a.to, 20, a.shots)
 
         def new_entry():
-            h = history(driver)
+            h = state(driver)["history"]
             return len(h) >= 2 and h[0][1] == a.to and h[0][-1] == "leading" and h[1][1] == a.leader and h[1][-1] == "hand-over" and h
 
         seen["history_after"] = wait(driver, "the hand-over in the history", new_entry, 10, a.shots)
         seen["seconds_to_new_leader_on_page"] = round(time.time() - t0, 2)
-        seen["roles"] = {r.get_attribute("data-node"): r.find_element(By.CSS_SELECTOR, ".badge").text for r in driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")}
-        if seen["roles"].get(a.to) != "leader" or seen["roles"].get(a.leader) != "standby":
-            fail(f"the node table shows {seen['roles']}", driver, a.shots)
+
+        def roles():
+            st = state(driver)
+            ok = st["nodes"].get(a.to) == "leader" and st["nodes"].get(a.leader) == "standby" and st["leader_card"] == a.to
+            return ok and st["nodes"]
+
+        # The table and the leader card agree, from one read of the page.
+        seen["roles"] = wait(driver, f"the node table showing {a.to} leading and {a.leader} standing by", roles, 10, a.shots)
         shot(driver, 1440, False, os.path.join(a.shots, "console-after-hand-over.png"))
 
-        on_phone(driver, a, seen, "the node table", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == a.nodes, "console-phone.png")
+        on_phone(driver, a, seen, "the node table", lambda: len(state(driver)["nodes"]) == a.nodes, "console-phone.png")
     finally:
         driver.quit()
     seen["ok"] = True

@@ -16,6 +16,10 @@
 //!   there (`StartPosition::Checked`).
 //! - MariaDB is asked for GTID events (`@mariadb_slave_capability=4`) and heartbeats, so an
 //!   idle stream still ticks; MySQL GTID resume uses COM_BINLOG_DUMP_GTID with the SID block.
+//!   A dump connection silent for ten heartbeats (at least 10 s) is taken for dead and
+//!   reconnected (from the last boundary, like any other connection failure).
+//! - The stall watchdog's [`crate::progress::Progress`] hears of every event; the time spent
+//!   handing a transaction on is marked busy, so only waiting on the source counts as silence.
 
 use super::charset::CollationMap;
 use super::decoder::{ev, Decoder, DecoderConfig, RawEvent, Transaction};
@@ -277,6 +281,14 @@ fn crc(header: &[u8; 19], data: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// How long a dump connection may stay silent before the reader takes it for dead and
+/// reconnects: ten heartbeats, at least 10 s. A server that is only busy (writing a huge
+/// transaction into its binlog) costs a reconnect at worst; a half-open connection to a
+/// server that still answers new connections is not waited on forever.
+fn dead_connection_after(heartbeat: Duration) -> Duration {
+    (heartbeat * 10).max(Duration::from_secs(10))
+}
+
 /// Streams transactions from `resume` into a channel until cancelled (or, with
 /// `non_blocking`, until the end of the binlog). A full channel blocks reading
 /// (backpressure); a closed one stops the reader.
@@ -396,20 +408,29 @@ impl Reader {
         let mut stream = self.request(by_gtid).await?;
         self.decoder.restart_at(&self.resume.position.file, self.resume.gtid.clone());
         let mut seen_fde = false;
+        let idle = dead_connection_after(self.source.heartbeat);
+        let progress = self.progress.clone();
         loop {
             // Silence counts only while waiting on the source, not while the sink holds us up.
-            if let Some(p) = &self.progress {
+            if let Some(p) = &progress {
                 p.source_alive();
             }
             let next = tokio::select! {
                 biased;
                 _ = cancel.cancelled(), if !self.decoder.in_transaction() => return Ok(false),
-                n = stream.next() => n,
+                n = tokio::time::timeout(idle, stream.next()) => n,
             };
             let event = match next {
-                None => return Ok(true),
-                Some(Err(e)) => return Err(classify(e, "reading the binlog")),
-                Some(Ok(e)) => e,
+                Err(_) => {
+                    return Err(ReaderError::Transient(format!(
+                        "no binlog event or heartbeat on the dump connection for {} s (heartbeats every {} ms): the connection is taken for dead",
+                        idle.as_secs(),
+                        self.source.heartbeat.as_millis()
+                    )))
+                }
+                Ok(None) => return Ok(true),
+                Ok(Some(Err(e))) => return Err(classify(e, "reading the binlog")),
+                Ok(Some(Ok(e))) => e,
             };
             if let Some(p) = &self.progress {
                 p.source_alive();
@@ -449,6 +470,9 @@ impl Reader {
                 continue; // an idle stream is alive; nothing to decode
             }
             if let Some(tx) = self.decoder.handle(&raw)? {
+                // Handing on (reading a spilled transaction back, waiting for the sink) is
+                // not waiting on the source.
+                let _busy = progress.as_deref().map(crate::progress::Progress::busy);
                 let refresh = tx.schema_changed;
                 // A spilled transaction comes in parts; only the last is a resume point.
                 let mut next = Some(tx);
@@ -468,6 +492,7 @@ impl Reader {
                     next = if done { None } else { self.decoder.next_part()? };
                 }
                 if refresh {
+                    drop(_busy);
                     let mut conn = self.source.connect().await?;
                     let json = load_json_columns(&mut conn, self.info.flavor).await?;
                     let _ = conn.disconnect().await;

@@ -104,6 +104,22 @@ impl SourceConfig {
         Err(last.unwrap_or_else(|| ReaderError::Transient("no source candidate".into())))
     }
 
+    /// Whether the candidate in use answers a `SELECT 1` on a new connection within
+    /// `within` (the candidate in use is not changed): tells a busy source from one that
+    /// cannot be reached from this node.
+    pub async fn probe(&self, within: Duration) -> Result<(), String> {
+        use mysql_async::prelude::Queryable;
+        let i = self.active.load(std::sync::atomic::Ordering::Relaxed);
+        let (host, port) = self.candidates().nth(i).unwrap_or((self.host.as_str(), self.port));
+        let asked = async {
+            let mut conn = self.connect_to(host, port).await.map_err(|e| e.to_string())?;
+            let one: Option<u8> = conn.query_first("SELECT 1").await.map_err(|e| e.to_string())?;
+            let _ = conn.disconnect().await;
+            one.map(|_| ()).ok_or_else(|| "SELECT 1 returned no row".to_string())
+        };
+        tokio::time::timeout(within, asked).await.unwrap_or_else(|_| Err(format!("no answer from {host}:{port} within {} ms", within.as_millis())))
+    }
+
     async fn connect_to(&self, host: &str, port: u16) -> Result<Conn, ReaderError> {
         let what = format!("connecting to MySQL at {host}:{port}");
         let attempt = |tls: bool| async move {

@@ -316,8 +316,11 @@ pub(super) async fn lead(
     // releases `leader` at once: the next leader's claim fences whatever this one still has
     // in flight. At-least-once releases it only after the drain (ordering its scan after
     // every write of this term).
+    // A silent source is asked on a second connection first: one that answers is busy, not
+    // unreachable, and a standby would hear no more from it.
     let stall_task = ha.stall_timeout.map(|timeout| {
         let (abort, r4, progress, zk4, eos, shard4) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone(), zk.clone(), ctl.txn.is_some(), stream.name().map(str::to_string));
+        let source = cfg.source.clone();
         let mut stall_term = *open_term;
         tokio::spawn(async move {
             let mut check = crate::progress::StallCheck::new(timeout);
@@ -327,7 +330,19 @@ pub(super) async fn lead(
                     _ = abort.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                if let Some(why) = check.check(&progress) {
+                let stall = check.check(&progress);
+                if let Some(crate::progress::Stall::SourceSilent(silence)) = stall {
+                    match source.probe((timeout / 2).max(Duration::from_millis(500))).await {
+                        Ok(()) => {
+                            tracing::info!(silence_ms = silence.as_millis() as u64, "the source sent nothing for the stall timeout but answers queries: busy, not unreachable; leading on");
+                            metrics::get().source_busy.inc();
+                            check.excuse_source();
+                            continue;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the silent source does not answer a second connection either"),
+                    }
+                }
+                if let Some(why) = stall.map(|s| s.to_string()) {
                     tracing::warn!(reason = %why, "leader stalled: stopping the stream now");
                     set_reason(&r4, Outcome::Stalled(why.clone()));
                     abort.cancel();

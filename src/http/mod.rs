@@ -176,13 +176,20 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
     } else {
         shard_history(&zk, &shards).await
     };
+    let leader = leader.ok().flatten();
+    let leads = leader.as_ref().map(|l| l.node_id.as_str());
     let members: Vec<serde_json::Value> = members
         .iter()
         .zip(statuses)
         .map(|(m, s)| {
             let mut v = serde_json::to_value(m).expect("serializable");
             match s {
-                Ok(s) => v["status"] = s,
+                Ok(s) => {
+                    if shards.is_empty() {
+                        v["role"] = role_of(&m.node_id, leads, &s).into();
+                    }
+                    v["status"] = s
+                }
                 Err(e) => v["error"] = e.into(),
             }
             v
@@ -190,7 +197,7 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
         .collect();
     json(&serde_json::json!({
         "root": zk.paths.root,
-        "leader": leader.ok().flatten(),
+        "leader": leader,
         "epoch": epoch.ok().flatten().map(|(e, _)| e.epoch),
         "position": position.ok().flatten().map(|(p, _)| p),
         "members": members,
@@ -200,6 +207,18 @@ async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Res
         "series": series::merge(&serieses),
         "actions": actions,
     }))
+}
+
+/// A member's role as the cluster sees it (unsharded): the node the leader znode names leads;
+/// any other node whose own status still says it leads (it has just handed over, or lost its
+/// session and not yet noticed) is shown standing by. The member's status adds detail only.
+fn role_of(node_id: &str, leader: Option<&str>, status: &serde_json::Value) -> String {
+    let own = status["role"].as_str().unwrap_or("unknown");
+    match (leader == Some(node_id), own) {
+        (true, _) => "leader".into(),
+        (false, "leader") => "standby".into(),
+        (false, own) => own.into(),
+    }
 }
 
 /// With shards: the latest terms of every shard, oldest first, each naming its shard.
@@ -240,6 +259,18 @@ mod tests {
         let mut s = st(Role::Stopped, false, None);
         s.last_error = Some("binlog purged".into());
         assert!(readiness(&s).unwrap_err().contains("binlog purged"));
+    }
+
+    #[test]
+    fn the_leader_znode_decides_who_leads() {
+        let st = |role: &str| serde_json::json!({ "role": role });
+        assert_eq!(role_of("b", Some("b"), &st("standby")), "leader", "won, its status not yet updated");
+        assert_eq!(role_of("a", Some("b"), &st("leader")), "standby", "handed over, its status not yet updated");
+        assert_eq!(role_of("a", None, &st("leader")), "standby", "no leader znode: nobody leads");
+        assert_eq!(role_of("c", Some("b"), &st("standby")), "standby");
+        assert_eq!(role_of("c", Some("b"), &st("starting")), "starting");
+        assert_eq!(role_of("s", None, &st("single")), "single");
+        assert_eq!(role_of("c", Some("b"), &serde_json::json!({})), "unknown");
     }
 
     #[test]
