@@ -176,7 +176,7 @@ impl StallCheck {
             self.since = now;
         }
         self.last_check = now;
-        let silence = p.source_silence().min(now.duration_since(self.counting_since));
+        let silence = self.silence(p);
         if silence > self.timeout {
             return Some(Stall::SourceSilent(silence));
         }
@@ -188,6 +188,12 @@ impl StallCheck {
         }
         let waited = now.duration_since(self.since);
         (waited > self.timeout).then_some(Stall::Unconfirmed { rows: sent - confirmed, waited })
+    }
+
+    /// How long the source has been silent as this check counts it (pauses of this process
+    /// and excused spells left out).
+    pub fn silence(&self, p: &Progress) -> Duration {
+        p.source_silence().min(self.counting_since.elapsed())
     }
 
     /// The source was found reachable (it answered on another connection): its silence so

@@ -316,8 +316,9 @@ pub(super) async fn lead(
     // releases `leader` at once: the next leader's claim fences whatever this one still has
     // in flight. At-least-once releases it only after the drain (ordering its scan after
     // every write of this term).
-    // A silent source is asked on a second connection first: one that answers is busy, not
-    // unreachable, and a standby would hear no more from it.
+    // A silent source is asked on a second connection, from half the timeout on, so that the
+    // verdict at the timeout need not wait: one that answered is busy, not unreachable, and a
+    // standby would hear no more from it; one that did not (or not yet) is handed over.
     let stall_task = ha.stall_timeout.map(|timeout| {
         let (abort, r4, progress, zk4, eos, shard4) = (ctl.abort.clone(), reason.clone(), ctl.progress.clone(), zk.clone(), ctl.txn.is_some(), stream.name().map(str::to_string));
         let source = cfg.source.clone();
@@ -325,14 +326,29 @@ pub(super) async fn lead(
         tokio::spawn(async move {
             let mut check = crate::progress::StallCheck::new(timeout);
             let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut probe: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
             loop {
                 tokio::select! {
                     _ = abort.cancelled() => return,
                     _ = tick.tick() => {}
                 }
+                if check.silence(&progress) <= timeout / 2 {
+                    probe = None;
+                } else if probe.is_none() {
+                    let s = source.clone();
+                    probe = Some(tokio::spawn(async move { s.probe(timeout / 2).await }));
+                }
                 let stall = check.check(&progress);
                 if let Some(crate::progress::Stall::SourceSilent(silence)) = stall {
-                    match source.probe((timeout / 2).max(Duration::from_millis(500))).await {
+                    let answer = match probe.take() {
+                        Some(p) if p.is_finished() => p.await.unwrap_or_else(|e| Err(e.to_string())),
+                        Some(p) => {
+                            p.abort();
+                            Err("no answer yet".into())
+                        }
+                        None => Err("not asked".into()),
+                    };
+                    match answer {
                         Ok(()) => {
                             tracing::info!(silence_ms = silence.as_millis() as u64, "the source sent nothing for the stall timeout but answers queries: busy, not unreachable; leading on");
                             metrics::get().source_busy.inc();
