@@ -2,7 +2,8 @@
 //!
 //! Invariants:
 //! - Every key is declared once in [`KEYS`] with its type, default and documentation; the
-//!   example file `config/config.properties.example` is checked against this table by a test.
+//!   example file `config/config.properties.example` and the reference page
+//!   `docs/configuration.md` are generated from it, and tests check both are up to date.
 //! - Command-line `--key=value` overrides the file. An unknown key, a bad value or a missing
 //!   required key fails at start with one line naming the key, what was expected, and (for
 //!   unknown keys) the closest known key.
@@ -128,6 +129,9 @@ const KAFKA_PASSTHROUGH: KeySpec = key("kafka.*", S, None, "librdkafka property"
 
 #[path = "config_hints.rs"]
 mod hints;
+#[path = "config_reference.rs"]
+mod reference;
+pub use reference::reference_markdown;
 use hints::{edit_distance, MAXWELL_ONLY};
 
 fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {

@@ -7,11 +7,15 @@ use tokio_util::sync::CancellationToken;
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: maxwell [--config=FILE] [--key=value ...]\nkeys: see config/config.properties.example");
+        println!("usage: maxwell [--config=FILE] [--key=value ...]\nkeys: see config/config.properties.example or docs/configuration.md\n--print-example-config: print the example file; --print-config-reference: print docs/configuration.md");
         return std::process::ExitCode::SUCCESS;
     }
     if args.iter().any(|a| a == "--print-example-config") {
         print!("{}", maxwell_ha::config::example_file());
+        return std::process::ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--print-config-reference") {
+        print!("{}", maxwell_ha::config::reference_markdown());
         return std::process::ExitCode::SUCCESS;
     }
     let args: Vec<String> = normalise(args);
