@@ -6,8 +6,8 @@
       a generated workload — every column type, NULLs, extremes, multi-row and multi-table
       transactions, DDL (add/drop/modify/rename column, rename table, create/drop database) in
       between — and compares their JSON row by row. Differences that are understood (listed in
-      KNOWN below and in the README, with the reason) are counted apart; any other difference
-      makes the exit status 1.
+      KNOWN below and in docs/maxwell-compatibility.md, with the reason) are counted apart; any
+      other difference makes the exit status 1.
   side_by_side.py throughput --port P --maxwell-ha BIN --rows N [--kafka BOOTSTRAP]
       Loads N rows, then lets each tool read that binlog range to stdout (and, with --kafka, to
       a Kafka topic each): rows/s of both, timed from each tool's first row to its last.
@@ -275,7 +275,8 @@ def workload(c, db):
 # ---------------------------------------------------------------- comparison
 
 # Fields that differ for a known reason: (where, why). `where` is a column name, a top-level
-# key, or "*" for any row. Each entry is listed in the README's side-by-side section.
+# key, or "*" for any row. Each entry is listed in the side-by-side section of
+# docs/maxwell-compatibility.md.
 KNOWN = {
     "c_bit64": "Maxwell 1.22.6 keeps only the low 32 bits of a BIT(n > 32) value, as a signed int (the server holds the full value: SELECT c_bit64+0 gives maxwell-ha's number); Maxwell's own later fixture test_bit expects the full value",
     "c_time": "Maxwell 1.22.6 reads TIME through java.sql.Time, which folds values outside 00:00:00-23:59:59 (negative, or 24 h and more, up to 838:59:59) into one day; maxwell-ha prints the value the server holds",

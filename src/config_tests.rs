@@ -180,6 +180,26 @@ fn configuration_reference_is_generated_from_the_key_table() {
     }
 }
 
+/// The README's `config.properties` example uses only keys of the key table and is a valid
+/// configuration, so the front page stays true.
+#[test]
+fn readme_example_is_a_valid_configuration() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```properties\n")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .expect("README.md has a ```properties example");
+    let pairs = parse_properties(block).unwrap();
+    assert!(pairs.len() >= 10, "the README's example has only {} keys", pairs.len());
+    let mut s = Settings::default();
+    for (k, v) in pairs {
+        assert!(KEYS.iter().any(|spec| spec.name == k), "README example uses `{k}`, which is not in the key table");
+        s.set(&k, &v).unwrap_or_else(|e| panic!("README example: {e}"));
+    }
+    Config::from_settings(&s).unwrap_or_else(|e| panic!("README example is not a valid configuration: {e}"));
+}
+
 #[test]
 fn http_settings() {
     assert_eq!(cfg(&["--user=u"]).unwrap().http, None);

@@ -1,8 +1,8 @@
 //! `docker-compose.yml`, checked without a Docker engine: Docker Compose itself validates and
-//! renders the file (`docker-compose config`), the services the README promises are there,
-//! every node publishes its HTTP port and is built from the repository's Dockerfile, and the
-//! compose nodes' configuration has exactly the keys the local cluster (scripts/local.sh) uses
-//! and is accepted by maxwell's own parser.
+//! renders the file (`docker-compose config`), the services the README and `docs/running.md`
+//! promise are there, every node publishes its HTTP port and is built from the repository's
+//! Dockerfile, and the compose nodes' configuration has exactly the keys the local cluster
+//! (scripts/local.sh) uses and is accepted by maxwell's own parser.
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -2,8 +2,9 @@
 //! both read the same binlog of a generated workload — every column type, NULLs, extremes,
 //! multi-row and multi-table transactions, DDL in between — and `scripts/side_by_side.py`
 //! compares their JSON row by row. The test fails on any difference that is not one of the
-//! explained ones (each listed with its reason in the script and the README), on a row that
-//! one of them lacks, or when the comparison covered too few rows to mean anything.
+//! explained ones (each listed with its reason in the script and in
+//! `docs/maxwell-compatibility.md`), on a row that one of them lacks, or when the comparison
+//! covered too few rows to mean anything.
 
 mod common;
 

@@ -60,7 +60,7 @@ pub struct Metrics {
     producer: Mutex<Option<rdkafka::producer::FutureProducer>>,
 }
 
-/// (name, help, label) of every metric, in the order of the README's table.
+/// (name, help, label) of every metric, in the order of the metrics table in `docs/operations.md`.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_rows_total", "Rows read from the binlog and handed to the sink.", ""),
     ("maxwell_transactions_total", "Transactions acknowledged by the sink.", ""),
