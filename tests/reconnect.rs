@@ -11,6 +11,9 @@ use common::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The tests take turns: one of them restarts the MariaDB the other reads from.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn insert_batch(from: u64, n: u64) {
     let mut w = conn().await;
     for id in from..from + n {
@@ -21,6 +24,7 @@ async fn insert_batch(from: u64, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_a_server_restart_without_loss_or_duplicates() {
+    let _turn = TURN.lock().await;
     let mut c = conn().await;
     exec(&mut c, "DROP DATABASE IF EXISTS reconnect_it").await;
     exec(&mut c, "CREATE DATABASE reconnect_it").await;
@@ -53,6 +57,7 @@ async fn survives_a_server_restart_without_loss_or_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_handing_a_large_transaction_on_is_busy_not_waiting_on_the_source() {
+    let _turn = TURN.lock().await;
     use maxwell_ha::binlog::decoder::DecoderConfig;
     use maxwell_ha::binlog::reader::Reader;
     use maxwell_ha::config::{Config, Settings};
