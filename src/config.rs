@@ -9,8 +9,6 @@
 //!   unknown keys) the closest known key.
 //! - Settings that conflict are rejected, never silently resolved.
 
-use crate::binlog::gtid::GtidSet;
-use crate::binlog::position::BinlogPosition;
 use crate::binlog::reader::{SourceConfig, StartPosition};
 use crate::encode::OutputConfig;
 use crate::filter::Filter;
@@ -141,11 +139,6 @@ pub fn example_file() -> String {
         out.push_str("\n\n");
     }
     out
-}
-
-fn looks_like_uuid(s: &str) -> bool {
-    let s = s.trim();
-    s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && s.chars().filter(|c| *c != '-').count() == 32
 }
 
 /// The file read when no `--config` is given (in the working directory), as Maxwell does.
@@ -298,16 +291,7 @@ impl Config {
         let filter = Filter::parse(s.get("filter").unwrap_or("")).map_err(|e| ConfigError::Msg(format!("`filter`: {e}")))?;
         let init_position = match s.get("init_position") {
             None => StartPosition::Current,
-            Some(v) if v.contains(':') && !looks_like_uuid(v.split(':').next().unwrap_or("")) => {
-                // Maxwell's FILE:POS:HEARTBEAT: the heartbeat only orders its own positions table.
-                let parts: Vec<&str> = v.split(':').collect();
-                let v = match parts.as_slice() {
-                    [file, pos, hb] if hb.chars().all(|c| c.is_ascii_digit()) && !hb.is_empty() => format!("{file}:{pos}"),
-                    _ => v.to_string(),
-                };
-                StartPosition::File(v.parse::<BinlogPosition>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e} (expected FILE:POS or a GTID set)")))?)
-            }
-            Some(v) => StartPosition::Gtid(v.parse::<GtidSet>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?),
+            Some(v) => v.parse::<StartPosition>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?,
         };
         let producer = s.get("producer").unwrap().to_string();
         let kafka = if producer == "kafka" {

@@ -1,4 +1,6 @@
 use super::*;
+use crate::binlog::gtid::GtidSet;
+use crate::binlog::position::BinlogPosition;
 
 fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()

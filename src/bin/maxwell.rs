@@ -47,6 +47,7 @@ fn main() -> std::process::ExitCode {
         let http_stop = CancellationToken::new();
         let _http_guard = http_stop.clone().drop_guard();
         let series = std::sync::Arc::new(maxwell_ha::http::series::Series::default());
+        let membership = maxwell_ha::cluster::Membership::default();
         tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone(), series.clone()));
         if let Some(h) = cfg.http.clone() {
             match maxwell_ha::http::bind(&h).await {
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
                     let ctx = maxwell_ha::http::Context {
                         series,
                         bootstrap_table: Some((cfg.positions_db.clone(), cfg.schema_database.clone())),
+                        cluster: membership.clone(),
                     };
                     tokio::spawn(maxwell_ha::http::serve(l, h, ctx, http_stop.clone()));
                 }
@@ -68,7 +70,7 @@ fn main() -> std::process::ExitCode {
             None => "none (nothing written)".to_string(),
         };
         if let Some(ha) = cfg.ha.clone() {
-            return match maxwell_ha::cluster::run(&cfg, &ha, cancel).await {
+            return match maxwell_ha::cluster::run(&cfg, &ha, cancel, &membership).await {
                 Ok(()) => {
                     tracing::info!("stopped");
                     std::process::ExitCode::SUCCESS

@@ -117,8 +117,8 @@ impl Transaction {
     }
 
     /// Where to resume after this transaction.
-    pub fn resume_point(&self) -> super::reader::ResumePoint {
-        super::reader::ResumePoint { position: self.position.clone(), gtid: self.gtid_set.clone(), server_id: self.server_id }
+    pub fn resume_point(&self) -> super::position::ResumePoint {
+        super::position::ResumePoint { position: self.position.clone(), gtid: self.gtid_set.clone(), server_id: self.server_id }
     }
 }
 

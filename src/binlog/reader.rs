@@ -25,6 +25,8 @@ use super::charset::CollationMap;
 use super::decoder::{ev, Decoder, DecoderConfig, RawEvent, Transaction};
 use super::gtid::GtidSet;
 use super::position::BinlogPosition;
+/// The resume value types live with the other position types; named here too for callers.
+pub use super::position::{ResumePoint, StartPosition};
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn};
@@ -35,41 +37,6 @@ use std::time::Duration;
 pub use super::source::{parse_host_list, SourceConfig};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
-
-/// Where to start reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartPosition {
-    /// The server's current end of binlog.
-    Current,
-    File(BinlogPosition),
-    Gtid(GtidSet),
-    /// A stored boundary known both ways: its file position where that position is on the
-    /// server reached now and holds the same GTID state (same server), else its GTID set
-    /// (another server behind the same address: file positions differ between servers).
-    Checked { position: BinlogPosition, gtid: GtidSet },
-}
-
-impl StartPosition {
-    /// Where to re-read from to continue after a stored boundary: its GTID set in
-    /// `gtid_mode` when it has one, else its file position — checked against the GTID set
-    /// when there is one.
-    pub fn resume(position: &BinlogPosition, gtid: Option<&GtidSet>, gtid_mode: bool) -> Self {
-        match gtid {
-            Some(g) if gtid_mode => StartPosition::Gtid(g.clone()),
-            Some(g) => StartPosition::Checked { position: position.clone(), gtid: g.clone() },
-            None => StartPosition::File(position.clone()),
-        }
-    }
-}
-
-/// A resume point: always a transaction boundary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumePoint {
-    pub position: BinlogPosition,
-    pub gtid: Option<GtidSet>,
-    /// server_id of the source that wrote the transaction ending here (0 when unknown).
-    pub server_id: u32,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {

@@ -35,7 +35,6 @@ use crate::config::{Config, HaConfig};
 use crate::metrics::{self, Role};
 use crate::node::NodeError;
 use layout::{now_ms, MemberInfo, Paths};
-use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use zk::{Zk, ZkError};
@@ -50,12 +49,26 @@ pub enum ClusterError {
 }
 
 
-/// The session of this process's current membership (read by the HTTP status endpoints).
-static CURRENT: Mutex<Option<Zk>> = Mutex::new(None);
+/// This node's ZooKeeper session while it is a member: a handle the binary makes, [`run`]
+/// keeps up to date (a new session after an expiry, none between sessions) and others (the
+/// HTTP endpoints) read. Cloning it gives another view of the same membership.
+#[derive(Clone, Default)]
+pub struct Membership(std::sync::Arc<tokio::sync::watch::Sender<Option<Zk>>>);
 
-/// This node's ZooKeeper handle while it is a member, for read-only use.
-pub fn current_zk() -> Option<Zk> {
-    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+impl Membership {
+    /// The session in use now, if this node is a member.
+    pub fn current(&self) -> Option<Zk> {
+        self.0.borrow().clone()
+    }
+    fn set(&self, zk: Option<Zk>) {
+        self.0.send_replace(zk);
+    }
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership").field("member", &self.0.borrow().is_some()).finish()
+    }
 }
 
 fn zk_state_name(s: zkc::SessionState) -> &'static str {
@@ -84,8 +97,8 @@ fn track_session(client: &zkc::Client) {
     });
 }
 
-/// Runs this node as a cluster member until `shutdown`.
-pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Result<(), ClusterError> {
+/// Runs this node as a cluster member until `shutdown`, keeping `membership` up to date.
+pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken, membership: &Membership) -> Result<(), ClusterError> {
     let member = MemberInfo {
         node_id: ha.node_id.clone(),
         host: crate::config::hostname(),
@@ -100,7 +113,7 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
     metrics::status().node_id = Some(ha.node_id.clone());
     let mut backoff = Duration::from_millis(200);
     loop {
-        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        membership.set(None);
         if shutdown.is_cancelled() {
             return Ok(());
         }
@@ -127,7 +140,7 @@ pub async fn run(cfg: &Config, ha: &HaConfig, shutdown: CancellationToken) -> Re
             Ok(()) => {
                 tracing::info!(node_id = %ha.node_id, root = %ha.root, session = %zk.client.session_id(), "joined the cluster");
                 track_session(&zk.client);
-                *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(zk.clone());
+                membership.set(Some(zk.clone()));
             }
             Err(ZkError::Definite(m)) => return Err(ZkError::Definite(m).into()),
             Err(e) => {

@@ -38,10 +38,12 @@ impl Action {
     }
 }
 
-/// What an action needs besides ZooKeeper: where the bootstrap table is.
+/// What an action acts on: the cluster (this node's membership) and where the bootstrap
+/// table is.
 #[derive(Debug, Clone)]
 pub struct Handles {
     pub token: Option<String>,
+    pub cluster: crate::cluster::Membership,
     pub bootstrap_table: Option<(crate::binlog::source::SourceConfig, String)>,
 }
 
@@ -65,9 +67,9 @@ pub async fn run(h: &Handles, action: Action, from: SocketAddr, headers: &Header
         },
     };
     let done = match action {
-        Action::Failover => failover(&args).await,
-        Action::ShardMove => shard_move(&args).await,
-        Action::Drain => drain(&args).await,
+        Action::Failover => failover(h, &args).await,
+        Action::ShardMove => shard_move(h, &args).await,
+        Action::Drain => drain(h, &args).await,
         Action::CancelBootstrap => cancel_bootstrap(h, &args).await,
     };
     match done {
@@ -81,8 +83,8 @@ pub async fn run(h: &Handles, action: Action, from: SocketAddr, headers: &Header
 
 type Outcome = Result<Value, (StatusCode, String)>;
 
-fn zk() -> Result<crate::cluster::zk::Zk, (StatusCode, String)> {
-    crate::cluster::current_zk().ok_or((StatusCode::CONFLICT, "this node is not in a cluster".into()))
+fn zk(h: &Handles) -> Result<crate::cluster::zk::Zk, (StatusCode, String)> {
+    h.cluster.current().ok_or((StatusCode::CONFLICT, "this node is not in a cluster".into()))
 }
 
 fn zk_refusal(e: ZkError) -> (StatusCode, String) {
@@ -95,19 +97,19 @@ fn zk_refusal(e: ZkError) -> (StatusCode, String) {
 
 /// `{"to": node, "shard": name}` (both optional): the leader (of the shard) hands over (to
 /// `node`).
-async fn failover(args: &Value) -> Outcome {
+async fn failover(h: &Handles, args: &Value) -> Outcome {
     let to = args["to"].as_str();
     let zk = match args["shard"].as_str() {
-        Some(s) => shard_zk(s).await?,
-        None => zk()?,
+        Some(s) => shard_zk(h, s).await?,
+        None => zk(h)?,
     };
     let (leader, req) = crate::cli::request_failover(&zk, None, to).await.map_err(zk_refusal)?;
     Ok(json!({"done": format!("hand-over requested of {}", leader.node_id), "requested": req}))
 }
 
 /// The scope of shard `name`, which must exist.
-async fn shard_zk(name: &str) -> Result<crate::cluster::zk::Zk, (StatusCode, String)> {
-    let zk = zk()?;
+async fn shard_zk(h: &Handles, name: &str) -> Result<crate::cluster::zk::Zk, (StatusCode, String)> {
+    let zk = zk(h)?;
     match zk.shard_def(name).await.map_err(zk_refusal)? {
         Some(d) if !d.removed => Ok(zk.for_shard(name)),
         _ => Err((StatusCode::NOT_FOUND, format!("no shard named {name}"))),
@@ -116,12 +118,12 @@ async fn shard_zk(name: &str) -> Result<crate::cluster::zk::Zk, (StatusCode, Str
 
 /// `{"shard": name, "to": node}`: `node` becomes the shard's preferred node and its leader
 /// hands over to it (`maxwell-cli shard move`, without the wait).
-async fn shard_move(args: &Value) -> Outcome {
+async fn shard_move(h: &Handles, args: &Value) -> Outcome {
     let need = || (StatusCode::BAD_REQUEST, "give the shard and the node: {\"shard\": \"…\", \"to\": \"…\"}".to_string());
     let (shard, to) = (args["shard"].as_str().ok_or_else(need)?, args["to"].as_str().ok_or_else(need)?);
-    shard_zk(shard).await?;
+    shard_zk(h, shard).await?;
     use crate::cli::shards::MoveStarted;
-    let done = match crate::cli::shards::request_move(&zk()?, shard, to).await.map_err(zk_refusal)? {
+    let done = match crate::cli::shards::request_move(&zk(h)?, shard, to).await.map_err(zk_refusal)? {
         MoveStarted::Already(_) => format!("{to} already leads {shard}"),
         MoveStarted::NoLeader => format!("{shard} has no leader now; {to} is its preferred node and gets it next"),
         MoveStarted::Requested(l) => format!("{shard}: hand-over from {} to {to} requested", l.node_id),
@@ -130,10 +132,10 @@ async fn shard_move(args: &Value) -> Outcome {
 }
 
 /// `{"node": n, "drained": true|false}` (`drained` defaults to true).
-async fn drain(args: &Value) -> Outcome {
+async fn drain(h: &Handles, args: &Value) -> Outcome {
     let node = args["node"].as_str().ok_or((StatusCode::BAD_REQUEST, "give the node to drain: {\"node\": \"…\"}".to_string()))?;
     let drained = args["drained"].as_bool().unwrap_or(true);
-    let zk = zk()?;
+    let zk = zk(h)?;
     if drained {
         let leading = crate::cli::request_drain(&zk, node).await.map_err(zk_refusal)?;
         let what = if leading.is_some() { format!("{node} drained; it hands over") } else { format!("{node} drained") };

@@ -64,6 +64,9 @@ pub struct Context {
     pub series: Arc<series::Series>,
     /// Where bootstraps are requested (`positions_db`, `schema_database`), for cancelling one.
     pub bootstrap_table: Option<(crate::binlog::source::SourceConfig, String)>,
+    /// This node's cluster membership (none for a node running alone): what `/api/cluster`
+    /// reads and the actions act on.
+    pub cluster: crate::cluster::Membership,
 }
 
 /// How far back `/api/series` and the cluster's chart go.
@@ -72,7 +75,8 @@ const CHART_MS: u64 = 5 * 60 * 1000;
 /// Serves until `cancel`.
 pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Context, cancel: CancellationToken) {
     let prefix = cfg.prefix.clone();
-    let handles = Arc::new(actions::Handles { token: cfg.admin_token.clone(), bootstrap_table: ctx.bootstrap_table.clone() });
+    let handles = Arc::new(actions::Handles { token: cfg.admin_token.clone(), cluster: ctx.cluster.clone(), bootstrap_table: ctx.bootstrap_table.clone() });
+    let membership = ctx.cluster.clone();
     let enabled = cfg.admin_token.is_some();
     let (own, own2) = (ctx.series.clone(), ctx.series.clone());
     let action = |a: actions::Action| {
@@ -93,7 +97,7 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
         .route("/ping", get(|| async { "pong" }))
         .route("/api/status", get(|| async { json(&metrics::snapshot()) }))
         .route("/api/series", get(move || async move { json(&own.since(metrics::now_ms().saturating_sub(CHART_MS))) }))
-        .route("/api/cluster", get(move || cluster(prefix.clone(), enabled, own2.clone())))
+        .route("/api/cluster", get(move || cluster(membership.current(), prefix.clone(), enabled, own2.clone())))
         .route("/api/failover", action(actions::Action::Failover))
         .route("/api/shard/move", action(actions::Action::ShardMove))
         .route("/api/drain", action(actions::Action::Drain))
@@ -138,11 +142,11 @@ pub(crate) fn json_body<T: serde::Serialize>(v: &T) -> ([(header::HeaderName, &'
     ([(header::CONTENT_TYPE, "application/json")], serde_json::to_string(v).expect("serializable"))
 }
 
-/// The cluster as ZooKeeper and the members see it.
-async fn cluster(prefix: String, actions: bool, own: Arc<series::Series>) -> Response {
+/// The cluster as ZooKeeper (through this node's session `zk`) and the members see it.
+async fn cluster(zk: Option<crate::cluster::zk::Zk>, prefix: String, actions: bool, own: Arc<series::Series>) -> Response {
     let since = metrics::now_ms().saturating_sub(CHART_MS);
     let me = metrics::snapshot();
-    let Some(zk) = crate::cluster::current_zk() else {
+    let Some(zk) = zk else {
         let member = serde_json::json!({"node_id": me.node_id.clone().unwrap_or_else(|| "this node".into()), "status": me});
         return json(&serde_json::json!({"root": null, "leader": null, "epoch": null, "position": null, "members": [member],
             "series": own.since(since), "actions": actions}));
