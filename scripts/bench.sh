@@ -28,11 +28,12 @@ source "$(dirname "$0")/common.sh"
 # bounded SECONDS WHAT CMD... : CMD's output, or {"error":...} when it fails or runs over.
 bounded() {
   local secs="$1" what="$2"; shift 2
-  local out rc=0
+  local out rc=0 why
   out=$(timeout -k 10 "$secs" "$@") || rc=$?
   if [ "$rc" -eq 0 ]; then printf '%s\n' "$out"; return 0; fi
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then log "$what did not finish within $secs s: stopped"; else log "$what failed (exit $rc)"; fi
-  printf '{"error":"%s: %s"}\n' "$what" "$([ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "did not finish within $secs s" || echo "exit $rc")"
+  case "$rc" in 124|137) why="did not finish within $secs s" ;; *) why="failed (exit $rc)" ;; esac
+  log "$what $why"
+  printf '{"error":"%s %s"}\n' "$what" "$why"
 }
 STEP="${BENCH_STEP_SECONDS:-900}"
 MODE="${1:-decode}"

@@ -59,9 +59,14 @@ impl SourceConfig {
 
     /// `host:port` of the candidate in use.
     pub fn current(&self) -> String {
-        let i = self.active.load(std::sync::atomic::Ordering::Relaxed);
-        let (h, p) = self.candidates().nth(i).unwrap_or((self.host.as_str(), self.port));
+        let (h, p) = self.in_use();
         format!("{h}:{p}")
+    }
+
+    /// The candidate in use (the one that answered last).
+    fn in_use(&self) -> (&str, u16) {
+        let i = self.active.load(std::sync::atomic::Ordering::Relaxed);
+        self.candidates().nth(i).unwrap_or((self.host.as_str(), self.port))
     }
 
     fn opts(&self, host: &str, port: u16, tls: bool) -> Opts {
@@ -109,8 +114,7 @@ impl SourceConfig {
     /// cannot be reached from this node.
     pub async fn probe(&self, within: Duration) -> Result<(), String> {
         use mysql_async::prelude::Queryable;
-        let i = self.active.load(std::sync::atomic::Ordering::Relaxed);
-        let (host, port) = self.candidates().nth(i).unwrap_or((self.host.as_str(), self.port));
+        let (host, port) = self.in_use();
         let asked = async {
             let mut conn = self.connect_to(host, port).await.map_err(|e| e.to_string())?;
             let one: Option<u8> = conn.query_first("SELECT 1").await.map_err(|e| e.to_string())?;
