@@ -46,7 +46,7 @@ fn main() -> std::process::ExitCode {
         });
         let http_stop = CancellationToken::new();
         let _http_guard = http_stop.clone().drop_guard();
-        let series = std::sync::Arc::new(maxwell_ha::http::series::Series::default());
+        let series = std::sync::Arc::new(maxwell_ha::metrics::series::Series::default());
         let membership = maxwell_ha::cluster::Membership::default();
         tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone(), series.clone()));
         if let Some(h) = cfg.http.clone() {

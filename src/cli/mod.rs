@@ -1,6 +1,8 @@
-//! `maxwell-cli` commands on the cluster's znodes (see `zk-layout/README.md`).
+//! `maxwell-cli` commands on the cluster's znodes (see `zk-layout/README.md`), and the
+//! operator's requests the console (`http/`) makes through the same functions.
 //!
-//! Invariants: reading commands never write; `position set` is refused while a leader runs
+//! Invariants: this room sits above `cluster/` and below `http/` (which imports it, never
+//! the other way); reading commands never write; `position set` is refused while a leader runs
 //! unless forced, is version-checked, and prints the value it replaced; every command has a
 //! `--json` form whose fields are the human form's.
 
@@ -9,6 +11,7 @@ use crate::cluster::zk::{connect, Zk, ZkError};
 use serde::Serialize;
 use std::time::Duration;
 
+pub mod client;
 pub mod shards;
 
 /// Cluster health as `cluster status` reports it.
@@ -130,7 +133,7 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
     // Each member's own view (lag, rows, last error), read concurrently, 1 s each at most.
     let live = futures_util::future::join_all(views.iter().map(|v| async move {
         match &v.http {
-            Some(h) => crate::http::client::get_json(h, "/api/status", Duration::from_secs(1)).await.ok(),
+            Some(h) => client::get_json(h, "/api/status", Duration::from_secs(1)).await.ok(),
             None => None,
         }
     }))

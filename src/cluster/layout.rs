@@ -27,6 +27,7 @@
 //! - Every payload is JSON; a payload that does not parse is reported with the znode's path
 //!   and never overwritten silently.
 
+pub use crate::metrics::now_ms;
 use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;
 use serde::{Deserialize, Serialize};
@@ -188,10 +189,6 @@ pub fn decode<T: for<'de> Deserialize<'de>>(path: &str, data: &[u8]) -> Result<T
 
 pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("payloads serialise")
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[cfg(test)]

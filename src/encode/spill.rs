@@ -14,7 +14,6 @@ use crate::binlog::rows::RowKind;
 use crate::binlog::schema::TableInfo;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Bytes of JSON in one part read back from a spill file.
@@ -41,15 +40,23 @@ pub struct SpillReader {
 }
 
 fn anonymous_file() -> io::Result<File> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir();
-    let name = format!("maxwell-ha-tx-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-    let path = dir.join(name);
-    let f = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| {
-        io::Error::new(e.kind(), format!("cannot create a spill file in {} (set TMPDIR to a writable directory): {e}", dir.display()))
-    })?;
-    std::fs::remove_file(&path)?;
-    Ok(f)
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    // A name no other file has: `create_new` refuses an existing one, so a clash tries the next.
+    for attempt in 0u32.. {
+        let path = dir.join(format!("maxwell-ha-tx-{}-{nanos}-{attempt}", std::process::id()));
+        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+            Ok(f) => {
+                std::fs::remove_file(&path)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(io::Error::new(e.kind(), format!("cannot create a spill file in {} (set TMPDIR to a writable directory): {e}", dir.display())))
+            }
+        }
+    }
+    unreachable!("a free name among 2^32")
 }
 
 fn put_bytes(w: &mut impl Write, b: &[u8]) -> io::Result<()> {

@@ -18,10 +18,9 @@
 //!   the page.
 
 pub mod actions;
-pub mod client;
-pub mod series;
 
-use crate::metrics::{self, Role};
+use crate::metrics::{self, series, Role};
+use crate::cli::client;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;

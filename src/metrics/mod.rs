@@ -1,7 +1,9 @@
 //! Process-wide metrics (Prometheus) and the node's status (served as `/api/status`).
 //!
 //! Invariants:
-//! - One registry per process, created on first use; every metric is named `maxwell_*` with
+//! - One registry per process, created on first use, and the only process-wide state of the
+//!   crate: it holds the metrics and the node's status (both are reports, written by every
+//!   room and read by the HTTP handlers; nothing decides on them). Every metric is named `maxwell_*` with
 //!   its unit in the name, and labels take only the fixed values listed here (bounded).
 //! - Counters only ever grow; gauges that describe "now" (position age, RSS, Kafka queue) are
 //!   computed when scraped, so an idle node does not report stale values.
@@ -16,6 +18,7 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+pub mod series;
 mod shards;
 pub use shards::{forget_shard, set_shard_committed, set_shard_epoch, set_shard_lag, set_shard_role, ShardStatus};
 
@@ -57,6 +60,8 @@ pub struct Metrics {
     /// Transactions handed to a sink / acknowledged by it (lag is 0 only when equal).
     read_seq: AtomicU64,
     acked_seq: AtomicU64,
+    /// What `/api/status` reports: kept with the figures it is read beside.
+    status: Mutex<Status>,
     producer: Mutex<Option<rdkafka::producer::FutureProducer>>,
 }
 
@@ -148,6 +153,7 @@ impl Metrics {
             acked_seq: AtomicU64::new(0),
             producer: Mutex::new(None),
             registry,
+            status: Mutex::new(Status { version: env!("CARGO_PKG_VERSION"), started_at_ms: now_ms(), role_since_ms: now_ms(), ..Default::default() }),
         };
         // Every label value exists from the start (a series appearing late breaks rate()).
         for r in ["leader", "standby", "stopped"] {
@@ -239,7 +245,7 @@ fn cpu_seconds() -> Option<f64> {
 
 /// Samples CPU %, resident memory and rows/s into the status every 2 s until `stop`, and
 /// rows/s and lag into `series` (the status page's chart).
-pub async fn sample_resources(stop: tokio_util::sync::CancellationToken, series: std::sync::Arc<crate::http::series::Series>) {
+pub async fn sample_resources(stop: tokio_util::sync::CancellationToken, series: std::sync::Arc<series::Series>) {
     let mut last = (std::time::Instant::now(), cpu_seconds(), get().rows.get());
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
@@ -258,7 +264,7 @@ pub async fn sample_resources(stop: tokio_util::sync::CancellationToken, series:
             let leads = matches!(st.role, Role::Leader | Role::Single);
             drop(st);
             let lag_seconds = if leads { snapshot().lag_seconds } else { None };
-            series.push(crate::http::series::Sample { t_ms: now_ms(), rows_per_second, lag_seconds });
+            series.push(series::Sample { t_ms: now_ms(), rows_per_second, lag_seconds });
             last = now;
         }
     }
@@ -352,10 +358,7 @@ pub struct BootstrapStatus {
 
 /// The node's status, locked briefly.
 pub fn status() -> MutexGuard<'static, Status> {
-    static S: OnceLock<Mutex<Status>> = OnceLock::new();
-    S.get_or_init(|| Mutex::new(Status { version: env!("CARGO_PKG_VERSION"), started_at_ms: now_ms(), role_since_ms: now_ms(), ..Default::default() }))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    get().status.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Records a role change: one log line with the reason, the gauges, the status.

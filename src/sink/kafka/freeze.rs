@@ -4,6 +4,7 @@
 //! Invariant: once tripped, `check` stays false for the guard's life.
 
 use std::time::Duration;
+use crate::metrics::now_ms;
 
 /// Detects that this process was paused (SIGSTOP, VM freeze, long GC-like stalls): a ticker
 /// records the time every 100 ms; a gap longer than `max_gap` means every lease this process
@@ -49,9 +50,5 @@ impl FreezeGuard {
         }
         true
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 

@@ -199,7 +199,7 @@ impl Transactional {
             bootstrap: self.bootstrap.clone(),
             epoch: self.s.epoch,
             node_id: self.s.node_id.clone(),
-            committed_at: crate::cluster::layout::now_ms(),
+            committed_at: crate::metrics::now_ms(),
         };
         let value = cp.to_string();
         let mut record = FutureRecord::to(&self.s.checkpoint_topic).key(&self.s.key).payload(&value).partition(0);
