@@ -9,47 +9,9 @@
 //!   that requires TLS reached without it are definite errors naming the setting to change.
 
 use super::reader::{classify, ReaderError};
+pub use crate::config::source::{parse_host_list, SourceConfig};
 use mysql_async::{Conn, Opts, OptsBuilder};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Where the source is and who we are to it.
-#[derive(Debug, Clone)]
-pub struct SourceConfig {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: String,
-    pub server_id: u32,
-    pub heartbeat: Duration,
-    pub connect_timeout: Duration,
-    /// TLS to this server (`ssl` / `replication_ssl`).
-    pub tls: super::tls::SourceTls,
-    /// Further candidate servers after `host:port` (a list in `host`), tried in order when
-    /// the one in use cannot be reached.
-    pub more_hosts: Vec<(String, u16)>,
-    /// Index (0: `host`) of the candidate that answered last; shared by clones, so every
-    /// connection of a node goes to the same server first.
-    pub active: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// `host` or `host:port` items separated by commas; `port` where an item has none.
-pub fn parse_host_list(list: &str, port: u16) -> Result<Vec<(String, u16)>, String> {
-    let mut out = Vec::new();
-    for item in list.split(',').map(str::trim) {
-        if item.is_empty() {
-            return Err(format!("empty host in {list:?}; give `host` or `host:port` items separated by commas"));
-        }
-        match item.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && !h.contains(':') => {
-                let p = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("bad port in {item:?}"))?;
-                out.push((h.to_string(), p));
-            }
-            _ => out.push((item.to_string(), port)),
-        }
-    }
-    Ok(out)
-}
 
 impl SourceConfig {
     /// The candidates in order: `host:port` first.

@@ -12,83 +12,9 @@
 //! - Files are checked for existence at start, so a wrong path is a configuration error.
 
 use mysql_async::{ClientIdentity, SslOpts};
-use std::path::PathBuf;
-
-/// Maxwell's SSL modes (`com.github.shyiko.mysql.binlog.network.SSLMode`).
-/// Ordered from weakest to strictest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum TlsMode {
-    #[default]
-    Disabled,
-    Preferred,
-    Required,
-    VerifyCa,
-    VerifyIdentity,
-}
-
-/// The accepted spellings, for the configuration table.
-pub const MODES: &[&str] = &["DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"];
-
-impl std::str::FromStr for TlsMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_uppercase().as_str() {
-            "DISABLED" => TlsMode::Disabled,
-            "PREFERRED" => TlsMode::Preferred,
-            "REQUIRED" => TlsMode::Required,
-            "VERIFY_CA" => TlsMode::VerifyCa,
-            "VERIFY_IDENTITY" => TlsMode::VerifyIdentity,
-            _ => return Err(format!("unknown SSL mode {s:?}; expected one of {}", MODES.join(", "))),
-        })
-    }
-}
-
-impl std::fmt::Display for TlsMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = *self as usize;
-        f.write_str(MODES[i])
-    }
-}
-
-/// TLS settings of one connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SourceTls {
-    pub mode: TlsMode,
-    /// PEM CA bundle that signs the server's certificate (`ssl_ca`); without it the public
-    /// roots are used when verifying.
-    pub ca: Option<PathBuf>,
-    /// PEM client certificate and key (`ssl_cert`, `ssl_key`), for accounts that REQUIRE X509.
-    pub identity: Option<(PathBuf, PathBuf)>,
-}
+pub use crate::config::source::{SourceTls, TlsMode, MODES};
 
 impl SourceTls {
-    /// Builds and checks the settings: files must exist, a certificate needs its key.
-    pub fn new(mode: TlsMode, ca: Option<&str>, cert: Option<&str>, key: Option<&str>) -> Result<Self, String> {
-        let file = |k: &str, v: Option<&str>| -> Result<Option<PathBuf>, String> {
-            match v {
-                None => Ok(None),
-                Some(p) if std::path::Path::new(p).is_file() => Ok(Some(PathBuf::from(p))),
-                Some(p) => Err(format!("`{k}`: no such file {p:?}; give the path of a PEM file")),
-            }
-        };
-        let ca = file("ssl_ca", ca)?;
-        let identity = match (file("ssl_cert", cert)?, file("ssl_key", key)?) {
-            (Some(c), Some(k)) => Some((c, k)),
-            (None, None) => None,
-            (Some(_), None) => return Err("`ssl_cert` is set but `ssl_key` is not; give both (PEM certificate and its private key)".into()),
-            (None, Some(_)) => return Err("`ssl_key` is set but `ssl_cert` is not; give both (PEM certificate and its private key)".into()),
-        };
-        if mode == TlsMode::Disabled && (ca.is_some() || identity.is_some()) {
-            return Err("`ssl_ca`/`ssl_cert`/`ssl_key` are set but no connection uses TLS; set ssl (or replication_ssl) to REQUIRED, VERIFY_CA or VERIFY_IDENTITY".into());
-        }
-        Ok(SourceTls { mode, ca, identity })
-    }
-
-    /// The same files under another mode (the replication connection's).
-    pub fn with_mode(&self, mode: TlsMode) -> Self {
-        SourceTls { mode, ..self.clone() }
-    }
-
     /// mysql_async's options for this mode; `None` for a plain connection.
     pub fn ssl_opts(&self) -> Option<SslOpts> {
         if self.mode == TlsMode::Disabled {

@@ -20,49 +20,8 @@ pub mod spill;
 use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
 use crate::binlog::values::write_json_str;
+pub use crate::config::OutputConfig;
 use std::sync::Arc;
-
-/// Maxwell's `output_*` switches.
-#[derive(Debug, Clone)]
-pub struct OutputConfig {
-    pub binlog_position: bool,
-    pub gtid_position: bool,
-    pub commit_info: bool,
-    pub xoffset: bool,
-    pub nulls: bool,
-    pub server_id: bool,
-    pub thread_id: bool,
-    pub primary_keys: bool,
-    pub primary_key_columns: bool,
-    pub row_query: bool,
-    pub ddl: bool,
-    pub null_zerodates: bool,
-    /// Collect [`RowMeta`] per row (keys and partitions need it; stdout does not).
-    pub row_meta: bool,
-    /// Columns whose values `producer_partition_by=column` hashes.
-    pub partition_columns: Vec<String>,
-}
-
-impl Default for OutputConfig {
-    fn default() -> Self {
-        Self {
-            binlog_position: false,
-            gtid_position: false,
-            commit_info: true,
-            xoffset: false,
-            nulls: true,
-            server_id: false,
-            thread_id: false,
-            primary_keys: false,
-            primary_key_columns: false,
-            row_query: false,
-            ddl: false,
-            null_zerodates: false,
-            row_meta: false,
-            partition_columns: Vec::new(),
-        }
-    }
-}
 
 /// A decoded row image: JSON fragments and per-column spans into them.
 pub struct Image<'a> {

@@ -21,6 +21,7 @@ pub mod actions;
 
 use crate::metrics::{self, series, Role};
 use crate::cli::client;
+pub use crate::config::HttpConfig;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -29,25 +30,6 @@ use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Where the HTTP endpoints listen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpConfig {
-    pub bind: String,
-    pub port: u16,
-    /// Always starts and ends with `/`.
-    pub prefix: String,
-    /// `http_admin_token`: allows the actions (POST); none: actions are refused.
-    pub admin_token: Option<String>,
-}
-
-impl HttpConfig {
-    /// The address other members use to reach this node (`host:port`).
-    pub fn advertised(&self) -> String {
-        let host = if self.bind == "0.0.0.0" || self.bind == "::" { crate::config::hostname() } else { self.bind.clone() };
-        format!("{host}:{}", self.port)
-    }
-}
 
 /// Binds the listener now, so a taken port is reported at start with the key to change.
 pub async fn bind(cfg: &HttpConfig) -> Result<tokio::net::TcpListener, String> {

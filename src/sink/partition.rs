@@ -13,53 +13,7 @@
 
 use crate::binlog::values::write_json_str;
 use crate::encode::RowMeta;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartitionBy {
-    Database,
-    Table,
-    PrimaryKey,
-    TransactionId,
-    Column,
-    Random,
-}
-
-impl PartitionBy {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "database" => Self::Database,
-            "table" => Self::Table,
-            "primary_key" => Self::PrimaryKey,
-            "transaction_id" => Self::TransactionId,
-            "column" => Self::Column,
-            "random" => Self::Random,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashFn {
-    Default,
-    Murmur3,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyFormat {
-    Hash,
-    Array,
-}
-
-#[derive(Debug, Clone)]
-pub struct Routing {
-    pub topic: String,
-    pub ddl_topic: String,
-    pub by: PartitionBy,
-    pub fallback: PartitionBy,
-    pub columns: Vec<String>,
-    pub hash: HashFn,
-    pub key_format: KeyFormat,
-}
+pub use crate::config::partition::{HashFn, KeyFormat, PartitionBy, Routing};
 
 /// Java's `String.hashCode`: over UTF-16 code units, wrapping `int` arithmetic.
 pub fn java_hash(s: &str) -> i32 {

@@ -15,6 +15,7 @@
 //!   pending, except a transaction Kafka left *hanging* (see [`CheckpointReader::latest`]):
 //!   its checkpoint is the resume point, and the new term's first commit completes it.
 
+pub use crate::config::kafka::default_topic;
 use super::config::connection_settings;
 use super::KafkaSinkError;
 use crate::binlog::gtid::GtidSet;
@@ -83,11 +84,6 @@ impl std::str::FromStr for Checkpoint {
     fn from_str(s: &str) -> Result<Self, String> {
         serde_json::from_str(s).map_err(|e| format!("not a checkpoint record ({e}): {s}"))
     }
-}
-
-/// The cluster's checkpoint topic: `ha_checkpoint_topic`, else `<transactional id>.checkpoint`.
-pub fn default_topic(transactional_id: &str) -> String {
-    format!("{transactional_id}.checkpoint")
 }
 
 /// Creates the checkpoint topic when it does not exist (1 partition, compacted, the broker's
@@ -254,6 +250,5 @@ mod tests {
         assert!(matches!(cp.start(false), StartPosition::Checked { position, .. } if position == BinlogPosition::new("mysql-bin.000003", 1234)));
         assert!(matches!(cp.start(true), StartPosition::Gtid(_)));
         assert!("{\"position\":1}".parse::<Checkpoint>().unwrap_err().contains("not a checkpoint"));
-        assert_eq!(default_topic("maxwell-ha.a.b"), "maxwell-ha.a.b.checkpoint");
     }
 }

@@ -10,59 +10,10 @@
 //!   exactly-once mode anything that turns idempotence or `acks=all` off.
 
 use super::KafkaSinkError;
-use crate::sink::partition::Routing;
+pub use crate::config::kafka::{default_transactional_id, sanitize, Delivery, KafkaConfig};
+use crate::config::kafka::prop;
 use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
-
-/// How a cluster's leader writes to Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Kafka transactions under one stable `transactional.id` per cluster, with the resume
-    /// point committed in the same transaction: a deposed leader is fenced by the broker and
-    /// a `read_committed` consumer sees every row exactly once. The cluster default.
-    ExactlyOnce,
-    /// Idempotent producer, no transactions; a new leader skips rows found in the last
-    /// message of each partition. A single node's mode, and a cluster's on request.
-    AtLeastOnce,
-}
-
-impl std::str::FromStr for Delivery {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "exactly_once" => Ok(Self::ExactlyOnce),
-            "at_least_once" => Ok(Self::AtLeastOnce),
-            o => Err(format!("`{o}`: expected exactly_once or at_least_once")),
-        }
-    }
-}
-
-impl std::fmt::Display for Delivery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::ExactlyOnce => "exactly_once",
-            Self::AtLeastOnce => "at_least_once",
-        })
-    }
-}
-
-/// Settings for the producer: `kafka.*` properties (prefix stripped) and Maxwell's routing.
-#[derive(Debug, Clone)]
-pub struct KafkaConfig {
-    pub props: Vec<(String, String)>,
-    pub routing: Routing,
-}
-
-impl KafkaConfig {
-    /// The last value given for a librdkafka property.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        prop(&self.props, key)
-    }
-}
-
-fn prop<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    props.iter().rev().find(|(p, _)| p == key).map(|(_, v)| v.as_str())
-}
 
 /// librdkafka settings we insist on unless the user says otherwise, and conflicts we refuse.
 /// `transactional` is the cluster's transactional id in exactly-once mode.
@@ -162,25 +113,6 @@ pub fn read_back_consumer(props: &[(String, String)], role: &str, isolation: Opt
     c.create().map_err(|e| KafkaSinkError::Config(format!("librdkafka refused the kafka.* settings: {e}")))
 }
 
-/// A cluster's default transactional id, from its ZooKeeper root (`/maxwell/cluster` →
-/// `maxwell-ha.maxwell.cluster`): stable across restarts, distinct per cluster.
-pub fn default_transactional_id(root: &str) -> String {
-    format!("maxwell-ha.{}", sanitize(root))
-}
-
-/// `s` with every character Kafka does not allow in a topic name replaced by `_`, and the
-/// path separators by `.`.
-pub fn sanitize(s: &str) -> String {
-    s.trim_matches('/')
-        .chars()
-        .map(|c| match c {
-            '/' => '.',
-            c if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' => c,
-            _ => '_',
-        })
-        .collect()
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -228,12 +160,4 @@ pub(super) mod tests {
         }
     }
 
-    #[test]
-    fn names() {
-        assert_eq!(default_transactional_id("/maxwell/cluster"), "maxwell-ha.maxwell.cluster");
-        assert_eq!(sanitize("/a b/c:d/"), "a_b.c_d");
-        assert_eq!("exactly_once".parse::<Delivery>(), Ok(Delivery::ExactlyOnce));
-        assert_eq!(Delivery::AtLeastOnce.to_string(), "at_least_once");
-        assert!("once".parse::<Delivery>().is_err());
-    }
 }

@@ -9,17 +9,23 @@
 //!   unknown keys) the closest known key.
 //! - Settings that conflict are rejected, never silently resolved.
 
-use crate::binlog::reader::{SourceConfig, StartPosition};
-use crate::encode::OutputConfig;
+use crate::binlog::position::StartPosition;
 use crate::filter::Filter;
-use crate::sink::kafka::KafkaConfig;
-use crate::sink::partition::{HashFn, KeyFormat, PartitionBy, Routing};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-#[path = "config_keys.rs"]
+pub mod http;
+pub mod kafka;
 mod keys;
+pub mod output;
+pub mod partition;
+pub mod source;
+pub use http::HttpConfig;
+pub use kafka::{Delivery, KafkaConfig};
+pub use output::OutputConfig;
+pub use partition::{HashFn, KeyFormat, PartitionBy, Routing};
+pub use source::{SourceConfig, SourceTls, TlsMode};
 pub use keys::{Kind, KeySpec, KEYS};
 use keys::{key, S};
 
@@ -36,9 +42,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 /// Any other `kafka.*` key: passed through to librdkafka, which validates it at start.
 const KAFKA_PASSTHROUGH: KeySpec = key("kafka.*", S, None, "librdkafka property");
 
-#[path = "config_hints.rs"]
 mod hints;
-#[path = "config_reference.rs"]
 mod reference;
 pub use reference::reference_markdown;
 use hints::{edit_distance, MAXWELL_ONLY};
@@ -239,7 +243,7 @@ pub struct Config {
     /// Set when `zookeeper_servers` is.
     pub ha: Option<HaConfig>,
     /// Set when `http_port` is, or `metrics_type` has `http`.
-    pub http: Option<crate::http::HttpConfig>,
+    pub http: Option<HttpConfig>,
     /// The settings this configuration was made from (a cluster's settings are applied on
     /// top of them).
     pub settings: Settings,
@@ -258,7 +262,7 @@ pub struct HaConfig {
     pub commit_interval: Duration,
     /// Hand leadership over after this long without progress (`None`: never).
     pub stall_timeout: Option<Duration>,
-    pub delivery: crate::sink::kafka::Delivery,
+    pub delivery: Delivery,
     /// Exactly-once: the cluster's transactional id (`kafka.transactional.id`, else derived
     /// from the root) and checkpoint topic.
     pub transactional_id: String,
@@ -305,7 +309,7 @@ impl Config {
                 return err("`producer_partition_by=column` needs `producer_partition_columns` and `producer_partition_by_fallback`");
             }
             let topic = s.get("kafka_topic").unwrap().to_string();
-            let props = crate::sink::kafka::security::translate(s.kafka_props()).map_err(ConfigError::Msg)?;
+            let props = kafka::translate(s.kafka_props()).map_err(ConfigError::Msg)?;
             if !props.iter().any(|(k, _)| k == "bootstrap.servers") {
                 return err("missing required key `kafka.bootstrap.servers` (producer=kafka)");
             }
@@ -346,8 +350,8 @@ impl Config {
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
             return err("`replication_port` is set but `replication_host` is not; set both or neither");
         }
-        let mode = |k: &str| s.get(k).map(|m| m.parse::<crate::binlog::tls::TlsMode>().expect("validated"));
-        let tls = crate::binlog::tls::SourceTls::new(
+        let mode = |k: &str| s.get(k).map(|m| m.parse::<TlsMode>().expect("validated"));
+        let tls = SourceTls::new(
             std::cmp::max(mode("ssl").unwrap_or_default(), mode("replication_ssl").unwrap_or_default()),
             s.get("ssl_ca"),
             s.get("ssl_cert"),
@@ -360,7 +364,7 @@ impl Config {
             (None, None) => host_tls.mode,
             (None, Some(_)) => Default::default(),
         });
-        let hosts = |k: &str, port: u16| crate::binlog::reader::parse_host_list(s.get(k).unwrap(), port).map_err(|e| ConfigError::Msg(format!("`{k}`: {e}")));
+        let hosts = |k: &str, port: u16| source::parse_host_list(s.get(k).unwrap(), port).map_err(|e| ConfigError::Msg(format!("`{k}`: {e}")));
         let host_list = hosts("host", s.int("port").unwrap() as u16)?;
         let source_list = match s.get("replication_host") {
             Some(_) => hosts("replication_host", s.int("replication_port").or(s.int("port")).unwrap() as u16)?,
@@ -414,9 +418,9 @@ impl Config {
                         return err("`zookeeper_auth` must be user:password");
                     }
                 }
-                let delivery: crate::sink::kafka::Delivery = s.get("ha_delivery").unwrap().parse().map_err(|e| ConfigError::Msg(format!("`ha_delivery`: {e}")))?;
-                let transactional_id = s.values.get("kafka.transactional.id").cloned().unwrap_or_else(|| crate::sink::kafka::config::default_transactional_id(&root));
-                if delivery == crate::sink::kafka::Delivery::AtLeastOnce && kafka.is_some() {
+                let delivery: Delivery = s.get("ha_delivery").unwrap().parse().map_err(|e| ConfigError::Msg(format!("`ha_delivery`: {e}")))?;
+                let transactional_id = s.values.get("kafka.transactional.id").cloned().unwrap_or_else(|| kafka::default_transactional_id(&root));
+                if delivery == Delivery::AtLeastOnce && kafka.is_some() {
                     if s.values.contains_key("kafka.transactional.id") {
                         return err("`kafka.transactional.id` is only used with ha_delivery=exactly_once: remove it, or remove ha_delivery=at_least_once");
                     }
@@ -459,7 +463,7 @@ impl Config {
                     commit_interval: Duration::from_millis(s.int("ha_commit_interval_ms").unwrap() as u64),
                     stall_timeout: Some(Duration::from_millis(stall as u64)).filter(|d| !d.is_zero()),
                     delivery,
-                    checkpoint_topic: s.get("ha_checkpoint_topic").map(str::to_string).unwrap_or_else(|| crate::sink::kafka::checkpoint::default_topic(&transactional_id)),
+                    checkpoint_topic: s.get("ha_checkpoint_topic").map(str::to_string).unwrap_or_else(|| kafka::default_topic(&transactional_id)),
                     transactional_id,
                     kafka_transaction_rows: s.int("ha_kafka_transaction_rows").unwrap() as usize,
                     rebalance_interval: Duration::from_millis(s.int("ha_rebalance_interval_ms").unwrap() as u64),
@@ -490,7 +494,7 @@ impl Config {
     }
 }
 
-fn http_config(s: &Settings) -> Result<Option<crate::http::HttpConfig>, ConfigError> {
+fn http_config(s: &Settings) -> Result<Option<HttpConfig>, ConfigError> {
     let mut wants_http = false;
     for t in s.get("metrics_type").unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match t {
@@ -520,9 +524,8 @@ fn http_config(s: &Settings) -> Result<Option<crate::http::HttpConfig>, ConfigEr
     }
     let prefix = format!("/{}/", raw.trim_matches('/')).replace("//", "/");
     let admin_token = s.get("http_admin_token").filter(|t| !t.is_empty()).map(str::to_string);
-    Ok(Some(crate::http::HttpConfig { bind, port, prefix, admin_token }))
+    Ok(Some(HttpConfig { bind, port, prefix, admin_token }))
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

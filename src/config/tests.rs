@@ -136,7 +136,7 @@ fn host_lists() {
 
 #[test]
 fn mysql_tls_modes_follow_maxwell() {
-    use crate::binlog::tls::TlsMode;
+    use super::TlsMode;
     let c = cfg(&["--user=a"]).unwrap();
     assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Disabled, TlsMode::Disabled));
     let c = cfg(&["--user=a", "--ssl=verify_identity"]).unwrap();
@@ -229,7 +229,7 @@ fn cluster_delivery_modes() {
     };
     let c = with(&[]).unwrap();
     let ha = c.ha.unwrap();
-    assert_eq!(ha.delivery, crate::sink::kafka::Delivery::ExactlyOnce);
+    assert_eq!(ha.delivery, Delivery::ExactlyOnce);
     assert_eq!(ha.transactional_id, "maxwell-ha.maxwell.cluster");
     assert_eq!(ha.checkpoint_topic, "maxwell-ha.maxwell.cluster.checkpoint");
     let c = with(&["--kafka.transactional.id=mine", "--ha_checkpoint_topic=cp"]).unwrap().ha.unwrap();

@@ -1,0 +1,196 @@
+//! The Kafka producer's settings as plain data: the delivery mode, the `kafka.*` properties
+//! in librdkafka's terms (Maxwell's Java client settings translated, or refused with the key
+//! to use) and Maxwell's routing. The sink (`sink/kafka/`) builds its producers from them.
+//!
+//! Invariants:
+//! - Every `kafka.*` key either reaches librdkafka under a name it knows or stops the start
+//!   with one message naming the replacement; nothing is dropped silently.
+//! - A key the user set explicitly in librdkafka's form wins over one derived here.
+//! - Supported: PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL with PLAIN, SCRAM-SHA-256 and
+//!   SCRAM-SHA-512 (librdkafka built with OpenSSL). Kerberos (GSSAPI) and OAUTHBEARER are not.
+
+use super::partition::Routing;
+
+/// How a cluster's leader writes to Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Kafka transactions under one stable `transactional.id` per cluster, with the resume
+    /// point committed in the same transaction: a deposed leader is fenced by the broker and
+    /// a `read_committed` consumer sees every row exactly once. The cluster default.
+    ExactlyOnce,
+    /// Idempotent producer, no transactions; a new leader skips rows found in the last
+    /// message of each partition. A single node's mode, and a cluster's on request.
+    AtLeastOnce,
+}
+
+impl std::str::FromStr for Delivery {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exactly_once" => Ok(Self::ExactlyOnce),
+            "at_least_once" => Ok(Self::AtLeastOnce),
+            o => Err(format!("`{o}`: expected exactly_once or at_least_once")),
+        }
+    }
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ExactlyOnce => "exactly_once",
+            Self::AtLeastOnce => "at_least_once",
+        })
+    }
+}
+
+/// Settings for the producer: `kafka.*` properties (prefix stripped) and Maxwell's routing.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub props: Vec<(String, String)>,
+    pub routing: Routing,
+}
+
+impl KafkaConfig {
+    /// The last value given for a librdkafka property.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        prop(&self.props, key)
+    }
+}
+
+pub(crate) fn prop<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    props.iter().rev().find(|(p, _)| p == key).map(|(_, v)| v.as_str())
+}
+
+/// A cluster's default transactional id, from its ZooKeeper root (`/maxwell/cluster` →
+/// `maxwell-ha.maxwell.cluster`): stable across restarts, distinct per cluster.
+pub fn default_transactional_id(root: &str) -> String {
+    format!("maxwell-ha.{}", sanitize(root))
+}
+
+/// `s` with every character Kafka does not allow in a topic name replaced by `_`, and the
+/// path separators by `.`.
+pub fn sanitize(s: &str) -> String {
+    s.trim_matches('/')
+        .chars()
+        .map(|c| match c {
+            '/' => '.',
+            c if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// The cluster's checkpoint topic: `ha_checkpoint_topic`, else `<transactional id>.checkpoint`.
+pub fn default_topic(transactional_id: &str) -> String {
+    format!("{transactional_id}.checkpoint")
+}
+
+/// `props` (prefix `kafka.` stripped) in librdkafka's terms.
+pub fn translate(props: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
+    let has = |k: &str| props.iter().any(|(p, _)| p == k);
+    let mut out: Vec<(String, String)> = Vec::with_capacity(props.len());
+    for (k, v) in &props {
+        match k.as_str() {
+            "sasl.jaas.config" => {
+                let (user, password) = jaas_credentials(v)?;
+                if !has("sasl.username") {
+                    out.push(("sasl.username".into(), user));
+                }
+                if !has("sasl.password") {
+                    out.push(("sasl.password".into(), password));
+                }
+            }
+            "ssl.truststore.location" | "ssl.truststore.password" | "ssl.truststore.type" | "ssl.truststore.certificates" => {
+                return Err(format!(
+                    "`kafka.{k}`: librdkafka reads CA certificates from a PEM file, not a Java trust store: export it \
+                     (keytool -exportcert -rfc -keystore TRUSTSTORE -alias ALIAS -file ca.pem) and set kafka.ssl.ca.location=ca.pem"
+                ))
+            }
+            "ssl.keystore.type" if !v.eq_ignore_ascii_case("PKCS12") => {
+                return Err(format!(
+                    "`kafka.ssl.keystore.type={v}`: librdkafka reads only PKCS#12 key stores: convert it \
+                     (keytool -importkeystore -srckeystore KEYSTORE -destkeystore client.p12 -deststoretype PKCS12) and set kafka.ssl.keystore.location=client.p12"
+                ))
+            }
+            "ssl.keystore.type" => {}
+            // Java's "" (no host name check) is librdkafka's "none".
+            "ssl.endpoint.identification.algorithm" if v.is_empty() => out.push((k.clone(), "none".into())),
+            "sasl.mechanism" if matches!(v.as_str(), "GSSAPI" | "OAUTHBEARER") => {
+                return Err(format!("`kafka.sasl.mechanism={v}` is not available: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with kafka.sasl.username and kafka.sasl.password)"))
+            }
+            _ if k.ends_with(".class") || k.ends_with(".classes") => {
+                return Err(format!("`kafka.{k}` names a Java class, which librdkafka cannot load: remove it"))
+            }
+            _ => out.push((k.clone(), v.clone())),
+        }
+    }
+    Ok(out)
+}
+
+/// `username` and `password` of a PLAIN or SCRAM login module line.
+fn jaas_credentials(v: &str) -> Result<(String, String), String> {
+    let module = v.split_whitespace().next().unwrap_or_default();
+    if !(module.ends_with("PlainLoginModule") || module.ends_with("ScramLoginModule")) {
+        return Err(format!(
+            "`kafka.sasl.jaas.config` uses {module}, which has no librdkafka equivalent here: use kafka.sasl.mechanism=PLAIN or SCRAM-SHA-256/512 with kafka.sasl.username and kafka.sasl.password"
+        ));
+    }
+    let field = |name: &str| -> Option<String> {
+        let at = v.find(&format!("{name}="))? + name.len() + 1;
+        let rest = &v[at..];
+        let quoted = rest.strip_prefix('"')?;
+        Some(quoted[..quoted.find('"')?].to_string())
+    };
+    match (field("username"), field("password")) {
+        (Some(u), Some(p)) => Ok((u, p)),
+        _ => Err("`kafka.sasl.jaas.config` needs username=\"…\" and password=\"…\" (or set kafka.sasl.username and kafka.sasl.password instead)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(default_transactional_id("/maxwell/cluster"), "maxwell-ha.maxwell.cluster");
+        assert_eq!(default_topic("maxwell-ha.a.b"), "maxwell-ha.a.b.checkpoint");
+        assert_eq!(sanitize("/a b/c:d/"), "a_b.c_d");
+        assert_eq!("exactly_once".parse::<Delivery>(), Ok(Delivery::ExactlyOnce));
+        assert_eq!(Delivery::AtLeastOnce.to_string(), "at_least_once");
+        assert!("once".parse::<Delivery>().is_err());
+    }
+
+    #[test]
+    fn java_settings_become_librdkafka_ones() {
+        let jaas = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="s3cr=t";"#;
+        let out = translate(p(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", jaas), ("ssl.endpoint.identification.algorithm", "")])).unwrap();
+        assert_eq!(
+            out,
+            p(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.username", "alice"), ("sasl.password", "s3cr=t"), ("ssl.endpoint.identification.algorithm", "none")])
+        );
+        // An explicit librdkafka key wins.
+        let out = translate(p(&[("sasl.username", "bob"), ("sasl.jaas.config", jaas)])).unwrap();
+        assert_eq!(out, p(&[("sasl.username", "bob"), ("sasl.password", "s3cr=t")]));
+        assert_eq!(translate(p(&[("ssl.keystore.type", "PKCS12"), ("ssl.keystore.location", "k.p12")])).unwrap(), p(&[("ssl.keystore.location", "k.p12")]));
+    }
+
+    #[test]
+    fn what_librdkafka_cannot_do_names_the_replacement() {
+        for (kv, needle) in [
+            (("ssl.truststore.location", "/etc/t.jks"), "kafka.ssl.ca.location"),
+            (("ssl.keystore.type", "JKS"), "PKCS#12"),
+            (("sasl.mechanism", "GSSAPI"), "SCRAM-SHA-256"),
+            (("sasl.jaas.config", "com.sun.security.auth.module.Krb5LoginModule required;"), "kafka.sasl.username"),
+            (("sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required;"), "username="),
+            (("sasl.login.callback.handler.class", "x.Y"), "Java class"),
+        ] {
+            let e = translate(p(&[kv])).unwrap_err();
+            assert!(e.contains(needle), "{kv:?}: {e}");
+        }
+    }
+}
