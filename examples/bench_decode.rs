@@ -6,8 +6,8 @@
 //!
 //! usage: bench_decode --port=3307 --user=root --from=mysql-bin.000001:4 [--filter=...]
 
-use maxwell_ha::binlog::decoder::DecoderConfig;
-use maxwell_ha::binlog::reader::{Reader, StartPosition};
+use maxwell_ha::source::decoder::DecoderConfig;
+use maxwell_ha::source::reader::{Reader, StartPosition};
 use maxwell_ha::config::Settings;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +43,7 @@ fn main() {
         let consumer = tokio::spawn(async move {
             let (mut rows, mut bytes) = (0u64, 0u64);
             while let Some(t) = rx.recv().await {
-                let t: maxwell_ha::binlog::decoder::Transaction = t;
+                let t: maxwell_ha::encode::Transaction = t;
                 rows += t.row_ends.len() as u64;
                 bytes += t.json.len() as u64;
             }

@@ -16,8 +16,8 @@
 //! All use the same producer settings (acks=all, idempotent, linger 5 ms) and count a row
 //! only once the broker acknowledged it.
 
-use maxwell_ha::binlog::decoder::DecoderConfig;
-use maxwell_ha::binlog::reader::Reader;
+use maxwell_ha::source::decoder::DecoderConfig;
+use maxwell_ha::source::reader::Reader;
 use maxwell_ha::config::{Config, Settings};
 use maxwell_ha::sink::kafka::{client_config, KafkaSink};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -127,7 +127,7 @@ fn main() {
 
 /// An exactly-once sink as a cluster leader has one: transactional producer claimed, checkpoint
 /// topic ready.
-async fn eos_sink(kcfg: &maxwell_ha::sink::kafka::KafkaConfig, start: maxwell_ha::binlog::reader::ResumePoint) -> KafkaSink {
+async fn eos_sink(kcfg: &maxwell_ha::sink::kafka::KafkaConfig, start: maxwell_ha::binlog::position::ResumePoint) -> KafkaSink {
     use maxwell_ha::sink::kafka::{checkpoint, create_transactional_producer, transactions, TxnSettings};
     let id = format!("maxwell-ha.bench.{}", std::process::id());
     let topic = checkpoint::default_topic(&id);
@@ -161,7 +161,7 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
     conn.query_drop("CREATE TABLE IF NOT EXISTS bench.lat (id BIGINT PRIMARY KEY, tx BIGINT, pad VARCHAR(200))").await.unwrap();
     conn.query_drop("TRUNCATE bench.lat").await.unwrap();
     let row: mysql_async::Row = conn.query_first("SHOW MASTER STATUS").await.unwrap().unwrap();
-    let start = maxwell_ha::binlog::reader::StartPosition::File(format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()).parse().unwrap());
+    let start = maxwell_ha::binlog::position::StartPosition::File(format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()).parse().unwrap());
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, &start).await.expect("open");
     let mut sink = if eos { eos_sink(&kcfg, reader.resume.clone()).await } else { KafkaSink::new(&kcfg, None, None, Default::default()).expect("sink") };

@@ -13,6 +13,7 @@ pub mod node;
 pub mod positions;
 pub mod progress;
 pub mod sink;
+pub mod source;
 pub mod cluster;
 pub mod cli;
 pub mod http;

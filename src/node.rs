@@ -9,8 +9,9 @@
 //!   what was read. `abort` is for leadership in doubt: reading stops, what the producer has not
 //!   sent is purged, and nothing more is acknowledged.
 
-use crate::binlog::decoder::{DecoderConfig, Transaction};
-use crate::binlog::reader::{Reader, ReaderError, ResumePoint, StartPosition};
+use crate::source::decoder::DecoderConfig;
+use crate::encode::Transaction;
+use crate::source::reader::{Reader, ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
 use crate::sink::kafka::{KafkaSink, KafkaSinkError};
 use crate::sink::stdout::StdoutSink;
@@ -98,7 +99,7 @@ pub struct StreamControl {
     /// What this stream got done (read by a cluster's stall watchdog).
     pub progress: std::sync::Arc<crate::progress::Progress>,
     /// Exactly-once: the bootstrap state of the checkpoint resumed from.
-    pub bootstrap: Option<crate::bootstrap::State>,
+    pub bootstrap: Option<crate::binlog::position::BootstrapState>,
 }
 
 impl StreamControl {

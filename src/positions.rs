@@ -14,7 +14,8 @@
 
 use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;
-use crate::binlog::reader::{ResumePoint, SourceConfig, StartPosition};
+use crate::binlog::position::{ResumePoint, StartPosition};
+use crate::config::SourceConfig;
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use std::time::Duration;
@@ -175,7 +176,7 @@ impl Positions {
 /// A connection to `db`, its failure classified as the reader classifies it.
 async fn connect(db: &SourceConfig) -> Result<Conn, PositionsError> {
     db.connect().await.map_err(|e| match e {
-        crate::binlog::reader::ReaderError::Transient(m) => PositionsError::Transient(m),
+        crate::source::reader::ReaderError::Transient(m) => PositionsError::Transient(m),
         other => PositionsError::Definite(other.to_string()),
     })
 }

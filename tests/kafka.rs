@@ -120,7 +120,7 @@ async fn rows_land_on_maxwells_topics_partitions_and_keys() {
 #[test]
 fn takeover_scan_never_skips_past_a_hole() {
     use maxwell_ha::binlog::position::BinlogPosition;
-    use maxwell_ha::binlog::reader::ResumePoint;
+    use maxwell_ha::binlog::position::ResumePoint;
     use rdkafka::message::{Header, OwnedHeaders};
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let topic = unique("scan_hole_");

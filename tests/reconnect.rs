@@ -58,8 +58,8 @@ async fn survives_a_server_restart_without_loss_or_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_handing_a_large_transaction_on_is_busy_not_waiting_on_the_source() {
     let _turn = TURN.lock().await;
-    use maxwell_ha::binlog::decoder::DecoderConfig;
-    use maxwell_ha::binlog::reader::Reader;
+    use maxwell_ha::source::decoder::DecoderConfig;
+    use maxwell_ha::source::reader::Reader;
     use maxwell_ha::config::{Config, Settings};
     use maxwell_ha::progress::Progress;
     use std::sync::Arc;

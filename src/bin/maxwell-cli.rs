@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use maxwell_ha::cli;
 use maxwell_ha::cluster::layout::{now_ms, PositionRecord};
 use maxwell_ha::cluster::zk::ZkError;
-use maxwell_ha::binlog::reader::{check_server, resolve_start, ReaderError, StartPosition};
+use maxwell_ha::source::reader::{check_server, resolve_start, ReaderError, StartPosition};
 use maxwell_ha::config::Config;
 use mysql_async::prelude::Queryable;
 use std::process::ExitCode;

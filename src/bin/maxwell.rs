@@ -65,7 +65,7 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        let describe = |p: &Option<maxwell_ha::binlog::reader::ResumePoint>| match p {
+        let describe = |p: &Option<maxwell_ha::binlog::position::ResumePoint>| match p {
             Some(p) => format!("{} gtid={}", p.position, p.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default()),
             None => "none (nothing written)".to_string(),
         };

@@ -1,20 +1,17 @@
-//! Reading the source's binary log: raw events → decoded, Maxwell-encoded transactions.
+//! The binary log's format: positions and GTID sets (value types), TABLE_MAP schemas, row
+//! images and cell values, written straight into Maxwell's JSON value syntax. Reading the log
+//! from a server is `crate::source`'s; this room imports no other room but `metrics`.
 //!
-//! Data flows one way: [`reader`] (network, reconnects) → [`decoder`] (event state machine) →
-//! [`schema`]/[`rows`]/[`values`] (cell decoding) → `crate::encode` (JSON) → a sink.
+//! Cell decoding: [`schema`] (a table's columns) → [`rows`] (a row image) → [`values`],
+//! [`jsonb`], [`wkt`] (one value).
 
 pub mod bytes;
 pub mod charset;
-pub mod decoder;
 pub mod gtid;
 pub mod jsonb;
-pub mod mysql_dump;
 pub mod position;
-pub mod reader;
 pub mod rows;
 pub mod schema;
-pub mod source;
-pub mod tls;
 pub mod values;
 pub mod wkt;
 

@@ -217,6 +217,21 @@ impl FromStr for ResumePoint {
     }
 }
 
+/// Where a bootstrap stands; carried by its records and committed in exactly-once checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BootstrapState {
+    /// `maxwell.bootstrap.id`.
+    pub id: u64,
+    pub database: String,
+    pub table: String,
+    /// Rows sent so far.
+    pub rows: u64,
+    /// Primary key of the last row sent, as SQL literals (`None` before the first chunk).
+    pub last_key: Option<Vec<String>>,
+    /// `bootstrap-complete` sent (or cancelled): nothing more to do for `id`.
+    pub complete: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

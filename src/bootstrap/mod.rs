@@ -23,24 +23,10 @@ pub mod runner;
 
 pub use runner::Bootstrapper;
 
+pub use crate::binlog::position::BootstrapState as State;
 use crate::positions::quote_ident as ident;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-
-/// Where a bootstrap stands; carried by its records and committed in exactly-once checkpoints.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct State {
-    /// `maxwell.bootstrap.id`.
-    pub id: u64,
-    pub database: String,
-    pub table: String,
-    /// Rows sent so far.
-    pub rows: u64,
-    /// Primary key of the last row sent, as SQL literals (`None` before the first chunk).
-    pub last_key: Option<Vec<String>>,
-    /// `bootstrap-complete` sent (or cancelled): nothing more to do for `id`.
-    pub complete: bool,
-}
 
 /// One row of `maxwell.bootstrap` to work on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,9 @@
 
 use super::chunk::Shape;
 use super::{State, Task};
-use crate::binlog::decoder::Transaction;
-use crate::binlog::reader::{ResumePoint, SourceConfig};
+use crate::encode::Transaction;
+use crate::binlog::position::ResumePoint;
+use crate::config::SourceConfig;
 use crate::encode::RowMeta;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -101,7 +102,7 @@ impl Bootstrapper {
         if self.data.is_none() {
             let mut c = self.s.data.connect().await.map_err(|e| BootstrapError::Transient(e.to_string()))?;
             c.query_drop("SET SESSION time_zone = '+00:00', SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')").await.map_err(transient)?;
-            self.json_columns = crate::binlog::reader::load_json_columns(&mut c, crate::binlog::reader::Flavor::MariaDb).await.unwrap_or_default();
+            self.json_columns = crate::source::reader::load_json_columns(&mut c, crate::source::reader::Flavor::MariaDb).await.unwrap_or_default();
             self.data = Some(c);
         }
         Ok(self.data.as_mut().expect("connected above"))

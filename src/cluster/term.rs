@@ -14,7 +14,7 @@ use super::layout::{now_ms, PositionRecord};
 use super::producers;
 use super::zk::{Zk, ZkError};
 use super::{close_term, ClusterError};
-use crate::binlog::reader::{ResumePoint, StartPosition};
+use crate::binlog::position::{ResumePoint, StartPosition};
 use super::race::Stream;
 use crate::config::{Config, HaConfig};
 use crate::metrics::{self, Role};
@@ -85,7 +85,7 @@ async fn shard_seed(zk: &Zk, stream: &Stream) -> Result<Option<PositionRecord>, 
 
 /// A cluster's very first start: where a Maxwell with the same `client_id` stopped (its
 /// `positions` table, read only), else the end of the binlog.
-async fn imported_start(cfg: &Config) -> crate::binlog::reader::StartPosition {
+async fn imported_start(cfg: &Config) -> crate::binlog::position::StartPosition {
     use crate::positions::{source_server_id, Positions};
     let store = Positions::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
     let found = match source_server_id(&cfg.source).await {
@@ -97,10 +97,10 @@ async fn imported_start(cfg: &Config) -> crate::binlog::reader::StartPosition {
             tracing::info!(position = %s.position, schema = %cfg.schema_database, client_id = %cfg.client_id, "first start of this cluster: continuing where Maxwell stopped (its positions table)");
             s.start(cfg.gtid_mode)
         }
-        Ok(None) => crate::binlog::reader::StartPosition::Current,
+        Ok(None) => crate::binlog::position::StartPosition::Current,
         Err(e) => {
             tracing::warn!(error = %e, "first start of this cluster: no Maxwell position could be read; starting at the end of the binlog");
-            crate::binlog::reader::StartPosition::Current
+            crate::binlog::position::StartPosition::Current
         }
     }
 }
@@ -214,7 +214,7 @@ pub(super) async fn lead(
             Err(o) => return o,
         }
     }
-    if committed.is_none() && !from_checkpoint && start == crate::binlog::reader::StartPosition::Current && cfg.init_position == crate::binlog::reader::StartPosition::Current {
+    if committed.is_none() && !from_checkpoint && start == crate::binlog::position::StartPosition::Current && cfg.init_position == crate::binlog::position::StartPosition::Current {
         start = imported_start(cfg).await;
     }
     let m = metrics::get();
@@ -470,7 +470,7 @@ pub(super) async fn lead(
         None if reconfigure.load(std::sync::atomic::Ordering::SeqCst) => Outcome::Reconfigure,
         None => Outcome::Retry("the stream ended".into()),
         Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),
-        Some(NodeError::Reader(crate::binlog::reader::ReaderError::Replaced(m))) => Outcome::Lost(m),
+        Some(NodeError::Reader(crate::source::reader::ReaderError::Replaced(m))) => Outcome::Lost(m),
         Some(NodeError::Kafka(crate::sink::kafka::KafkaSinkError::Fenced(m))) => Outcome::Lost(m),
         Some(e) => Outcome::Fatal(e.into()),
     }

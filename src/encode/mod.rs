@@ -16,11 +16,13 @@
 
 pub mod ddl;
 pub mod spill;
+mod transaction;
 
 use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
 use crate::binlog::values::write_json_str;
 pub use crate::config::OutputConfig;
+pub use transaction::{Part, Transaction};
 use std::sync::Arc;
 
 /// A decoded row image: JSON fragments and per-column spans into them.

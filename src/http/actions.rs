@@ -44,7 +44,7 @@ impl Action {
 pub struct Handles {
     pub token: Option<String>,
     pub cluster: crate::cluster::Membership,
-    pub bootstrap_table: Option<(crate::binlog::source::SourceConfig, String)>,
+    pub bootstrap_table: Option<(crate::config::SourceConfig, String)>,
 }
 
 /// Checks the token, parses the JSON body and runs `action`; logs the outcome.

@@ -44,7 +44,7 @@ pub struct Context {
     /// This node's samples (pushed by `metrics::sample_resources`).
     pub series: Arc<series::Series>,
     /// Where bootstraps are requested (`positions_db`, `schema_database`), for cancelling one.
-    pub bootstrap_table: Option<(crate::binlog::source::SourceConfig, String)>,
+    pub bootstrap_table: Option<(crate::config::SourceConfig, String)>,
     /// This node's cluster membership (none for a node running alone): what `/api/cluster`
     /// reads and the actions act on.
     pub cluster: crate::cluster::Membership,

@@ -4,7 +4,7 @@
 //! reader of the pipe sees whole transactions in order; a write error (closed pipe) stops the
 //! node with the last position written.
 
-use crate::binlog::decoder::Transaction;
+use crate::encode::Transaction;
 use std::io::Write;
 
 pub struct StdoutSink<W: Write> {

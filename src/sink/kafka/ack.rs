@@ -5,7 +5,7 @@
 //! earlier one is acknowledged; the first failed delivery freezes it and is reported once.
 
 use super::KafkaSinkError;
-use crate::binlog::reader::ResumePoint;
+use crate::binlog::position::ResumePoint;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::DeliveryFuture;
 use tokio::sync::{mpsc, watch};

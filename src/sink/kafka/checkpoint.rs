@@ -20,7 +20,7 @@ use super::config::connection_settings;
 use super::KafkaSinkError;
 use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;
-use crate::binlog::reader::{ResumePoint, StartPosition};
+use crate::binlog::position::{ResumePoint, StartPosition};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use super::readback::{self, Lookback, ReadBackError};
@@ -54,7 +54,7 @@ pub struct Checkpoint {
     pub partial: Option<Partial>,
     /// The latest bootstrap's state (absent when none ran since the cluster started them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bootstrap: Option<crate::bootstrap::State>,
+    pub bootstrap: Option<crate::binlog::position::BootstrapState>,
     /// The term (ZooKeeper epoch) and node that committed it.
     pub epoch: u64,
     pub node_id: String,
@@ -228,7 +228,7 @@ mod tests {
             server_id: 1,
             source_server_id: Some(2),
             partial: Some(Partial { position: BinlogPosition::new("mysql-bin.000003", 99999), rows: 50000 }),
-            bootstrap: Some(crate::bootstrap::State {
+            bootstrap: Some(crate::binlog::position::BootstrapState {
                 id: 3,
                 database: "shop".into(),
                 table: "orders".into(),

@@ -38,8 +38,8 @@ pub use scan::{create_scanner, read_last_rows, LastRow, Scanner};
 pub use transactions::TxnSettings;
 
 use super::partition::partition_for;
-use crate::binlog::decoder::Transaction;
-use crate::binlog::reader::ResumePoint;
+use crate::encode::Transaction;
+use crate::binlog::position::ResumePoint;
 use ack::{ack_in_order, delivery, describe, Pending};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -151,7 +151,7 @@ impl KafkaSink {
         settings: TxnSettings,
         start: ResumePoint,
         partial: Option<Partial>,
-        bootstrap: Option<crate::bootstrap::State>,
+        bootstrap: Option<crate::binlog::position::BootstrapState>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
         let (atx, arx) = watch::channel(None);
@@ -203,7 +203,7 @@ impl KafkaSink {
     }
 
     /// Exactly-once: the bootstrap state of the last committed checkpoint.
-    pub fn committed_bootstrap(&self) -> Option<&crate::bootstrap::State> {
+    pub fn committed_bootstrap(&self) -> Option<&crate::binlog::position::BootstrapState> {
         match &self.mode {
             Mode::ExactlyOnce(t) => t.committed_bootstrap.as_ref(),
             Mode::AtLeastOnce { .. } => None,

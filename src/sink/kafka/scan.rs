@@ -22,7 +22,7 @@
 
 use super::KafkaSinkError;
 use crate::binlog::position::BinlogPosition;
-use crate::binlog::reader::ResumePoint;
+use crate::binlog::position::ResumePoint;
 use super::readback::{self, Lookback};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers};

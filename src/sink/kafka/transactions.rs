@@ -17,7 +17,7 @@
 
 use super::checkpoint::{Checkpoint, Partial};
 use super::KafkaSinkError;
-use crate::binlog::reader::ResumePoint;
+use crate::binlog::position::ResumePoint;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::{Duration, Instant};
@@ -122,8 +122,8 @@ pub(super) struct Transactional {
     /// The server `boundary` was read from.
     pub source_server_id: Option<u32>,
     /// The latest bootstrap's state as of the rows handed over, and as last committed.
-    pub bootstrap: Option<crate::bootstrap::State>,
-    pub committed_bootstrap: Option<crate::bootstrap::State>,
+    pub bootstrap: Option<crate::binlog::position::BootstrapState>,
+    pub committed_bootstrap: Option<crate::binlog::position::BootstrapState>,
     /// Commit time (Unix seconds) of the last binlog transaction added, for the latency metric.
     pub last_ts: u32,
     /// Binlog transactions completed in the open Kafka transaction.
@@ -141,7 +141,7 @@ impl Transactional {
         s: TxnSettings,
         start: ResumePoint,
         partial: Option<Partial>,
-        bootstrap: Option<crate::bootstrap::State>,
+        bootstrap: Option<crate::binlog::position::BootstrapState>,
         acked: watch::Sender<Option<ResumePoint>>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {

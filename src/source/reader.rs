@@ -21,12 +21,13 @@
 //! - The stall watchdog's [`crate::progress::Progress`] hears of every event; the time spent
 //!   handing a transaction on is marked busy, so only waiting on the source counts as silence.
 
-use super::charset::CollationMap;
-use super::decoder::{ev, Decoder, DecoderConfig, RawEvent, Transaction};
-use super::gtid::GtidSet;
-use super::position::BinlogPosition;
+use crate::binlog::charset::CollationMap;
+use super::decoder::{ev, Decoder, DecoderConfig, RawEvent};
+use crate::encode::Transaction;
+use crate::binlog::gtid::GtidSet;
+use crate::binlog::position::BinlogPosition;
 /// The resume value types live with the other position types; named here too for callers.
-pub use super::position::{ResumePoint, StartPosition};
+pub use crate::binlog::position::{ResumePoint, StartPosition};
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn};
@@ -34,7 +35,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use super::source::{parse_host_list, SourceConfig};
+pub use super::connect::{parse_host_list, SourceConfig};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -288,7 +289,7 @@ impl Reader {
         let resume = resolve_start(&mut conn, &info, start).await?;
         let _ = conn.disconnect().await;
         let mut cfg = cfg;
-        cfg.rules = super::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
+        cfg.rules = crate::binlog::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
         // Started by GTID (given, or a checked position that belongs to another server).
@@ -467,7 +468,7 @@ impl Reader {
                 }
             } else if raw.type_code == ev::ROTATE && !self.decoder.in_transaction() && raw.log_pos != 0 && raw.flags & 0x20 == 0 {
                 // A real rotate between transactions: the next file's start is a boundary.
-                let mut r = super::bytes::Reader::new(raw.data);
+                let mut r = crate::binlog::bytes::Reader::new(raw.data);
                 let pos = r.u64().unwrap_or(4);
                 self.resume.position = BinlogPosition::new(self.decoder.current_file().to_string(), pos);
             }

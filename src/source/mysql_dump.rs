@@ -10,7 +10,7 @@
 //!   whole history, not only the GTIDs seen since, so a later resume by GTID (another server,
 //!   `gtid_mode`) neither re-reads nor skips.
 
-use super::gtid::{MysqlGtidSet, Sid as SourceId};
+use crate::binlog::gtid::{MysqlGtidSet, Sid as SourceId};
 use mysql_async::prelude::Queryable;
 use mysql_async::{GnoInterval, Sid};
 

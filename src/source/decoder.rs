@@ -17,14 +17,14 @@
 //! - No allocation per row on the hot path beyond the output buffers (fragment and span
 //!   buffers are reused).
 
-use super::bytes::Reader;
-use super::charset::CollationMap;
-use super::gtid::{GtidSet, MariaGtid, MariaGtidSet, MysqlGtidSet, Sid};
-use super::position::BinlogPosition;
-use super::rows::{check_columns, decode_image, parse_rows_event, RowKind, RowsError};
-use super::schema::{build_table_info, parse_table_map, MetadataRules, SchemaError, TableInfo};
-use super::values::ValueOpts;
-use crate::encode::{ddl, Image, OutputConfig, TxBuffer, TxFields};
+use crate::binlog::bytes::Reader;
+use crate::binlog::charset::CollationMap;
+use crate::binlog::gtid::{GtidSet, MariaGtid, MariaGtidSet, MysqlGtidSet, Sid};
+use crate::binlog::position::BinlogPosition;
+use crate::binlog::rows::{check_columns, decode_image, parse_rows_event, RowKind, RowsError};
+use crate::binlog::schema::{build_table_info, parse_table_map, MetadataRules, SchemaError, TableInfo};
+use crate::binlog::values::ValueOpts;
+use crate::encode::{ddl, Image, OutputConfig, Part, Transaction, TxBuffer, TxFields};
 use crate::filter::Filter;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -62,64 +62,6 @@ pub struct RawEvent<'a> {
     pub log_pos: u32,
     pub flags: u16,
     pub data: &'a [u8],
-}
-
-/// A finished transaction (or standalone statement).
-#[derive(Debug, Default, Clone)]
-pub struct Transaction {
-    /// Newline-terminated Maxwell JSON lines.
-    pub json: Vec<u8>,
-    /// End offset in `json` of each line.
-    pub row_ends: Vec<usize>,
-    pub position: BinlogPosition,
-    pub gtid: Option<String>,
-    pub gtid_set: Option<GtidSet>,
-    pub xid: Option<u64>,
-    pub ts: u32,
-    /// A schema change (DDL) ended here: schema facts may need a refresh.
-    pub schema_changed: bool,
-    /// Per-row routing facts, parallel to `row_ends` (only with `row_meta`).
-    pub meta: Vec<crate::encode::RowMeta>,
-    /// server_id of the source that wrote this transaction.
-    pub server_id: u32,
-    /// server_id of the server it was read from (in a dual-master pair, not always the one
-    /// that wrote it); set by the reader.
-    pub source_server_id: u32,
-    /// Set when this is one part of a transaction handed on in several.
-    pub part: Option<Part>,
-    /// This transaction's share of the reader's queue budget, given back when it is dropped.
-    pub queued: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
-    /// A bootstrap's records (not read from the binlog): where that bootstrap stands after them.
-    pub bootstrap: Option<crate::bootstrap::State>,
-}
-
-/// Where a part sits in its transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Part {
-    /// Index of the part's first row in the transaction.
-    pub first_row: usize,
-    /// Rows in the whole transaction.
-    pub total_rows: usize,
-}
-
-impl Transaction {
-    /// Index in the transaction of this value's first row.
-    pub fn first_row(&self) -> usize {
-        self.part.map_or(0, |p| p.first_row)
-    }
-    /// Rows in the whole transaction (not only in this part).
-    pub fn total_rows(&self) -> usize {
-        self.part.map_or(self.row_ends.len(), |p| p.total_rows)
-    }
-    /// Whether this value ends its transaction, so that its position is a resume point.
-    pub fn ends_transaction(&self) -> bool {
-        self.part.is_none_or(|p| p.first_row + self.row_ends.len() >= p.total_rows)
-    }
-
-    /// Where to resume after this transaction.
-    pub fn resume_point(&self) -> super::position::ResumePoint {
-        super::position::ResumePoint { position: self.position.clone(), gtid: self.gtid_set.clone(), server_id: self.server_id }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
