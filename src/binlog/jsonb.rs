@@ -5,7 +5,7 @@
 //! document) are emitted as base64 strings.
 
 use super::bytes::{le_uint, Reader};
-use super::values::write_json_str;
+use super::json::{push_num, write_base64, write_json_str};
 
 /// Appends the JSON text of the binary document `doc`.
 pub fn write_jsonb(out: &mut Vec<u8>, doc: &[u8]) {
@@ -46,12 +46,12 @@ fn write_value(out: &mut Vec<u8>, ty: u8, v: &[u8], depth: u32) -> Result<(), &'
             2 => num(out, "false"),
             _ => return Err("bad literal"),
         },
-        5 => num(out, &(r.u16().ok_or("truncated int16")? as i16).to_string()),
-        6 => num(out, &r.u16().ok_or("truncated uint16")?.to_string()),
-        7 => num(out, &(r.u32().ok_or("truncated int32")? as i32).to_string()),
-        8 => num(out, &r.u32().ok_or("truncated uint32")?.to_string()),
-        9 => num(out, &(r.u64().ok_or("truncated int64")? as i64).to_string()),
-        10 => num(out, &r.u64().ok_or("truncated uint64")?.to_string()),
+        5 => push_num(out, r.u16().ok_or("truncated int16")? as i16),
+        6 => push_num(out, r.u16().ok_or("truncated uint16")?),
+        7 => push_num(out, r.u32().ok_or("truncated int32")? as i32),
+        8 => push_num(out, r.u32().ok_or("truncated uint32")?),
+        9 => push_num(out, r.u64().ok_or("truncated int64")? as i64),
+        10 => push_num(out, r.u64().ok_or("truncated uint64")?),
         11 => {
             let f = f64::from_bits(r.u64().ok_or("truncated double")?);
             num(out, ryu::Buffer::new().format(f));
@@ -65,8 +65,7 @@ fn write_value(out: &mut Vec<u8>, ty: u8, v: &[u8], depth: u32) -> Result<(), &'
             r.u8().ok_or("truncated opaque")?;
             let n = varlen(&mut r)?;
             let b = r.take(n).ok_or("truncated opaque")?;
-            use base64::Engine;
-            write_json_str(out, &base64::engine::general_purpose::STANDARD.encode(b));
+            write_base64(out, b);
         }
         _ => return Err("unknown value type"),
     }

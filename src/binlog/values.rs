@@ -12,7 +12,7 @@
 use super::bytes::{be_uint, le_uint, Reader};
 use super::charset::Charset;
 use super::schema::ColKind;
-use base64::Engine;
+use super::json::{push_num, push_padded, write_base64, write_float, write_json_str};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ValueOpts {
@@ -25,50 +25,11 @@ pub struct Truncated(pub &'static str);
 
 const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
 
-#[inline]
-fn push_num<T: itoa::Integer>(out: &mut Vec<u8>, v: T) {
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-}
-
-/// Appends `v` zero-padded to `width` digits.
-#[inline]
-fn push_padded(out: &mut Vec<u8>, v: u64, width: usize) {
-    let mut buf = itoa::Buffer::new();
-    let s = buf.format(v);
-    for _ in s.len()..width {
-        out.push(b'0');
-    }
-    out.extend_from_slice(s.as_bytes());
-}
-
-#[inline]
-pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    // Fast path: nothing to escape.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
-    }
-}
-
 fn write_text(out: &mut Vec<u8>, b: &[u8], cs: Charset) {
     match cs.decode(b) {
         Some(s) => write_json_str(out, &s),
         None => write_base64(out, b),
     }
-}
-
-fn write_base64(out: &mut Vec<u8>, b: &[u8]) {
-    let e = &base64::engine::general_purpose::STANDARD;
-    out.push(b'"');
-    let start = out.len();
-    out.resize(start + base64::encoded_len(b.len(), true).unwrap_or(0), 0);
-    let n = e.encode_slice(b, &mut out[start..]).expect("sized above");
-    out.truncate(start + n);
-    out.push(b'"');
 }
 
 /// Fraction of `fsp` digits stored in `(fsp+1)/2` big-endian bytes → microseconds.
@@ -347,15 +308,6 @@ pub fn write_value(kind: &ColKind, r: &mut Reader, out: &mut Vec<u8>, opts: Valu
         }
     }
     Ok(())
-}
-
-fn write_float(out: &mut Vec<u8>, finite: bool, f: impl FnOnce(&mut ryu::Buffer) -> String) {
-    if finite {
-        let mut b = ryu::Buffer::new();
-        out.extend_from_slice(f(&mut b).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
 }
 
 /// TIME2 as MySQL's packed `(int_part << 24) + microseconds`, signed.

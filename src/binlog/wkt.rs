@@ -3,7 +3,7 @@
 //! Invariant: malformed WKB never panics; it is emitted base64-encoded instead.
 
 use super::bytes::Reader;
-use super::values::write_json_str;
+use super::json::write_json_str;
 
 pub fn write_geometry(out: &mut Vec<u8>, b: &[u8]) {
     let mut s = String::new();

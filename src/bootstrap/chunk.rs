@@ -13,7 +13,7 @@
 //!   its quotes and backslashes escaped, `NO_BACKSLASH_ESCAPES` off for the session).
 
 use crate::binlog::schema::{ColKind, Column, TableInfo};
-use crate::binlog::values::write_json_str;
+use crate::binlog::json::write_json_str;
 use crate::positions::quote_ident as ident;
 use base64::Engine;
 use mysql_async::prelude::Queryable;

@@ -300,7 +300,7 @@ impl Bootstrapper {
         head.extend_from_slice(format!(",\"type\":\"{kind}\",\"ts\":{ts}").as_bytes());
         if let Some(c) = &a.task.comment {
             head.extend_from_slice(b",\"comment\":");
-            crate::binlog::values::write_json_str(&mut head, c);
+            crate::binlog::json::write_json_str(&mut head, c);
         }
         head.extend_from_slice(b",\"data\":");
         let bodies = if rows.is_empty() { vec![b"{}".to_vec()] } else { rows };

@@ -5,7 +5,7 @@
 //! carries `type`, `database`, `table` (table events), `ts`, `sql` and `position`; Maxwell's
 //! `def`/`old` column definitions need a schema store and are not produced.
 
-use crate::binlog::values::write_json_str;
+use crate::binlog::json::write_json_str;
 use regex::Regex;
 use std::sync::OnceLock;
 

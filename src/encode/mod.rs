@@ -20,7 +20,7 @@ mod transaction;
 
 use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
-use crate::binlog::values::write_json_str;
+use crate::binlog::json::write_json_str;
 pub use crate::config::OutputConfig;
 pub use transaction::{Part, Transaction};
 use std::sync::Arc;

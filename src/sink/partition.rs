@@ -11,7 +11,7 @@
 //! - Keys: `hash` → `{"database":…,"table":…,"pk.<col>":…}` (`"_uuid"` without a key),
 //!   `array` → `["db","table",[{"<col>":…}]]`. DDL records go by database.
 
-use crate::binlog::values::write_json_str;
+use crate::binlog::json::write_json_str;
 use crate::encode::RowMeta;
 pub use crate::config::partition::{HashFn, KeyFormat, PartitionBy, Routing};
 

@@ -18,6 +18,8 @@
 //!   buffers are reused).
 
 use crate::binlog::bytes::Reader;
+pub use crate::binlog::events::{ev, RawEvent};
+use crate::binlog::events::{Corrupt, Event, Query};
 use crate::binlog::charset::CollationMap;
 use crate::binlog::gtid::{GtidSet, MariaGtid, MariaGtidSet, MysqlGtidSet, Sid};
 use crate::binlog::position::BinlogPosition;
@@ -28,41 +30,6 @@ use crate::encode::{ddl, Image, OutputConfig, Part, Transaction, TxBuffer, TxFie
 use crate::filter::Filter;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-pub mod ev {
-    pub const QUERY: u8 = 2;
-    pub const STOP: u8 = 3;
-    pub const ROTATE: u8 = 4;
-    pub const FORMAT_DESCRIPTION: u8 = 15;
-    pub const XID: u8 = 16;
-    pub const TABLE_MAP: u8 = 19;
-    pub const INCIDENT: u8 = 26;
-    pub const HEARTBEAT: u8 = 27;
-    pub const ROWS_QUERY: u8 = 29;
-    pub const GTID_MYSQL: u8 = 33;
-    pub const ANONYMOUS_GTID: u8 = 34;
-    pub const PREVIOUS_GTIDS: u8 = 35;
-    pub const XA_PREPARE: u8 = 38;
-    pub const PARTIAL_UPDATE_ROWS: u8 = 39;
-    pub const ANNOTATE_ROWS: u8 = 160;
-    pub const BINLOG_CHECKPOINT: u8 = 161;
-    pub const GTID_MARIA: u8 = 162;
-    pub const GTID_LIST: u8 = 163;
-    pub const START_ENCRYPTION: u8 = 164;
-    pub const QUERY_COMPRESSED: u8 = 165;
-}
-
-/// One event as the decoder needs it: header fields and the body without checksum.
-#[derive(Debug, Clone, Copy)]
-pub struct RawEvent<'a> {
-    pub type_code: u8,
-    pub timestamp: u32,
-    pub server_id: u32,
-    /// Offset just after this event in its binlog file (0 for artificial events).
-    pub log_pos: u32,
-    pub flags: u16,
-    pub data: &'a [u8],
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -205,93 +172,47 @@ impl Decoder {
 
     /// Feeds one event; returns a transaction when `ev` ended one.
     pub fn handle(&mut self, ev: &RawEvent) -> Result<Option<Transaction>, DecodeError> {
-        use ev::*;
-        match ev.type_code {
-            23..=25 | 30..=32 => {
-                self.rows(ev)?;
-                Ok(None)
-            }
-            TABLE_MAP => {
-                self.table_map(ev)?;
-                Ok(None)
-            }
-            XID => {
-                let xid = Reader::new(ev.data).u64().ok_or_else(|| self.corrupt("XID", ev))?;
-                self.finish(ev, Some(xid), None).map(Some)
-            }
-            QUERY => self.query(ev),
-            GTID_MARIA => {
-                let mut r = Reader::new(ev.data);
-                let seq = r.u64().ok_or_else(|| self.corrupt("GTID", ev))?;
-                let domain = r.u32().ok_or_else(|| self.corrupt("GTID", ev))?;
+        match Event::parse(ev).map_err(|Corrupt(what)| self.corrupt(what, ev))? {
+            Event::Rows => self.rows(ev).map(|()| None),
+            Event::TableMap => self.table_map(ev).map(|()| None),
+            Event::Xid(xid) => self.finish(ev, Some(xid), None).map(Some),
+            Event::Query(q) => self.query(ev, q),
+            Event::MariaGtid(g) => {
                 self.reset_tx();
-                self.tx_gtid_maria = Some(MariaGtid { domain, server: ev.server_id, seq });
+                self.tx_gtid_maria = Some(g);
                 self.tx_server = ev.server_id;
                 Ok(None)
             }
-            GTID_MYSQL => {
-                let mut r = Reader::new(ev.data);
-                r.u8().ok_or_else(|| self.corrupt("GTID", ev))?;
-                let sid: [u8; 16] = r.take(16).ok_or_else(|| self.corrupt("GTID", ev))?.try_into().unwrap();
-                let gno = r.u64().ok_or_else(|| self.corrupt("GTID", ev))?;
+            Event::MysqlGtid(sid, gno) => {
                 self.reset_tx();
-                self.tx_gtid_mysql = Some((Sid(sid), gno));
+                self.tx_gtid_mysql = Some((sid, gno));
                 self.tx_server = ev.server_id;
                 Ok(None)
             }
-            PREVIOUS_GTIDS => {
-                let set = MysqlGtidSet::decode_sid_block(ev.data).map_err(|_| self.corrupt("PREVIOUS_GTIDS", ev))?;
-                if self.gtid_state.is_none() {
-                    self.gtid_state = Some(GtidSet::Mysql(set));
-                }
+            Event::PreviousGtids(set) => {
+                self.gtid_state.get_or_insert(GtidSet::Mysql(set));
                 Ok(None)
             }
-            GTID_LIST => {
-                if self.gtid_state.is_none() {
-                    let mut r = Reader::new(ev.data);
-                    let n = r.u32().ok_or_else(|| self.corrupt("GTID_LIST", ev))? & 0x0fff_ffff;
-                    let mut set = MariaGtidSet::default();
-                    for _ in 0..n {
-                        let domain = r.u32().ok_or_else(|| self.corrupt("GTID_LIST", ev))?;
-                        let server = r.u32().ok_or_else(|| self.corrupt("GTID_LIST", ev))?;
-                        let seq = r.u64().ok_or_else(|| self.corrupt("GTID_LIST", ev))?;
-                        set.add(MariaGtid { domain, server, seq });
-                    }
-                    self.gtid_state = Some(GtidSet::Maria(set));
-                }
+            Event::GtidList(set) => {
+                self.gtid_state.get_or_insert(GtidSet::Maria(set));
                 Ok(None)
             }
-            ROTATE => {
-                let mut r = Reader::new(ev.data);
-                r.u64().ok_or_else(|| self.corrupt("ROTATE", ev))?;
-                let name = String::from_utf8_lossy(r.rest()).into_owned();
-                self.file = name;
+            Event::Rotate { file, new_file } => {
+                self.file = file;
                 // Table ids are per binlog file.
-                if ev.log_pos != 0 && ev.flags & 0x20 == 0 {
+                if new_file {
                     self.tables.clear();
                 }
                 Ok(None)
             }
-            ANNOTATE_ROWS => {
-                self.row_query = Some(String::from_utf8_lossy(ev.data).into_owned());
+            Event::RowsQuery(sql) => {
+                self.row_query = Some(sql);
                 Ok(None)
             }
-            ROWS_QUERY => {
-                self.row_query = ev.data.get(1..).map(|b| String::from_utf8_lossy(b).into_owned());
-                Ok(None)
-            }
-            XA_PREPARE => self.finish(ev, None, None).map(Some),
-            INCIDENT => Err(DecodeError::Incident(format!("{}:{}", self.file, ev.log_pos))),
-            QUERY_COMPRESSED | 166..=171 => Err(DecodeError::Unsupported(
-                "the server writes compressed binlog events (log_bin_compress=ON); set log_bin_compress=OFF".into(),
-            )),
-            START_ENCRYPTION => Err(DecodeError::Unsupported(
-                "the binlog is encrypted on disk and the server sent an encryption event; this is not supported".into(),
-            )),
-            PARTIAL_UPDATE_ROWS => Err(DecodeError::Unsupported(
-                "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) are not supported; set binlog_row_value_options=''".into(),
-            )),
-            _ => Ok(None), // FDE, heartbeats, checkpoints, anonymous GTIDs, STOP, …
+            Event::XaPrepare => self.finish(ev, None, None).map(Some),
+            Event::Incident => Err(DecodeError::Incident(format!("{}:{}", self.file, ev.log_pos))),
+            Event::Unsupported(what) => Err(DecodeError::Unsupported(what.into())),
+            Event::Other => Ok(None),
         }
     }
 
@@ -358,19 +279,9 @@ impl Decoder {
         Ok(())
     }
 
-    fn query(&mut self, ev: &RawEvent) -> Result<Option<Transaction>, DecodeError> {
-        let mut r = Reader::new(ev.data);
-        let bad = || DecodeError::Corrupt { what: "QUERY", position: String::new() };
-        let thread = r.u32().ok_or_else(bad)?;
-        r.u32().ok_or_else(bad)?;
-        let dbl = r.u8().ok_or_else(bad)? as usize;
-        r.u16().ok_or_else(bad)?;
-        let svl = r.u16().ok_or_else(bad)? as usize;
-        r.take(svl).ok_or_else(bad)?;
-        let db = String::from_utf8_lossy(r.take(dbl).ok_or_else(bad)?).into_owned();
-        r.u8().ok_or_else(bad)?;
-        let sql = String::from_utf8_lossy(r.rest());
-        let sql = sql.trim_end_matches('\0');
+    fn query(&mut self, ev: &RawEvent, q: Query) -> Result<Option<Transaction>, DecodeError> {
+        let thread = q.thread_id;
+        let sql = &*q.sql;
         match sql {
             "BEGIN" => {
                 self.in_tx = true;
@@ -389,7 +300,7 @@ impl Decoder {
                 self.tx_thread = Some(thread);
                 self.tx_server = ev.server_id;
                 let sql = sql.to_string();
-                self.finish(ev, None, Some((db, sql))).map(Some)
+                self.finish(ev, None, Some((q.database.into_owned(), sql))).map(Some)
             }
         }
     }
