@@ -6,7 +6,8 @@
 //! from the bottom up. Nothing here runs the program; it only reads the source tree:
 //!
 //! * `top_level_rooms_import_one_way`: the graph of `crate::ROOM` references between rooms has
-//!   no cycle. A failure names every edge of each cycle and the files that make it, so you know
+//!   no cycle, and every room imports only rooms that `src/lib.rs` declares before it (lib.rs
+//!   lists them lowest first). A failure names every edge of each cycle and the files that make it, so you know
 //!   which imports to cut. `cargo test --test layout -- --nocapture` prints the whole layering.
 //! * `no_source_file_is_over_600_lines`: a file that grows past 600 lines is split by concern.
 //! * `no_process_wide_mutable_state_outside_the_metrics_registry`: mutable `static`s make state
@@ -191,11 +192,12 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
 fn top_level_rooms_import_one_way() {
     let files = all_sources();
     let lib = code(&files.iter().find(|(f, _)| f == "lib.rs").unwrap().1);
-    let declared: BTreeSet<String> = lib.split(';').filter_map(|item| {
+    let order: Vec<String> = lib.split(';').filter_map(|item| {
         let words: Vec<&str> = item.split_whitespace().collect();
         let at = words.iter().position(|w| *w == "mod")?;
         words.get(at + 1).map(|s| s.to_string())
     }).collect();
+    let declared: BTreeSet<String> = order.iter().cloned().collect();
     let mut rooms: BTreeSet<String> = declared.clone();
     let in_rooms: Vec<_> = files.iter()
         .filter(|(f, _)| f != "lib.rs" && !f.starts_with("bin/"))
@@ -230,6 +232,15 @@ fn top_level_rooms_import_one_way() {
     }
     assert!(report.is_empty(),
         "rooms must import one way (docs/architecture.md); cut one edge of each cycle:{report}");
+
+    // lib.rs declares the rooms lowest first, so the order itself is the layering's record.
+    let rank = |r: &str| order.iter().position(|o| o == r);
+    let upward: String = edges.iter()
+        .filter(|((from, to), _)| matches!((rank(from), rank(to)), (Some(a), Some(b)) if b > a))
+        .map(|(edge, files)| line(edge, files)).collect();
+    assert!(upward.is_empty(),
+        "src/lib.rs declares the rooms lowest first; these import a room declared after them \
+         (move what they import down, or fix the order in lib.rs):\n{upward}");
 }
 
 #[test]

@@ -17,7 +17,7 @@ pub fn reference_markdown() -> String {
     let mut out = String::from("# Configuration reference\n\n");
     out.push_str(&format!(
         "Every key a maxwell-ha node reads, with its default and meaning, in the order of the key \
-         table in `src/config.rs`. A key is set in Maxwell's `config.properties` format or as \
+         table in `src/config/keys.rs`. A key is set in Maxwell's `config.properties` format or as \
          `--key=value` on the command line (see [Running a node](running.md) for how settings are \
          read, and [Maxwell compatibility](maxwell-compatibility.md) for how the keys compare \
          with Maxwell's). Any other `kafka.*` key is handed to librdkafka. Back to the \

@@ -1,6 +1,6 @@
 //! Where the source is and how to reach it, as plain data: one server or a list of
 //! candidates, the account, and TLS (Maxwell's `ssl` modes with CA, certificate and key
-//! files). Connecting is the binlog room's (`binlog/source.rs`, `binlog/tls.rs`).
+//! files). Connecting is the source room's (`source/connect.rs`, `source/tls.rs`).
 //!
 //! Invariants:
 //! - TLS files are checked for existence when the configuration is read, so a wrong path is
