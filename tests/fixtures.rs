@@ -145,7 +145,11 @@ fn cleanup_statements(f: &Fixture) -> Vec<String> {
     out
 }
 
-async fn run_fixture(name: &str) -> (Vec<(String, Value)>, Vec<Value>) {
+/// Runs a fixture file with the source at `metadata` (`binlog_row_metadata`). At FULL the
+/// node starts after the statements ran and replays them (TABLE_MAPs name the columns). At
+/// NO_LOG (MariaDB's default) it runs while they run, as it would in production: it captures
+/// the schema at start and follows the file's DDL with its schema history.
+async fn run_fixture(name: &str, metadata: &str) -> (Vec<(String, Value)>, Vec<Value>) {
     let path = fixtures_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
     let fx = parse_fixture(&text);
@@ -159,7 +163,20 @@ async fn run_fixture(name: &str) -> (Vec<(String, Value)>, Vec<Value>) {
         exec(&mut admin, &s).await;
     }
     exec(&mut admin, &format!("SET GLOBAL binlog_row_image='{}'", if minimal { "MINIMAL" } else { "FULL" })).await;
+    exec(&mut admin, &format!("SET GLOBAL binlog_row_metadata='{metadata}'")).await;
     let start = master_position(&mut admin).await;
+    let live = metadata != "FULL";
+    let mut mx = None;
+    if live {
+        // Started before the statements run, at a position before its marker: once the
+        // marker is out, the node has captured the schema and is streaming.
+        let ready = format!("{name}-ready-{}", std::process::id());
+        exec(&mut admin, &format!("INSERT INTO maxwell_it.marker (tag) VALUES ('{ready}')")).await;
+        let mut node = spawn_maxwell(&[format!("--init_position={start}"), "--producer=stdout".into()]);
+        let seen = node.read_until(Duration::from_secs(60), |v| v["table"] == "marker" && v["data"]["tag"] == ready.as_str());
+        assert!(seen.iter().any(|v| v["data"]["tag"] == ready.as_str()), "{name} at {metadata}: the node never streamed: {}", node.stderr());
+        mx = Some(node);
+    }
     {
         // A fresh connection so the session picks up the global row image.
         let mut c = conn().await;
@@ -170,10 +187,11 @@ async fn run_fixture(name: &str) -> (Vec<(String, Value)>, Vec<Value>) {
         let _ = c.disconnect().await;
     }
     exec(&mut admin, "SET GLOBAL binlog_row_image='FULL'").await;
+    exec(&mut admin, "SET GLOBAL binlog_row_metadata='FULL'").await;
     exec(&mut admin, "SET GLOBAL time_zone='SYSTEM'").await;
     let tag = format!("{name}-{}", std::process::id());
     exec(&mut admin, &format!("INSERT INTO maxwell_it.marker (tag) VALUES ('{tag}')")).await;
-    let mut mx = spawn_maxwell(&[format!("--init_position={start}"), "--producer=stdout".into()]);
+    let mut mx = mx.unwrap_or_else(|| spawn_maxwell(&[format!("--init_position={start}"), "--producer=stdout".into()]));
     let rows = mx.read_until(Duration::from_secs(60), |v| v["table"] == "marker" && v["data"]["tag"] == tag.as_str());
     let (status, _, err) = mx.terminate();
     assert!(status.success(), "maxwell exited with {status}: {err}");
@@ -181,8 +199,8 @@ async fn run_fixture(name: &str) -> (Vec<(String, Value)>, Vec<Value>) {
     (fx.expected, rows.iter().filter(|r| r["table"] != "marker").map(strip).collect())
 }
 
-async fn check(name: &str) -> Option<String> {
-    let (expected, got) = run_fixture(name).await;
+async fn check(name: &str, metadata: &str) -> Option<String> {
+    let (expected, got) = run_fixture(name, metadata).await;
     let mut failures = Vec::new();
     for (text, exp) in &expected {
         let exp = strip(exp);
@@ -197,7 +215,7 @@ async fn check(name: &str) -> Option<String> {
     }
     (!failures.is_empty()).then(|| {
         format!(
-            "{name}:\n  {}\nemitted rows:\n  {}",
+            "{name} (binlog_row_metadata={metadata}):\n  {}\nemitted rows:\n  {}",
             failures.join("\n  "),
             got.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n  ")
         )
@@ -231,15 +249,15 @@ fn relaxed_json_quotes_bare_keys_only() {
     assert!(!same(&serde_json::json!({"a": 1}), &serde_json::json!({"a": 2})));
 }
 
-// The fixtures share server-global settings (row image, time zone), so they run one at a
-// time inside a single test.
+// The fixtures share server-global settings (row image, row metadata, time zone), so they run
+// one at a time inside a single test: every file at FULL, then every file at NO_LOG.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maxwell_fixtures() {
     let mut failures = Vec::new();
-    for name in [
+    for (metadata, name) in ["FULL", "NO_LOG"].into_iter().flat_map(|m| [
         "test_1j", "test_bignum", "test_bit", "test_blob", "test_charsets", "test_create_like", "test_enum", "test_json", "test_minimal", "test_set", "test_time",
-    ] {
-        if let Some(f) = check(name).await {
+    ].map(move |n| (m, n))) {
+        if let Some(f) = check(name, metadata).await {
             failures.push(f);
         }
     }

@@ -12,6 +12,7 @@ pub mod bytes;
 pub mod charset;
 pub mod events;
 pub mod gtid;
+pub mod history;
 pub mod json;
 pub mod jsonb;
 pub mod position;

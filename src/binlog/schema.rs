@@ -5,14 +5,19 @@
 //!   type metadata, names, signedness, charsets, ENUM/SET values, primary key list) plus two
 //!   facts from the server: the collation map and which LONGTEXT columns hold JSON (MariaDB
 //!   stores JSON as LONGTEXT with a `json_valid()` check; nothing in the binlog marks it).
-//! - `binlog_row_metadata=FULL` is required: a TABLE_MAP without column names is refused with
-//!   an error that says so.
-//! - The primary key comes from the TABLE_MAP PK list, in key order (not column order), never
-//!   from per-column flags.
+//! - With `binlog_row_metadata=FULL` the TABLE_MAP names the columns, their signedness,
+//!   charsets, ENUM/SET labels and primary key. Without it (MariaDB's NO_LOG, MySQL's MINIMAL,
+//!   older servers) those facts come from the schema history's definition of the table as of
+//!   the event ([`super::history`]); the TABLE_MAP still gives the types and their metadata,
+//!   and a definition that does not match them (another column count, a type the binlog does
+//!   not write for it) is refused, never used to name the wrong columns.
+//! - The primary key comes from the TABLE_MAP PK list (or the history's), in key order (not
+//!   column order), never from per-column flags.
 //! - A [`TableInfo`] is immutable; a changed table gets a new table id and a new `TableInfo`.
 
 use super::bytes::Reader;
 use super::charset::{Charset, CollationMap};
+use super::history::{ColumnDef, TableDef};
 use std::collections::HashSet;
 
 // Column type codes (enum_field_types).
@@ -102,8 +107,10 @@ pub struct TableInfo {
 pub enum SchemaError {
     #[error("corrupt TABLE_MAP event: {0}")]
     Corrupt(&'static str),
-    #[error("table `{db}`.`{table}` has no column names in its TABLE_MAP event: set binlog_row_metadata=FULL on the server (SET GLOBAL binlog_row_metadata='FULL')")]
+    #[error("table `{db}`.`{table}` has no column names in its TABLE_MAP event and the schema history does not hold it: set binlog_row_metadata=FULL on the server (SET GLOBAL binlog_row_metadata='FULL'), or start from a position where the history knows the table")]
     NoColumnNames { db: String, table: String },
+    #[error("table `{db}`.`{table}`: the schema history is out of step with the binlog ({msg}); recapture the schema (maxwell-cli schema recapture) or set binlog_row_metadata=FULL on the server")]
+    HistoryMismatch { db: String, table: String, msg: String },
     #[error("column `{db}`.`{table}`.`{column}` has column type {type_code}, which maxwell-ha cannot decode; exclude the table with `filter` or report the type")]
     UnknownType { db: String, table: String, column: String, type_code: u8 },
     #[error("column `{db}`.`{table}`.`{column}`: {msg}; exclude the table with `filter` or convert the column")]
@@ -252,28 +259,45 @@ pub fn build_table_info(
     collations: &CollationMap,
     json_columns: &HashSet<(String, String, String)>,
     rules: MetadataRules,
+    history: Option<&TableDef>,
 ) -> Result<TableInfo, SchemaError> {
     let c = SchemaError::Corrupt;
     let opt = parse_optional(raw.optional)?;
-    let names = opt.names.as_ref().ok_or_else(|| SchemaError::NoColumnNames {
-        db: raw.database.to_string(),
-        table: raw.table.to_string(),
-    })?;
-    if names.len() != raw.types.len() {
-        return Err(c("column name count differs from column count"));
-    }
+    let mismatch = |msg: String| SchemaError::HistoryMismatch { db: raw.database.to_string(), table: raw.table.to_string(), msg };
+    // Without names in the TABLE_MAP, the history's definition speaks for the columns.
+    let def = match (&opt.names, history) {
+        (Some(names), _) if names.len() != raw.types.len() => return Err(c("column name count differs from column count")),
+        (Some(_), _) => None,
+        (None, Some(def)) if def.columns.len() != raw.types.len() => {
+            return Err(mismatch(format!("the history has {} columns, the binlog {}", def.columns.len(), raw.types.len())))
+        }
+        (None, Some(def)) => Some(def),
+        (None, None) => return Err(SchemaError::NoColumnNames { db: raw.database.to_string(), table: raw.table.to_string() }),
+    };
+    let known = |idx: usize| def.map(|d| &d.columns[idx]);
     let mut meta = Reader::new(raw.meta);
     let (mut numeric_i, mut char_i, mut enumset_i, mut enum_i, mut set_i) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut columns = Vec::with_capacity(raw.types.len());
     for (idx, &t) in raw.types.iter().enumerate() {
-        let name = lossy(names[idx]).to_string();
+        let name = match (known(idx), &opt.names) {
+            (Some(col), _) => {
+                if !binlog_type_fits(t, &col.type_name) {
+                    return Err(mismatch(format!("column `{}` is {} in the history but binlog type {t}", col.name, col.type_name)));
+                }
+                col.name.clone()
+            }
+            (None, Some(names)) => lossy(names[idx]).to_string(),
+            (None, None) => unreachable!("no names and no definition were refused above"),
+        };
         let err_cs = |msg: String| SchemaError::Charset {
             db: raw.database.to_string(),
             table: raw.table.to_string(),
             column: name.clone(),
             msg,
         };
-        let unsigned = if rules.has_signedness(t) {
+        let unsigned = if let Some(col) = known(idx) {
+            col.signed == Some(false)
+        } else if rules.has_signedness(t) {
             let bit = opt.signedness.and_then(|s| s.get(numeric_i / 8)).map(|b| b & (0x80 >> (numeric_i % 8)) != 0);
             numeric_i += 1;
             bit.unwrap_or(false)
@@ -281,6 +305,9 @@ pub fn build_table_info(
             false
         };
         let mut next_char_cs = || -> Result<Charset, SchemaError> {
+            if let Some(col) = known(idx) {
+                return history_charset(col).map_err(err_cs);
+            }
             let id = nth_charset(&opt.default_charset, &opt.column_charset, char_i);
             char_i += 1;
             match id {
@@ -328,7 +355,14 @@ pub fn build_table_info(
                 let b0 = meta.u8().ok_or(c("string meta"))?;
                 let b1 = meta.u8().ok_or(c("string meta"))?;
                 let real = if t == T_STRING { b0 | 0x30 } else { t };
-                if real == T_ENUM || real == T_SET {
+                if let (true, Some(col)) = (real == T_ENUM || real == T_SET, known(idx)) {
+                    let values = col.enum_values.clone().ok_or_else(|| mismatch(format!("column `{name}` has no ENUM/SET labels in the history")))?;
+                    if real == T_ENUM {
+                        ColKind::Enum { pack: b1, values }
+                    } else {
+                        ColKind::Set { pack: b1, values }
+                    }
+                } else if real == T_ENUM || real == T_SET {
                     let cs_id = nth_charset(&opt.enum_default_charset, &opt.enum_column_charset, enumset_i);
                     enumset_i += 1;
                     let cs = match cs_id {
@@ -361,7 +395,8 @@ pub fn build_table_info(
                 let len_bytes = meta.u8().ok_or(c("blob meta"))?;
                 let charset = next_char_cs()?;
                 let key = (raw.database.to_string(), raw.table.to_string(), name.clone());
-                if charset != Charset::Binary && json_columns.contains(&key) {
+                let json = known(idx).map_or_else(|| json_columns.contains(&key), |col| col.type_name == "json");
+                if charset != Charset::Binary && json {
                     ColKind::JsonText { len_bytes }
                 } else {
                     ColKind::Blob { len_bytes, charset }
@@ -387,7 +422,11 @@ pub fn build_table_info(
         key_json.push(b':');
         columns.push(Column { name, key_json, kind });
     }
-    if opt.pk.iter().any(|&i| i >= columns.len()) {
+    let primary_key = match def {
+        Some(d) => d.primary_key.iter().map(|k| d.column(k).map(|(i, _)| i).ok_or_else(|| mismatch(format!("key column `{k}` is not a column")))).collect::<Result<_, _>>()?,
+        None => opt.pk,
+    };
+    if primary_key.iter().any(|&i| i >= columns.len()) {
         return Err(c("primary key index out of range"));
     }
     let mut head_json = b"\"database\":".to_vec();
@@ -399,9 +438,47 @@ pub fn build_table_info(
         database: raw.database.to_string(),
         table: raw.table.to_string(),
         columns,
-        primary_key: opt.pk,
+        primary_key,
         head_json,
     })
+}
+
+/// The character set of a column from the history: binary types have none (`Binary`).
+fn history_charset(col: &ColumnDef) -> Result<Charset, String> {
+    if !col.is_text() && col.type_name != "json" {
+        return Ok(Charset::Binary);
+    }
+    let name = col.charset.as_deref().unwrap_or("utf8mb4");
+    Charset::from_mysql_name(name).ok_or_else(|| format!("character set {name} cannot be decoded"))
+}
+
+/// Whether the binlog writes type code `t` for a column the history calls `type_name`.
+fn binlog_type_fits(t: u8, type_name: &str) -> bool {
+    let fits: &[&str] = match t {
+        T_TINY => &["tinyint", "bool", "boolean"],
+        T_SHORT => &["smallint"],
+        T_INT24 => &["mediumint"],
+        T_LONG => &["int", "integer"],
+        T_LONGLONG => &["bigint", "serial"],
+        T_FLOAT => &["float"],
+        T_DOUBLE => &["double", "real"],
+        T_NEWDECIMAL | T_DECIMAL => &["decimal", "numeric", "dec", "fixed"],
+        T_YEAR => &["year"],
+        T_DATE | T_NEWDATE => &["date"],
+        T_TIME | T_TIME2 => &["time"],
+        T_DATETIME | T_DATETIME2 => &["datetime"],
+        T_TIMESTAMP | T_TIMESTAMP2 => &["timestamp"],
+        T_BIT => &["bit"],
+        T_VARCHAR | T_VAR_STRING => &["varchar", "varbinary", "char", "binary"],
+        T_STRING | T_ENUM | T_SET => &["char", "binary", "enum", "set", "varchar", "varbinary"],
+        T_TINY_BLOB | T_MEDIUM_BLOB | T_LONG_BLOB | T_BLOB => {
+            &["tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob", "json"]
+        }
+        T_JSON => &["json"],
+        T_GEOMETRY => &["geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection"],
+        _ => return false,
+    };
+    fits.contains(&type_name)
 }
 
 #[cfg(test)]
@@ -461,7 +538,7 @@ pub(crate) mod tests {
         let bytes = table_map_bytes("db", "t", cols, &opt);
         let raw = parse_table_map(&bytes).unwrap();
         let json: HashSet<_> = [("db".to_string(), "t".to_string(), "j".to_string())].into();
-        let t = build_table_info(&raw, &CollationMap::builtin(), &json, MetadataRules::default()).unwrap();
+        let t = build_table_info(&raw, &CollationMap::builtin(), &json, MetadataRules::default(), None).unwrap();
         assert_eq!(t.table_id, 42);
         assert_eq!(t.columns[0].kind, ColKind::Int { bytes: 4, unsigned: true });
         assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 3, unsigned: false });
@@ -477,10 +554,10 @@ pub(crate) mod tests {
     #[test]
     fn refuses_minimal_metadata_and_unknown_types() {
         let bytes = table_map_bytes("db", "t", &[(T_LONG, &[])], &[]);
-        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()).unwrap_err();
+        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default(), None).unwrap_err();
         assert!(e.to_string().contains("binlog_row_metadata=FULL"), "{e}");
         let bytes = table_map_bytes("db", "t", &[(20, &[])], &[names_field(&["x"])]);
-        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()).unwrap_err();
+        let e = build_table_info(&parse_table_map(&bytes).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default(), None).unwrap_err();
         assert!(e.to_string().contains("column type 20") && e.to_string().contains("`x`"), "{e}");
     }
 
@@ -490,11 +567,11 @@ pub(crate) mod tests {
         let cols: &[(u8, &[u8])] = &[(T_YEAR, &[]), (T_TINY, &[]), (T_GEOMETRY, &[4]), (T_STRING, &[0xfe, 4])];
         let opt = |cs: Vec<u8>| vec![(1u8, vec![0b0100_0000]), (3u8, cs), names_field(&["y", "t", "g", "c"])];
         let maria = table_map_bytes("d", "t", cols, &opt(vec![63, 8]));
-        let t = build_table_info(&parse_table_map(&maria).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules { mariadb: true }).unwrap();
+        let t = build_table_info(&parse_table_map(&maria).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules { mariadb: true }, None).unwrap();
         assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 1, unsigned: true });
         assert!(matches!(t.columns[3].kind, ColKind::Str { charset: Charset::Encoding(_), .. }));
         let mysql = table_map_bytes("d", "t", cols, &[(1u8, vec![0b1000_0000]), (3u8, vec![8]), names_field(&["y", "t", "g", "c"])]);
-        let t = build_table_info(&parse_table_map(&mysql).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()).unwrap();
+        let t = build_table_info(&parse_table_map(&mysql).unwrap(), &CollationMap::builtin(), &HashSet::new(), MetadataRules::default(), None).unwrap();
         assert_eq!(t.columns[1].kind, ColKind::Int { bytes: 1, unsigned: true });
         assert!(matches!(t.columns[3].kind, ColKind::Str { charset: Charset::Encoding(_), .. }));
     }
@@ -503,7 +580,7 @@ pub(crate) mod tests {
     fn truncated_is_corrupt_not_panic() {
         let bytes = table_map_bytes("db", "t", &[(T_LONG, &[])], &[names_field(&["x"])]);
         for n in 0..bytes.len() - 3 {
-            let _ = parse_table_map(&bytes[..n]).and_then(|r| build_table_info(&r, &CollationMap::builtin(), &HashSet::new(), MetadataRules::default()));
+            let _ = parse_table_map(&bytes[..n]).and_then(|r| build_table_info(&r, &CollationMap::builtin(), &HashSet::new(), MetadataRules::default(), None));
         }
     }
 }

@@ -32,7 +32,7 @@ fn hashes_match_maxwell() {
 
 fn table(pk: Vec<u8>) -> Arc<TableInfo> {
     let b = table_map_bytes("shop", "Orders", &[(T_LONG, &[]), (T_VARCHAR, &[10, 0])], &[(3u8, vec![45]), names_field(&["ID", "sku"]), (8u8, pk)]);
-    Arc::new(build_table_info(&parse_table_map(&b).unwrap(), &CollationMap::builtin(), &HashSet::new(), Default::default()).unwrap())
+    Arc::new(build_table_info(&parse_table_map(&b).unwrap(), &CollationMap::builtin(), &HashSet::new(), Default::default(), None).unwrap())
 }
 
 fn routing(by: PartitionBy, key_format: KeyFormat) -> Routing {

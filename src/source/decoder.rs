@@ -21,6 +21,7 @@ use crate::binlog::bytes::Reader;
 pub use crate::binlog::events::{ev, RawEvent};
 use crate::binlog::events::{Corrupt, Event, Query};
 use crate::binlog::charset::CollationMap;
+use crate::binlog::history::Schema;
 use crate::binlog::gtid::{GtidSet, MariaGtid, MariaGtidSet, MysqlGtidSet, Sid};
 use crate::binlog::position::BinlogPosition;
 use crate::binlog::rows::{check_columns, decode_image, parse_rows_event, RowKind, RowsError};
@@ -45,6 +46,8 @@ pub enum DecodeError {
     Unsupported(String),
     #[error("the source logged an INCIDENT event at {0}: changes may be missing from the binlog; resolve it on the server and restart from a position after it")]
     Incident(String),
+    #[error(transparent)]
+    History(#[from] crate::binlog::history::DdlError),
     #[error("a large transaction could not be buffered on disk: {0}")]
     Spill(#[from] std::io::Error),
 }
@@ -78,6 +81,11 @@ pub struct Decoder {
     vopts: ValueOpts,
     collations: CollationMap,
     json_columns: HashSet<(String, String, String)>,
+    /// The schema as of the event being decoded (TABLE_MAPs without column names need it).
+    history: Option<Schema>,
+    /// Whether a DDL statement the history cannot follow stops decoding (the source's
+    /// TABLE_MAPs do not name columns) or only ends the history (they do).
+    history_required: bool,
     tables: HashMap<u64, TableEntry>,
     file: String,
     gtid_state: Option<GtidSet>,
@@ -106,6 +114,8 @@ impl Decoder {
             vopts,
             collations,
             json_columns: HashSet::new(),
+            history: None,
+            history_required: false,
             tables: HashMap::new(),
             file: String::new(),
             gtid_state: None,
@@ -144,6 +154,21 @@ impl Decoder {
             self.json_columns = cols;
             self.tables.clear();
         }
+    }
+
+    /// Decodes with `schema` (as of the next event) where a TABLE_MAP does not name the
+    /// columns, and moves it forward by every DDL statement read from here on. `required`:
+    /// a statement it cannot follow stops decoding (else it only ends the history, with a
+    /// warning, and TABLE_MAPs must name their columns from there on).
+    pub fn set_history(&mut self, schema: Schema, required: bool) {
+        self.history = Some(schema);
+        self.history_required = required;
+        self.tables.clear();
+    }
+
+    /// The schema history as of the last event, when one is kept.
+    pub fn history(&self) -> Option<&Schema> {
+        self.history.as_ref()
     }
 
     pub fn current_file(&self) -> &str {
@@ -224,7 +249,8 @@ impl Decoder {
             }
         }
         let info = if self.cfg.filter.may_emit(raw.database, raw.table) {
-            Some(Arc::new(build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules)?))
+            let def = self.history.as_ref().and_then(|h| h.table(raw.database, raw.table));
+            Some(Arc::new(build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?))
         } else {
             None
         };
@@ -341,6 +367,18 @@ impl Decoder {
             server_id: if self.tx_server != 0 { self.tx_server } else { ev.server_id },
             ..Default::default()
         };
+        if let (Some(history), Some((db, sql))) = (&mut self.history, &stmt) {
+            match history.apply(sql, db) {
+                // Table ids are not promised to change with a definition: build them anew.
+                Ok(changes) if !changes.is_empty() => self.tables.clear(),
+                Ok(_) => {}
+                Err(e) if self.history_required => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the schema history stops here; TABLE_MAP events name the columns (binlog_row_metadata=FULL)");
+                    self.history = None;
+                }
+            }
+        }
         if let Some((db, sql)) = stmt {
             if let Some(d) = ddl::classify(&sql, &db) {
                 tx.schema_changed = true;

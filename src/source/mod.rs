@@ -10,6 +10,7 @@
 //! encoder (`encode`), never the sink, the cluster or the HTTP server; a transaction leaves it
 //! only through the reader's channel.
 
+pub mod capture;
 pub mod connect;
 pub mod decoder;
 pub mod mysql_dump;

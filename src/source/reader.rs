@@ -95,6 +95,15 @@ pub struct ServerInfo {
     pub version: String,
     pub server_id: u32,
     pub binlog_row_image: String,
+    /// `FULL` when TABLE_MAPs name the columns; anything else needs the schema history.
+    pub binlog_row_metadata: String,
+}
+
+impl ServerInfo {
+    /// Whether TABLE_MAP events carry the column names, labels and keys.
+    pub fn full_metadata(&self) -> bool {
+        self.binlog_row_metadata.eq_ignore_ascii_case("FULL")
+    }
 }
 
 /// Checks the server settings this reader depends on.
@@ -114,16 +123,32 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, ReaderError> {
             "binlog_format is {format} on the source; maxwell-ha needs ROW: SET GLOBAL binlog_format='ROW' (and in my.cnf)"
         )));
     }
-    let meta: Option<(String,)> = conn.query_first("SELECT @@binlog_row_metadata").await.map_err(|e| {
-        ReaderError::Definite(format!("the source has no binlog_row_metadata setting ({e}); MySQL ≥ 8.0.1 or MariaDB ≥ 10.5 is required"))
-    })?;
-    let meta = meta.map(|m| m.0).unwrap_or_default();
-    if !meta.eq_ignore_ascii_case("FULL") {
+    // Absent before MySQL 8.0.1 / MariaDB 10.5: the TABLE_MAP then never names columns.
+    let meta: Option<String> = conn.query_first("SELECT @@binlog_row_metadata").await.unwrap_or(None);
+    Ok(ServerInfo { flavor, version, server_id, binlog_row_image: image, binlog_row_metadata: meta.unwrap_or_else(|| "NO_LOG".into()) })
+}
+
+/// The schema as of `at`: captured now, which is the schema at `at` only when no statement
+/// between the two changed a table. Without it a source whose TABLE_MAPs do not name the
+/// columns cannot be read from `at` (a definite error); one whose TABLE_MAPs do is read
+/// without a history (`None`).
+async fn history_at(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint) -> Result<Option<crate::binlog::history::Schema>, ReaderError> {
+    let t0 = std::time::Instant::now();
+    let (schema, captured_at) = super::capture::capture(conn, info.flavor).await?;
+    let between = super::capture::statements_between(conn, &at.position, &captured_at).await?;
+    if let Some(sql) = super::capture::first_change(&schema, &between) {
+        if info.full_metadata() {
+            tracing::info!(from = %at.position, statement = %super::capture::short(&sql), "no schema history: a statement after the start position changed a table; TABLE_MAP events name the columns");
+            return Ok(None);
+        }
         return Err(ReaderError::Definite(format!(
-            "binlog_row_metadata is {meta} on the source; maxwell-ha needs FULL: SET GLOBAL binlog_row_metadata='FULL' (and in my.cnf)"
+            "binlog_row_metadata is {} on the source, so rows are decoded with a schema captured from the server, but a statement between the start position {} and now changed a table (`{}`): the schema at the start position is not known. Set binlog_row_metadata=FULL on the server, or start from a position after that statement",
+            info.binlog_row_metadata, at.position, super::capture::short(&sql)
         )));
     }
-    Ok(ServerInfo { flavor, version, server_id, binlog_row_image: image })
+    let (tables, columns) = schema.size();
+    tracing::info!(tables, columns, at = %captured_at, ms = t0.elapsed().as_millis() as u64, metadata = %info.binlog_row_metadata, "schema captured");
+    Ok(Some(schema))
 }
 
 pub async fn load_collations(conn: &mut Conn) -> Result<CollationMap, ReaderError> {
@@ -287,11 +312,15 @@ impl Reader {
         let collations = load_collations(&mut conn).await?;
         let json = load_json_columns(&mut conn, info.flavor).await?;
         let resume = resolve_start(&mut conn, &info, start).await?;
+        let history = history_at(&mut conn, &info, &resume).await?;
         let _ = conn.disconnect().await;
         let mut cfg = cfg;
         cfg.rules = crate::binlog::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
+        if let Some(schema) = history {
+            decoder.set_history(schema, !info.full_metadata());
+        }
         // Started by GTID (given, or a checked position that belongs to another server).
         let gtid_only = match start {
             StartPosition::Gtid(_) => true,
