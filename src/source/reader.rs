@@ -134,7 +134,15 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, ReaderError> {
 /// without a history (`None`).
 async fn history_at(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint) -> Result<Option<crate::binlog::history::Schema>, ReaderError> {
     let t0 = std::time::Instant::now();
-    let (schema, captured_at) = super::capture::capture(conn, info.flavor).await?;
+    let (schema, captured_at) = match super::capture::capture(conn, info.flavor).await {
+        Ok(c) => c,
+        // TABLE_MAPs that name the columns do not need it: stream without.
+        Err(e) if info.full_metadata() => {
+            tracing::warn!(error = %e, "no schema history: the capture failed; TABLE_MAP events name the columns");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     let between = super::capture::statements_between(conn, &at.position, &captured_at).await?;
     if let Some(sql) = super::capture::first_change(&schema, &between) {
         if info.full_metadata() {
