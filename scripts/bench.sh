@@ -22,6 +22,11 @@
 #   scripts/bench.sh bootstrap [ROWS] one table of ROWS rows bootstrapped by maxwell-ha (a node
 #       alone) and by Zendesk's Maxwell in turn, each to its own topic: rows/s from the request
 #       to the last record in Kafka, peak RSS. (default ROWS 1000000)
+#   scripts/bench.sh schema [TABLES] TABLES tables × 20 columns of mixed types, then the schema
+#       captured from information_schema as a node does at start: tables and columns held,
+#       capture time, resident memory added, the schema's size as JSON. (default TABLES 1000)
+# decode, kafka and bigtx write the binlog at binlog_row_metadata=$BENCH_ROW_METADATA
+# (default FULL; NO_LOG or MINIMAL: rows are named from the schema history instead).
 # Every step is bounded (BENCH_STEP_SECONDS, default 900 s; the latency runs their seconds
 # + 120 s): a step that runs over is stopped and reported as {"error": ...} in the figures.
 source "$(dirname "$0")/common.sh"
@@ -39,14 +44,14 @@ STEP="${BENCH_STEP_SECONDS:-900}"
 MODE="${1:-decode}"
 case "$MODE" in
   decode) ROWS="${2:-1000000}" ;; kafka|maxwell) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
-  bootstrap) ROWS="${2:-1000000}" ;;
-  *) echo "usage: $0 decode|kafka|maxwell|bigtx|bootstrap [ROWS]" >&2; exit 2 ;;
+  bootstrap) ROWS="${2:-1000000}" ;; schema) ROWS="${2:-1000}" ;;
+  *) echo "usage: $0 decode|kafka|maxwell|bigtx|bootstrap|schema [ROWS]" >&2; exit 2 ;;
 esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
 apt_install time util-linux build-essential pkg-config zlib1g-dev libssl-dev
 cd "$REPO_ROOT"
-cargo build --release --example bench_decode --example bench_kafka >&2
+cargo build --release --example bench_decode --example bench_kafka --example bench_capture >&2
 "$REPO_ROOT/scripts/mariadb.sh" reset >&2
 trap '"$REPO_ROOT/scripts/mariadb.sh" stop >&2' EXIT
 sql() { "$REPO_ROOT/scripts/mariadb.sh" client -N -e "$1"; }
@@ -84,6 +89,20 @@ print(json.dumps(t, indent=1))
 PY
   exit 0
 fi
+if [ "$MODE" = schema ]; then
+  log "creating $ROWS tables × 20 columns"
+  python3 - "$ROWS" <<'PY' | "$REPO_ROOT/scripts/mariadb.sh" client
+import sys
+types = ["INT", "BIGINT UNSIGNED", "VARCHAR(64)", "DECIMAL(12,2)", "DATETIME(3)", "TEXT", "ENUM('a','b','c')", "DOUBLE", "TINYINT", "JSON"]
+print("CREATE DATABASE bench_schema;")
+for t in range(int(sys.argv[1])):
+    cols = ", ".join(f"c{i} {types[i % len(types)]}" for i in range(1, 20))
+    print(f"CREATE TABLE bench_schema.t{t} (id BIGINT PRIMARY KEY, {cols});")
+PY
+  bounded "$STEP" "bench_capture" target/release/examples/bench_capture --host=127.0.0.1 --port="$MARIADB_PORT" --user=root
+  exit 0
+fi
+sql "SET GLOBAL binlog_row_metadata='${BENCH_ROW_METADATA:-FULL}'"
 sql "CREATE DATABASE bench; CREATE TABLE bench.t (
   id BIGINT PRIMARY KEY, a INT, b BIGINT UNSIGNED, c VARCHAR(64), d DECIMAL(12,2),
   e DATETIME(3), f DOUBLE, g TINYINT)"
@@ -171,11 +190,11 @@ t0=$(date +%s.%N)
   --host=127.0.0.1 --port="$MARIADB_PORT" --user=root -v --start-position="$spos" --stop-position="$epos" "$file" > /dev/null
 t1=$(date +%s.%N)
 python3 - "$ours" "$t0" "$t1" "$ROWS" "$(cat "$MAXWELL_HA_RUN/c.rss")" <<'PY'
-import json, sys
+import json, os, sys
 ours = json.loads(sys.argv[1]); t0, t1, rows, crss = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 if ours["rows"] != rows:
     sys.exit(f"maxwell-ha decoded {ours['rows']} rows, expected {rows}")
 c_rate = rows / (t1 - t0)
-print(json.dumps({"rows": rows, "maxwell_ha_rows_per_sec": round(ours["rows_per_sec"]), "maxwell_ha_peak_rss_kib": ours["peak_rss_kib"],
+print(json.dumps({"rows": rows, "binlog_row_metadata": os.environ.get("BENCH_ROW_METADATA", "FULL"), "maxwell_ha_rows_per_sec": round(ours["rows_per_sec"]), "maxwell_ha_peak_rss_kib": ours["peak_rss_kib"],
   "mariadb_binlog_rows_per_sec": round(c_rate), "mariadb_binlog_peak_rss_kib": crss, "ratio": round(ours["rows_per_sec"] / c_rate, 3)}))
 PY

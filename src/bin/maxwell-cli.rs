@@ -527,11 +527,10 @@ async fn check(cfg: &Config, json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let settings: Option<(String, String, String, String, Option<String>, u32)> = conn
-        .query_first("SELECT @@version, @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata, @@server_id")
-        .await
-        .ok()
-        .flatten();
+    let settings: Option<(String, String, String, String, u32)> =
+        conn.query_first("SELECT @@version, @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id").await.ok().flatten();
+    // Absent before MySQL 8.0.1 / MariaDB 10.5 (the node then names columns from its schema history).
+    let meta: Option<String> = conn.query_first("SELECT @@binlog_row_metadata").await.ok().flatten();
     let verdict = match check_server(&mut conn).await {
         Ok(info) => resolve_start(&mut conn, &info, &StartPosition::Current).await.map(|p| (info, p)),
         Err(e) => Err(e),
@@ -541,7 +540,7 @@ async fn check(cfg: &Config, json: bool) -> ExitCode {
         .await
         .ok()
         .and_then(|v: Vec<String>| v.into_iter().next());
-    let (version, log_bin, format, image, meta, server_id) = settings.unwrap_or_default();
+    let (version, log_bin, format, image, server_id) = settings.unwrap_or_default();
     let (ready, problem, position, gtid) = match &verdict {
         Ok((_, p)) => (true, None, Some(p.position.to_string()), p.gtid.as_ref().map(|g| g.to_string())),
         Err(e) => (false, Some(e.to_string()), None, None),

@@ -1,0 +1,41 @@
+//! Schema capture cost, for `scripts/bench.sh schema`: captures the source's schema from
+//! `information_schema` (as a node does at start) and prints one line of JSON with the tables
+//! and columns held, the capture time, the resident memory the capture added, and the size of
+//! the schema as JSON. A benchmark, not a test: figures vary with the machine.
+//!
+//! usage: bench_capture --port=3307 --user=root
+
+use maxwell_ha::config::Settings;
+use maxwell_ha::source::capture::capture;
+use maxwell_ha::source::reader::Flavor;
+use std::time::Instant;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = maxwell_ha::config::Config::from_settings(&Settings::load(&args).expect("args")).expect("config");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let mut conn = cfg.source.connect().await.expect("connect");
+        // One capture first, so that the figures below do not count the driver's warm-up.
+        capture(&mut conn, Flavor::MariaDb).await.expect("capture");
+        let before = rss_kib();
+        let t0 = Instant::now();
+        let (schema, at) = capture(&mut conn, Flavor::MariaDb).await.expect("capture");
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let after = rss_kib();
+        let (tables, columns) = schema.size();
+        let json_bytes = serde_json::to_vec(&schema).expect("serialises").len();
+        println!(
+            "{{\"tables\":{tables},\"columns\":{columns},\"capture_ms\":{ms:.0},\"rss_added_kib\":{},\"schema_json_bytes\":{json_bytes},\"at\":\"{at}\"}}",
+            after.saturating_sub(before)
+        );
+        drop(schema);
+    });
+}
