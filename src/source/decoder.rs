@@ -250,7 +250,11 @@ impl Decoder {
         }
         let info = if self.cfg.filter.may_emit(raw.database, raw.table) {
             let def = self.history.as_ref().and_then(|h| h.table(raw.database, raw.table));
-            Some(Arc::new(build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?))
+            let info = build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?;
+            if let Some(def) = def {
+                check_against_history(&info, def);
+            }
+            Some(Arc::new(info))
         } else {
             None
         };
@@ -433,6 +437,19 @@ impl Decoder {
             self.draining = None;
         }
         Ok(Some(part))
+    }
+}
+
+/// A TABLE_MAP that named its columns (FULL metadata) is checked against the history, which
+/// it wins over: a difference is logged and counted, since rows of a source at NO_LOG would be
+/// named by the history alone.
+fn check_against_history(info: &TableInfo, def: &crate::binlog::history::TableDef) {
+    let named: Vec<&str> = info.columns.iter().map(|c| c.name.as_str()).collect();
+    let held: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
+    let same = named.len() == held.len() && named.iter().zip(&held).all(|(a, b)| a.eq_ignore_ascii_case(b));
+    if !same {
+        crate::metrics::get().schema_mismatches.inc();
+        tracing::warn!(database = %info.database, table = %info.table, binlog = ?named, history = ?held, "the schema history differs from the TABLE_MAP (which is used)");
     }
 }
 

@@ -265,3 +265,52 @@ fn spilled_transaction_comes_out_in_parts() {
     assert_eq!((txs.len(), txs[0].row_ends.len(), txs[0].part), (1, 0, None));
     assert!(d.next_part().unwrap().is_none());
 }
+
+/// A TABLE_MAP without column names (NO_LOG) for the same table.
+fn tmap_unnamed() -> Vec<u8> {
+    table_map_bytes("db", "t", &[(T_LONG, &[]), (T_VARCHAR, &[80, 0])], &[])
+}
+
+fn history(ddl: &str) -> crate::binlog::history::Schema {
+    let mut h = crate::binlog::history::Schema { charset: "utf8mb4".into(), ..Default::default() };
+    h.apply("CREATE DATABASE db", "").unwrap();
+    h.apply(ddl, "db").unwrap();
+    h
+}
+
+#[test]
+fn without_column_names_the_history_names_them_and_follows_ddl() {
+    let mut d = decoder(OutputConfig::default(), "");
+    d.set_history(history("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))"), true);
+    let insert = |id| (23, 300, rows_event(&row(id, Some("x")), false));
+    let txs = run(&mut d, &[(ev::QUERY, 150, query("BEGIN", "db")), (ev::TABLE_MAP, 200, tmap_unnamed()), insert(1), (ev::XID, 331, 1u64.to_le_bytes().to_vec())]);
+    assert_eq!(lines(&txs[0])[0]["data"], serde_json::json!({"id": 1, "name": "x"}));
+    // A rename read from the binlog renames the column in the rows after it.
+    let txs = run(
+        &mut d,
+        &[
+            (ev::QUERY, 400, query("ALTER TABLE t CHANGE name label VARCHAR(20)", "db")),
+            (ev::QUERY, 450, query("BEGIN", "db")),
+            (ev::TABLE_MAP, 500, tmap_unnamed()),
+            insert(2),
+            (ev::XID, 631, 2u64.to_le_bytes().to_vec()),
+        ],
+    );
+    assert_eq!(lines(txs.last().unwrap())[0]["data"], serde_json::json!({"id": 2, "label": "x"}));
+    // A statement the history cannot follow stops decoding when the history is needed.
+    let e = d.handle(&raw(ev::QUERY, 700, &query("ALTER TABLE t FROBNICATE", "db"))).unwrap_err();
+    assert!(e.to_string().contains("FROBNICATE"), "{e}");
+}
+
+#[test]
+fn a_table_map_naming_columns_otherwise_than_the_history_wins_and_is_counted() {
+    let mut d = decoder(OutputConfig::default(), "");
+    d.set_history(history("CREATE TABLE t (id INT PRIMARY KEY, other VARCHAR(20))"), false);
+    let before = crate::metrics::get().schema_mismatches.get();
+    let txs = run(
+        &mut d,
+        &[(ev::QUERY, 150, query("BEGIN", "db")), (ev::TABLE_MAP, 200, tmap()), (23, 300, rows_event(&row(1, Some("x")), false)), (ev::XID, 331, 1u64.to_le_bytes().to_vec())],
+    );
+    assert_eq!(lines(&txs[0])[0]["data"], serde_json::json!({"id": 1, "name": "x"}));
+    assert!(crate::metrics::get().schema_mismatches.get() > before);
+}
