@@ -287,6 +287,7 @@ class Load(threading.Thread):
         super().__init__(daemon=True)
         self.db, self.rate = db, rate
         self.expected = []  # (table, id, type, ver) in commit order
+        self.committed_ms = []  # when each of `expected` was known committed (wall clock)
         self.live = {t: {} for t in TABLES}  # id -> ver
         self.next_id, self.tx_seq = 1, 0
         self.stop_flag, self.paused, self.idle = threading.Event(), threading.Event(), threading.Event()
@@ -376,6 +377,7 @@ class Load(threading.Thread):
                 committed = self.lookup(tx)
             if committed:
                 self.expected.extend(events)
+                self.committed_ms.extend([now_ms()] * len(events))
                 self.live, self.next_id = staged, nid
             time.sleep(period)
         if self.conn:
@@ -625,6 +627,7 @@ def drill_big_kill9(cl, load):
         cur.execute("INSERT INTO %s.%s (id, ver, pad) SELECT seq, 0, 'big' FROM %s.seq_%d_to_%d" % (load.db, BIG, load.db, first, first + cl.args.big_rows - 1))
     c.close()
     load.expected.extend((BIG, i, "insert", 0) for i in range(first, first + cl.args.big_rows))
+    load.committed_ms.extend([now_ms()] * cl.args.big_rows)
     time.sleep(random.uniform(0.3, 1.5))
     t = now_ms()
     n.signal(9)
@@ -722,6 +725,14 @@ def verdict(load, msgs, drills):
         if seen[key] == 1:
             delivered_order.setdefault(key[:2], []).append(key[2:])
     lost = sum(1 for k in expected if k not in seen)
+    # Each lost row with when it was committed and the last drill begun before then.
+    timed = sorted((d["gone_ms"], d["drill"]) for d in drills if d.get("gone_ms"))
+    lost_rows = []
+    for i, k in enumerate(load.expected):
+        if k not in seen and len(lost_rows) < 20:
+            at = load.committed_ms[i] if i < len(load.committed_ms) else None
+            before = [name for t, name in timed if at is not None and t <= at]
+            lost_rows.append({"row": list(k), "committed_ms": at, "after_drill": before[-1] if before else None})
     dup = sum(n - 1 for n in seen.values() if n > 1)
     unexpected = sum(1 for k in seen if k not in expected)
     # Per key: the events both expected and delivered must arrive in commit order.
@@ -747,7 +758,7 @@ def verdict(load, msgs, drills):
             if m["ts"] >= d["gone_ms"] and (m["epoch"] > d["old_epoch"] or d["kind"] == "recovery"):
                 d["first_new_ms"] = m["ts"] - d["gone_ms"]
                 break
-    return {"expected": len(expected), "delivered": sum(seen.values()), "messages": len(msgs), "lost": lost, "duplicated": dup,
+    return {"expected": len(expected), "delivered": sum(seen.values()), "messages": len(msgs), "lost": lost, "lost_rows": lost_rows, "duplicated": dup,
             "unexpected": unexpected, "out_of_order_keys": out_of_order, "zombie": zombie, "write_errors": load.errors}
 
 
@@ -791,7 +802,8 @@ def report_text(v, rows, session_ms, bound, elapsed_s, args):
              "| rows expected | delivered | lost | duplicated | out of order (keys) | zombie rows | unexpected |",
              "|---|---|---|---|---|---|---|",
              "| %d | %d | %d | %d | %d | %d | %d |" % (v["expected"], v["delivered"], v["lost"], v["duplicated"], v["out_of_order_keys"], v["zombie"], v["unexpected"]),
-             "", "| drill | runs | leader changed | time to first new row p50 | p99 | max |", "|---|---|---|---|---|---|"]
+             ""] + (["Lost rows (up to 20): " + "; ".join("%s committed at %s after %s" % (r["row"], r["committed_ms"], r["after_drill"]) for r in v["lost_rows"]), ""] if v.get("lost_rows") else []) + [
+             "| drill | runs | leader changed | time to first new row p50 | p99 | max |", "|---|---|---|---|---|---|"]
     for r in rows:
         fmt = lambda x: "—" if x is None else "%d ms" % x
         what = {"takeover": "", "recovery": " (recovery)", "steady": ""}[r["kind"]]
