@@ -143,7 +143,14 @@ async fn history_at(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint) -> Res
         }
         Err(e) => return Err(e),
     };
-    let between = super::capture::statements_between(conn, &at.position, &captured_at).await?;
+    let between = match super::capture::statements_between(conn, &at.position, &captured_at).await {
+        Ok(b) => b,
+        Err(e) if info.full_metadata() => {
+            tracing::warn!(error = %e, "no schema history: the binlog since the start position could not be read; TABLE_MAP events name the columns");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(sql) = super::capture::first_change(&schema, &between) {
         if info.full_metadata() {
             tracing::info!(from = %at.position, statement = %super::capture::short(&sql), "no schema history: a statement after the start position changed a table; TABLE_MAP events name the columns");
