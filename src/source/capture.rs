@@ -13,7 +13,7 @@
 //!   JSON columns (LONGTEXT with a `json_valid` check) are `json`, `utf8` is `utf8mb3`.
 
 use super::reader::{classify, load_json_columns, Flavor, ReaderError};
-use crate::binlog::history::{Change, ColumnDef, DatabaseDef, Schema, TableDef};
+use crate::binlog::history::{charset_name, may_change_tables, one_line, Change, ColumnDef, DatabaseDef, Schema, TableDef};
 use crate::binlog::position::BinlogPosition;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -42,7 +42,7 @@ pub async fn capture(conn: &mut Conn, flavor: Flavor) -> Result<(Schema, BinlogP
     }
     Err(ReaderError::Transient(format!(
         "the schema kept changing while it was captured ({ATTEMPTS} tries; the last statement in the way: {}); capture it again when no DDL runs",
-        short(&raced)
+        one_line(&raced)
     )))
 }
 
@@ -82,7 +82,7 @@ pub async fn statements_between(conn: &mut Conn, from: &BinlogPosition, to: &Bin
             if *file == to.file && end > to.pos {
                 break;
             }
-            if kind == "Query" && changes_tables(&info) {
+            if kind == "Query" && may_change_tables(&split_use(&info).1) {
                 out.push(split_use(&info));
             }
         }
@@ -96,26 +96,6 @@ fn split_use(info: &str) -> (String, String) {
         Some((db, sql)) => (db.trim_matches('`').replace("``", "`"), sql.to_string()),
         None => (String::new(), info.to_string()),
     }
-}
-
-/// Whether a logged statement may change a table or database (its first keyword).
-fn changes_tables(info: &str) -> bool {
-    let (_, sql) = split_use(info);
-    let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-    ["CREATE", "ALTER", "DROP", "RENAME"].iter().any(|k| first.eq_ignore_ascii_case(k))
-}
-
-pub fn short(sql: &str) -> String {
-    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(200) {
-        Some((at, _)) => format!("{}…", &one_line[..at]),
-        None => one_line,
-    }
-}
-
-/// `utf8` is `utf8mb3` on every server this reads (MariaDB 10.6+ and MySQL 8 report it so).
-pub fn charset_name(name: &str) -> String {
-    if name.eq_ignore_ascii_case("utf8") { "utf8mb3".into() } else { name.to_ascii_lowercase() }
 }
 
 async fn read(conn: &mut Conn, flavor: Flavor) -> Result<Schema, ReaderError> {
@@ -232,12 +212,14 @@ mod tests {
 
     #[test]
     fn statements_that_may_change_tables() {
-        assert!(changes_tables("use `shop`; ALTER TABLE t ADD c int"));
-        assert!(changes_tables("CREATE TABLE t (i int)"));
-        assert!(changes_tables("  drop table t"));
-        assert!(!changes_tables("BEGIN"));
-        assert!(!changes_tables("use `shop`; INSERT INTO t VALUES (1)"));
-        assert_eq!(short(&"x ".repeat(300)).chars().count(), 201);
+        let may = |info: &str| may_change_tables(&split_use(info).1);
+        assert!(may("use `shop`; ALTER TABLE t ADD c int"));
+        assert!(may("CREATE TABLE t (i int)"));
+        assert!(may("  drop table t"));
+        assert!(may("use `shop`; /*!40101 ALTER TABLE t ADD c int */"));
+        assert!(!may("BEGIN"));
+        assert!(!may("use `shop`; INSERT INTO t VALUES (1)"));
+        assert_eq!(one_line(&"x ".repeat(300)).chars().count(), 201);
         assert_eq!(split_use("use `a``b`; DROP TABLE t"), ("a`b".to_string(), "DROP TABLE t".to_string()));
     }
 

@@ -153,12 +153,12 @@ async fn history_at(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint) -> Res
     };
     if let Some(sql) = super::capture::first_change(&schema, &between) {
         if info.full_metadata() {
-            tracing::info!(from = %at.position, statement = %super::capture::short(&sql), "no schema history: a statement after the start position changed a table; TABLE_MAP events name the columns");
+            tracing::info!(from = %at.position, statement = %crate::binlog::history::one_line(&sql), "no schema history: a statement after the start position changed a table; TABLE_MAP events name the columns");
             return Ok(None);
         }
         return Err(ReaderError::Definite(format!(
             "binlog_row_metadata is {} on the source, so rows are decoded with a schema captured from the server, but a statement between the start position {} and now changed a table (`{}`): the schema at the start position is not known. Set binlog_row_metadata=FULL on the server, or start from a position after that statement",
-            info.binlog_row_metadata, at.position, super::capture::short(&sql)
+            info.binlog_row_metadata, at.position, crate::binlog::history::one_line(&sql)
         )));
     }
     let (tables, columns) = schema.size();

@@ -63,11 +63,7 @@ pub enum DdlError {
 
 impl DdlError {
     fn with_statement(mut self, sql: &str) -> Self {
-        let mut line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-        if let Some((cut, _)) = line.char_indices().nth(200) {
-            line.truncate(cut);
-            line.push('…');
-        }
+        let line = one_line(sql);
         match &mut self {
             Self::Unsupported { statement, .. }
             | Self::UnknownTable { statement, .. }
@@ -80,6 +76,27 @@ impl DdlError {
         }
         self
     }
+}
+
+/// `sql` on one line, cut after 200 characters: how errors and logs quote a statement.
+pub fn one_line(sql: &str) -> String {
+    let mut line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = line.char_indices().nth(200) {
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
+}
+
+/// Whether `sql` may change a table or database: its first keyword, after comments, is
+/// CREATE, ALTER, DROP or RENAME ([`Schema::apply`] reads nothing else).
+pub fn may_change_tables(sql: &str) -> bool {
+    starts_with_ddl_verb(sql)
+}
+
+/// A character set name as information_schema spells it (`utf8` is `utf8mb3`).
+pub fn charset_name(name: &str) -> String {
+    syntax::normalize(name).unwrap_or_default()
 }
 
 fn unsupported(reason: impl Into<String>) -> DdlError {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod ddl;
-pub use ddl::{Change, DdlError};
+pub use ddl::{charset_name, may_change_tables, one_line, Change, DdlError};
 
 /// One column, in Maxwell's `def` shape (`type`, `name`, `signed`, `charset`, `enum-values`,
 /// `column-length`).
