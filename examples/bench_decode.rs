@@ -35,7 +35,7 @@ fn main() {
     rt.block_on(async move {
         let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
         let StartPosition::File(_) = cfg.init_position else { panic!("--from must be FILE:POS") };
-        let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.expect("open");
+        let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position, None).await.expect("open");
         reader.non_blocking = true;
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let cancel = CancellationToken::new();

@@ -90,7 +90,7 @@ fn main() {
             }
             "pipeline" | "pipeline-eos" => {
                 let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
-                let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.expect("open");
+                let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position, None).await.expect("open");
                 reader.non_blocking = true;
                 let mut sink = if mode == "pipeline-eos" {
                     eos_sink(&kcfg, reader.resume.clone()).await
@@ -163,7 +163,7 @@ async fn latency(cfg: &Config, kcfg: maxwell_ha::sink::kafka::KafkaConfig, rate:
     let row: mysql_async::Row = conn.query_first("SHOW MASTER STATUS").await.unwrap().unwrap();
     let start = maxwell_ha::binlog::position::StartPosition::File(format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()).parse().unwrap());
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
-    let mut reader = Reader::open(cfg.source.clone(), dcfg, &start).await.expect("open");
+    let mut reader = Reader::open(cfg.source.clone(), dcfg, &start, None).await.expect("open");
     let mut sink = if eos { eos_sink(&kcfg, reader.resume.clone()).await } else { KafkaSink::new(&kcfg, None, None, Default::default()).expect("sink") };
     sink.checkpoint_now().await.expect("first checkpoint");
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);

@@ -100,6 +100,8 @@ pub struct StreamControl {
     pub progress: std::sync::Arc<crate::progress::Progress>,
     /// Exactly-once: the bootstrap state of the checkpoint resumed from.
     pub bootstrap: Option<crate::binlog::position::BootstrapState>,
+    /// Where the schema history is stored (a cluster's ZooKeeper, or `schema_database`).
+    pub history: Option<crate::source::history::Keeper>,
 }
 
 impl StreamControl {
@@ -116,6 +118,7 @@ impl StreamControl {
             txn: None,
             progress: Default::default(),
             bootstrap: None,
+            history: None,
         }
     }
 
@@ -133,7 +136,7 @@ pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoi
 /// acknowledged point.
 pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) -> StreamResult {
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
-    let mut reader = Reader::open(cfg.source.clone(), dcfg, start).await.map_err(|e| (e.into(), None))?;
+    let mut reader = Reader::open(cfg.source.clone(), dcfg, start, ctl.history.clone()).await.map_err(|e| (e.into(), None))?;
     reader.progress = Some(ctl.progress.clone());
     tracing::info!(
         server = %reader.info.version,
@@ -219,7 +222,9 @@ fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: R
 /// position stored in Maxwell's `positions` table, else the end of the binlog; acknowledged
 /// positions are stored there as it goes (unless `replay`).
 pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
-    let ctl = StreamControl::new(cancel);
+    let mut ctl = StreamControl::new(cancel);
+    let history = crate::positions::history::MysqlHistory::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
+    ctl.history = Some(crate::source::history::Keeper::new(std::sync::Arc::new(history), cfg.recapture_schema, cfg.replay));
     if cfg.replay {
         return stream(cfg, &cfg.init_position, &ctl).await;
     }

@@ -82,7 +82,7 @@ async fn a_reader_handing_a_large_transaction_on_is_busy_not_waiting_on_the_sour
     .into();
     let cfg = Config::from_settings(&Settings::load(&args).expect("settings")).expect("config");
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
-    let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position).await.expect("reader");
+    let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position, None).await.expect("reader");
     let progress = Arc::new(Progress::default());
     reader.progress = Some(progress.clone());
     // Room for one transaction part: the reader blocks handing the next one on.

@@ -86,6 +86,10 @@ impl Paths {
     pub fn history(&self) -> String {
         format!("{}/history", self.scope)
     }
+    /// Parent of the stored schema history's entries (`e-<sequence>`).
+    pub fn schema_history(&self) -> String {
+        format!("{}/schema", self.scope)
+    }
     /// Parent of the drained flags.
     pub fn drained_nodes(&self) -> String {
         format!("{}/drained", self.root)

@@ -25,6 +25,7 @@ pub mod assign;
 pub mod history;
 pub mod layout;
 pub mod producers;
+pub mod schema_store;
 pub mod shards;
 mod race;
 mod supervisor;

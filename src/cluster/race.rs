@@ -61,6 +61,8 @@ pub(super) struct Stream {
     pub settle_until_ms: u64,
     /// Rows this node read for the stream, over its terms (each term's progress adds to it).
     pub rows_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// `recapture_schema` was done by a term of this process (once per process, as Maxwell).
+    pub recaptured: std::sync::atomic::AtomicBool,
 }
 
 impl Stream {

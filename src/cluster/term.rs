@@ -275,6 +275,11 @@ pub(super) async fn lead(
         provenance: Some(crate::sink::kafka::Provenance { cluster: zk.paths.scope.clone(), node: ha.node_id.clone(), epoch: epoch.to_string() }),
         progress: Arc::new(crate::progress::Progress::counting_into(stream.rows_read.clone())),
         bootstrap: resumed_bootstrap,
+        history: Some(crate::source::history::Keeper::new(
+            Arc::new(crate::cluster::schema_store::ZkHistory::new(zk.clone())),
+            cfg.recapture_schema && !stream.recaptured.swap(true, std::sync::atomic::Ordering::SeqCst),
+            false,
+        )),
     };
     let reason: Arc<Mutex<Option<Outcome>>> = Arc::new(Mutex::new(None));
     let set_reason = |r: &Arc<Mutex<Option<Outcome>>>, o: Outcome| {

@@ -84,6 +84,10 @@ impl Zk {
         zk::CreateMode::Persistent.with_acls(self.acls())
     }
 
+    pub(super) fn persistent_sequential(&self) -> zk::CreateOptions<'static> {
+        zk::CreateMode::PersistentSequential.with_acls(self.acls())
+    }
+
     fn ephemeral(&self) -> zk::CreateOptions<'static> {
         zk::CreateMode::Ephemeral.with_acls(self.acls())
     }

@@ -235,6 +235,8 @@ pub struct Config {
     pub schema_database: String,
     /// `replay`: a single node neither reads nor stores positions.
     pub replay: bool,
+    /// `recapture_schema`: capture the schema at start instead of rebuilding the stored one.
+    pub recapture_schema: bool,
     /// `bootstrapper` is not `none`: (chunk rows, rows per second; 0 is unthrottled).
     pub bootstrap: Option<(usize, u64)>,
     pub log_level: String,
@@ -486,6 +488,7 @@ impl Config {
             positions_db,
             schema_database: s.get("schema_database").unwrap().to_string(),
             replay: s.bool("replay"),
+            recapture_schema: s.bool("recapture_schema"),
             bootstrap: (s.get("bootstrapper") != Some("none")).then(|| (s.int("bootstrap_chunk_rows").unwrap() as usize, s.int("bootstrap_rows_per_second").unwrap() as u64)),
             log_level: s.get("log_level").unwrap().to_string(),
             kafka,

@@ -74,7 +74,10 @@ pub async fn statements_between(conn: &mut Conn, from: &BinlogPosition, to: &Bin
         let start = if *file == from.file { from.pos } else { 4 };
         let events: Vec<(String, u64, String)> = conn
             .query_map(format!("SHOW BINLOG EVENTS IN '{}' FROM {start}", file.replace('\'', "''")), |row: mysql_async::Row| {
-                (row.get::<String, _>(2).unwrap_or_default(), row.get::<u64, _>(4).unwrap_or_default(), row.get::<String, _>(5).unwrap_or_default())
+                // Info holds statement text in the client's character set, not always UTF-8
+                // (a latin1 or binary literal): read as bytes (only DDL text matters here).
+                let info = row.get_opt::<Vec<u8>, _>(5).and_then(Result::ok).unwrap_or_default();
+                (row.get::<String, _>(2).unwrap_or_default(), row.get::<u64, _>(4).unwrap_or_default(), String::from_utf8_lossy(&info).into_owned())
             })
             .await
             .map_err(|e| classify(e, "reading the binlog between two positions"))?;

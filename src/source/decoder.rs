@@ -86,6 +86,8 @@ pub struct Decoder {
     /// Whether a DDL statement the history cannot follow stops decoding (the source's
     /// TABLE_MAPs do not name columns) or only ends the history (they do).
     history_required: bool,
+    /// What the last transaction's statement did to the history, for the reader to store.
+    history_event: Option<super::history::HistoryEvent>,
     tables: HashMap<u64, TableEntry>,
     file: String,
     gtid_state: Option<GtidSet>,
@@ -116,6 +118,7 @@ impl Decoder {
             json_columns: HashSet::new(),
             history: None,
             history_required: false,
+            history_event: None,
             tables: HashMap::new(),
             file: String::new(),
             gtid_state: None,
@@ -164,6 +167,12 @@ impl Decoder {
         self.history = Some(schema);
         self.history_required = required;
         self.tables.clear();
+    }
+
+    /// What the statement of the transaction just returned did to the history: applied, or
+    /// not followed (stored so that no later start trusts a schema across it).
+    pub fn take_history_event(&mut self) -> Option<super::history::HistoryEvent> {
+        self.history_event.take()
     }
 
     /// The schema history as of the last event, when one is kept.
@@ -371,16 +380,26 @@ impl Decoder {
             server_id: if self.tx_server != 0 { self.tx_server } else { ev.server_id },
             ..Default::default()
         };
-        if let (Some(history), Some((db, sql))) = (&mut self.history, &stmt) {
-            match history.apply(sql, db) {
-                // Table ids are not promised to change with a definition: build them anew.
-                Ok(changes) if !changes.is_empty() => self.tables.clear(),
-                Ok(_) => {}
-                Err(e) if self.history_required => return Err(e.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the schema history stops here; TABLE_MAP events name the columns (binlog_row_metadata=FULL)");
-                    self.history = None;
-                }
+        self.history_event = None;
+        if let Some((db, sql)) = &stmt {
+            use super::history::HistoryEvent;
+            match &mut self.history {
+                Some(history) => match history.apply(sql, db) {
+                    // Table ids are not promised to change with a definition: build them anew.
+                    Ok(changes) if !changes.is_empty() => {
+                        self.tables.clear();
+                        self.history_event = Some(HistoryEvent::Applied { database: db.clone(), sql: sql.clone() });
+                    }
+                    Ok(_) => {}
+                    Err(e) if self.history_required => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the schema history stops here; TABLE_MAP events name the columns (binlog_row_metadata=FULL)");
+                        self.history = None;
+                        self.history_event = Some(HistoryEvent::Lost { sql: sql.clone() });
+                    }
+                },
+                None if crate::binlog::history::may_change_tables(sql) => self.history_event = Some(HistoryEvent::Lost { sql: sql.clone() }),
+                None => {}
             }
         }
         if let Some((db, sql)) = stmt {

@@ -128,44 +128,6 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, ReaderError> {
     Ok(ServerInfo { flavor, version, server_id, binlog_row_image: image, binlog_row_metadata: meta.unwrap_or_else(|| "NO_LOG".into()) })
 }
 
-/// The schema as of `at`: captured now, which is the schema at `at` only when no statement
-/// between the two changed a table. Without it a source whose TABLE_MAPs do not name the
-/// columns cannot be read from `at` (a definite error); one whose TABLE_MAPs do is read
-/// without a history (`None`).
-async fn history_at(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint) -> Result<Option<crate::binlog::history::Schema>, ReaderError> {
-    let t0 = std::time::Instant::now();
-    let (schema, captured_at) = match super::capture::capture(conn, info.flavor).await {
-        Ok(c) => c,
-        // TABLE_MAPs that name the columns do not need it: stream without.
-        Err(e) if info.full_metadata() => {
-            tracing::warn!(error = %e, "no schema history: the capture failed; TABLE_MAP events name the columns");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let between = match super::capture::statements_between(conn, &at.position, &captured_at).await {
-        Ok(b) => b,
-        Err(e) if info.full_metadata() => {
-            tracing::warn!(error = %e, "no schema history: the binlog since the start position could not be read; TABLE_MAP events name the columns");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    if let Some(sql) = super::capture::first_change(&schema, &between) {
-        if info.full_metadata() {
-            tracing::info!(from = %at.position, statement = %crate::binlog::history::one_line(&sql), "no schema history: a statement after the start position changed a table; TABLE_MAP events name the columns");
-            return Ok(None);
-        }
-        return Err(ReaderError::Definite(format!(
-            "binlog_row_metadata is {} on the source, so rows are decoded with a schema captured from the server, but a statement between the start position {} and now changed a table (`{}`): the schema at the start position is not known. Set binlog_row_metadata=FULL on the server, or start from a position after that statement",
-            info.binlog_row_metadata, at.position, crate::binlog::history::one_line(&sql)
-        )));
-    }
-    let (tables, columns) = schema.size();
-    tracing::info!(tables, columns, at = %captured_at, ms = t0.elapsed().as_millis() as u64, metadata = %info.binlog_row_metadata, "schema captured");
-    Ok(Some(schema))
-}
-
 pub async fn load_collations(conn: &mut Conn) -> Result<CollationMap, ReaderError> {
     let rows: Vec<(u16, String)> = conn
         .query("SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL")
@@ -313,6 +275,8 @@ pub struct Reader {
     queue: Arc<Semaphore>,
     /// Told of every event received (the stall watchdog's view of the source).
     pub progress: Option<Arc<crate::progress::Progress>>,
+    /// Where the schema history is stored (none: it lives only as long as this reader).
+    history: Option<super::history::Keeper>,
 }
 
 /// KiB of transactions the reader may have handed on that the sink has not finished with:
@@ -320,20 +284,22 @@ pub struct Reader {
 pub const QUEUE_KIB: usize = 64 << 10;
 
 impl Reader {
-    /// Connects, checks the server and resolves `start`.
-    pub async fn open(source: SourceConfig, cfg: DecoderConfig, start: &StartPosition) -> Result<Self, ReaderError> {
+    /// Connects, checks the server and resolves `start`; the schema at the start comes from
+    /// `history`'s store when it holds it (see [`super::history`]).
+    pub async fn open(source: SourceConfig, cfg: DecoderConfig, start: &StartPosition, history: Option<super::history::Keeper>) -> Result<Self, ReaderError> {
+        let mut history = history;
         let mut conn = source.connect().await?;
         let info = check_server(&mut conn).await?;
         let collations = load_collations(&mut conn).await?;
         let json = load_json_columns(&mut conn, info.flavor).await?;
         let resume = resolve_start(&mut conn, &info, start).await?;
-        let history = history_at(&mut conn, &info, &resume).await?;
+        let schema = super::history::schema_at_start(&mut conn, &info, &resume, history.as_mut()).await?;
         let _ = conn.disconnect().await;
         let mut cfg = cfg;
         cfg.rules = crate::binlog::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
-        if let Some(schema) = history {
+        if let Some(schema) = schema {
             decoder.set_history(schema, !info.full_metadata());
         }
         // Started by GTID (given, or a checked position that belongs to another server).
@@ -342,7 +308,7 @@ impl Reader {
             StartPosition::Checked { position, .. } => resume.position != *position,
             _ => false,
         };
-        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None })
+        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None, history })
     }
 
     /// Notes which server a new connection reached. A different server than before is
@@ -486,6 +452,16 @@ impl Reader {
                 // not waiting on the source.
                 let _busy = progress.as_deref().map(crate::progress::Progress::busy);
                 let refresh = tx.schema_changed;
+                // Stored before the transaction ending with it is handed on (and so before a
+                // resume point after it can be committed).
+                if let Some(event) = self.decoder.take_history_event() {
+                    if let Some(keeper) = self.history.as_mut() {
+                        let at = super::history::mark(&tx.resume_point(), self.info.server_id);
+                        if !keeper.record(event, at, self.decoder.history(), cancel).await? {
+                            return Ok(false);
+                        }
+                    }
+                }
                 // A spilled transaction comes in parts; only the last is a resume point.
                 let mut next = Some(tx);
                 while let Some(mut tx) = next {

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod ddl;
+pub mod stored;
 pub use ddl::{charset_name, may_change_tables, one_line, Change, DdlError};
+pub use stored::{schema_at, Entry, Mark};
 
 /// One column, in Maxwell's `def` shape (`type`, `name`, `signed`, `charset`, `enum-values`,
 /// `column-length`).

@@ -12,6 +12,8 @@
 //!   naming the grant to add, or `replay=true` to run without stored positions.
 //! - A failed store while streaming is retried at the next interval; it never stops the stream.
 
+pub mod history;
+
 use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;
 use crate::binlog::position::{ResumePoint, StartPosition};
