@@ -284,14 +284,17 @@ KNOWN = {
 }
 
 
-def parse(lines, dbs):
+ROW_TYPES = ("insert", "update", "delete")
+
+
+def parse(lines, dbs, ddl=False):
     out = []
     for _, l in lines:
         l = l.strip()
         if not l:
             continue
         r = json.loads(l)
-        if r.get("database") in dbs and r.get("type") in ("insert", "update", "delete"):
+        if r.get("database") in dbs and (r.get("type") in ROW_TYPES or (ddl and "sql" in r)):
             out.append(r)
     return out
 
@@ -332,10 +335,17 @@ def conformance(args):
     tag = f"sbs{random.randint(10**5, 10**6)}"
     db = tag
     filt = f"exclude: *.*, include: {db}.*, include: {db}_tmp.*"
+    if args.row_metadata:
+        # Global; a session keeps the value it connected with, so the workload connects after.
+        with connect(args.port).cursor() as cur:
+            cur.execute(f"SET GLOBAL binlog_row_metadata='{args.row_metadata}'")
     c = connect(args.port)
-    ref = start_maxwell(args.port, tag, filt)
+    extra = ["--output_ddl=true"] if args.ddl else []
+    ref = start_maxwell(args.port, tag, filt, extra)
     start = master_position(c)
-    ours = start_ours(args.maxwell_ha, args.port, start, filt)
+    ours = start_ours(args.maxwell_ha, args.port, start, filt, extra)
+    # Streaming (its schema captured) before the workload's first statement, as Maxwell is.
+    ours.wait_for(lambda p: "starting binlog stream" in p.stderr(), 60, "maxwell-ha's binlog stream")
     t0 = time.monotonic()
     try:
         expected = workload(c, db)
@@ -347,13 +357,19 @@ def conformance(args):
     finally:
         # Both stop whatever happened (a failed run leaves no process behind).
         ref.stop(); ours.stop()
+        if args.row_metadata:
+            with connect(args.port).cursor() as cur:
+                cur.execute("SET GLOBAL binlog_row_metadata='FULL'")
     dbs = {db, f"{db}_tmp"}
-    a, b = parse(ours.lines, dbs), parse(ref.lines, dbs)
+    a, b = parse(ours.lines, dbs, args.ddl), parse(ref.lines, dbs, args.ddl)
+    ddl_records = sum(1 for r in a if r.get("type") not in ROW_TYPES)
+    row_records = len(a) - ddl_records
     n, same, known, unknown = compare(a, b)
     report = {
         "maxwell_version": subprocess.run([os.path.join(HERE, "maxwell-ref.sh"), "version"], capture_output=True, text=True).stdout.strip(),
         "row_events_written": expected, "rows_maxwell_ha": len(a), "rows_maxwell": len(b), "rows_compared": n,
-        "rows_identical": same,
+        "rows_identical": same, "ddl_records_maxwell_ha": ddl_records,
+        "ddl_records_maxwell": sum(1 for r in b if r.get("type") not in ROW_TYPES), "row_metadata": args.row_metadata or "server default",
         "known_differences": {k: {"rows": len(v), "why": KNOWN[k.removeprefix("old.")], "example": v[0]} for k, v in known.items()},
         "unexplained_differences": {k: {"rows": len(v), "examples": v[:3]} for k, v in unknown.items()},
         "seconds": round(time.monotonic() - t0, 1),
@@ -363,7 +379,7 @@ def conformance(args):
         with open(args.report, "w") as f:
             f.write(text + "\n")
     print(text)
-    ok = not unknown and len(a) == len(b) == expected
+    ok = not unknown and len(a) == len(b) and row_records == expected
     if not ok:
         print(f"side-by-side: {sum(len(v) for v in unknown.values())} unexplained differences, rows {len(a)} vs {len(b)} (written {expected})", file=sys.stderr)
     return 0 if ok else 1
@@ -519,6 +535,9 @@ def main():
     ap.add_argument("--keep", help="directory for both tools' output and logs")
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--kafka")
+    ap.add_argument("--row-metadata", choices=["FULL", "NO_LOG", "MINIMAL"],
+                    help="conformance: the source's binlog_row_metadata while the workload runs (restored to FULL after)")
+    ap.add_argument("--ddl", action="store_true", help="conformance: both emit DDL records (output_ddl), compared too")
     args = ap.parse_args()
     sys.exit({"conformance": conformance, "throughput": throughput, "bootstrap": bootstrap}[args.mode](args))
 

@@ -10,32 +10,38 @@ mod common;
 
 use common::*;
 
+/// At `binlog_row_metadata=FULL` (TABLE_MAPs name the columns) and at `NO_LOG` (MariaDB's
+/// default: the schema history names them), with DDL records (`def`/`old`) compared too.
 #[test]
 fn same_json_as_maxwell_row_by_row() {
-    let report = std::env::temp_dir().join(format!("{}.json", unique("side-by-side")));
-    let out = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/side_by_side.py"))
-        .args(["conformance", "--port", &mysql_port().to_string(), "--maxwell-ha", env!("CARGO_BIN_EXE_maxwell"), "--report"])
-        .arg(&report)
-        .output()
-        .expect("run scripts/side_by_side.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "side-by-side run failed:\n{stdout}\n{stderr}");
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&report);
-    let compared = r["rows_compared"].as_u64().unwrap();
-    assert!(compared >= 900, "only {compared} rows compared:\n{stdout}");
-    assert_eq!(r["rows_maxwell_ha"], r["rows_maxwell"], "{stdout}");
-    assert!(r["unexplained_differences"].as_object().unwrap().is_empty(), "{stdout}");
-    let known: Vec<String> =
-        r["known_differences"].as_object().unwrap().iter().map(|(k, v)| format!("{k}: {} rows", v["rows"])).collect();
-    println!(
-        "Maxwell {}: {compared} rows compared, {} identical; explained differences: {}",
-        r["maxwell_version"].as_str().unwrap(),
-        r["rows_identical"],
-        known.join(", ")
-    );
+    for metadata in ["FULL", "NO_LOG"] {
+        let report = std::env::temp_dir().join(format!("{}.json", unique("side-by-side")));
+        let out = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/side_by_side.py"))
+            .args(["conformance", "--port", &mysql_port().to_string(), "--maxwell-ha", env!("CARGO_BIN_EXE_maxwell"), "--ddl", "--row-metadata", metadata, "--report"])
+            .arg(&report)
+            .output()
+            .expect("run scripts/side_by_side.py");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "side-by-side run at {metadata} failed:\n{stdout}\n{stderr}");
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&report);
+        let compared = r["rows_compared"].as_u64().unwrap();
+        assert!(compared >= 900, "only {compared} rows compared at {metadata}:\n{stdout}");
+        assert_eq!(r["rows_maxwell_ha"], r["rows_maxwell"], "{stdout}");
+        let ddl = r["ddl_records_maxwell"].as_u64().unwrap();
+        assert!(ddl >= 15 && r["ddl_records_maxwell_ha"] == r["ddl_records_maxwell"], "DDL records at {metadata}: {ddl} from Maxwell, {} from maxwell-ha:\n{stdout}", r["ddl_records_maxwell_ha"]);
+        assert!(r["unexplained_differences"].as_object().unwrap().is_empty(), "{stdout}");
+        let known: Vec<String> =
+            r["known_differences"].as_object().unwrap().iter().map(|(k, v)| format!("{k}: {} rows", v["rows"])).collect();
+        println!(
+            "Maxwell {} at binlog_row_metadata={metadata}: {compared} records compared ({ddl} DDL), {} identical; explained differences: {}",
+            r["maxwell_version"].as_str().unwrap(),
+            r["rows_identical"],
+            known.join(", ")
+        );
+    }
 }
 
 /// A user switching over: Maxwell streams to Kafka under load, is stopped (SIGTERM), and a

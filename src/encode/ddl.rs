@@ -1,10 +1,16 @@
 //! DDL statements (QUERY events other than BEGIN/COMMIT) → Maxwell's DDL records.
 //!
-//! Invariants: only schema changes Maxwell reports become records (`database-create|alter|drop`,
-//! `table-create|alter|drop`); temporary tables, grants, views and routines do not. The record
-//! carries `type`, `database`, `table` (table events), `ts`, `sql` and `position`; Maxwell's
-//! `def`/`old` column definitions need a schema store and are not produced.
+//! Invariants:
+//! - With a schema history, each change the statement made is one record, in Maxwell's shape
+//!   and field order: `type`, `database`, `table`, `charset` (databases), `old` and `def` (the
+//!   table before and after), `ts` (milliseconds), `sql`, then `position` and `gtid` when
+//!   `output_binlog_position` / `output_gtid_position` ask for them. A statement that changed
+//!   nothing (`CREATE TABLE IF NOT EXISTS` of a table that exists) gives none, as in Maxwell.
+//! - Without one (TABLE_MAPs name the columns and the capture failed), the statement is
+//!   classified by its first words, one record without `def`/`old`.
+//! - Temporary tables, grants, views and routines never give a record.
 
+use crate::binlog::history::{Change, Schema, TableDef};
 use crate::binlog::json::write_json_str;
 use regex::Regex;
 use std::sync::OnceLock;
@@ -14,6 +20,49 @@ pub struct Ddl {
     pub kind: &'static str,
     pub database: String,
     pub table: Option<String>,
+    /// `database-create` / `database-alter`: the database's character set.
+    pub charset: Option<String>,
+    /// `table-alter`: the table before.
+    pub old: Option<TableDef>,
+    /// `table-create` / `table-alter`: the table after.
+    pub def: Option<TableDef>,
+}
+
+impl Ddl {
+    fn bare(kind: &'static str, database: String, table: Option<String>) -> Self {
+        Ddl { kind, database, table, charset: None, old: None, def: None }
+    }
+
+    /// The record of one change the schema history made; `schema` is the history after it.
+    pub fn from_change(c: &Change, schema: &Schema) -> Self {
+        match c {
+            Change::DatabaseCreated { database } => Ddl {
+                charset: schema.databases.get(database).map(|d| d.charset.clone()),
+                ..Ddl::bare("database-create", database.clone(), None)
+            },
+            Change::DatabaseAltered { database, charset } => Ddl { charset: Some(charset.clone()), ..Ddl::bare("database-alter", database.clone(), None) },
+            Change::DatabaseDropped { database } => Ddl::bare("database-drop", database.clone(), None),
+            Change::TableCreated { table } => Ddl { def: Some(table.clone()), ..Ddl::bare("table-create", table.database.clone(), Some(table.table.clone())) },
+            Change::TableDropped { table } => Ddl::bare("table-drop", table.database.clone(), Some(table.table.clone())),
+            Change::TableAltered { old, new } | Change::TableRenamed { old, new } => Ddl {
+                old: Some(old.clone()),
+                def: Some(new.clone()),
+                ..Ddl::bare("table-alter", old.database.clone(), Some(old.table.clone()))
+            },
+        }
+    }
+
+    /// The (database, table) names a filter must let through for the record to be emitted:
+    /// both names of a renamed table, as Maxwell checks.
+    pub fn names(&self) -> Vec<(&str, Option<&str>)> {
+        let mut v = vec![(self.database.as_str(), self.table.as_deref())];
+        if let (Some(old), Some(def)) = (&self.old, &self.def) {
+            if (old.database.as_str(), old.table.as_str()) != (def.database.as_str(), def.table.as_str()) {
+                v.push((def.database.as_str(), Some(def.table.as_str())));
+            }
+        }
+        v
+    }
 }
 
 fn re() -> &'static [(Regex, &'static str); 5] {
@@ -44,13 +93,13 @@ pub fn classify(sql: &str, default_db: &str) -> Option<Ddl> {
             _ => "alter",
         };
         return Some(if *what == "database" {
-            Ddl { kind: ddl_kind("database", action), database: first, table: None }
+            Ddl::bare(ddl_kind("database", action), first, None)
         } else {
             let (db, table) = match second {
                 Some(t) => (first, t),
                 None => (default_db.to_string(), first),
             };
-            Ddl { kind: ddl_kind("table", action), database: db, table: Some(table) }
+            Ddl::bare(ddl_kind("table", action), db, Some(table))
         });
     }
     None
@@ -67,8 +116,73 @@ fn ddl_kind(what: &str, action: &str) -> &'static str {
     }
 }
 
-/// Appends the DDL record as one JSON line.
-pub fn write_ddl(out: &mut Vec<u8>, d: &Ddl, sql: &str, ts: u32, position: &str) {
+/// A table definition as Maxwell writes it: `database`, `charset`, `table`, `columns`,
+/// `primary-key`; each column `type`, `name` and what its type has in Maxwell: `signed`
+/// (integers), `charset` (text, `binary` for binary strings and BLOBs), `enum-values` (ENUM,
+/// SET), `column-length` (TIME, DATETIME, TIMESTAMP).
+fn write_def(out: &mut Vec<u8>, def: &TableDef) {
+    out.extend_from_slice(b"{\"database\":");
+    write_json_str(out, &def.database);
+    out.extend_from_slice(b",\"charset\":");
+    write_json_str(out, &def.charset);
+    out.extend_from_slice(b",\"table\":");
+    write_json_str(out, &def.table);
+    out.extend_from_slice(b",\"columns\":[");
+    for (i, c) in def.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"type\":");
+        write_json_str(out, &c.type_name);
+        out.extend_from_slice(b",\"name\":");
+        write_json_str(out, &c.name);
+        if let Some(signed) = c.signed {
+            out.extend_from_slice(if signed { b",\"signed\":true" } else { b",\"signed\":false" });
+        }
+        let binary = matches!(c.type_name.as_str(), "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob");
+        let charset = match c.enum_values {
+            Some(_) => None,
+            None if binary => Some("binary"),
+            None => c.charset.as_deref(),
+        };
+        if let Some(cs) = charset {
+            out.extend_from_slice(b",\"charset\":");
+            write_json_str(out, cs);
+        }
+        if let Some(labels) = &c.enum_values {
+            out.extend_from_slice(b",\"enum-values\":[");
+            for (k, l) in labels.iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                write_json_str(out, l);
+            }
+            out.push(b']');
+        }
+        if let Some(n) = c.column_length {
+            out.extend_from_slice(b",\"column-length\":");
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"primary-key\":[");
+    for (i, k) in def.primary_key.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, k);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// Where a DDL record's statement ends, for `output_binlog_position` / `output_gtid_position`.
+pub struct DdlPosition<'a> {
+    pub position: Option<&'a str>,
+    pub gtid: Option<&'a str>,
+}
+
+/// Appends the DDL record as one JSON line; `ts` is the event's time in seconds.
+pub fn write_ddl(out: &mut Vec<u8>, d: &Ddl, sql: &str, ts: u32, at: &DdlPosition<'_>) {
     out.extend_from_slice(b"{\"type\":");
     write_json_str(out, d.kind);
     out.extend_from_slice(b",\"database\":");
@@ -77,12 +191,28 @@ pub fn write_ddl(out: &mut Vec<u8>, d: &Ddl, sql: &str, ts: u32, position: &str)
         out.extend_from_slice(b",\"table\":");
         write_json_str(out, t);
     }
+    if let Some(c) = &d.charset {
+        out.extend_from_slice(b",\"charset\":");
+        write_json_str(out, c);
+    }
+    for (key, def) in [(&b",\"old\":"[..], &d.old), (&b",\"def\":"[..], &d.def)] {
+        if let Some(def) = def {
+            out.extend_from_slice(key);
+            write_def(out, def);
+        }
+    }
     out.extend_from_slice(b",\"ts\":");
-    out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(u64::from(ts) * 1000).as_bytes());
     out.extend_from_slice(b",\"sql\":");
     write_json_str(out, sql);
-    out.extend_from_slice(b",\"position\":");
-    write_json_str(out, position);
+    if let Some(p) = at.position {
+        out.extend_from_slice(b",\"position\":");
+        write_json_str(out, p);
+    }
+    if let Some(g) = at.gtid {
+        out.extend_from_slice(b",\"gtid\":");
+        write_json_str(out, g);
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -93,7 +223,7 @@ mod tests {
     #[test]
     fn classifies_schema_changes() {
         let c = |s| classify(s, "d0");
-        assert_eq!(c("CREATE DATABASE `x`").unwrap(), Ddl { kind: "database-create", database: "x".into(), table: None });
+        assert_eq!(c("CREATE DATABASE `x`").unwrap(), Ddl::bare("database-create", "x".into(), None));
         assert_eq!(c("create database if not exists y").unwrap().database, "y");
         assert_eq!(c("DROP SCHEMA z").unwrap().kind, "database-drop");
         let t = c("CREATE TABLE `a`.`b` (id int)").unwrap();
@@ -110,10 +240,45 @@ mod tests {
     fn record_is_json() {
         let mut out = Vec::new();
         let d = classify("CREATE TABLE t (i int)", "db").unwrap();
-        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, "f.000001:4");
+        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: Some("f.000001:4"), gtid: None });
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["type"], "table-create");
         assert_eq!(v["table"], "t");
+        assert_eq!(v["ts"], 5000, "milliseconds, as Maxwell writes them");
         assert_eq!(v["position"], "f.000001:4");
+        out.clear();
+        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: None, gtid: None });
+        assert!(!String::from_utf8_lossy(&out).contains("position"), "position only with output_binlog_position");
+    }
+
+    /// Maxwell's shapes and field order, from the history's changes.
+    #[test]
+    fn records_from_the_history_have_maxwells_shape() {
+        let mut s = Schema { charset: "utf8mb4".into(), ..Default::default() };
+        let mut records = |sql: &str, s: &mut Schema| -> Vec<String> {
+            let changes = s.apply(sql, "d").unwrap();
+            changes
+                .iter()
+                .map(|c| {
+                    let mut out = Vec::new();
+                    write_ddl(&mut out, &Ddl::from_change(c, s), sql, 1, &DdlPosition { position: None, gtid: None });
+                    String::from_utf8(out).unwrap().trim_end().to_string()
+                })
+                .collect()
+        };
+        assert_eq!(records("CREATE DATABASE d CHARACTER SET latin1", &mut s), [r#"{"type":"database-create","database":"d","charset":"latin1","ts":1000,"sql":"CREATE DATABASE d CHARACTER SET latin1"}"#]);
+        assert_eq!(
+            records("CREATE TABLE t (id INT UNSIGNED PRIMARY KEY, e ENUM('a','b'), at DATETIME(3))", &mut s),
+            [r#"{"type":"table-create","database":"d","table":"t","def":{"database":"d","charset":"latin1","table":"t","columns":[{"type":"int","name":"id","signed":false},{"type":"enum","name":"e","enum-values":["a","b"]},{"type":"datetime","name":"at","column-length":3}],"primary-key":["id"]},"ts":1000,"sql":"CREATE TABLE t (id INT UNSIGNED PRIMARY KEY, e ENUM('a','b'), at DATETIME(3))"}"#]
+        );
+        let alter = records("ALTER TABLE t DROP COLUMN e, RENAME TO u", &mut s);
+        assert_eq!(alter.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&alter[0]).unwrap();
+        assert_eq!((v["type"].as_str(), v["table"].as_str(), v["def"]["table"].as_str()), (Some("table-alter"), Some("t"), Some("u")));
+        assert_eq!(v["old"]["columns"].as_array().unwrap().len(), 3);
+        assert_eq!(v["def"]["columns"].as_array().unwrap().len(), 2);
+        assert_eq!(records("DROP TABLE u", &mut s), [r#"{"type":"table-drop","database":"d","table":"u","ts":1000,"sql":"DROP TABLE u"}"#]);
+        assert!(records("DROP TABLE IF EXISTS u", &mut s).is_empty(), "a statement that changed nothing gives no record");
+        assert_eq!(records("DROP DATABASE d", &mut s), [r#"{"type":"database-drop","database":"d","ts":1000,"sql":"DROP DATABASE d"}"#]);
     }
 }

@@ -162,7 +162,8 @@ pub fn column(name: String, data_type: &str, column_type: &str, charset: Option<
     let data_type = data_type.to_ascii_lowercase();
     let column_type_lc = column_type.to_ascii_lowercase();
     let type_name = if is_json { "json".to_string() } else { data_type };
-    let numeric = matches!(type_name.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "decimal" | "float" | "double");
+    // Maxwell's definitions give `signed` for integers only.
+    let numeric = matches!(type_name.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint");
     let signed = numeric.then(|| !(column_type_lc.contains("unsigned") || column_type_lc.contains("zerofill")));
     let enum_values = matches!(type_name.as_str(), "enum" | "set").then(|| labels(column_type));
     let column_length = matches!(type_name.as_str(), "time" | "datetime" | "timestamp").then(|| fsp.unwrap_or(0));

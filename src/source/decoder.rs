@@ -381,6 +381,8 @@ impl Decoder {
             ..Default::default()
         };
         self.history_event = None;
+        // What the statement changed, when the history followed it (the DDL records' `def`/`old`).
+        let mut applied = None;
         if let Some((db, sql)) = &stmt {
             use super::history::HistoryEvent;
             match &mut self.history {
@@ -389,8 +391,9 @@ impl Decoder {
                     Ok(changes) if !changes.is_empty() => {
                         self.tables.clear();
                         self.history_event = Some(HistoryEvent::Applied { database: db.clone(), sql: sql.clone() });
+                        applied = Some(changes);
                     }
-                    Ok(_) => {}
+                    Ok(_) => applied = Some(Vec::new()),
                     Err(e) if self.history_required => return Err(e.into()),
                     Err(e) => {
                         tracing::warn!(error = %e, "the schema history stops here; TABLE_MAP events name the columns (binlog_row_metadata=FULL)");
@@ -403,19 +406,25 @@ impl Decoder {
             }
         }
         if let Some((db, sql)) = stmt {
-            if let Some(d) = ddl::classify(&sql, &db) {
-                tx.schema_changed = true;
-                if self.cfg.output.ddl && self.cfg.filter.emits_ddl(&d.database, d.table.as_deref()) {
-                    ddl::write_ddl(&mut tx.json, &d, &sql, ev.timestamp, &pos_text);
+            // Any statement outside a transaction (CREATE INDEX, views, grants…) may change
+            // column facts; let the reader refresh them.
+            tx.schema_changed = true;
+            if self.cfg.output.ddl {
+                let records: Vec<ddl::Ddl> = match (&applied, &self.history) {
+                    (Some(changes), Some(schema)) => changes.iter().map(|c| ddl::Ddl::from_change(c, schema)).collect(),
+                    _ => ddl::classify(&sql, &db).into_iter().collect(),
+                };
+                let at = ddl::DdlPosition {
+                    position: self.cfg.output.binlog_position.then_some(pos_text.as_str()),
+                    gtid: if self.cfg.output.gtid_position { tx.gtid.as_deref() } else { None },
+                };
+                for d in records.iter().filter(|d| d.names().into_iter().all(|(db, t)| self.cfg.filter.emits_ddl(db, t))) {
+                    ddl::write_ddl(&mut tx.json, d, &sql, ev.timestamp, &at);
                     tx.row_ends.push(tx.json.len());
                     if self.cfg.output.row_meta {
                         tx.meta.push(crate::encode::RowMeta::Ddl { database: d.database.clone(), table: d.table.clone() });
                     }
                 }
-            } else {
-                // Other standalone statements (CREATE INDEX, views, grants…) may still
-                // change column facts; let the reader refresh them.
-                tx.schema_changed = true;
             }
         }
         if let Some(rows) = self.tx.seal()? {

@@ -83,7 +83,8 @@ pub(super) fn column(def: &[Token], table_charset: &str) -> Result<(ColumnDef, b
         ("blob", Some(m), _) => base = BLOBS.iter().find(|(_, max)| m <= *max).map_or("longblob", |t| t.0),
         _ => {}
     }
-    let numeric = matches!(base, "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "decimal" | "float" | "double");
+    // Maxwell's definitions give `signed` for integers only.
+    let numeric = matches!(base, "tinyint" | "smallint" | "mediumint" | "int" | "bigint");
     let labels = args.iter().filter_map(|a| match a {
         Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => Some(s.trim_end_matches(' ').to_string()),
         _ => None,

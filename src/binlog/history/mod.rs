@@ -33,7 +33,7 @@ pub struct ColumnDef {
     #[serde(rename = "type")]
     pub type_name: String,
     pub name: String,
-    /// Numbers: `false` when UNSIGNED.
+    /// Integers: `false` when UNSIGNED (absent for other types, as in Maxwell).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signed: Option<bool>,
     /// Text types (CHAR, VARCHAR, TEXT family, ENUM, SET): the character set.
@@ -47,17 +47,17 @@ pub struct ColumnDef {
     pub column_length: Option<u32>,
 }
 
-/// One table, in Maxwell's `def` shape.
+/// One table, in Maxwell's `def` shape (and field order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableDef {
     pub database: String,
-    pub table: String,
     /// The table's default character set.
     pub charset: String,
+    pub table: String,
+    pub columns: Vec<ColumnDef>,
     /// Primary key column names, in key order (empty: none).
     #[serde(rename = "primary-key", default)]
     pub primary_key: Vec<String>,
-    pub columns: Vec<ColumnDef>,
 }
 
 /// One database and its tables.
