@@ -156,5 +156,14 @@ async fn every_row_keeps_the_schema_of_its_position_across_kills() {
         wrong.iter().take(10).cloned().collect::<Vec<_>>().join("\n"),
         cl.logs()
     );
+    // The cluster's stored history, as an operator reads it: the table as the last phase wrote it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
+        .args(["--zookeeper", &zk_servers(), "--root", &cl.root, "--json", "schema", "show", &format!("{db}.t")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "schema show: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["schema"]["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["d2", "id", "j", "s"], "{v}");
     exec(&mut admin, &format!("DROP DATABASE {db}")).await;
 }

@@ -103,6 +103,31 @@ async fn replaying_across_schema_changes_gives_the_rows_of_the_live_run() {
     let suffix = got[row2 + 1..].to_vec();
     assert_eq!(again, suffix, "replay from {mid}");
 
+    // The operator's view of the same store: the table as of a position, and now.
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--set".to_string(), "host=127.0.0.1".into(), "--set".into(), format!("port={}", mysql_port()), "--set".into(), "user=root".into(), "--client-id".into(), client.clone(), "--json".into(), "schema".into()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli")).args(&all).output().unwrap();
+        assert!(out.status.success(), "maxwell-cli {all:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let names = |v: &Value| v["schema"]["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let t = format!("{db}.t");
+    assert_eq!(names(&cli(&["show", &t, "--at", &mid])), ["id", "b", "a", "e"]);
+    assert_eq!(names(&cli(&["show", &t, "--at", &start])), ["id", "a", "e"]);
+    let now = cli(&["show", &t]);
+    assert_eq!(names(&now), ["k", "v"]);
+    assert_eq!(now["schema"]["columns"][1]["type"], "json");
+    let bases = now["history"]["bases"].as_u64().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
+        .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root", "--client-id", &client, "schema", "recapture"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "schema recapture: {}", String::from_utf8_lossy(&out.stderr));
+    let after = cli(&["show", &format!("{db}.t2")]);
+    assert_eq!(after["history"]["bases"].as_u64().unwrap(), bases + 1, "{after}");
+    assert_eq!(names(&after), ["id", "a2", "e"]);
+
     // Without the stored history (another client_id), the schema at the start is not known.
     let other = spawn_maxwell(&["--client_id=".to_string() + &unique("sstore_none"), "--producer=stdout".into(), "--replay=true".into(), format!("--init_position={start}")]);
     let (status, err) = other.wait_exit(Duration::from_secs(60));

@@ -9,6 +9,9 @@
 //! - `cluster history`: the last terms of leadership (`--json` for all fields).
 //! - `cluster status`, `node list`, `position show`, `position set`, `failover [--to NODE]`:
 //!   the cluster in ZooKeeper (`--shard NAME`: one shard's position, failover and history).
+//! - `schema show [DB[.TABLE]] [--at FILE:POS|GTID]` and `schema recapture`: the stored schema
+//!   history (the cluster's, or with no ZooKeeper ensemble named, a node's alone in
+//!   schema_database). Exit 0 done, 1 nothing at that position, 2 unreachable or bad config.
 //! - `shard add|remove|list|move` and `config get|set|unset`: the cluster's shards and its
 //!   cluster-wide settings; nodes pick changes up without a restart. Exit 0 healthy/done, 1 degraded, no leader or refused,
 //!   2 ZooKeeper unreachable or bad arguments.
@@ -17,9 +20,7 @@ use clap::{Parser, Subcommand};
 use maxwell_ha::cli;
 use maxwell_ha::cluster::layout::{now_ms, PositionRecord};
 use maxwell_ha::cluster::zk::ZkError;
-use maxwell_ha::source::reader::{check_server, resolve_start, ReaderError, StartPosition};
 use maxwell_ha::config::Config;
-use mysql_async::prelude::Queryable;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -112,6 +113,27 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ConfigCmd,
     },
+    /// The stored schema history (the cluster's in ZooKeeper; a node's alone in
+    /// schema_database when no zookeeper_servers is set).
+    Schema {
+        #[command(subcommand)]
+        cmd: SchemaCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCmd {
+    /// Print the schema as rows at a position are decoded with: every database, DB, or DB.TABLE
+    /// (in Maxwell's `def` shape).
+    Show {
+        target: Option<String>,
+        /// FILE:POS or a GTID set (default: after the newest stored change).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Capture the source's schema now and store it (used from the next start at or after
+    /// the position it is captured at).
+    Recapture,
 }
 
 #[derive(Subcommand)]
@@ -198,6 +220,9 @@ fn main() -> ExitCode {
     if let Some(id) = &cli.client_id {
         args.push(format!("--client_id={id}"));
     }
+    if let Cmd::Schema { cmd } = &cli.cmd {
+        return schema_command(&cli, &args, cmd);
+    }
     if !matches!(cli.cmd, Cmd::Check | Cmd::Bootstrap { .. }) {
         return cluster_command(&cli, &args);
     }
@@ -220,7 +245,7 @@ fn main() -> ExitCode {
             };
             rt.block_on(bootstrap(&cfg, task, *cancel))
         }
-        _ => rt.block_on(check(&cfg, cli.json)),
+        _ => ExitCode::from(rt.block_on(cli::check::check(&cfg, cli.json))),
     }
 }
 
@@ -265,6 +290,39 @@ fn zk_fail(e: ZkError) -> ExitCode {
     }
 }
 
+/// The ZooKeeper ensemble, cluster root and auth named by the flags, else the settings
+/// (`None`: no ensemble).
+fn ensemble(cli: &Cli, settings: &maxwell_ha::config::Settings) -> Option<(String, String, Option<String>)> {
+    let servers = cli.zookeeper.clone().or_else(|| settings.get("zookeeper_servers").map(str::to_string))?;
+    let client_id = cli.client_id.clone().or_else(|| settings.get("client_id").map(str::to_string)).unwrap_or_else(|| "maxwell".into());
+    let root = cli.root.clone().or_else(|| settings.get("zookeeper_root").map(str::to_string)).unwrap_or_else(|| {
+        if client_id == "maxwell" {
+            "/maxwell/cluster".into()
+        } else {
+            format!("/maxwell/{client_id}")
+        }
+    });
+    Some((servers, root, settings.get("zookeeper_auth").map(str::to_string)))
+}
+
+/// `maxwell-cli schema`: on the cluster's store when an ensemble is named, else on the
+/// store of a node running alone (schema_database on `host`).
+fn schema_command(cli: &Cli, args: &[String], cmd: &SchemaCmd) -> ExitCode {
+    let settings = match maxwell_ha::config::Settings::load(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("maxwell-cli: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let action = match cmd {
+        SchemaCmd::Show { target, at } => cli::schema::Action::Show { target: cli::schema::Target::parse(target.as_deref()), at: at.clone() },
+        SchemaCmd::Recapture => cli::schema::Action::Recapture,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    ExitCode::from(rt.block_on(cli::schema::command(&settings, ensemble(cli, &settings), action, cli.json)))
+}
+
 fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
     // Settings: the config file (if any), then the command-line overrides.
     let settings = match maxwell_ha::config::Settings::load(args) {
@@ -274,20 +332,10 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let servers = cli.zookeeper.clone().or_else(|| settings.get("zookeeper_servers").map(str::to_string));
-    let Some(servers) = servers else {
+    let Some((servers, root, auth)) = ensemble(cli, &settings) else {
         eprintln!("maxwell-cli: no ZooKeeper ensemble: pass --zookeeper HOSTS or --config with zookeeper_servers");
         return ExitCode::from(2);
     };
-    let client_id = cli.client_id.clone().or_else(|| settings.get("client_id").map(str::to_string)).unwrap_or_else(|| "maxwell".into());
-    let root = cli.root.clone().or_else(|| settings.get("zookeeper_root").map(str::to_string)).unwrap_or_else(|| {
-        if client_id == "maxwell" {
-            "/maxwell/cluster".into()
-        } else {
-            format!("/maxwell/{client_id}")
-        }
-    });
-    let auth = settings.get("zookeeper_auth").map(str::to_string);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async move {
         let creates = matches!(cli.cmd, Cmd::Shard { cmd: ShardCmd::Add { .. } } | Cmd::Config { cmd: ConfigCmd::Set { .. } });
@@ -312,7 +360,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
         match &cli.cmd {
             Cmd::Shard { cmd } => shard_command(&zk, cmd, json).await,
             Cmd::Config { cmd } => config_command(&zk, cmd, json).await,
-            Cmd::Check | Cmd::Bootstrap { .. } => unreachable!(),
+            Cmd::Check | Cmd::Bootstrap { .. } | Cmd::Schema { .. } => unreachable!(),
             Cmd::Cluster { cmd: ClusterCmd::Status } | Cmd::Node { cmd: NodeCmd::List } => {
                 let mut s = match cli::status(&zk).await {
                     Ok(s) => s,
@@ -516,62 +564,5 @@ mod erased {
         fn to_json(&self) -> String {
             serde_json::to_string_pretty(self).expect("serialisable")
         }
-    }
-}
-
-async fn check(cfg: &Config, json: bool) -> ExitCode {
-    let mut conn = match cfg.source.connect().await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("maxwell-cli: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let settings: Option<(String, String, String, String, u32)> =
-        conn.query_first("SELECT @@version, @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id").await.ok().flatten();
-    // Absent before MySQL 8.0.1 / MariaDB 10.5 (the node then names columns from its schema history).
-    let meta: Option<String> = conn.query_first("SELECT @@binlog_row_metadata").await.ok().flatten();
-    let verdict = match check_server(&mut conn).await {
-        Ok(info) => resolve_start(&mut conn, &info, &StartPosition::Current).await.map(|p| (info, p)),
-        Err(e) => Err(e),
-    };
-    let oldest: Option<String> = conn
-        .query_map("SHOW BINARY LOGS", |r: mysql_async::Row| r.get::<String, _>(0).unwrap_or_default())
-        .await
-        .ok()
-        .and_then(|v: Vec<String>| v.into_iter().next());
-    let (version, log_bin, format, image, server_id) = settings.unwrap_or_default();
-    let (ready, problem, position, gtid) = match &verdict {
-        Ok((_, p)) => (true, None, Some(p.position.to_string()), p.gtid.as_ref().map(|g| g.to_string())),
-        Err(e) => (false, Some(e.to_string()), None, None),
-    };
-    if json {
-        let v = serde_json::json!({
-            "source": format!("{}:{}", cfg.source.host, cfg.source.port),
-            "version": version, "server_id": server_id, "log_bin": log_bin, "binlog_format": format,
-            "binlog_row_image": image, "binlog_row_metadata": meta, "position": position, "gtid": gtid,
-            "oldest_binlog": oldest, "ready": ready, "problem": problem,
-        });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap());
-    } else {
-        println!("source               {}:{}", cfg.source.host, cfg.source.port);
-        println!("version              {version} (server_id {server_id})");
-        println!("log_bin              {log_bin}");
-        println!("binlog_format        {format}");
-        println!("binlog_row_image     {image}");
-        println!("binlog_row_metadata  {}", meta.unwrap_or_else(|| "(not supported)".into()));
-        println!("current position     {}", position.as_deref().unwrap_or("-"));
-        println!("current GTID         {}", gtid.as_deref().unwrap_or("-"));
-        println!("oldest binlog        {}", oldest.as_deref().unwrap_or("-"));
-        match &problem {
-            None => println!("verdict              READY: a maxwell node can stream from this source"),
-            Some(p) => println!("verdict              NOT READY: {p}"),
-        }
-    }
-    let _ = conn.disconnect().await;
-    match verdict {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(ReaderError::Transient(_)) => ExitCode::from(2),
-        Err(_) => ExitCode::from(1),
     }
 }

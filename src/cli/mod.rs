@@ -11,7 +11,9 @@ use crate::cluster::zk::{connect, Zk, ZkError};
 use serde::Serialize;
 use std::time::Duration;
 
+pub mod check;
 pub mod client;
+pub mod schema;
 pub mod shards;
 
 /// Cluster health as `cluster status` reports it.
