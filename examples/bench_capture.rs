@@ -1,7 +1,9 @@
 //! Schema capture cost, for `scripts/bench.sh schema`: captures the source's schema from
 //! `information_schema` (as a node does at start) and prints one line of JSON with the tables
-//! and columns held, the capture time, the resident memory the capture added, and the size of
-//! the schema as JSON. A benchmark, not a test: figures vary with the machine.
+//! and columns held, the capture time, the resident memory the capture added, the size of the
+//! schema as JSON, and what storing it costs: its stored (deflated) size and the time a node
+//! taking over spends rebuilding it from the stored form instead of capturing. A benchmark, not
+//! a test: figures vary with the machine.
 //!
 //! usage: bench_capture --port=3307 --user=root
 
@@ -33,10 +35,21 @@ fn main() {
         let after = rss_kib();
         let (tables, columns) = schema.size();
         let json_bytes = serde_json::to_vec(&schema).expect("serialises").len();
+        let mark = maxwell_ha::binlog::history::Mark { position: at.clone(), gtid: None, server_id: 1 };
+        let entry = maxwell_ha::binlog::history::Entry::Base { at: mark.clone(), schema };
+        let t1 = Instant::now();
+        let stored = entry.to_bytes();
+        let store_ms = t1.elapsed().as_secs_f64() * 1000.0;
+        let t2 = Instant::now();
+        let back = maxwell_ha::binlog::history::Entry::from_bytes(&stored).expect("reads back");
+        let rebuilt = maxwell_ha::binlog::history::schema_at(std::slice::from_ref(&back), &mark).expect("rebuilds").expect("a schema");
+        let rebuild_ms = t2.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(rebuilt.size(), (tables, columns));
         println!(
-            "{{\"tables\":{tables},\"columns\":{columns},\"capture_ms\":{ms:.0},\"rss_added_kib\":{},\"schema_json_bytes\":{json_bytes},\"at\":\"{at}\"}}",
-            after.saturating_sub(before)
+            "{{\"tables\":{tables},\"columns\":{columns},\"capture_ms\":{ms:.0},\"rss_added_kib\":{},\"schema_json_bytes\":{json_bytes},\"stored_bytes\":{},\"store_encode_ms\":{store_ms:.1},\"rebuild_from_store_ms\":{rebuild_ms:.1},\"at\":\"{at}\"}}",
+            after.saturating_sub(before),
+            stored.len()
         );
-        drop((schema, warm));
+        drop((entry, warm));
     });
 }
