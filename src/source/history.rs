@@ -82,8 +82,9 @@ impl Keeper {
     }
 
     /// Stores `entry`, retrying a store that is unreachable until it works or `cancel` fires
-    /// (`Ok(false)`). A read-only keeper stores nothing.
-    async fn store(&mut self, entry: Entry, cancel: &CancellationToken) -> Result<bool, ReaderError> {
+    /// (`Ok(false)`); without `cancel`, an unreachable store is an error at once (the caller
+    /// retries). A read-only keeper stores nothing.
+    async fn store(&mut self, entry: Entry, cancel: Option<&CancellationToken>) -> Result<bool, ReaderError> {
         if self.read_only {
             return Ok(true);
         }
@@ -91,7 +92,8 @@ impl Keeper {
         loop {
             match self.store.append(entry.clone()).await {
                 Ok(()) => break,
-                Err(StoreError::Transient(m)) => {
+                Err(StoreError::Transient(m)) if cancel.is_some() => {
+                    let cancel = cancel.expect("checked");
                     tracing::warn!(error = %m, store = %self.store.describe(), retry_in_ms = backoff.as_millis() as u64, "cannot store a schema change yet: the stream waits for it");
                     tokio::select! {
                         _ = cancel.cancelled() => return Ok(false),
@@ -115,16 +117,16 @@ impl Keeper {
     pub async fn record(&mut self, event: HistoryEvent, at: Mark, schema: Option<&Schema>, cancel: &CancellationToken) -> Result<bool, ReaderError> {
         match event {
             HistoryEvent::Applied { database, sql } => {
-                if !self.store(Entry::Change { at: at.clone(), database, sql }, cancel).await? {
+                if !self.store(Entry::Change { at: at.clone(), database, sql }, Some(cancel)).await? {
                     return Ok(false);
                 }
                 match schema {
-                    Some(s) if self.since_base >= COMPACT_AFTER => self.store(Entry::Base { at, schema: s.clone() }, cancel).await,
+                    Some(s) if self.since_base >= COMPACT_AFTER => self.store(Entry::Base { at, schema: s.clone() }, Some(cancel)).await,
                     _ => Ok(true),
                 }
             }
             HistoryEvent::Lost { .. } if self.lost => Ok(true),
-            HistoryEvent::Lost { sql } => self.store(Entry::Lost { at, sql }, cancel).await,
+            HistoryEvent::Lost { sql } => self.store(Entry::Lost { at, sql }, Some(cancel)).await,
         }
     }
 }
@@ -171,7 +173,7 @@ pub async fn schema_at_start(conn: &mut Conn, info: &ServerInfo, at: &ResumePoin
     let Some(schema) = captured_at(conn, info, at).await? else { return Ok(None) };
     if let Some(k) = keeper {
         // Valid at the start: nothing between the start and the capture changed a table.
-        k.store(Entry::Base { at: point, schema: schema.clone() }, &CancellationToken::new()).await?;
+        k.store(Entry::Base { at: point, schema: schema.clone() }, None).await?;
     }
     Ok(Some(schema))
 }
@@ -211,4 +213,59 @@ async fn captured_at(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint) -> Re
     let (tables, columns) = schema.size();
     tracing::info!(tables, columns, at = %captured_at, ms = t0.elapsed().as_millis() as u64, metadata = %info.binlog_row_metadata, "schema captured");
     Ok(Some(schema))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binlog::position::BinlogPosition;
+    use std::sync::Mutex;
+
+    /// Entries kept in memory: the keeper's bookkeeping is what is tested here (the real
+    /// stores are exercised against ZooKeeper and MariaDB by the integration tests).
+    #[derive(Default)]
+    struct Memory(Mutex<Vec<Entry>>);
+
+    impl HistoryStore for Memory {
+        fn load(&self) -> StoreFuture<'_, Result<Vec<Entry>, StoreError>> {
+            let v = self.0.lock().unwrap().clone();
+            Box::pin(async move { Ok(v) })
+        }
+        fn append(&self, entry: Entry) -> StoreFuture<'_, Result<(), StoreError>> {
+            self.0.lock().unwrap().push(entry);
+            Box::pin(async { Ok(()) })
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    fn at(pos: u64) -> Mark {
+        Mark { position: BinlogPosition::new("bin.000001", pos), gtid: None, server_id: 1 }
+    }
+
+    #[tokio::test]
+    async fn changes_are_stored_and_compacted_and_a_loss_once() {
+        let mem = Arc::new(Memory::default());
+        let mut k = Keeper::new(mem.clone(), false, false);
+        let mut schema = Schema { charset: "utf8mb4".into(), ..Default::default() };
+        schema.apply("CREATE DATABASE d", "").unwrap();
+        let cancel = CancellationToken::new();
+        for i in 0..COMPACT_AFTER as u64 {
+            let sql = format!("CREATE TABLE t{i} (id INT)");
+            schema.apply(&sql, "d").unwrap();
+            let ev = HistoryEvent::Applied { database: "d".into(), sql };
+            assert!(k.record(ev, at(100 + i), Some(&schema), &cancel).await.unwrap());
+        }
+        let stored = mem.0.lock().unwrap().clone();
+        assert_eq!(stored.len(), COMPACT_AFTER + 1, "every change, then a base after the last");
+        assert!(matches!(stored.last(), Some(Entry::Base { schema: s, .. }) if *s == schema));
+        for p in [500, 600] {
+            k.record(HistoryEvent::Lost { sql: "ALTER TABLE x".into() }, at(p), None, &cancel).await.unwrap();
+        }
+        assert_eq!(mem.0.lock().unwrap().len(), COMPACT_AFTER + 2, "one lost entry is enough");
+        let mut ro = Keeper::new(mem.clone(), false, true);
+        ro.record(HistoryEvent::Lost { sql: "x".into() }, at(700), None, &cancel).await.unwrap();
+        assert_eq!(mem.0.lock().unwrap().len(), COMPACT_AFTER + 2, "a read-only keeper writes nothing");
+    }
 }
