@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn records_from_the_history_have_maxwells_shape() {
         let mut s = Schema { charset: "utf8mb4".into(), ..Default::default() };
-        let mut records = |sql: &str, s: &mut Schema| -> Vec<String> {
+        let records = |sql: &str, s: &mut Schema| -> Vec<String> {
             let changes = s.apply(sql, "d").unwrap();
             changes
                 .iter()
