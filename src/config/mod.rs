@@ -290,7 +290,13 @@ impl Config {
     }
 
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
-        let user = s.get("replication_user").or(s.get("user"));
+        // Maxwell: a separate binlog server needs its own host and user (password optional);
+        // replication_user/password without replication_host is refused the same way.
+        let replication = s.get("replication_host").is_some();
+        if replication != s.get("replication_user").is_some() || (!replication && s.get("replication_password").is_some()) {
+            return err("please specify all of: replication_host, replication_user, replication_password (or none of them: the binlog is read from `host`)");
+        }
+        let user = if replication { s.get("replication_user") } else { s.get("user") };
         let Some(user) = user else {
             return err("missing required key `user` (MySQL user with REPLICATION SLAVE, REPLICATION CLIENT, SELECT)");
         };
@@ -361,15 +367,13 @@ impl Config {
         )
         .map_err(ConfigError::Msg)?;
         let host_tls = tls.with_mode(mode("ssl").unwrap_or_default());
-        let replication_tls = tls.with_mode(match (mode("replication_ssl"), s.get("replication_host")) {
-            (Some(m), _) => m,
-            (None, None) => host_tls.mode,
-            (None, Some(_)) => Default::default(),
-        });
+        // Unset, replication_ssl is `ssl`, for a separate replication_host too (as in Maxwell).
+        let replication_tls = tls.with_mode(mode("replication_ssl").unwrap_or(host_tls.mode));
         let hosts = |k: &str, port: u16| source::parse_host_list(s.get(k).unwrap(), port).map_err(|e| ConfigError::Msg(format!("`{k}`: {e}")));
         let host_list = hosts("host", s.int("port").unwrap() as u16)?;
         let source_list = match s.get("replication_host") {
-            Some(_) => hosts("replication_host", s.int("replication_port").or(s.int("port")).unwrap() as u16)?,
+            // Maxwell's replication_port default is MySQL's 3306, not `port`.
+            Some(_) => hosts("replication_host", s.int("replication_port").unwrap_or(3306) as u16)?,
             None => host_list.clone(),
         };
         let source = SourceConfig {
@@ -378,7 +382,7 @@ impl Config {
             more_hosts: source_list[1..].to_vec(),
             active: Default::default(),
             user: user.to_string(),
-            password: s.get("replication_password").or(s.get("password")).unwrap_or("").to_string(),
+            password: if replication { s.get("replication_password") } else { s.get("password") }.unwrap_or("").to_string(),
             server_id: s.int("replica_server_id").unwrap() as u32,
             heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
             connect_timeout: Duration::from_secs(10),

@@ -134,6 +134,21 @@ fn host_lists() {
     }
 }
 
+/// A separate binlog server as Maxwell takes it: its own host, user and password (the
+/// password may be empty), its own port defaulting to 3306 rather than `port`.
+#[test]
+fn replication_server_follows_maxwell() {
+    let c = cfg(&["--user=a", "--password=p", "--port=3310", "--replication_host=r", "--replication_user=b"]).unwrap();
+    assert_eq!((c.source.host.as_str(), c.source.port, c.source.user.as_str(), c.source.password.as_str()), ("r", 3306, "b", ""));
+    assert_eq!((c.positions_db.port, c.positions_db.user.as_str(), c.positions_db.password.as_str()), (3310, "a", "p"));
+    let c = cfg(&["--user=a", "--replication_host=r", "--replication_user=b", "--replication_password=q", "--replication_port=3400"]).unwrap();
+    assert_eq!((c.source.port, c.source.password.as_str()), (3400, "q"));
+    for bad in [&["--user=a", "--replication_host=r"][..], &["--user=a", "--replication_user=b"], &["--user=a", "--replication_password=q"]] {
+        let e = cfg(bad).unwrap_err().to_string();
+        assert!(e.contains("replication_host, replication_user, replication_password"), "{bad:?}: {e}");
+    }
+}
+
 #[test]
 fn mysql_tls_modes_follow_maxwell() {
     use super::TlsMode;
@@ -141,8 +156,11 @@ fn mysql_tls_modes_follow_maxwell() {
     assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Disabled, TlsMode::Disabled));
     let c = cfg(&["--user=a", "--ssl=verify_identity"]).unwrap();
     assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::VerifyIdentity, TlsMode::VerifyIdentity));
-    // With a separate replication host, replication_ssl applies to it alone (DISABLED unset).
-    let c = cfg(&["--user=a", "--ssl=REQUIRED", "--replication_host=r"]).unwrap();
+    // With a separate replication host and replication_ssl unset, the binlog connection
+    // inherits `ssl` (Maxwell's MaxwellConfig); it used to go unencrypted.
+    let c = cfg(&["--user=a", "--ssl=REQUIRED", "--replication_host=r", "--replication_user=b"]).unwrap();
+    assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Required, TlsMode::Required));
+    let c = cfg(&["--user=a", "--ssl=REQUIRED", "--replication_host=r", "--replication_user=b", "--replication_ssl=DISABLED"]).unwrap();
     assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Disabled, TlsMode::Required));
     let c = cfg(&["--user=a", "--replication_ssl=PREFERRED"]).unwrap();
     assert_eq!((c.source.tls.mode, c.positions_db.tls.mode), (TlsMode::Preferred, TlsMode::Disabled));
