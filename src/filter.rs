@@ -10,8 +10,11 @@
 //! - A shard's filter ([`Filter::within`]) narrows the node's filter: a row is emitted only
 //!   when both include it; a DDL statement only when the shard names its table (or, for a
 //!   database-level statement, its database).
-//! - Rows of the `maxwell` schema and of `mysql.ha_health_check` / `mysql.rds_heartbeat*` are
-//!   never emitted.
+//! - DDL records pass the same rules as rows of their table (a database's own statements as a
+//!   table named ""), as Maxwell's `shouldOutput` has it: `exclude: *.*, include: db1.*` emits
+//!   db1's DDL and no other.
+//! - Rows and DDL of `schema_database` (whatever its name; `maxwell` by default) and of
+//!   `mysql.ha_health_check` / `mysql.rds_heartbeat*` are never emitted.
 
 use regex::Regex;
 
@@ -35,6 +38,8 @@ pub struct Filter {
     rules: Vec<Rule>,
     /// The shard this stream is limited to (see [`Filter::within`]).
     shard: Option<std::sync::Arc<Filter>>,
+    /// `schema_database`, whose rows are never emitted (`None`: `maxwell`).
+    schema_database: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -152,10 +157,16 @@ impl Filter {
                 Some(_) => return p.err("expected ',' between rules"),
             }
         }
-        Ok(Self { rules, shard: None })
+        Ok(Self { rules, shard: None, schema_database: None })
     }
 
     /// This filter, limited to the tables `shard` includes.
+    /// The node's own `schema_database`, excluded whatever its name (as in Maxwell).
+    pub fn with_schema_database(mut self, name: &str) -> Filter {
+        self.schema_database = Some(name.into());
+        self
+    }
+
     pub fn within(mut self, shard: Filter) -> Filter {
         self.shard = Some(std::sync::Arc::new(shard));
         self
@@ -167,7 +178,7 @@ impl Filter {
 
     /// Whether a DDL statement on `db`.`table` (`None`: the database itself) is emitted.
     pub fn emits_ddl(&self, db: &str, table: Option<&str>) -> bool {
-        if self.is_blacklisted(db, table.unwrap_or("")) {
+        if self.is_blacklisted(db, table.unwrap_or("")) || !self.rules_include(db, table.unwrap_or("")) {
             return false;
         }
         match (&self.shard, table) {
@@ -177,19 +188,12 @@ impl Filter {
         }
     }
 
-    fn system_excluded(db: &str, table: &str) -> bool {
-        db == "maxwell" || (db == "mysql" && (table == "ha_health_check" || table.starts_with("rds_heartbeat")))
+    fn system_excluded(&self, db: &str, table: &str) -> bool {
+        db == self.schema_database.as_deref().unwrap_or("maxwell") || (db == "mysql" && (table == "ha_health_check" || table.starts_with("rds_heartbeat")))
     }
 
-    fn applies(r: &Rule, db: &str, table: &str) -> bool {
-        r.db.is_match(db) && r.table.is_match(table)
-    }
-
-    /// Table-level decision, column rules ignored.
-    pub fn includes_table(&self, db: &str, table: &str) -> bool {
-        if Self::system_excluded(db, table) || !self.in_shard(db, table) {
-            return false;
-        }
+    /// The table-level rules alone (column rules ignored): the last matching one decides.
+    fn rules_include(&self, db: &str, table: &str) -> bool {
         let mut include = true;
         for r in self.rules.iter().filter(|r| r.column.is_none()) {
             if Self::applies(r, db, table) {
@@ -199,8 +203,20 @@ impl Filter {
         include
     }
 
+    fn applies(r: &Rule, db: &str, table: &str) -> bool {
+        r.db.is_match(db) && r.table.is_match(table)
+    }
+
+    /// Table-level decision, column rules ignored.
+    pub fn includes_table(&self, db: &str, table: &str) -> bool {
+        if self.system_excluded(db, table) || !self.in_shard(db, table) {
+            return false;
+        }
+        self.rules_include(db, table)
+    }
+
     pub fn is_blacklisted(&self, db: &str, table: &str) -> bool {
-        Self::system_excluded(db, table)
+        self.system_excluded(db, table)
             || self.rules.iter().any(|r| r.ty == RuleType::Blacklist && r.column.is_none() && Self::applies(r, db, table))
     }
 
@@ -221,7 +237,7 @@ impl Filter {
     /// Row-level decision. `value(col)` is `None` when the row lacks `col`, `Some(None)` for
     /// NULL and `Some(Some(text))` otherwise.
     pub fn includes_row(&self, db: &str, table: &str, value: impl Fn(&str) -> Option<Option<String>>) -> bool {
-        if Self::system_excluded(db, table) || !self.in_shard(db, table) {
+        if self.system_excluded(db, table) || !self.in_shard(db, table) {
             return false;
         }
         let mut include = true;
@@ -314,6 +330,19 @@ mod tests {
         assert!(x.emits_ddl("db1", Some("a")) && !x.emits_ddl("db2", Some("u")));
         assert!(x.emits_ddl("db1", None) && x.emits_ddl("db2", None) && !x.emits_ddl("db3", None));
         assert!(f("").emits_ddl("any", None));
+    }
+
+    /// Maxwell's `shouldOutput`: DDL passes the rows' rules (it used to pass every one but
+    /// blacklisted tables), and `schema_database` is never emitted whatever its name.
+    #[test]
+    fn ddl_follows_the_rules_and_the_schema_database_is_never_emitted() {
+        let x = f("exclude: *.*, include: db1.*, exclude: db1.secret");
+        assert!(x.emits_ddl("db1", Some("a")) && x.emits_ddl("db1", None));
+        assert!(!x.emits_ddl("db2", Some("a")) && !x.emits_ddl("db2", None) && !x.emits_ddl("db1", Some("secret")));
+        let own = f("").with_schema_database("mx_state");
+        assert!(!own.includes_table("mx_state", "positions") && !own.may_emit("mx_state", "positions") && !own.emits_ddl("mx_state", None));
+        assert!(own.includes_table("maxwell", "t"), "only the configured schema_database is the node's");
+        assert!(!f("").includes_table("maxwell", "positions"));
     }
 
     #[test]

@@ -300,7 +300,9 @@ impl Config {
         let Some(user) = user else {
             return err("missing required key `user` (MySQL user with REPLICATION SLAVE, REPLICATION CLIENT, SELECT)");
         };
-        let filter = Filter::parse(s.get("filter").unwrap_or("")).map_err(|e| ConfigError::Msg(format!("`filter`: {e}")))?;
+        let filter = Filter::parse(s.get("filter").unwrap_or(""))
+            .map_err(|e| ConfigError::Msg(format!("`filter`: {e}")))?
+            .with_schema_database(s.get("schema_database").unwrap());
         let init_position = match s.get("init_position") {
             None => StartPosition::Current,
             Some(v) => v.parse::<StartPosition>().map_err(|e| ConfigError::Msg(format!("`init_position`: {e}")))?,
