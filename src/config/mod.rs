@@ -43,6 +43,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 const KAFKA_PASSTHROUGH: KeySpec = key("kafka.*", S, None, "librdkafka property");
 
 mod hints;
+mod properties;
 mod reference;
 pub use reference::reference_markdown;
 use hints::{edit_distance, MAXWELL_ONLY};
@@ -89,32 +90,10 @@ fn validate(s: &KeySpec, v: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// Parses Java-properties text: `key=value`, `key: value` or `key value`; `#`/`!` comments.
+/// The pairs of a `config.properties` file, read as Java (and so Maxwell) reads it (see
+/// [`properties`]).
 pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut out = Vec::new();
-    let mut pending = String::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
-            continue;
-        }
-        if let Some(stripped) = line.strip_suffix('\\') {
-            pending.push_str(stripped);
-            continue;
-        }
-        pending.push_str(line);
-        let full = std::mem::take(&mut pending);
-        let idx = full.find(['=', ':']).or_else(|| full.find(char::is_whitespace));
-        let Some(idx) = idx else {
-            return err(format!("line {}: {full:?} is not `key=value`", n + 1));
-        };
-        let (k, v) = (full[..idx].trim(), full[idx + 1..].trim());
-        if k.is_empty() {
-            return err(format!("line {}: missing key before '='", n + 1));
-        }
-        out.push((k.to_string(), v.to_string()));
-    }
-    Ok(out)
+    properties::parse(text).map_err(ConfigError::Msg)
 }
 
 /// The text of `config/config.properties.example`, generated from [`KEYS`].
