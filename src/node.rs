@@ -220,18 +220,24 @@ fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: R
 
 /// Streams until `cancel` fires (single-node mode): from `init_position`, else from the
 /// position stored in Maxwell's `positions` table, else the end of the binlog; acknowledged
-/// positions are stored there as it goes (unless `replay`).
+/// positions are stored there as it goes (with `replay`, read but never written, as Maxwell's
+/// read-only store).
 pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
     let mut ctl = StreamControl::new(cancel);
     let history = crate::positions::history::MysqlHistory::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
     ctl.history = Some(crate::source::history::Keeper::new(std::sync::Arc::new(history), cfg.recapture_schema, cfg.replay));
-    if cfg.replay {
-        return stream(cfg, &cfg.init_position, &ctl).await;
-    }
     let fail = |e: crate::positions::PositionsError| (NodeError::from(e), None);
     let store = crate::positions::Positions::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
     let server_id = crate::positions::source_server_id(&cfg.source).await.map_err(fail)?;
-    let stored = store.load(server_id, true).await.map_err(fail)?;
+    // `replay`: Maxwell's read-only position store (read, never created nor written).
+    let stored = store.load(server_id, !cfg.replay).await.map_err(fail)?;
+    if cfg.replay {
+        let start = match (&cfg.init_position, stored) {
+            (StartPosition::Current, Some(s)) => s.start(cfg.gtid_mode),
+            (p, _) => p.clone(),
+        };
+        return stream(cfg, &start, &ctl).await;
+    }
     let start = match (&cfg.init_position, stored) {
         (StartPosition::Current, Some(s)) => {
             tracing::info!(position = %s.position, gtid = ?s.gtid.as_ref().map(|g| g.to_string()), schema = %cfg.schema_database, client_id = %cfg.client_id, "resuming from the stored position");

@@ -144,6 +144,18 @@ async fn restart_continues_from_the_stored_position() {
     let run3 = m3.read_until(Duration::from_secs(30), |r| r["data"]["id"] == 21);
     let _ = m3.terminate();
     assert_eq!(ids(&run3), vec![21]);
+
+    // replay=true: Maxwell's read-only store. It starts at the stored position (after row 20:
+    // row 21 comes first) and leaves the stored row as it was.
+    let q = format!("SELECT binlog_file, binlog_position, heartbeat_at FROM maxwell.positions WHERE client_id = '{client}'");
+    let before: Option<(String, u64, Option<u64>)> = mysql_async::prelude::Queryable::query_first(&mut c, &q).await.unwrap();
+    let mut m4 = spawn_maxwell(&[args.clone(), vec!["--replay=true".into()]].concat());
+    let run4 = m4.read_until(Duration::from_secs(30), |r| r["data"]["id"] == 21);
+    let (st, _, err) = m4.terminate();
+    assert!(st.success(), "replay exit {st}: {err}");
+    assert_eq!(ids(&run4), vec![21], "replay starts at the stored position");
+    let after: Option<(String, u64, Option<u64>)> = mysql_async::prelude::Queryable::query_first(&mut c, &q).await.unwrap();
+    assert_eq!(after, before, "replay never writes the stored position");
 }
 
 /// A node alone writing to Kafka is restarted (SIGTERM, then started again without

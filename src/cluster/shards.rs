@@ -283,6 +283,25 @@ impl Zk {
         }
     }
 
+    /// Deletes `path` and every znode under it (its schema history has children).
+    fn delete_tree(&self, path: String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ZkError>> + Send + '_>> {
+        Box::pin(async move {
+            match self.client.list_children(&path).await {
+                Ok(children) => {
+                    for c in children {
+                        self.delete_tree(format!("{path}/{c}")).await?;
+                    }
+                }
+                Err(zkc::Error::NoNode) => return Ok(()),
+                Err(e) => return Err(classify(e, "listing the shard's znodes")),
+            }
+            match self.client.delete(&path, None).await {
+                Ok(()) | Err(zkc::Error::NoNode) => Ok(()),
+                Err(e) => Err(classify(e, "deleting the shard's znodes")),
+            }
+        })
+    }
+
     /// Deletes a shard's znodes (after its leader stopped: `leader` must be gone). A race
     /// that had not yet seen the removal may write a znode meanwhile: tried again a few times.
     pub async fn delete_shard(&self, name: &str) -> Result<(), ZkError> {
@@ -295,10 +314,7 @@ impl Zk {
                 Err(e) => return Err(classify(e, "listing the shard's znodes")),
             };
             for c in children {
-                match self.client.delete(&format!("{base}/{c}"), None).await {
-                    Ok(()) | Err(zkc::Error::NoNode) => {}
-                    Err(e) => return Err(classify(e, "deleting the shard's znodes")),
-                }
+                self.delete_tree(format!("{base}/{c}")).await?;
             }
             match self.client.delete(&base, None).await {
                 Ok(()) | Err(zkc::Error::NoNode) => return Ok(()),

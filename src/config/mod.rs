@@ -212,7 +212,7 @@ pub struct Config {
     pub positions_db: SourceConfig,
     /// `schema_database`: where the `positions` table is.
     pub schema_database: String,
-    /// `replay`: a single node neither reads nor stores positions.
+    /// `replay`: a single node reads its stored position and schema history, writes neither.
     pub replay: bool,
     /// `recapture_schema`: capture the schema at start instead of rebuilding the stored one.
     pub recapture_schema: bool,
