@@ -340,7 +340,7 @@ def conformance(args):
         with connect(args.port).cursor() as cur:
             cur.execute(f"SET GLOBAL binlog_row_metadata='{args.row_metadata}'")
     c = connect(args.port)
-    extra = (["--output_ddl=true"] if args.ddl else []) + (["--output_binlog_position=true", "--output_gtid_position=true"] if args.positions else [])
+    extra = (["--output_ddl=true"] if args.ddl else []) + (["--output_binlog_position=true"] if args.positions else [])
     ref = start_maxwell(args.port, tag, filt, extra)
     start = master_position(c)
     ours = start_ours(args.maxwell_ha, args.port, start, filt, extra)
@@ -538,7 +538,7 @@ def main():
     ap.add_argument("--row-metadata", choices=["FULL", "NO_LOG", "MINIMAL"],
                     help="conformance: the source's binlog_row_metadata while the workload runs (restored to FULL after)")
     ap.add_argument("--ddl", action="store_true", help="conformance: both emit DDL records (output_ddl), compared too")
-    ap.add_argument("--positions", action="store_true", help="conformance: both print each record's position and GTID (output_binlog_position, output_gtid_position), compared too")
+    ap.add_argument("--positions", action="store_true", help="conformance: both print each record's position (output_binlog_position), compared too")
     args = ap.parse_args()
     sys.exit({"conformance": conformance, "throughput": throughput, "bootstrap": bootstrap}[args.mode](args))
 

@@ -29,7 +29,7 @@ async fn stop_and_resume_by_position_then_gtid_delivers_each_row_once() {
     let common_args = |init: String| {
         vec![
             format!("--init_position={init}"),
-            "--output_binlog_position=true".to_string(),
+            "--output_resume_position=true".to_string(),
             "--output_gtid_position=true".to_string(),
             "--filter=exclude: *.*, include: resume_it.*".to_string(),
         ]
@@ -54,7 +54,7 @@ async fn stop_and_resume_by_position_then_gtid_delivers_each_row_once() {
     run1.extend(rest);
     let last = run1.last().unwrap().clone();
     assert_eq!(last["commit"], true, "output must end on a transaction boundary: {last}");
-    let pos = last["position"].as_str().unwrap().to_string();
+    let pos = last["resume_position"].as_str().unwrap().to_string();
 
     // Run 2: resume by file:pos, stop after ≥ 300 more rows.
     let mut m2 = spawn_maxwell(&common_args(pos));

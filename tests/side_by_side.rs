@@ -11,14 +11,20 @@ mod common;
 use common::*;
 
 /// At `binlog_row_metadata=FULL` (TABLE_MAPs name the columns) and at `NO_LOG` (MariaDB's
-/// default: the schema history names them), with DDL records (`def`/`old`) compared too.
+/// default: the schema history names them), with DDL records (`def`/`old`) and every record's
+/// `position` (`output_binlog_position`) compared too.
+/// The conformance run sets the server's global `binlog_row_metadata` and runs DDL: the
+/// switch-over, whose cluster captures the schema at its first start, waits for it.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn same_json_as_maxwell_row_by_row() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     for metadata in ["FULL", "NO_LOG"] {
         let report = std::env::temp_dir().join(format!("{}.json", unique("side-by-side")));
         let out = std::process::Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/side_by_side.py"))
-            .args(["conformance", "--port", &mysql_port().to_string(), "--maxwell-ha", env!("CARGO_BIN_EXE_maxwell"), "--ddl", "--row-metadata", metadata, "--report"])
+            .args(["conformance", "--port", &mysql_port().to_string(), "--maxwell-ha", env!("CARGO_BIN_EXE_maxwell"), "--ddl", "--positions", "--row-metadata", metadata, "--report"])
             .arg(&report)
             .output()
             .expect("run scripts/side_by_side.py");
@@ -51,6 +57,7 @@ fn same_json_as_maxwell_row_by_row() {
 /// switch, none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switch_from_a_running_maxwell_to_a_cluster() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     use common::cluster::*;
     use std::time::{Duration, Instant};
     let tag = unique("switch");

@@ -322,6 +322,7 @@ impl Config {
         };
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
+            resume_position: s.bool("output_resume_position"),
             gtid_position: s.bool("output_gtid_position"),
             commit_info: s.bool("output_commit_info"),
             xoffset: s.bool("output_xoffset"),

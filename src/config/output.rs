@@ -4,6 +4,8 @@
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
     pub binlog_position: bool,
+    /// `output_resume_position`: each row also carries where its transaction ends.
+    pub resume_position: bool,
     pub gtid_position: bool,
     pub commit_info: bool,
     pub xoffset: bool,
@@ -25,6 +27,7 @@ impl Default for OutputConfig {
     fn default() -> Self {
         Self {
             binlog_position: false,
+            resume_position: false,
             gtid_position: false,
             commit_info: true,
             xoffset: false,

@@ -175,7 +175,8 @@ fn write_def(out: &mut Vec<u8>, def: &TableDef) {
     out.extend_from_slice(b"]}");
 }
 
-/// Where a DDL record's statement ends, for `output_binlog_position` / `output_gtid_position`.
+/// Where a DDL record's statement is, for `output_binlog_position` (where its event starts, as
+/// in Maxwell) / `output_gtid_position`.
 pub struct DdlPosition<'a> {
     pub position: Option<&'a str>,
     pub gtid: Option<&'a str>,

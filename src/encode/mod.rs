@@ -61,11 +61,16 @@ struct PendingRow {
     start: usize,
     mid: usize,
     end: usize,
+    /// Where the row's rows event starts in the binlog file (Maxwell's `position`).
+    at: u64,
 }
 
 /// Facts about a finished transaction that every row repeats.
 pub struct TxFields<'a> {
     pub xid: Option<u64>,
+    /// The binlog file the transaction is in (each row's `position` is in it).
+    pub file: &'a str,
+    /// Where the transaction ends (`resume_position`).
     pub position: &'a str,
     pub gtid: Option<&'a str>,
     pub server_id: u32,
@@ -123,7 +128,7 @@ impl TxBuffer {
         };
         let mut metas = self.metas.drain(..);
         for r in &self.rows {
-            w.write_row(&self.arena[r.start..r.mid], &self.arena[r.mid..r.end], metas.next().as_ref())?;
+            w.write_row(&self.arena[r.start..r.mid], &self.arena[r.mid..r.end], metas.next().as_ref(), r.at)?;
         }
         drop(metas);
         self.arena.clear();
@@ -144,10 +149,12 @@ impl TxBuffer {
         w.finish().map(Some)
     }
 
-    /// Encodes one row change and buffers it (spilling to disk past the memory limit).
+    /// Encodes one row change of the rows event starting at `at` and buffers it (spilling to
+    /// disk past the memory limit).
     #[allow(clippy::too_many_arguments)]
     pub fn push_row(
         &mut self,
+        at: u64,
         t: &Arc<TableInfo>,
         kind: RowKind,
         ts: u32,
@@ -245,7 +252,7 @@ impl TxBuffer {
         }
         a.push(b'}');
         let end = a.len();
-        self.rows.push(PendingRow { start, mid, end });
+        self.rows.push(PendingRow { start, mid, end, at });
         if self.arena.len() >= self.limit {
             self.spill_out()?;
         }
@@ -264,15 +271,17 @@ impl TxBuffer {
         debug_assert!(self.spill.is_none(), "a spilled transaction is read back with seal()");
         let n = self.rows.len();
         for (idx, r) in self.rows.iter().enumerate() {
-            write_line(out, &self.arena[r.start..r.mid], &self.arena[r.mid..r.end], idx, n, f, cfg);
+            write_line(out, &self.arena[r.start..r.mid], &self.arena[r.mid..r.end], idx, n, r.at, f, cfg);
             ends.push(out.len());
         }
         self.clear();
     }
 }
 
-/// One row's JSON line: `head`, the transaction fields for row `idx` of `n`, `body`, newline.
-pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usize, f: &TxFields, cfg: &OutputConfig) {
+/// One row's JSON line: `head`, the transaction fields for row `idx` of `n` (whose rows event
+/// starts at `at`), `body`, newline.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usize, at: u64, f: &TxFields, cfg: &OutputConfig) {
     let mut num = itoa::Buffer::new();
     out.extend_from_slice(head);
     if cfg.commit_info {
@@ -288,8 +297,12 @@ pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize
         }
     }
     if cfg.binlog_position {
-        out.extend_from_slice(b",\"position\":");
-        write_json_str(out, f.position);
+        // Maxwell's: where the row's rows event starts.
+        out.extend_from_slice(b",\"position\":\"");
+        out.extend_from_slice(f.file.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(num.format(at).as_bytes());
+        out.push(b'"');
     }
     if let (true, Some(g)) = (cfg.gtid_position, f.gtid) {
         out.extend_from_slice(b",\"gtid\":");
@@ -302,6 +315,10 @@ pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize
     if let (true, Some(t)) = (cfg.thread_id, f.thread_id) {
         out.extend_from_slice(b",\"thread_id\":");
         out.extend_from_slice(num.format(t).as_bytes());
+    }
+    if cfg.resume_position {
+        out.extend_from_slice(b",\"resume_position\":");
+        write_json_str(out, f.position);
     }
     out.extend_from_slice(body);
     out.push(b'\n');

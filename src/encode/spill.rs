@@ -110,9 +110,10 @@ impl SpillWriter {
     }
 
     /// Appends one row: the JSON around the transaction fields and its routing facts.
-    pub fn write_row(&mut self, head: &[u8], body: &[u8], meta: Option<&RowMeta>) -> io::Result<()> {
+    pub fn write_row(&mut self, head: &[u8], body: &[u8], meta: Option<&RowMeta>, at: u64) -> io::Result<()> {
         put_bytes(&mut self.out, head)?;
         put_bytes(&mut self.out, body)?;
+        self.out.write_all(&at.to_le_bytes())?;
         match meta {
             None | Some(RowMeta::Ddl { .. }) => self.out.write_all(&[NO_META])?,
             Some(RowMeta::Row { table, kind, pk, partition_columns }) => {
@@ -202,10 +203,12 @@ impl SpillReader {
         while self.next < self.rows && (self.next == first || out.len() - start_len < max_bytes) {
             get_bytes_into(&mut self.input, &mut self.head)?;
             get_bytes_into(&mut self.input, &mut self.body)?;
+            let mut at = [0u8; 8];
+            self.input.read_exact(&mut at)?;
             if let Some(m) = self.read_meta()? {
                 metas.push(m);
             }
-            write_line(out, &self.head, &self.body, self.next, self.rows, f, cfg);
+            write_line(out, &self.head, &self.body, self.next, self.rows, u64::from_le_bytes(at), f, cfg);
             ends.push(out.len());
             self.next += 1;
         }

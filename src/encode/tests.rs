@@ -32,10 +32,10 @@ fn minimal_update_merges_images_and_pk_fields() {
     let (af, as_) = image(&[None, Some("\"x\""), Some("4")]);
     let cfg = OutputConfig { primary_keys: true, primary_key_columns: true, thread_id: true, server_id: true, ..Default::default() };
     let mut tx = TxBuffer::default();
-    tx.push_row(&t, RowKind::Update, 5, Some("update t"), Some(&Image { frag: &bf, spans: &bs }), Some(&Image { frag: &af, spans: &as_ }), &cfg).unwrap();
+    tx.push_row(100, &t, RowKind::Update, 5, Some("update t"), Some(&Image { frag: &bf, spans: &bs }), Some(&Image { frag: &af, spans: &as_ }), &cfg).unwrap();
     let mut out = Vec::new();
     let mut ends = Vec::new();
-    tx.commit(&TxFields { xid: Some(9), position: "f:4", gtid: None, server_id: 3, thread_id: Some(8) }, &cfg, &mut out, &mut ends);
+    tx.commit(&TxFields { xid: Some(9), file: "f", position: "f:4", gtid: None, server_id: 3, thread_id: Some(8) }, &cfg, &mut out, &mut ends);
     assert_eq!(ends, vec![out.len()]);
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
@@ -51,9 +51,9 @@ fn nulls_can_be_left_out() {
     let (f, s) = image(&[Some("1"), Some("null"), Some("2")]);
     let cfg = OutputConfig { nulls: false, row_query: true, ..Default::default() };
     let mut tx = TxBuffer::default();
-    tx.push_row(&t, RowKind::Insert, 1, Some("insert \"q\""), None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
+    tx.push_row(100, &t, RowKind::Insert, 1, Some("insert \"q\""), None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
     let mut out = Vec::new();
-    tx.commit(&TxFields { xid: None, position: "f:4", gtid: None, server_id: 1, thread_id: None }, &cfg, &mut out, &mut Vec::new());
+    tx.commit(&TxFields { xid: None, file: "f", position: "f:4", gtid: None, server_id: 1, thread_id: None }, &cfg, &mut out, &mut Vec::new());
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["data"], serde_json::json!({"a": 1, "c": 2}));
     assert_eq!(v["query"], "insert \"q\"");
@@ -65,14 +65,14 @@ fn nulls_can_be_left_out() {
 #[test]
 fn spilled_transaction_reads_back_identically_in_parts() {
     let t = table();
-    let cfg = OutputConfig { row_meta: true, xoffset: true, binlog_position: true, partition_columns: vec!["b".into(), "zz".into()], ..Default::default() };
-    let fields = TxFields { xid: Some(77), position: "f:123", gtid: Some("0-1-5"), server_id: 1, thread_id: None };
+    let cfg = OutputConfig { row_meta: true, xoffset: true, binlog_position: true, resume_position: true, partition_columns: vec!["b".into(), "zz".into()], ..Default::default() };
+    let fields = TxFields { xid: Some(77), file: "f", position: "f:123", gtid: Some("0-1-5"), server_id: 1, thread_id: None };
     let fill = |buf: &mut TxBuffer| {
         for i in 0..500 {
             let id = i.to_string();
             let name = format!("\"name-{i}\"");
             let (f, s) = image(&[Some(&id), if i % 7 == 0 { Some("null") } else { Some(&name) }, Some("3")]);
-            buf.push_row(&t, RowKind::Insert, 5, None, None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
+            buf.push_row(1000 + i / 10, &t, RowKind::Insert, 5, None, None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
         }
     };
     let mut memory = TxBuffer::default();
@@ -81,6 +81,10 @@ fn spilled_transaction_reads_back_identically_in_parts() {
     let (mut want, mut want_ends) = (Vec::new(), Vec::new());
     let want_metas = memory.take_metas();
     memory.commit(&fields, &cfg, &mut want, &mut want_ends);
+    // Each row carries where its own rows event starts (Maxwell's `position`); the resume
+    // point is the transaction's end.
+    let line15 = String::from_utf8_lossy(&want[want_ends[14]..want_ends[15]]).into_owned();
+    assert!(line15.contains("\"position\":\"f:1001\"") && line15.contains("\"resume_position\":\"f:123\""), "{line15}");
 
     let mut disk = TxBuffer::with_limit(1000);
     fill(&mut disk);
@@ -111,7 +115,7 @@ fn clearing_drops_the_spill() {
     let cfg = OutputConfig::default();
     let mut b = TxBuffer::with_limit(10);
     let (f, s) = image(&[Some("1"), Some("\"x\""), Some("2")]);
-    b.push_row(&t, RowKind::Insert, 1, None, None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
+    b.push_row(100, &t, RowKind::Insert, 1, None, None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
     assert!(b.is_spilled() && !b.is_empty());
     b.clear();
     assert!(b.is_empty() && b.seal().unwrap().is_none());

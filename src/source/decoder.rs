@@ -88,6 +88,11 @@ pub struct Decoder {
     history_required: bool,
     /// What the last transaction's statement did to the history, for the reader to store.
     history_event: Option<super::history::HistoryEvent>,
+    /// Where the previous event ended, so where the current one starts (Maxwell's `position`
+    /// of a row or DDL record).
+    prev_end: u64,
+    /// Where the event being handled starts.
+    event_start: u64,
     tables: HashMap<u64, TableEntry>,
     file: String,
     gtid_state: Option<GtidSet>,
@@ -119,6 +124,8 @@ impl Decoder {
             history: None,
             history_required: false,
             history_event: None,
+            prev_end: 4,
+            event_start: 4,
             tables: HashMap::new(),
             file: String::new(),
             gtid_state: None,
@@ -206,6 +213,11 @@ impl Decoder {
 
     /// Feeds one event; returns a transaction when `ev` ended one.
     pub fn handle(&mut self, ev: &RawEvent) -> Result<Option<Transaction>, DecodeError> {
+        // Events are contiguous in a file: this one starts where the previous one ended (an
+        // artificial ROTATE or FORMAT_DESCRIPTION, with log_pos 0, moves nothing).
+        if ev.log_pos != 0 {
+            (self.event_start, self.prev_end) = (self.prev_end, ev.log_pos as u64);
+        }
         match Event::parse(ev).map_err(|Corrupt(what)| self.corrupt(what, ev))? {
             Event::Rows => self.rows(ev).map(|()| None),
             Event::TableMap => self.table_map(ev).map(|()| None),
@@ -310,7 +322,7 @@ impl Decoder {
                     continue;
                 }
             }
-            self.tx.push_row(&t, re.kind, ev.timestamp, self.row_query.as_deref(), b.as_ref(), a.as_ref(), &self.cfg.output)?;
+            self.tx.push_row(self.event_start, &t, re.kind, ev.timestamp, self.row_query.as_deref(), b.as_ref(), a.as_ref(), &self.cfg.output)?;
         }
         if !spilled && self.tx.is_spilled() {
             tracing::info!(file = %self.file, log_pos = ev.log_pos, "transaction larger than tx_memory_mb: its rows go to a temporary file until it commits");
@@ -414,8 +426,10 @@ impl Decoder {
                     (Some(changes), Some(schema)) => changes.iter().map(|c| ddl::Ddl::from_change(c, schema)).collect(),
                     _ => ddl::classify(&sql, &db).into_iter().collect(),
                 };
+                // Maxwell's: where the statement's event starts.
+                let start_text = format!("{}:{}", self.file, self.event_start);
                 let at = ddl::DdlPosition {
-                    position: self.cfg.output.binlog_position.then_some(pos_text.as_str()),
+                    position: self.cfg.output.binlog_position.then_some(start_text.as_str()),
                     gtid: if self.cfg.output.gtid_position { tx.gtid.as_deref() } else { None },
                 };
                 for d in records.iter().filter(|d| d.names().into_iter().all(|(db, t)| self.cfg.filter.emits_ddl(db, t))) {
@@ -436,6 +450,7 @@ impl Decoder {
         if !self.tx.is_empty() {
             let fields = TxFields {
                 xid,
+                file: &self.file,
                 position: &pos_text,
                 gtid: tx.gtid.as_deref(),
                 server_id: self.tx_server,
@@ -457,7 +472,7 @@ impl Decoder {
         }
         let t = &d.template;
         let pos_text = t.position.to_string();
-        let fields = TxFields { xid: t.xid, position: &pos_text, gtid: t.gtid.as_deref(), server_id: t.server_id, thread_id: d.thread_id };
+        let fields = TxFields { xid: t.xid, file: &t.position.file, position: &pos_text, gtid: t.gtid.as_deref(), server_id: t.server_id, thread_id: d.thread_id };
         let mut part = Transaction { json: Vec::with_capacity(crate::encode::spill::PART_BYTES + 4096), ..t.clone() };
         let (first_row, _) = d.rows.read_part(&fields, &self.cfg.output, crate::encode::spill::PART_BYTES, &mut part.json, &mut part.row_ends, &mut part.meta)?;
         part.part = Some(Part { first_row, total_rows: d.rows.rows() });

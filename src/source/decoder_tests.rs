@@ -102,7 +102,10 @@ fn insert_update_delete_transaction() {
     assert_eq!(l[3]["type"], "delete");
     assert_eq!(l[3]["commit"], true);
     assert!(l[3].get("xoffset").is_none());
-    assert_eq!(l[3]["position"], "mysql-bin.000001:531");
+    // Maxwell's `position`: where each row's rows event starts (the previous event's end).
+    assert_eq!(l[0]["position"], "mysql-bin.000001:200");
+    assert_eq!(l[2]["position"], "mysql-bin.000001:300");
+    assert_eq!(l[3]["position"], "mysql-bin.000001:400");
     assert_eq!(l[3]["gtid"], "0-1-9");
     assert_eq!(l[3]["database"], "db");
     assert_eq!(l[3]["ts"], 1700000000);
