@@ -231,13 +231,6 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
     let server_id = crate::positions::source_server_id(&cfg.source).await.map_err(fail)?;
     // `replay`: Maxwell's read-only position store (read, never created nor written).
     let stored = store.load(server_id, !cfg.replay).await.map_err(fail)?;
-    if cfg.replay {
-        let start = match (&cfg.init_position, stored) {
-            (StartPosition::Current, Some(s)) => s.start(cfg.gtid_mode),
-            (p, _) => p.clone(),
-        };
-        return stream(cfg, &start, &ctl).await;
-    }
     let start = match (&cfg.init_position, stored) {
         (StartPosition::Current, Some(s)) => {
             tracing::info!(position = %s.position, gtid = ?s.gtid.as_ref().map(|g| g.to_string()), schema = %cfg.schema_database, client_id = %cfg.client_id, "resuming from the stored position");
@@ -245,6 +238,9 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
         }
         (p, _) => p.clone(),
     };
+    if cfg.replay {
+        return stream(cfg, &start, &ctl).await;
+    }
     let keeper_stop = CancellationToken::new();
     let keeper = tokio::spawn(store.keep(server_id, ctl.acked.subscribe(), keeper_stop.clone()));
     let result = stream(cfg, &start, &ctl).await;

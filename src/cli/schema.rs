@@ -29,10 +29,12 @@ pub enum Target {
 impl Target {
     /// `DB` or `DB.TABLE` (none: the whole schema).
     pub fn parse(arg: Option<&str>) -> Self {
-        match arg.map(|a| a.split_once('.').map(|(d, t)| (d.to_string(), t.to_string())).ok_or(a)) {
+        match arg {
             None => Target::All,
-            Some(Ok((d, t))) => Target::Table(d, t),
-            Some(Err(d)) => Target::Database(d.to_string()),
+            Some(a) => match a.split_once('.') {
+                Some((d, t)) => Target::Table(d.to_string(), t.to_string()),
+                None => Target::Database(a.to_string()),
+            },
         }
     }
 }

@@ -11,7 +11,7 @@
 //!   that says so, never cut.
 //! - A znode that does not decode stops the start with an error naming it.
 
-use super::zk::{classify, Zk, ZkError};
+use super::zk::{classify, ignore_exists, Zk, ZkError};
 use crate::binlog::history::Entry;
 use crate::source::history::{HistoryStore, StoreError, StoreFuture};
 use zookeeper_client as zkc;
@@ -73,7 +73,7 @@ impl ZkHistory {
         match self.zk.client.create(&format!("{dir}/e-"), &data, &opts).await {
             Ok(_) => Ok(()),
             Err(zkc::Error::NoNode) => {
-                self.zk.client.mkdir(&dir, &self.zk.persistent()).await.or_else(|e| if e == zkc::Error::NodeExists { Ok(()) } else { Err(e) }).map_err(|e| classify(e, "creating the schema history znode"))?;
+                self.zk.client.mkdir(&dir, &self.zk.persistent()).await.or_else(ignore_exists).map_err(|e| classify(e, "creating the schema history znode"))?;
                 self.zk.client.create(&format!("{dir}/e-"), &data, &opts).await.map(|_| ()).map_err(|e| classify(e, "storing a schema history entry").into())
             }
             Err(e) => Err(classify(e, "storing a schema history entry").into()),

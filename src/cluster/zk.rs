@@ -406,7 +406,7 @@ impl Zk {
     }
 }
 
-fn ignore_exists(e: zk::Error) -> Result<(), zk::Error> {
+pub(super) fn ignore_exists(e: zk::Error) -> Result<(), zk::Error> {
     if e == zk::Error::NodeExists {
         Ok(())
     } else {

@@ -11,7 +11,7 @@
 //! - Temporary tables, grants, views and routines never give a record.
 
 use crate::binlog::history::{Change, Schema, TableDef};
-use crate::binlog::json::write_json_str;
+use crate::binlog::json::{push_num, write_json_str};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -150,29 +150,30 @@ fn write_def(out: &mut Vec<u8>, def: &TableDef) {
             write_json_str(out, cs);
         }
         if let Some(labels) = &c.enum_values {
-            out.extend_from_slice(b",\"enum-values\":[");
-            for (k, l) in labels.iter().enumerate() {
-                if k > 0 {
-                    out.push(b',');
-                }
-                write_json_str(out, l);
-            }
-            out.push(b']');
+            out.extend_from_slice(b",\"enum-values\":");
+            write_str_array(out, labels);
         }
         if let Some(n) = c.column_length {
             out.extend_from_slice(b",\"column-length\":");
-            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            push_num(out, n);
         }
         out.push(b'}');
     }
-    out.extend_from_slice(b"],\"primary-key\":[");
-    for (i, k) in def.primary_key.iter().enumerate() {
+    out.extend_from_slice(b"],\"primary-key\":");
+    write_str_array(out, &def.primary_key);
+    out.push(b'}');
+}
+
+/// `["a","b"]`.
+fn write_str_array(out: &mut Vec<u8>, items: &[String]) {
+    out.push(b'[');
+    for (i, s) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_json_str(out, k);
+        write_json_str(out, s);
     }
-    out.extend_from_slice(b"]}");
+    out.push(b']');
 }
 
 /// Where a DDL record's statement is, for `output_binlog_position` (where its event starts, as
@@ -203,7 +204,7 @@ pub fn write_ddl(out: &mut Vec<u8>, d: &Ddl, sql: &str, ts: u32, at: &DdlPositio
         }
     }
     out.extend_from_slice(b",\"ts\":");
-    out.extend_from_slice(itoa::Buffer::new().format(u64::from(ts) * 1000).as_bytes());
+    push_num(out, u64::from(ts) * 1000);
     out.extend_from_slice(b",\"sql\":");
     write_json_str(out, sql);
     if let Some(p) = at.position {

@@ -85,8 +85,11 @@ pub async fn statements_between(conn: &mut Conn, from: &BinlogPosition, to: &Bin
             if *file == to.file && end > to.pos {
                 break;
             }
-            if kind == "Query" && may_change_tables(&split_use(&info).1) {
-                out.push(split_use(&info));
+            if kind == "Query" {
+                let (db, sql) = split_use(&info);
+                if may_change_tables(&sql) {
+                    out.push((db, sql));
+                }
             }
         }
     }

@@ -427,9 +427,9 @@ impl Decoder {
                     _ => ddl::classify(&sql, &db).into_iter().collect(),
                 };
                 // Maxwell's: where the statement's event starts.
-                let start_text = format!("{}:{}", self.file, self.event_start);
+                let start_text = self.cfg.output.binlog_position.then(|| format!("{}:{}", self.file, self.event_start));
                 let at = ddl::DdlPosition {
-                    position: self.cfg.output.binlog_position.then_some(start_text.as_str()),
+                    position: start_text.as_deref(),
                     gtid: if self.cfg.output.gtid_position { tx.gtid.as_deref() } else { None },
                 };
                 for d in records.iter().filter(|d| d.names().into_iter().all(|(db, t)| self.cfg.filter.emits_ddl(db, t))) {

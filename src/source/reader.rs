@@ -286,8 +286,7 @@ pub const QUEUE_KIB: usize = 64 << 10;
 impl Reader {
     /// Connects, checks the server and resolves `start`; the schema at the start comes from
     /// `history`'s store when it holds it (see [`super::history`]).
-    pub async fn open(source: SourceConfig, cfg: DecoderConfig, start: &StartPosition, history: Option<super::history::Keeper>) -> Result<Self, ReaderError> {
-        let mut history = history;
+    pub async fn open(source: SourceConfig, cfg: DecoderConfig, start: &StartPosition, mut history: Option<super::history::Keeper>) -> Result<Self, ReaderError> {
         let mut conn = source.connect().await?;
         let info = check_server(&mut conn).await?;
         let collations = load_collations(&mut conn).await?;
