@@ -37,6 +37,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 }
 
 mod hints;
+mod maxwell;
 mod properties;
 mod reference;
 mod settings;
@@ -119,8 +120,9 @@ impl Config {
     }
 
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
-        #[allow(unused_mut)]
-        let mut warnings: Vec<String> = Vec::new();
+        let mut warnings: Vec<String> = s.notes.clone();
+        let (resolved, jdbc_connect_timeout) = maxwell::resolve(s, &mut warnings)?;
+        let s = &resolved;
         // Maxwell: a separate binlog server needs its own host and user (password optional);
         // replication_user/password without replication_host is refused the same way.
         let replication = s.get("replication_host").is_some();
@@ -219,7 +221,7 @@ impl Config {
             password: if replication { s.get("replication_password") } else { s.get("password") }.unwrap_or("").to_string(),
             server_id: s.int("replica_server_id").unwrap() as u32,
             heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: jdbc_connect_timeout.unwrap_or(Duration::from_secs(10)),
             tls: replication_tls,
         };
         let positions_db = SourceConfig {

@@ -97,6 +97,8 @@ pub const DEFAULT_FILE: &str = "config.properties";
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub(super) values: BTreeMap<String, String>,
+    /// Warnings found while loading (prefixed environment variables that name no key).
+    pub(super) notes: Vec<String>,
 }
 
 impl Settings {
@@ -108,6 +110,12 @@ impl Settings {
 
     /// [`load`](Self::load) with `dir` in place of the working directory.
     pub fn load_in(args: &[String], dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_from(args, dir, std::env::vars())
+    }
+
+    /// [`load_in`](Self::load_in) with `env` in place of the process environment (read when
+    /// `env_config_prefix` is set).
+    pub fn load_from(args: &[String], dir: &Path, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut cli = Vec::new();
         for a in args {
             let Some(kv) = a.strip_prefix("--") else {
@@ -131,6 +139,24 @@ impl Settings {
             let text = std::fs::read_to_string(Path::new(path)).map_err(|e| ConfigError::Msg(format!("cannot read config file {path}: {e}")))?;
             for (k, v) in parse_properties(&text).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))? {
                 s.set(&k, &v).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))?;
+            }
+        }
+        // Maxwell: variables named by env_config_prefix override the file, the command line
+        // overrides them.
+        let prefix = cli.iter().rev().find(|(k, _)| k == "env_config_prefix").map(|(_, v)| v.clone()).or_else(|| s.values.get("env_config_prefix").cloned());
+        if let Some(prefix) = prefix.map(|p| p.to_lowercase()).filter(|p| !p.is_empty()) {
+            let mut vars: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.to_lowercase().starts_with(&prefix)).collect();
+            vars.sort();
+            for (name, v) in vars {
+                let key = name.to_lowercase()[prefix.len()..].to_string();
+                if key.is_empty() || key == "env_config_prefix" {
+                    continue;
+                }
+                if spec(&key).is_err() {
+                    s.notes.push(format!("environment variable {name} (prefix {prefix}) names no configuration key `{key}`; ignored"));
+                    continue;
+                }
+                s.set(&key, &v).map_err(|e| ConfigError::Msg(format!("environment variable {name}: {e}")))?;
             }
         }
         for (k, v) in cli {

@@ -291,11 +291,45 @@ fn maxwell_habits() {
     let c = Config::from_settings(&Settings::load_in(&args(&[&format!("--config={}", other.display())]), &dir).unwrap()).unwrap();
     assert_eq!(c.source.user, "from_flag");
     // Maxwell's options that are not taken say what to do, not a near miss.
-    for (a, want) in [("--schema_ssl=REQUIRED", "replication_ssl"), ("--jdbc_options=x", "no JDBC"), ("--kinesis_stream=s", "producer=kafka"), ("--include_dbs=a", "filter=")] {
+    for (a, want) in [("--kinesis_stream=s", "producer=kafka"), ("--output_file=f", "redirect"), ("--custom_producer.factory=x", "only producer=stdout")] {
         let e = cfg(&["--user=a", a]).unwrap_err().to_string();
         assert!(e.contains("Maxwell option") && e.contains(want), "{a}: {e}");
     }
     // A far-off name gets no guess.
     let e = cfg(&["--user=a", "--xyz=1"]).unwrap_err().to_string();
     assert!(!e.contains("did you mean"), "{e}");
+}
+
+#[test]
+fn environment_variables_by_prefix() {
+    let dir = std::env::temp_dir().join(format!("mxenv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("m.properties");
+    std::fs::write(&f, "env_config_prefix=MAXWELL_\nuser=file\nhost=filehost\n").unwrap();
+    let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    let load = |a: &[&str], e: Vec<(String, String)>| Settings::load_from(&args(a), &dir, e).and_then(|s| Config::from_settings(&s));
+    let p = format!("--config={}", f.display());
+    // The environment overrides the file, the command line the environment; case-insensitive.
+    let c = load(&[&p, "--port=3400"], env(&[("MAXWELL_USER", "env"), ("maxwell_PORT", "3300"), ("Maxwell_Kafka.Bootstrap.Servers", "k:1"), ("MAXWELL_PRODUCER", "kafka"), ("OTHER_USER", "no")])).unwrap();
+    assert_eq!((c.source.user.as_str(), c.source.host.as_str(), c.source.port), ("env", "filehost", 3400));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // A prefixed variable that names no key is a warning, a bad value an error naming it.
+    let c = load(&[&p], env(&[("MAXWELL_HA_RUN", "/x")])).unwrap();
+    assert!(c.warnings[0].contains("MAXWELL_HA_RUN"), "{:?}", c.warnings);
+    let e = load(&[&p], env(&[("MAXWELL_PORT", "x")])).unwrap_err().to_string();
+    assert!(e.contains("MAXWELL_PORT") && e.contains("`port`"), "{e}");
+    // Without the prefix the environment is not read.
+    let c = load(&["--user=a"], env(&[("MAXWELL_USER", "env")])).unwrap();
+    assert_eq!(c.source.user, "a");
+}
+
+#[test]
+fn maxwell_connection_options() {
+    let c = cfg(&["--user=a", "--jdbc_options=connectTimeout=1500&useSSL=true"]).unwrap();
+    assert_eq!(c.source.connect_timeout, std::time::Duration::from_millis(1500));
+    assert_eq!(c.positions_db.connect_timeout, std::time::Duration::from_millis(1500));
+    assert_eq!(c.source.tls.mode, TlsMode::Preferred);
+    let c = cfg(&["--user=a", "--include_dbs=shop", "--daemon"]).unwrap();
+    assert!(c.filter.includes_table("shop", "t") && !c.filter.includes_table("other", "t"));
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
 }
