@@ -5,6 +5,9 @@
 #   scripts/maxwell-ref.sh install          fetch (once)
 #   scripts/maxwell-ref.sh run ARGS...      exec Maxwell (`--config=FILE`, `--key=value` …)
 #   scripts/maxwell-ref.sh version          print the version
+#   scripts/maxwell-ref.sh options          print the name of every option Maxwell's parser
+#                                           accepts (deprecated ones too), read from its
+#                                           MaxwellConfig class with javap
 # The newest Maxwell on Maven Central is 1.22.6 (later releases are published elsewhere). To
 # run it on this machine's Java 17:
 #  - its kafka-clients 1.0.0 cannot talk to Kafka 4 brokers (they dropped protocol versions
@@ -41,9 +44,22 @@ install() {
   touch "$LIB/.complete"
 }
 
+# Every `parser.accepts("name", …)` of MaxwellConfig: the first string constant loaded after
+# the previous call is the option's name.
+options() {
+  install
+  local jar; jar=$(ls "$LIB"/maxwell-"$VERSION".jar)
+  javap -c -constants -cp "$jar" com.zendesk.maxwell.MaxwellConfig | awk '
+    /invoke/ && /OptionParser.accepts/ { if (name != "" && name !~ /^__separator/) print name }
+    /invoke/ { name = ""; next }
+    /ldc/ && /\/\/ String / && name == "" { sub(/.*\/\/ String /, ""); name = $0 }
+  ' | sort -u
+}
+
 case "${1:-}" in
   install) install ;;
+  options) options ;;
   run) shift; install; exec java -Xmx1g -cp "$LIB/*" com.zendesk.maxwell.Maxwell "$@" ;;
   version) echo "$VERSION" ;;
-  *) echo "usage: $0 install|run ARGS...|version" >&2; exit 2 ;;
+  *) echo "usage: $0 install|run ARGS...|options|version" >&2; exit 2 ;;
 esac

@@ -3,8 +3,10 @@
 //! to use) and Maxwell's routing. The sink (`sink/kafka/`) builds its producers from them.
 //!
 //! Invariants:
-//! - Every `kafka.*` key either reaches librdkafka under a name it knows or stops the start
-//!   with one message naming the replacement; nothing is dropped silently.
+//! - Every `kafka.*` key either reaches librdkafka under a name it knows (Java client names
+//!   translated, units converted), is dropped with one warning saying why (a Java-only setting
+//!   such as `max.block.ms`), or stops the start with one message naming the replacement;
+//!   nothing is dropped silently.
 //! - A key the user set explicitly in librdkafka's form wins over one derived here.
 //! - Supported: PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL with PLAIN, SCRAM-SHA-256 and
 //!   SCRAM-SHA-512 (librdkafka built with OpenSSL). Kerberos (GSSAPI) and OAUTHBEARER are not.
@@ -85,11 +87,50 @@ pub fn default_topic(transactional_id: &str) -> String {
     format!("{transactional_id}.checkpoint")
 }
 
-/// `props` (prefix `kafka.` stripped) in librdkafka's terms.
-pub fn translate(props: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
+/// Java producer settings that librdkafka names differently: Java's name, librdkafka's, and
+/// the divisor from Java's unit to librdkafka's.
+const JAVA_RENAMED: &[(&str, &str, u64)] = &[
+    ("max.request.size", "message.max.bytes", 1),
+    ("buffer.memory", "queue.buffering.max.kbytes", 1024),
+    ("send.buffer.bytes", "socket.send.buffer.bytes", 1),
+    ("receive.buffer.bytes", "socket.receive.buffer.bytes", 1),
+];
+
+/// Java producer settings with no librdkafka equivalent, and why they can go.
+const JAVA_ONLY: &[(&str, &str)] = &[
+    ("max.block.ms", "librdkafka does not block a send; a full queue is retried"),
+    ("metadata.fetch.timeout.ms", "Kafka 0.9's setting; librdkafka fetches metadata on its own"),
+    ("key.serializer", "keys are written as Maxwell's JSON strings"),
+    ("value.serializer", "values are written as Maxwell's JSON strings"),
+    ("partitioner.class", "partitions are chosen by producer_partition_by"),
+    ("interceptor.classes", "librdkafka cannot load Java classes"),
+    ("metric.reporters", "librdkafka cannot load Java classes"),
+    ("block.on.buffer.full", "librdkafka does not block a send"),
+    ("timeout.ms", "Kafka 0.9's setting; use kafka.request.timeout.ms"),
+    ("metrics.num.samples", "Java client metrics"),
+    ("metrics.sample.window.ms", "Java client metrics"),
+    ("metrics.recording.level", "Java client metrics"),
+    ("auto.include.jmx.reporter", "Java client metrics"),
+    ("schema.registry.url", "values are Maxwell's JSON, not Avro"),
+];
+
+/// `props` (prefix `kafka.` stripped) in librdkafka's terms; a Java client setting with no
+/// equivalent adds one line to `warnings`.
+pub fn translate(props: Vec<(String, String)>, warnings: &mut Vec<String>) -> Result<Vec<(String, String)>, String> {
     let has = |k: &str| props.iter().any(|(p, _)| p == k);
     let mut out: Vec<(String, String)> = Vec::with_capacity(props.len());
     for (k, v) in &props {
+        if let Some((_, to, div)) = JAVA_RENAMED.iter().find(|(from, _, _)| from == k) {
+            let n: u64 = v.trim().parse().map_err(|_| format!("`kafka.{k}` must be a whole number, not {v:?}"))?;
+            if !has(to) {
+                out.push((to.to_string(), (n / div).max(1).to_string()));
+            }
+            continue;
+        }
+        if let Some((_, why)) = JAVA_ONLY.iter().find(|(j, _)| j == k) {
+            warnings.push(format!("`kafka.{k}` is a Java client setting with no librdkafka equivalent, ignored: {why}"));
+            continue;
+        }
         match k.as_str() {
             "sasl.jaas.config" => {
                 let (user, password) = jaas_credentials(v)?;
@@ -118,8 +159,12 @@ pub fn translate(props: Vec<(String, String)>) -> Result<Vec<(String, String)>, 
             "sasl.mechanism" if matches!(v.as_str(), "GSSAPI" | "OAUTHBEARER") => {
                 return Err(format!("`kafka.sasl.mechanism={v}` is not available: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with kafka.sasl.username and kafka.sasl.password)"))
             }
+            // A Java login class is an authentication method librdkafka does not have.
+            _ if k.starts_with("sasl.") && k.ends_with(".class") => {
+                return Err(format!("`kafka.{k}` names a Java class, which librdkafka cannot load: use kafka.sasl.mechanism=PLAIN or SCRAM-SHA-256/512 with kafka.sasl.username and kafka.sasl.password"))
+            }
             _ if k.ends_with(".class") || k.ends_with(".classes") => {
-                return Err(format!("`kafka.{k}` names a Java class, which librdkafka cannot load: remove it"))
+                warnings.push(format!("`kafka.{k}` names a Java class, which librdkafka cannot load: ignored"));
             }
             _ => out.push((k.clone(), v.clone())),
         }
@@ -151,6 +196,23 @@ fn jaas_credentials(v: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
+    fn translate_(props: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
+        translate(props, &mut Vec::new())
+    }
+
+    #[test]
+    fn java_client_settings() {
+        let mut w = Vec::new();
+        let out = translate(p(&[("compression.type", "snappy"), ("metadata.fetch.timeout.ms", "5000"), ("retries", "0"), ("acks", "1"), ("buffer.memory", "33554432"), ("max.request.size", "2097152"), ("linger.ms", "5"), ("key.serializer", "org.apache.kafka.common.serialization.StringSerializer")]), &mut w).unwrap();
+        assert_eq!(out, p(&[("compression.type", "snappy"), ("retries", "0"), ("acks", "1"), ("queue.buffering.max.kbytes", "32768"), ("message.max.bytes", "2097152"), ("linger.ms", "5")]));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("metadata.fetch.timeout.ms") && w[1].contains("key.serializer"), "{w:?}");
+        // librdkafka's own name wins over the translated one.
+        let out = translate(p(&[("max.request.size", "1"), ("message.max.bytes", "5000")]), &mut w).unwrap();
+        assert_eq!(out, p(&[("message.max.bytes", "5000")]));
+        assert!(translate(p(&[("buffer.memory", "lots")]), &mut w).is_err());
+    }
+
     fn p(kv: &[(&str, &str)]) -> Vec<(String, String)> {
         kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
@@ -168,15 +230,15 @@ mod tests {
     #[test]
     fn java_settings_become_librdkafka_ones() {
         let jaas = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="s3cr=t";"#;
-        let out = translate(p(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", jaas), ("ssl.endpoint.identification.algorithm", "")])).unwrap();
+        let out = translate_(p(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", jaas), ("ssl.endpoint.identification.algorithm", "")])).unwrap();
         assert_eq!(
             out,
             p(&[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.username", "alice"), ("sasl.password", "s3cr=t"), ("ssl.endpoint.identification.algorithm", "none")])
         );
         // An explicit librdkafka key wins.
-        let out = translate(p(&[("sasl.username", "bob"), ("sasl.jaas.config", jaas)])).unwrap();
+        let out = translate_(p(&[("sasl.username", "bob"), ("sasl.jaas.config", jaas)])).unwrap();
         assert_eq!(out, p(&[("sasl.username", "bob"), ("sasl.password", "s3cr=t")]));
-        assert_eq!(translate(p(&[("ssl.keystore.type", "PKCS12"), ("ssl.keystore.location", "k.p12")])).unwrap(), p(&[("ssl.keystore.location", "k.p12")]));
+        assert_eq!(translate_(p(&[("ssl.keystore.type", "PKCS12"), ("ssl.keystore.location", "k.p12")])).unwrap(), p(&[("ssl.keystore.location", "k.p12")]));
     }
 
     #[test]
@@ -189,7 +251,7 @@ mod tests {
             (("sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required;"), "username="),
             (("sasl.login.callback.handler.class", "x.Y"), "Java class"),
         ] {
-            let e = translate(p(&[kv])).unwrap_err();
+            let e = translate_(p(&[kv])).unwrap_err();
             assert!(e.contains(needle), "{kv:?}: {e}");
         }
     }

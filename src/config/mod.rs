@@ -152,7 +152,7 @@ impl Config {
                 return err("`producer_partition_by=column` needs `producer_partition_columns` and `producer_partition_by_fallback`");
             }
             let topic = s.get("kafka_topic").unwrap().to_string();
-            let props = kafka::translate(s.kafka_props()).map_err(ConfigError::Msg)?;
+            let props = kafka::translate(s.kafka_props(), &mut warnings).map_err(ConfigError::Msg)?;
             if !props.iter().any(|(k, _)| k == "bootstrap.servers") {
                 return err("missing required key `kafka.bootstrap.servers` (producer=kafka)");
             }
