@@ -236,6 +236,18 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
             tracing::info!(position = %s.position, gtid = ?s.gtid.as_ref().map(|g| g.to_string()), schema = %cfg.schema_database, client_id = %cfg.client_id, "resuming from the stored position");
             s.start(cfg.gtid_mode)
         }
+        // Maxwell's rule for a new client_id: start where another client of this server is.
+        (StartPosition::Current, None) => match store.load_other(server_id).await.map_err(fail)? {
+            Some((other, s)) => {
+                if !cfg.replay {
+                    let own = crate::positions::history::MysqlHistory::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
+                    own.adopt(&other).await.map_err(|e| (NodeError::Reader(e.into()), None))?;
+                }
+                tracing::info!(position = %s.position, other_client_id = %other, client_id = %cfg.client_id, "no stored position for this client_id: starting at another client's position, as Maxwell does");
+                s.start(cfg.gtid_mode)
+            }
+            None => StartPosition::Current,
+        },
         (p, _) => p.clone(),
     };
     if cfg.replay {

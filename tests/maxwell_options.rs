@@ -37,7 +37,7 @@ fn sample(name: &str, kind: Kind) -> String {
         Kind::Str => match name {
             "filter" => "exclude: *.*, include: shop.*".into(),
             "init_position" => "mysql-bin.000001:4".into(),
-            n if n.ends_with("host") => "127.0.0.1".into(),
+            n if n.ends_with("host") || n.ends_with("address") => "127.0.0.1".into(),
             "include_column_values" => "status=active".into(),
             "jdbc_options" => "connectTimeout=1000&useSSL=false".into(),
             "kafka.bootstrap.servers" => "127.0.0.1:9092".into(),
@@ -55,7 +55,7 @@ fn sample(name: &str, kind: Kind) -> String {
 /// The options `name` needs beside it to mean anything (as in Maxwell).
 fn companions(name: &str) -> Vec<String> {
     let mut c = Vec::new();
-    if name.starts_with("kafka") || name.starts_with("producer_partition") || matches!(name, "ddl_kafka_topic" | "dead_letter_topic" | "producer_ack_timeout") {
+    if name.starts_with("kafka") || name.starts_with("producer_partition") || name == "producer" || matches!(name, "ddl_kafka_topic" | "dead_letter_topic" | "producer_ack_timeout") {
         c.extend(["--producer=kafka".to_string(), "--kafka.bootstrap.servers=127.0.0.1:9092".into()]);
     }
     if name.ends_with("partition_columns") {

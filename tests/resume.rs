@@ -110,7 +110,9 @@ async fn restart_continues_from_the_stored_position() {
     exec(&mut c, "CREATE DATABASE stored_it").await;
     exec(&mut c, "CREATE TABLE stored_it.t (id BIGINT PRIMARY KEY)").await;
     let client = format!("stored{}", std::process::id());
-    let args = vec![format!("--client_id={client}"), "--filter=exclude: *.*, include: stored_it.*".to_string()];
+    // A schema_database of its own: the clients of other tests are not in it.
+    let state = unique("stored_state");
+    let args = vec![format!("--client_id={client}"), format!("--schema_database={state}"), "--filter=exclude: *.*, include: stored_it.*".to_string()];
     let insert = |from: u64, to: u64| format!("INSERT INTO stored_it.t VALUES {}", (from..=to).map(|i| format!("({i})")).collect::<Vec<_>>().join(","));
 
     // Run 1: no stored position yet: starts at the end of the binlog, sees rows 1..=10.
@@ -121,7 +123,7 @@ async fn restart_continues_from_the_stored_position() {
     let (st, rest, err) = m1.terminate();
     assert!(st.success(), "run 1 exit {st}: {err}");
     assert!(err.contains("position stored"), "the final position is stored on a clean stop:\n{err}");
-    let stored: Option<(String, u64)> = mysql_async::prelude::Queryable::query_first(&mut c, format!("SELECT binlog_file, binlog_position FROM maxwell.positions WHERE client_id = '{client}'")).await.unwrap();
+    let stored: Option<(String, u64)> = mysql_async::prelude::Queryable::query_first(&mut c, format!("SELECT binlog_file, binlog_position FROM {state}.positions WHERE client_id = '{client}'")).await.unwrap();
     assert!(stored.is_some(), "a row in maxwell.positions for client_id {client}");
 
     // Down: rows 11..=20 written meanwhile.
@@ -137,17 +139,19 @@ async fn restart_continues_from_the_stored_position() {
     assert_eq!(a, (1..=10).collect::<Vec<_>>());
     assert_eq!(b, (11..=20).collect::<Vec<_>>(), "run 2 holds exactly the rows written while it was down");
 
-    // A client_id with no stored row starts at the end (another Maxwell's row is not ours).
-    let mut m3 = spawn_maxwell(&[format!("--client_id={client}x"), "--filter=exclude: *.*, include: stored_it.*".to_string()]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    exec(&mut c, &insert(21, 21)).await;
-    let run3 = m3.read_until(Duration::from_secs(30), |r| r["data"]["id"] == 21);
-    let _ = m3.terminate();
-    assert_eq!(ids(&run3), vec![21]);
+    // A client_id with no stored row starts where the other client is (Maxwell's rule, its
+    // issue #782): rows 21..=23, written before it started, arrive; at the end of the binlog
+    // it would have seen none of them.
+    exec(&mut c, &insert(21, 23)).await;
+    let mut m3 = spawn_maxwell(&[format!("--client_id={client}x"), format!("--schema_database={state}"), "--filter=exclude: *.*, include: stored_it.*".to_string()]);
+    let run3 = m3.read_until(Duration::from_secs(30), |r| r["data"]["id"] == 23);
+    let (_, _, err) = m3.terminate();
+    assert_eq!(ids(&run3), vec![21, 22, 23], "{err}");
+    assert!(err.contains("another client's position"), "{err}");
 
     // replay=true: Maxwell's read-only store. It starts at the stored position (after row 20:
     // row 21 comes first) and leaves the stored row as it was.
-    let q = format!("SELECT binlog_file, binlog_position, heartbeat_at FROM maxwell.positions WHERE client_id = '{client}'");
+    let q = format!("SELECT binlog_file, binlog_position, heartbeat_at FROM {state}.positions WHERE client_id = '{client}'");
     let before: Option<(String, u64, Option<u64>)> = mysql_async::prelude::Queryable::query_first(&mut c, &q).await.unwrap();
     let mut m4 = spawn_maxwell(&[args.clone(), vec!["--replay=true".into()]].concat());
     let run4 = m4.read_until(Duration::from_secs(30), |r| r["data"]["id"] == 21);
@@ -156,6 +160,7 @@ async fn restart_continues_from_the_stored_position() {
     assert_eq!(ids(&run4), vec![21], "replay starts at the stored position");
     let after: Option<(String, u64, Option<u64>)> = mysql_async::prelude::Queryable::query_first(&mut c, &q).await.unwrap();
     assert_eq!(after, before, "replay never writes the stored position");
+    exec(&mut c, &format!("DROP DATABASE {state}")).await;
 }
 
 /// A node alone writing to Kafka is restarted (SIGTERM, then started again without
@@ -168,6 +173,8 @@ async fn restart_mid_load_loses_and_repeats_nothing() {
     let (topic, db) = setup(&tag, 3).await;
     let args = vec![
         format!("--client_id={tag}"),
+        // Its own schema_database: a new client_id would start at another client's position.
+        format!("--schema_database={tag}_state"),
         format!("--filter=exclude: *.*, include: {db}.*"),
         "--producer=kafka".to_string(),
         format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),

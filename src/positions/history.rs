@@ -102,6 +102,29 @@ impl MysqlHistory {
     }
 }
 
+impl MysqlHistory {
+    /// Copies the entries of client `from` to this client when this one has none (a new
+    /// client that starts at `from`'s position; entries are facts about the binlog, so they
+    /// hold for any client). Returns how many were copied.
+    pub async fn adopt(&self, from: &str) -> Result<u64, StoreError> {
+        if !self.load_rows().await?.is_empty() {
+            return Ok(0);
+        }
+        let mut c = connect(&self.db).await?;
+        let q = format!(
+            "INSERT INTO {t} (client_id, kind, position, entry, stored_at) SELECT ?, kind, position, entry, stored_at FROM {t} WHERE client_id = ? ORDER BY id",
+            t = self.table()
+        );
+        let r = c.exec_iter(q, (&self.client_id, from)).await.map(|r| r.affected_rows());
+        let _ = c.disconnect().await;
+        match r {
+            Ok(n) => Ok(n),
+            Err(mysql_async::Error::Server(s)) if matches!(s.code, 1049 | 1146) => Ok(0),
+            Err(e) => Err(self.error(e, "copy")),
+        }
+    }
+}
+
 impl HistoryStore for MysqlHistory {
     fn load(&self) -> StoreFuture<'_, Result<Vec<Entry>, StoreError>> {
         Box::pin(self.load_rows())

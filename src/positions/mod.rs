@@ -8,6 +8,10 @@
 //!   repeats at most what was acknowledged after the last store (at-least-once, as Maxwell)
 //!   and a graceful stop, which stores the final position, repeats nothing.
 //! - `init_position` wins over a stored position (and is stored from then on), as in Maxwell.
+//! - A `client_id` with no row of its own starts where the most recently active other client
+//!   of the same source server is (Maxwell's rule, its issue #782: a new client that started
+//!   at the end of the binlog would miss the schema changes in between); that client's
+//!   schema history is adopted with it ([`history::MysqlHistory::adopt`]).
 //! - The table is created when missing; a user who may not create or write it gets one error
 //!   naming the grant to add, or `replay=true` to run without stored positions.
 //! - A failed store while streaming is retried at the next interval; it never stops the stream.
@@ -127,15 +131,37 @@ impl Positions {
         Ok(Some(Stored { position: BinlogPosition::new(file, pos), gtid }))
     }
 
+    /// The position of the other client of source `server_id` that was active last (by
+    /// Maxwell's `last_heartbeat_read`, else our `heartbeat_at`), with its `client_id`.
+    pub async fn load_other(&self, server_id: u32) -> Result<Option<(String, Stored)>, PositionsError> {
+        let mut c = connect(&self.db).await?;
+        let q = format!(
+            "SELECT client_id, binlog_file, binlog_position, gtid_set FROM {}.`positions` WHERE server_id = ? AND client_id <> ? \
+             AND binlog_file IS NOT NULL ORDER BY COALESCE(last_heartbeat_read, heartbeat_at, 0) DESC LIMIT 1",
+            quote_ident(&self.schema)
+        );
+        let row: Result<Option<(String, Option<String>, Option<u64>, Option<String>)>, _> = c.exec_first(q, (server_id, &self.client_id)).await;
+        let _ = c.disconnect().await;
+        let row = match row {
+            Ok(r) => r,
+            Err(mysql_async::Error::Server(s)) if matches!(s.code, 1049 | 1146) => None,
+            Err(e) => return Err(self.error(e, "read")),
+        };
+        let Some((client, Some(file), Some(pos), gtid)) = row else { return Ok(None) };
+        let gtid = gtid.filter(|g| !g.trim().is_empty()).and_then(|g| g.parse::<GtidSet>().ok());
+        Ok(Some((client, Stored { position: BinlogPosition::new(file, pos), gtid })))
+    }
+
     /// Stores `p` as the position of source `server_id`.
     pub async fn store(&self, c: &mut Conn, server_id: u32, p: &ResumePoint) -> Result<(), PositionsError> {
         let q = format!(
-            "INSERT INTO {}.`positions` (server_id, binlog_file, binlog_position, gtid_set, client_id, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE binlog_file = VALUES(binlog_file), binlog_position = VALUES(binlog_position), gtid_set = VALUES(gtid_set), heartbeat_at = VALUES(heartbeat_at)",
+            "INSERT INTO {}.`positions` (server_id, binlog_file, binlog_position, gtid_set, client_id, heartbeat_at, last_heartbeat_read) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE binlog_file = VALUES(binlog_file), binlog_position = VALUES(binlog_position), gtid_set = VALUES(gtid_set), \
+             heartbeat_at = VALUES(heartbeat_at), last_heartbeat_read = VALUES(last_heartbeat_read)",
             quote_ident(&self.schema)
         );
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let params = (server_id, p.position.file.as_str(), p.position.pos, p.gtid.as_ref().map(|g| g.to_string()), self.client_id.as_str(), now);
+        let params = (server_id, p.position.file.as_str(), p.position.pos, p.gtid.as_ref().map(|g| g.to_string()), self.client_id.as_str(), now, now);
         c.exec_drop(q, params).await.map_err(|e| self.error(e, "write"))
     }
 

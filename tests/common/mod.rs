@@ -51,6 +51,11 @@ pub fn spawn_maxwell(extra: &[String]) -> Maxwell {
     // decide where this one starts).
     if !extra.iter().any(|a| a.starts_with("--client_id=")) {
         args.push(format!("--client_id=test{}", rand_suffix()));
+        // A new client_id starts where another client of the server is (Maxwell's rule): a
+        // test that names neither a client nor a start means "from now on".
+        if !extra.iter().any(|a| a.starts_with("--init_position=") || a.starts_with("--host=") || a.starts_with("--port=") || a == "--replay" || a.starts_with("--replay=")) {
+            args.push(format!("--init_position={}", current_position()));
+        }
     }
     args.extend_from_slice(extra);
     let mut child = Command::new(env!("CARGO_BIN_EXE_maxwell"))
@@ -70,6 +75,22 @@ pub fn spawn_maxwell(extra: &[String]) -> Maxwell {
         }
     });
     Maxwell { child, lines: rx, stderr_path }
+}
+
+/// The test server's current binlog position (`FILE:POS`), from any context (a thread of
+/// its own, so it works inside and outside a runtime).
+pub fn current_position() -> String {
+    std::thread::spawn(|| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut c = conn().await;
+            let p = master_position(&mut c).await;
+            let _ = c.disconnect().await;
+            p
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 fn rand_suffix() -> u32 {
