@@ -111,3 +111,84 @@ fn every_maxwell_option_is_taken_with_its_meaning() {
     }
     assert!(failures.is_empty(), "{} of Maxwell's options taken; these are not:\n{}", taken, failures.join("\n"));
 }
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn run(args: &[String]) -> Maxwell {
+    spawn_plain(args)
+}
+
+/// Maxwell's documented configurations, unchanged but for where the test services listen
+/// (given on the command line, which overrides the file as in Maxwell): the quickstart's
+/// stdout command line, the top of Maxwell's `config.properties.example` (Kafka, with its
+/// Java client settings `compression.type=snappy`, `metadata.fetch.timeout.ms`, `retries=0`,
+/// `acks=1`) and its old-style filter keys with a regular expression. Each starts and streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxwells_example_configurations_start_and_stream() {
+    let tag = unique("mxexample");
+    let mut c = conn().await;
+    // The quickstart's account: `maxwell` with Maxwell's grants.
+    exec(&mut c, "CREATE USER IF NOT EXISTS 'maxwell'@'127.0.0.1' IDENTIFIED BY 'maxwell'").await;
+    exec(&mut c, "GRANT ALL ON maxwell.* TO 'maxwell'@'127.0.0.1'").await;
+    exec(&mut c, "GRANT SELECT, REPLICATION CLIENT, REPLICATION SLAVE ON *.* TO 'maxwell'@'127.0.0.1'").await;
+    for db in ["a", "db7", "other"] {
+        exec(&mut c, &format!("CREATE DATABASE {tag}_{db}")).await;
+        exec(&mut c, &format!("CREATE TABLE {tag}_{db}.t (id INT PRIMARY KEY, v VARCHAR(20))")).await;
+    }
+    let here = |start: &str| vec![format!("--port={}", mysql_port()), format!("--client_id={tag}"), format!("--init_position={start}"), "--replica_server_id=7001".to_string()];
+    let dir = std::env::temp_dir().join(&tag);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // 1. Quickstart: bin/maxwell --user='maxwell' --password='XXXXXX' --host='127.0.0.1' --producer=stdout
+    let start = current_position();
+    let mut args = vec!["--user=maxwell".to_string(), "--password=maxwell".into(), "--host=127.0.0.1".into(), "--producer=stdout".into()];
+    args.extend(here(&start));
+    let mut m = run(&args);
+    exec(&mut c, &format!("INSERT INTO {tag}_a.t VALUES (5, 'firebus!')")).await;
+    let rows = m.read_until(Duration::from_secs(60), |r| r["database"] == format!("{tag}_a"));
+    assert_eq!(rows.last().unwrap()["data"]["v"], "firebus!");
+    drop(m);
+
+    // 2. The top of Maxwell's config.properties.example, unchanged.
+    let topic = format!("{tag}_topic");
+    create_topic(&topic, 1);
+    let file = dir.join("config.properties");
+    std::fs::write(
+        &file,
+        "# tl;dr config\nlog_level=info\n\nproducer=kafka\nkafka.bootstrap.servers=localhost:9092\n\n# mysql login info\nhost=localhost\nuser=maxwell\npassword=maxwell\n\n\
+         kafka.compression.type=snappy\nkafka.metadata.fetch.timeout.ms=5000\nkafka.retries=0\nkafka.acks=1\n",
+    )
+    .unwrap();
+    let start = current_position();
+    let mut args = vec![format!("--config={}", file.display()), "--host=127.0.0.1".into(), format!("--kafka.bootstrap.servers={}", kafka_bootstrap()), format!("--kafka_topic={topic}")];
+    args.extend(here(&start));
+    let m = run(&args);
+    exec(&mut c, &format!("INSERT INTO {tag}_a.t VALUES (6, 'to kafka')")).await;
+    let got = consume(&[topic.clone()], 1, 60, "database", "default");
+    let stderr = m.stderr();
+    drop(m);
+    assert!(got.iter().any(|r| r["value"]["data"]["v"] == "to kafka"), "{got:?}\n{stderr}");
+    assert!(stderr.contains("metadata.fetch.timeout.ms"), "one warning names the Java-only setting:\n{stderr}");
+
+    // 3. Old-style filter keys, as in Maxwell's example file (a name and a /regex/).
+    let file = dir.join("filter.properties");
+    std::fs::write(&file, format!("user=maxwell\npassword=maxwell\nhost=127.0.0.1\nproducer=stdout\ninclude_dbs={tag}_a,/{tag}_db\\\\d+/\n")).unwrap();
+    let start = current_position();
+    let mut args = vec![format!("--config={}", file.display())];
+    args.extend(here(&start));
+    let mut m = run(&args);
+    for db in ["other", "a", "db7"] {
+        exec(&mut c, &format!("INSERT INTO {tag}_{db}.t VALUES (7, '{db}')")).await;
+    }
+    let rows = m.read_until(Duration::from_secs(60), |r| r["database"] == format!("{tag}_db7"));
+    let dbs: Vec<&str> = rows.iter().filter_map(|r| r["data"]["v"].as_str()).collect();
+    assert_eq!(dbs, vec!["a", "db7"], "include_dbs passes its databases and no other");
+    let stderr = m.stderr();
+    assert!(stderr.contains("filter=blacklist") || stderr.contains(&format!("filter=exclude: *.*, include: {tag}_a.*")), "the warning gives the filter line:\n{stderr}");
+    drop(m);
+    for db in ["a", "db7", "other"] {
+        exec(&mut c, &format!("DROP DATABASE {tag}_{db}")).await;
+    }
+}

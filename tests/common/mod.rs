@@ -40,7 +40,6 @@ pub struct Maxwell {
 }
 
 pub fn spawn_maxwell(extra: &[String]) -> Maxwell {
-    let stderr_path = std::env::temp_dir().join(format!("maxwell-test-{}-{}.log", std::process::id(), rand_suffix()));
     let mut args = vec![
         "--host=127.0.0.1".to_string(),
         format!("--port={}", mysql_port()),
@@ -58,8 +57,15 @@ pub fn spawn_maxwell(extra: &[String]) -> Maxwell {
         }
     }
     args.extend_from_slice(extra);
+    spawn_plain(&args)
+}
+
+/// Starts `maxwell` with exactly `args` (no test defaults), stdout lines on a channel and
+/// stderr in a file.
+pub fn spawn_plain(args: &[String]) -> Maxwell {
+    let stderr_path = std::env::temp_dir().join(format!("maxwell-test-{}-{}.log", std::process::id(), rand_suffix()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_maxwell"))
-        .args(&args)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
