@@ -57,7 +57,7 @@ pub struct Metrics {
     pub kafka_errors: IntCounterVec,
     /// `maxwell_refused_rows_total{action}`: rows Kafka refused for good, by what was done.
     pub refused_rows: IntCounterVec,
-    /// 1 while this node holds off a stream stuck on a refused row.
+    /// Streams this node holds off because they are stuck at a refused row.
     pub stuck_rows: IntGauge,
     rss: IntGauge,
     start_time: Gauge,
@@ -98,7 +98,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_kafka_queue_messages", "Messages queued in the Kafka producer, not yet acknowledged.", ""),
     ("maxwell_kafka_errors_total", "Kafka delivery errors by kind.", "kind=retriable|fatal"),
     ("maxwell_refused_rows_total", "Rows Kafka refused for good (too large, invalid record, invalid topic name), by what was done: skipped (ignore_producer_error), written as a dead-letter record (dead_letter_topic), or the stream stopped there (stuck, counted once by the leader that stopped).", "action=skipped|dead_lettered|stuck"),
-    ("maxwell_stuck_rows", "1 while this node holds a stream at a row Kafka refused (ignore_producer_error=false) until `maxwell-cli row skip` or `row dead-letter`; 0 otherwise.", ""),
+    ("maxwell_stuck_rows", "Streams this node holds off because Kafka refused a row and ignore_producer_error is false (1 or 0 without shards), until `maxwell-cli row skip` or `row dead-letter`.", ""),
     ("maxwell_process_resident_memory_bytes", "Resident memory of this process.", ""),
     ("maxwell_start_time_seconds", "Start time of this process (Unix seconds).", ""),
     ("maxwell_shard_leader", "Shards: 1 while this node leads the shard, 0 while it stands by for it.", "shard"),
