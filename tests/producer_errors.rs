@@ -8,7 +8,8 @@
 //! cannot commit) or for the producer (`kafka.message.max.bytes=100000`, refused when handed
 //! over):
 //! - `ignore_producer_error=true` (the default): every other row lands exactly once and the
-//!   big one is counted as skipped;
+//!   big one is counted as skipped; also when the leader is killed as it redoes the Kafka
+//!   transaction the row was in;
 //! - `dead_letter_topic`: Maxwell's dead-letter record lands there, every other row exactly
 //!   once;
 //! - `ignore_producer_error=false`: the leader stops naming the row and the command, no node
@@ -71,7 +72,7 @@ async fn cluster(tag: &str, topic: &str, db: &str, extra: &[&str]) -> Cluster {
 /// once and the big row not at all; returns the messages.
 fn every_other_row_once(cl: &Cluster, written: u64) -> Vec<serde_json::Value> {
     let expected = written as usize + AROUND.len();
-    let all = consume(&[cl.topic.clone()], expected, 120, "primary_key", "default");
+    let all = consume(std::slice::from_ref(&cl.topic), expected, 120, "primary_key", "default");
     let big: Vec<_> = all.iter().filter(|m| m["value"]["table"] == "blobs").collect();
     assert!(big.is_empty(), "the refused row landed: {big:?}");
     let msgs = messages(&cl.topic, expected);
@@ -126,6 +127,36 @@ async fn a_refused_row_is_skipped_by_default_and_the_rest_is_exactly_once() {
     cl.stop_all();
 }
 
+/// The leader is killed (-9) the moment it starts reading again to redo the Kafka transaction
+/// the refused row was in: the next leader finds the row itself, and every other row still
+/// lands exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_takeover_while_the_refused_row_is_redone_loses_and_repeats_nothing() {
+    let tag = unique("perrkill");
+    let (topic, db) = prepare(&tag, "max.message.bytes=60000").await;
+    let mut cl = cluster(&tag, &topic, &db, &[]).await;
+    let (leader, epoch) = cl.leader().await.unwrap();
+    let writer = Writer::start(&db, Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    write_big(&db).await;
+    let t0 = Instant::now();
+    while !cl.log(&leader).contains("leading on from the last committed position") {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the leader never read again\n{}", cl.logs());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal(cl.node(&leader).child.id(), "KILL");
+    let killed_after = t0.elapsed();
+    let (next, next_epoch) = cl.wait_leader(Some(&leader), Duration::from_secs(30)).await;
+    assert!(next_epoch > epoch);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let written = writer.stop().await;
+    every_other_row_once(&cl, written);
+    let log = cl.log(&next);
+    assert!(log.contains("skipped a row Kafka refused"), "{next} met the row itself:\n{}", tail(&log, 40));
+    println!("{leader} killed {killed_after:?} after the big transaction, as it read again; {next} led in epoch {next_epoch} and skipped the row");
+    cl.stop_all();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_row_becomes_a_dead_letter_record() {
     let tag = unique("perrdlq");
@@ -139,7 +170,7 @@ async fn a_refused_row_becomes_a_dead_letter_record() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let written = writer.stop().await;
     every_other_row_once(&cl, written);
-    let dead = consume(&[dlq.clone()], 1, 60, "primary_key", "default");
+    let dead = consume(std::slice::from_ref(&dlq), 1, 60, "primary_key", "default");
     assert_eq!(dead.len(), 1, "one dead-letter record: {dead:?}");
     let want = serde_json::json!({"database": db, "table": "blobs", "type": "insert", "reason": "RecordTooLargeException", "data": {"id": BIG_ID}});
     assert_eq!(dead[0]["value"], want);
@@ -258,7 +289,7 @@ async fn a_node_alone_stops_at_the_row_and_maxwell_cli_skips_it() {
     let out = cli(&cli_args);
     assert!(out.status.success(), "maxwell-cli row skip: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let again = spawn_maxwell(&args);
-    let all = consume(&[topic.clone()], 12, 60, "primary_key", "default");
+    let all = consume(std::slice::from_ref(&topic), 12, 60, "primary_key", "default");
     let ids: Vec<u64> = all.iter().filter(|m| m["value"]["table"] == "t").map(|m| m["value"]["data"]["id"].as_u64().unwrap()).collect();
     assert!(all.iter().all(|m| m["value"]["table"] != "blobs"), "the skipped row landed");
     for id in (1..=10).chain(AROUND) {

@@ -389,7 +389,7 @@ impl KafkaSink {
         }
         match &mut self.mode {
             Mode::AtLeastOnce { pending, .. } => pending
-                .send(Pending { point: tx.ends_transaction().then_some(point), at: (!facts.bootstrap).then(|| (facts.position, facts.gtid)), ts: tx.ts, deliveries })
+                .send(Pending { point: tx.ends_transaction().then_some(point), at: (!facts.bootstrap).then_some((facts.position, facts.gtid)), ts: tx.ts, deliveries })
                 .await
                 .map_err(|_| self.failed.borrow().clone().unwrap_or_else(|| KafkaSinkError::Fatal("acknowledgement task ended".into()))),
             Mode::ExactlyOnce(t) if !tx.ends_transaction() => {

@@ -94,7 +94,10 @@ impl KafkaSink {
             return self.send_alone(tx, i, meta, value, &topic, partition, &key, deliveries).await;
         }
         match self.enqueue(tx, i, &topic, partition, &key, value).await {
-            Ok(d) => Ok(self.sent(tx, i, d, deliveries)),
+            Ok(d) => {
+                self.sent(tx, i, d, deliveries);
+                Ok(())
+            }
             Err(NotSent::Refused(why, error)) => self.refused(tx, i, meta, value, &topic, why, error, deliveries).await,
             Err(NotSent::Sink(e)) => Err(e),
         }
