@@ -8,6 +8,9 @@
 //! - `stop` is graceful: the reader stops at the next transaction boundary and the sink drains
 //!   what was read. `abort` is for leadership in doubt: reading stops, what the producer has not
 //!   sent is purged, and nothing more is acknowledged.
+//! - A node alone reads again from its acknowledged position after a row Kafka refused (the
+//!   row then sent alone, or its verdict applied), and stops at such a row when
+//!   `ignore_producer_error` is false, its marker stored for `maxwell-cli row`.
 
 use crate::source::decoder::DecoderConfig;
 use crate::encode::Transaction;

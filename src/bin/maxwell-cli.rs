@@ -12,6 +12,9 @@
 //! - `schema show [DB[.TABLE]] [--at FILE:POS|GTID]` and `schema recapture`: the stored schema
 //!   history (the cluster's, or with no ZooKeeper ensemble named, a node's alone in
 //!   schema_database). Exit 0 done, 1 nothing at that position, 2 unreachable or bad config.
+//! - `row show|skip|dead-letter`: the row a stream holds at because Kafka refused it and
+//!   ignore_producer_error is false, and the operator's verdict (a cluster's `stuck` znode, or
+//!   a node's alone in schema_database). Exit 0 done, 1 no such row held, 2 bad arguments.
 //! - `shard add|remove|list|move` and `config get|set|unset`: the cluster's shards and its
 //!   cluster-wide settings; nodes pick changes up without a restart. Exit 0 healthy/done, 1 degraded, no leader or refused,
 //!   2 ZooKeeper unreachable or bad arguments.

@@ -105,7 +105,17 @@ mod tests {
     #[test]
     fn only_the_row_held_is_resolved() {
         let row: RowRef = "b.000001:900#1".parse().unwrap();
-        let refused = RefusedRow { row: row.clone(), database: "d".into(), table: Some("t".into()), kind: "insert".into(), primary_key: "{\"id\":1}".into(), topic: "x".into(), bytes: 9, reason: "RecordTooLargeException".into(), error: "e".into() };
+        let refused = RefusedRow {
+            row: row.clone(),
+            database: "d".into(),
+            table: Some("t".into()),
+            kind: "insert".into(),
+            primary_key: "{\"id\":1}".into(),
+            topic: "x".into(),
+            bytes: 9,
+            reason: "RecordTooLargeException".into(),
+            error: "e".into(),
+        };
         let m = StuckRow { refused, resolution: None, node_id: "n".into(), epoch: 2, at: 0 };
         assert_eq!(resolve(Some(m.clone()), &Action::Show).unwrap(), Some(m.clone()));
         let e = resolve(Some(m.clone()), &Action::Skip("b.000001:900#2".parse().unwrap())).unwrap_err();

@@ -10,6 +10,9 @@
 //!   exception is a shard handed to this node by name (`maxwell-cli shard move`).
 //! - A session that ends ends every race of the node: the supervisor starts them again on a
 //!   new session ([`RaceExit::SessionLost`]).
+//! - While the stream's `stuck` marker has no verdict (a row Kafka refused,
+//!   `ignore_producer_error=false`), the node does not race, the leader that stopped included:
+//!   it stands by, counted in `maxwell_stuck_rows`, until an operator resolves it.
 
 use super::assign;
 use super::layout::now_ms;

@@ -141,6 +141,28 @@ mod tests {
         assert!(w.len() == 1 && w[0].contains("linger.ms (5)"), "{w:?}");
     }
 
+    /// Through the whole configuration: the keys Maxwell users write reach the Kafka section.
+    #[test]
+    fn in_a_configuration() {
+        let cfg = |extra: &[&str]| {
+            let mut a = vec!["--user=a", "--producer=kafka", "--kafka.bootstrap.servers=k:9092"];
+            a.extend_from_slice(extra);
+            super::super::Config::from_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let c = cfg(&["--producer_ack_timeout=2500", "--ignore_producer_error=false", "--dead_letter_topic=dlq"]).unwrap();
+        let k = c.kafka.unwrap();
+        assert_eq!(k.get("message.timeout.ms"), Some("2500"));
+        assert_eq!(k.errors, ProducerErrors { ignore: false, dead_letter_topic: Some("dlq".into()) });
+        let zk = ["--zookeeper_servers=z:2181", "--ha_delivery=at_least_once", "--producer_ack_timeout=5000"];
+        let e = cfg(&zk).unwrap_err().to_string();
+        assert!(e.contains("producer_ack_timeout=5000") && e.contains("at_least_once"), "{e}");
+        assert!(cfg(&["--zookeeper_servers=z:2181", "--producer_ack_timeout=5000"]).is_ok(), "exactly-once allows up to the transaction timeout");
+        // With producer=stdout they do nothing, and say so.
+        let a: Vec<String> = ["--user=a", "--ignore_producer_error=false"].iter().map(|s| s.to_string()).collect();
+        let c = super::super::Config::from_args(&a).unwrap();
+        assert!(c.warnings.iter().any(|w| w.contains("ignore_producer_error") && w.contains("producer=stdout")), "{:?}", c.warnings);
+    }
+
     #[test]
     fn cluster_limits() {
         let s = settings(&["--user=a", "--producer_ack_timeout=5000"]);

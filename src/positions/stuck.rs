@@ -32,7 +32,9 @@ impl StuckStore {
 
     fn error(&self, e: mysql_async::Error, doing: &str) -> PositionsError {
         match &e {
-            mysql_async::Error::Server(s) => PositionsError::Definite(format!("cannot {doing} {} on {}:{} (server error {}: {})", self.table(), self.db.host, self.db.port, s.code, s.message)),
+            mysql_async::Error::Server(s) => {
+                PositionsError::Definite(format!("cannot {doing} {} on {}:{} (server error {}: {})", self.table(), self.db.host, self.db.port, s.code, s.message))
+            }
             _ => PositionsError::Transient(format!("cannot {doing} {}: {e}", self.table())),
         }
     }
@@ -48,8 +50,11 @@ impl StuckStore {
             Err(mysql_async::Error::Server(s)) if matches!(s.code, 1049 | 1146) => None,
             Err(e) => return Err(self.error(e, "read")),
         };
-        text.map(|t| serde_json::from_str(&t).map_err(|e| PositionsError::Definite(format!("{} holds a marker for client_id {} that does not read ({e}): delete the row", self.table(), self.client_id))))
-            .transpose()
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| PositionsError::Definite(format!("{} holds a marker for client_id {} that does not read ({e}): delete the row", self.table(), self.client_id)))
+        })
+        .transpose()
     }
 
     /// Writes (or replaces) the marker.

@@ -14,6 +14,13 @@
 //!   sending waits, reading stops; nothing is dropped.
 //! - `abort` is honoured between rows, not only between transactions: once the stream is
 //!   aborted nothing more is handed to the producer.
+//! - A row Kafka refuses for good follows Maxwell's `ignore_producer_error` and
+//!   `dead_letter_topic` (`refusal`, `rows`); every other error is the stream's. A refusal the
+//!   sink cannot settle in place ends the stream with [`KafkaSinkError::Refused`], which names
+//!   the rows: the caller reads again from the last acknowledged/committed position with them
+//!   known, or holds. After an error inside a binlog transaction, exactly-once records how
+//!   many of its rows were handed over (`partial`), so that a commit by the drain is a
+//!   checkpoint that resumes exactly after them.
 //! - Every message carries `maxwell.position` (end of its transaction), `maxwell.gtid` (GTID
 //!   set after it, when known), `maxwell.row`/`maxwell.rows` (index and count in the
 //!   transaction), `maxwell.server_id` (the source server that wrote it),

@@ -89,7 +89,9 @@ impl std::str::FromStr for RowRef {
 pub enum Verdict {
     Skip,
     /// Maxwell's dead-letter record goes to `topic` (a template) in the row's place.
-    DeadLetter { topic: String },
+    DeadLetter {
+        topic: String,
+    },
     /// The stream stops at the row.
     Stop,
 }

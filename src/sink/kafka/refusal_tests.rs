@@ -1,10 +1,17 @@
 use super::*;
-use crate::binlog::schema::{Column, ColKind, TableInfo};
+use crate::binlog::schema::{ColKind, Column, TableInfo};
 use std::sync::Arc;
 
 fn orders() -> RowMeta {
     let col = |name: &str| Column { name: name.into(), key_json: Vec::new(), kind: ColKind::Year };
-    let table = TableInfo { table_id: 1, database: "shop".into(), table: "orders".into(), columns: vec![col("Id"), col("note"), col("region")], primary_key: vec![0, 2], head_json: Vec::new() };
+    let table = TableInfo {
+        table_id: 1,
+        database: "shop".into(),
+        table: "orders".into(),
+        columns: vec![col("Id"), col("note"), col("region")],
+        primary_key: vec![0, 2],
+        head_json: Vec::new(),
+    };
     RowMeta::Row { table: Arc::new(table), kind: crate::binlog::rows::RowKind::Update, pk: vec![b"5".to_vec(), b"\"eu\"".to_vec()], partition_columns: Vec::new() }
 }
 

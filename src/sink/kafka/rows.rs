@@ -60,7 +60,14 @@ const ALONE: Duration = Duration::from_secs(60);
 
 impl KafkaSink {
     /// Hands row `i` of `tx` (JSON `value`) to the producer, or applies what is known about it.
-    pub(super) async fn send_row(&mut self, tx: &TxFacts, i: usize, meta: &RowMeta, value: &[u8], deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>) -> Result<(), KafkaSinkError> {
+    pub(super) async fn send_row(
+        &mut self,
+        tx: &TxFacts,
+        i: usize,
+        meta: &RowMeta,
+        value: &[u8],
+        deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>,
+    ) -> Result<(), KafkaSinkError> {
         if let Some(e) = self.in_doubt() {
             return Err(e);
         }
@@ -188,14 +195,22 @@ impl KafkaSink {
                     if let Some(why) = e.rdkafka_error_code().and_then(reason) {
                         return Err(NotSent::Refused(why, e.to_string()));
                     }
+                    let what = format!("cannot enqueue a row for {topic}: {}", describe(&e));
                     // Exactly-once: a row delivered earlier may have been refused, which
-                    // makes the transaction refuse more rows.
+                    // makes the transaction refuse more rows; any other failed delivery
+                    // leaves it to abort (librdkafka's `_STATE`), and a newer leader fences.
                     if let Mode::ExactlyOnce(t) = &mut self.mode {
                         if let Some(rows) = t.refused_rows().await {
                             return Err(NotSent::Sink(KafkaSinkError::Refused(Box::new(Refusal::Suspects(rows)))));
                         }
+                        use RDKafkaErrorCode::*;
+                        match e.rdkafka_error_code() {
+                            Some(State) => return Err(NotSent::Sink(KafkaSinkError::Abortable(what))),
+                            Some(Fenced | ProducerFenced | InvalidProducerEpoch) => return Err(NotSent::Sink(KafkaSinkError::Fenced(what))),
+                            _ => {}
+                        }
                     }
-                    return Err(NotSent::Sink(KafkaSinkError::Fatal(format!("cannot enqueue a row for {topic}: {}", describe(&e)))));
+                    return Err(NotSent::Sink(KafkaSinkError::Fatal(what)));
                 }
             }
         }
@@ -203,7 +218,17 @@ impl KafkaSink {
 
     /// A suspect: sent after every earlier row was delivered, its own delivery awaited.
     #[allow(clippy::too_many_arguments)]
-    async fn send_alone(&mut self, tx: &TxFacts, i: usize, meta: &RowMeta, value: &[u8], topic: &str, partition: i32, key: &[u8], deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>) -> Result<(), KafkaSinkError> {
+    async fn send_alone(
+        &mut self,
+        tx: &TxFacts,
+        i: usize,
+        meta: &RowMeta,
+        value: &[u8],
+        topic: &str,
+        partition: i32,
+        key: &[u8],
+        deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>,
+    ) -> Result<(), KafkaSinkError> {
         let deadline = Instant::now() + ALONE;
         while self.producer.in_flight_count() > 0 {
             if let Some(e) = self.failure().or_else(|| self.in_doubt()) {
@@ -257,7 +282,17 @@ impl KafkaSink {
 
     /// Row `i` was refused for good (`why`) when handed over: Maxwell's rule decides.
     #[allow(clippy::too_many_arguments)]
-    async fn refused(&mut self, tx: &TxFacts, i: usize, meta: &RowMeta, value: &[u8], topic: &str, why: &'static str, error: String, deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>) -> Result<(), KafkaSinkError> {
+    async fn refused(
+        &mut self,
+        tx: &TxFacts,
+        i: usize,
+        meta: &RowMeta,
+        value: &[u8],
+        topic: &str,
+        why: &'static str,
+        error: String,
+        deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>,
+    ) -> Result<(), KafkaSinkError> {
         if tx.bootstrap && !self.policy.ignore && self.policy.dead_letter_topic.is_none() {
             return Err(KafkaSinkError::Fatal(format!("Kafka refused a bootstrap record of {topic} ({why}: {error}), and ignore_producer_error is false")));
         }
@@ -273,7 +308,16 @@ impl KafkaSink {
     /// Applies a verdict to row `i` (refused for `why`): skip it, or its dead-letter record
     /// in its place, or stop.
     #[allow(clippy::too_many_arguments)]
-    async fn apply(&mut self, tx: &TxFacts, i: usize, meta: &RowMeta, value: &[u8], v: Verdict, why: &str, deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>) -> Result<(), KafkaSinkError> {
+    async fn apply(
+        &mut self,
+        tx: &TxFacts,
+        i: usize,
+        meta: &RowMeta,
+        value: &[u8],
+        v: Verdict,
+        why: &str,
+        deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>,
+    ) -> Result<(), KafkaSinkError> {
         let template = match v {
             Verdict::Skip => {
                 tracing::warn!(row = %tx.row(i), reason = why, "skipped a row Kafka refused (ignore_producer_error)");
