@@ -15,6 +15,7 @@
 //! - `ignore_producer_error=false`: the leader stops naming the row and the command, no node
 //!   leads while it holds (the epoch does not move: no standby is handed the same failure),
 //!   `maxwell-cli row skip` releases it, and every row before and after lands exactly once;
+//! - an at-least-once cluster: the row skipped, no other row lost;
 //! - a node alone (at-least-once) with `ignore_producer_error=false` stops naming the row;
 //!   `maxwell-cli row skip` (its marker in schema_database) lets the next start skip it.
 
@@ -157,6 +158,29 @@ async fn a_takeover_while_the_refused_row_is_redone_loses_and_repeats_nothing() 
     cl.stop_all();
 }
 
+/// At-least-once: the same rules; the stream is read again from the acknowledged position
+/// (rows may repeat, none is lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_least_once_skips_the_row_and_loses_nothing() {
+    let tag = unique("perralo");
+    let (topic, db) = prepare(&tag, "max.message.bytes=60000").await;
+    let mut cl = cluster(&tag, &topic, &db, &["--ha_delivery=at_least_once"]).await;
+    let writer = Writer::start(&db, Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    write_big(&db).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let written = writer.stop().await;
+    let expected = written as usize + AROUND.len();
+    let all = consume(std::slice::from_ref(&cl.topic), expected, 120, "primary_key", "default");
+    assert!(all.iter().all(|m| m["value"]["table"] != "blobs"), "the refused row landed");
+    let msgs = messages(&cl.topic, expected);
+    let (lost, dups, _) = verdict(&msgs, (1..=written).chain(AROUND));
+    println!("at-least-once: {expected} rows expected, {} delivered, {} lost, {} repeated", msgs.len(), lost.len(), dups.len());
+    assert!(lost.is_empty(), "lost {:?}\n{}", sample(&lost), cl.logs());
+    until(Duration::from_secs(10), "the skip counted", &cl, || refused(&cl, "skipped") >= 1.0).await;
+    cl.stop_all();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_row_becomes_a_dead_letter_record() {
     let tag = unique("perrdlq");
@@ -227,6 +251,9 @@ async fn ignore_producer_error_false_holds_the_cluster_at_the_row_until_skipped(
     let status = cli(&["--zookeeper", &zk, "--root", &cl.root, "--json", "cluster", "status"]);
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["health"], "STUCK", "{status}");
+    let show = cli(&["--zookeeper", &zk, "--root", &cl.root, "row", "show"]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains(&row) && show.contains("RecordTooLargeException") && show.contains("none yet"), "{show}");
     // Another row than the one held is refused; the one held is skipped.
     let other = cli(&["--zookeeper", &zk, "--root", &cl.root, "row", "skip", &format!("{}#0", marker["refused"]["row"]["position"].as_str().unwrap())]);
     assert!(!other.status.success() && String::from_utf8_lossy(&other.stderr).contains("not"), "{other:?}");
