@@ -8,11 +8,15 @@
 //! - `stop` is graceful: the reader stops at the next transaction boundary and the sink drains
 //!   what was read. `abort` is for leadership in doubt: reading stops, what the producer has not
 //!   sent is purged, and nothing more is acknowledged.
+//! - A node alone reads again from its acknowledged position after a row Kafka refused (the
+//!   row then sent alone, or its verdict applied), and stops at such a row when
+//!   `ignore_producer_error` is false, its marker stored for `maxwell-cli row`.
 
 use crate::source::decoder::DecoderConfig;
 use crate::encode::Transaction;
 use crate::source::reader::{Reader, ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
+use crate::sink::kafka::refusal::Known;
 use crate::sink::kafka::{KafkaSink, KafkaSinkError};
 use crate::sink::stdout::StdoutSink;
 use tokio::sync::{mpsc, watch};
@@ -66,6 +70,9 @@ pub enum NodeError {
     Kafka(#[from] KafkaSinkError),
     #[error(transparent)]
     Positions(#[from] crate::positions::PositionsError),
+    /// A node alone stopped at a row Kafka refused (`ignore_producer_error=false`).
+    #[error("{0}")]
+    Stuck(String),
 }
 
 impl NodeError {
@@ -102,6 +109,8 @@ pub struct StreamControl {
     pub bootstrap: Option<crate::binlog::position::BootstrapState>,
     /// Where the schema history is stored (a cluster's ZooKeeper, or `schema_database`).
     pub history: Option<crate::source::history::Keeper>,
+    /// What is known about rows Kafka refused (suspects to send alone, verdicts).
+    pub known: Vec<crate::sink::kafka::refusal::Known>,
 }
 
 impl StreamControl {
@@ -119,6 +128,7 @@ impl StreamControl {
             progress: Default::default(),
             bootstrap: None,
             history: None,
+            known: Vec::new(),
         }
     }
 
@@ -171,6 +181,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         Some(k) => match kafka_sink(k, ctl, start_point.clone()) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();
+                sink.known = ctl.known.clone();
                 sink.provenance = ctl.provenance.clone();
                 sink.scanner = ctl.scanner.clone();
                 if let Some(gap) = ctl.max_pause {
@@ -250,17 +261,80 @@ pub async fn run(cfg: &Config, cancel: CancellationToken) -> StreamResult {
         },
         (p, _) => p.clone(),
     };
+    // A row this node stopped at before, with an operator's verdict by now (`maxwell-cli row`).
+    let stuck = crate::positions::stuck::StuckStore::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
+    let marker = match cfg.kafka.is_some() {
+        true => stuck.load().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the stuck marker");
+            None
+        }),
+        false => None,
+    };
+    let resolved = marker.and_then(|m| Some(Known { verdict: Some(m.resolution?), row: m.refused.row, reason: m.refused.reason }));
+    if let Some(k) = &resolved {
+        tracing::info!(row = %k.row, verdict = ?k.verdict, "applying the operator's verdict on the row this node stopped at");
+        ctl.known.push(k.clone());
+    }
     if cfg.replay {
-        return stream(cfg, &start, &ctl).await;
+        return stream_refusing(cfg, &start, &mut ctl, None).await;
     }
     let keeper_stop = CancellationToken::new();
     let keeper = tokio::spawn(store.keep(server_id, ctl.acked.subscribe(), keeper_stop.clone()));
-    let result = stream(cfg, &start, &ctl).await;
+    let clear = resolved.map(|k| {
+        let mut acked = ctl.acked.subscribe();
+        let stuck = crate::positions::stuck::StuckStore::new(cfg.positions_db.clone(), &cfg.schema_database, &cfg.client_id);
+        tokio::spawn(async move {
+            if acked.wait_for(|p| p.as_ref().is_some_and(|p| p.position >= k.row.position)).await.is_ok() {
+                let _ = stuck.clear().await;
+            }
+        })
+    });
+    let result = stream_refusing(cfg, &start, &mut ctl, Some(&stuck)).await;
+    if let Some(c) = clear {
+        c.abort();
+    }
     keeper_stop.cancel();
     if let Ok(Some(p)) = keeper.await {
         tracing::info!(position = %p.position, "position stored");
     }
     result
+}
+
+/// [`stream`], read again from the last acknowledged position after a row Kafka refused
+/// (sent alone, or with its verdict); stopped at such a row (`ignore_producer_error=false`),
+/// its marker is written to `store` for `maxwell-cli row`.
+async fn stream_refusing(cfg: &Config, start: &StartPosition, ctl: &mut StreamControl, store: Option<&crate::positions::stuck::StuckStore>) -> StreamResult {
+    use crate::sink::kafka::refusal::{remember, Refusal, StuckRow};
+    let mut start = start.clone();
+    loop {
+        let (r, last) = match stream(cfg, &start, ctl).await {
+            Err((NodeError::Kafka(KafkaSinkError::Refused(r)), last)) => (*r, last),
+            other => return other,
+        };
+        match r {
+            Refusal::Suspects(rows) => rows.into_iter().for_each(|row| remember(&mut ctl.known, Known::suspect(row))),
+            Refusal::Redo(row, verdict) => remember(&mut ctl.known, Known { row: row.row, verdict: Some(verdict), reason: row.reason }),
+            Refusal::Stop(row) => {
+                metrics::get().refused_rows.with_label_values(&["stuck"]).inc();
+                let s = StuckRow { refused: *row, resolution: None, node_id: crate::config::hostname(), epoch: 0, at: metrics::now_ms() };
+                let then = match store.map(|st| (st, st.save(&s))) {
+                    Some((st, saved)) => match saved.await {
+                        Ok(()) => format!("skip it with: maxwell-cli --config=<this node's config> row skip {} (or `row dead-letter {} --topic TOPIC`), then start again (the row is in {})", s.refused.row, s.refused.row, st.describe()),
+                        Err(e) => format!("the marker could not be stored ({e}): start again with ignore_producer_error=true to skip it"),
+                    },
+                    None => "start again with ignore_producer_error=true to skip it (replay stores nothing)".to_string(),
+                };
+                return Err((NodeError::Stuck(format!("Kafka refused {}, and ignore_producer_error is false: stopped at this row; {then}", s.refused)), last));
+            }
+        }
+        if let Some(p) = &last {
+            start = StartPosition::resume(&p.position, p.gtid.as_ref(), cfg.gtid_mode);
+        }
+        if ctl.stop.is_cancelled() {
+            return Ok(last);
+        }
+        tracing::warn!(from = ?start, "a row Kafka refused: reading again from the last acknowledged position");
+    }
 }
 
 /// Writes each transaction as it arrives; the position advances after the flush.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Independent Kafka client for the integration tests (confluent-kafka, not our producer).
 
-  kafka_tool.py BOOTSTRAP create TOPIC PARTITIONS
+  kafka_tool.py BOOTSTRAP create TOPIC PARTITIONS [KEY=VALUE,...]
+      creates TOPIC; the optional list is its topic configuration (max.message.bytes=60000).
   kafka_tool.py BOOTSTRAP consume TOPIC[,TOPIC...] COUNT TIMEOUT_S BY HASH
       prints one JSON object per message: topic, partition, offset, key, value, headers and
       `expected_partition`, the partition Maxwell picks for the row when partitioning BY
@@ -54,9 +55,10 @@ def expected_partition(s, n, fn):
     return java_partition(h, n)
 
 
-def create(bootstrap, topic, partitions):
+def create(bootstrap, topic, partitions, config=""):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    fs = admin.create_topics([NewTopic(topic, num_partitions=int(partitions))])
+    conf = dict(kv.split("=", 1) for kv in config.split(",") if kv)
+    fs = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), config=conf)])
     for t, f in fs.items():
         f.result(timeout=30)
 

@@ -12,6 +12,9 @@
 //! - `schema show [DB[.TABLE]] [--at FILE:POS|GTID]` and `schema recapture`: the stored schema
 //!   history (the cluster's, or with no ZooKeeper ensemble named, a node's alone in
 //!   schema_database). Exit 0 done, 1 nothing at that position, 2 unreachable or bad config.
+//! - `row show|skip|dead-letter`: the row a stream holds at because Kafka refused it and
+//!   ignore_producer_error is false, and the operator's verdict (a cluster's `stuck` znode, or
+//!   a node's alone in schema_database). Exit 0 done, 1 no such row held, 2 bad arguments.
 //! - `shard add|remove|list|move` and `config get|set|unset`: the cluster's shards and its
 //!   cluster-wide settings; nodes pick changes up without a restart. Exit 0 healthy/done, 1 degraded, no leader or refused,
 //!   2 ZooKeeper unreachable or bad arguments.
@@ -119,6 +122,26 @@ enum Cmd {
         #[command(subcommand)]
         cmd: SchemaCmd,
     },
+    /// The row a stream holds at because Kafka refused it (ignore_producer_error=false).
+    Row {
+        #[command(subcommand)]
+        cmd: RowCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RowCmd {
+    /// The row held, why Kafka refused it, and the verdict once given.
+    Show,
+    /// Skip the row held (FILE:POS#ROW, as the error named it): a deliberate loss of that row.
+    Skip { row: String },
+    /// Write Maxwell's dead-letter record for the row held (FILE:POS#ROW) in its place.
+    DeadLetter {
+        row: String,
+        /// Topic of the record (default: dead_letter_topic).
+        #[arg(long)]
+        topic: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +246,9 @@ fn main() -> ExitCode {
     if let Cmd::Schema { cmd } = &cli.cmd {
         return schema_command(&cli, &args, cmd);
     }
+    if let Cmd::Row { cmd } = &cli.cmd {
+        return row_command(&cli, &args, cmd);
+    }
     if !matches!(cli.cmd, Cmd::Check | Cmd::Bootstrap { .. }) {
         return cluster_command(&cli, &args);
     }
@@ -243,42 +269,9 @@ fn main() -> ExitCode {
                 where_clause: where_clause.clone(),
                 comment: comment.clone(),
             };
-            rt.block_on(bootstrap(&cfg, task, *cancel))
+            ExitCode::from(rt.block_on(cli::bootstrap(&cfg, task, *cancel)))
         }
         _ => ExitCode::from(rt.block_on(cli::check::check(&cfg, cli.json))),
-    }
-}
-
-/// `maxwell-cli bootstrap`: writes the request where the leader looks for it.
-async fn bootstrap(cfg: &Config, task: maxwell_ha::bootstrap::Task, cancel: Option<u64>) -> ExitCode {
-    let mut conn = match cfg.positions_db.connect().await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("maxwell-cli: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let schema = &cfg.schema_database;
-    let r = match cancel {
-        Some(id) => maxwell_ha::bootstrap::cancel(&mut conn, schema, id).await.inspect(|&done| {
-            if done {
-                println!("bootstrap {id} cancelled");
-            } else {
-                println!("no open bootstrap {id} in {schema}.bootstrap");
-            }
-        }),
-        None => maxwell_ha::bootstrap::request(&mut conn, schema, &task, &cfg.client_id).await.map(|id| {
-            println!("bootstrap {id} of {}.{} requested for client_id {} ({schema}.bootstrap); the leader starts it within a second", task.database, task.table, cfg.client_id);
-            true
-        }),
-    };
-    match r {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("maxwell-cli: cannot write {schema}.bootstrap: {e} (the user needs CREATE, INSERT and UPDATE on {schema}.*)");
-            ExitCode::from(2)
-        }
     }
 }
 
@@ -323,6 +316,40 @@ fn schema_command(cli: &Cli, args: &[String], cmd: &SchemaCmd) -> ExitCode {
     ExitCode::from(rt.block_on(cli::schema::command(&settings, ensemble(cli, &settings), action, cli.json)))
 }
 
+/// The action of `maxwell-cli row` (exit 2 for a bad row or a missing topic).
+fn row_action(cmd: &RowCmd, settings: &maxwell_ha::config::Settings) -> Result<cli::rows::Action, ExitCode> {
+    let row = |r: &str| r.parse().map_err(|e| (eprintln!("maxwell-cli: {e}"), ExitCode::from(2)).1);
+    Ok(match cmd {
+        RowCmd::Show => cli::rows::Action::Show,
+        RowCmd::Skip { row: r } => cli::rows::Action::Skip(row(r)?),
+        RowCmd::DeadLetter { row: r, topic } => match topic.clone().or_else(|| settings.get("dead_letter_topic").map(str::to_string)) {
+            Some(t) => cli::rows::Action::DeadLetter(row(r)?, t),
+            None => return Err((eprintln!("maxwell-cli: name the dead-letter topic: --topic TOPIC (or set dead_letter_topic)"), ExitCode::from(2)).1),
+        },
+    })
+}
+
+/// `maxwell-cli row` of a node alone (no ZooKeeper ensemble): its marker in schema_database.
+fn row_command(cli: &Cli, args: &[String], cmd: &RowCmd) -> ExitCode {
+    let settings = match maxwell_ha::config::Settings::load(args) {
+        Ok(s) if ensemble(cli, &s).is_some() => return cluster_command(cli, args),
+        Ok(s) => s,
+        Err(e) => return (eprintln!("maxwell-cli: configuration error: {e}"), ExitCode::from(2)).1,
+    };
+    let (cfg, action) = match (Config::from_settings(&settings), row_action(cmd, &settings)) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) => return (eprintln!("maxwell-cli: configuration error: {e}"), ExitCode::from(2)).1,
+        (_, Err(code)) => return code,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    match rt.block_on(cli::rows::on_node(&cfg, &action)) {
+        Ok(Some(m)) if !matches!(cmd, RowCmd::Show) && !cli.json => println!("{}", cli::rows::done(&m, false)),
+        Ok(m) => cli::rows::print(m.as_ref(), cli.json),
+        Err(e) => return (eprintln!("maxwell-cli: {e}"), ExitCode::from(1)).1,
+    }
+    ExitCode::SUCCESS
+}
+
 fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
     // Settings: the config file (if any), then the command-line overrides.
     let settings = match maxwell_ha::config::Settings::load(args) {
@@ -347,19 +374,30 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
         let json = cli.json;
         let print = |v: &dyn erased::Json| println!("{}", v.to_json());
         let zk = match (&cli.shard, &cli.cmd) {
-            (Some(name), Cmd::Position { .. } | Cmd::Failover { .. } | Cmd::Cluster { cmd: ClusterCmd::History }) => {
+            (Some(name), Cmd::Position { .. } | Cmd::Failover { .. } | Cmd::Cluster { cmd: ClusterCmd::History } | Cmd::Row { .. }) => {
                 match zk.shard_defs().await {
                     Ok(d) if d.iter().any(|d| &d.name == name) => zk.for_shard(name),
                     Ok(_) => return zk_fail(ZkError::Definite(format!("no shard named {name} (maxwell-cli shard list)"))),
                     Err(e) => return zk_fail(e),
                 }
             }
-            (Some(_), _) => return zk_fail(ZkError::Definite("--shard applies to position, failover and cluster history".into())),
+            (Some(_), _) => return zk_fail(ZkError::Definite("--shard applies to position, failover, row and cluster history".into())),
             _ => zk,
         };
         match &cli.cmd {
             Cmd::Shard { cmd } => shard_command(&zk, cmd, json).await,
             Cmd::Config { cmd } => config_command(&zk, cmd, json).await,
+            Cmd::Row { cmd } => match cli::rows::on_cluster(&zk, &match row_action(cmd, &settings) { Ok(a) => a, Err(code) => return code }).await {
+                Ok(m) => {
+                    match (&m, matches!(cmd, RowCmd::Show) || json) {
+                        (m, true) => cli::rows::print(m.as_ref(), json),
+                        (Some(m), false) => println!("{}", cli::rows::done(m, true)),
+                        (None, false) => {}
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => zk_fail(e),
+            },
             Cmd::Check | Cmd::Bootstrap { .. } | Cmd::Schema { .. } => unreachable!(),
             Cmd::Cluster { cmd: ClusterCmd::Status } | Cmd::Node { cmd: NodeCmd::List } => {
                 let mut s = match cli::status(&zk).await {
@@ -367,7 +405,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
                     Err(e) => return zk_fail(e),
                 };
                 if cli.mysql {
-                    match source_lag(&settings, s.position.as_deref()).await {
+                    match cli::source_lag(&settings, s.position.as_deref()).await {
                         Ok((src, lag)) => {
                             s.source_position = Some(src);
                             s.lag_bytes = lag;
@@ -439,7 +477,7 @@ fn cluster_command(cli: &Cli, args: &[String]) -> ExitCode {
                 Err(e) => zk_fail(e),
             },
             Cmd::Position { cmd: PositionCmd::Set { value, force } } => {
-                let (position, gtid) = match parse_position(value) {
+                let (position, gtid) = match cli::parse_position(value) {
                     Ok(v) => v,
                     Err(e) => {
                         eprintln!("maxwell-cli: {e}");
@@ -523,37 +561,6 @@ async fn config_command(zk: &maxwell_ha::cluster::zk::Zk, cmd: &ConfigCmd, json:
         ConfigCmd::Unset { key } => cli::shards::set_config(zk, key, None).await.map(|()| println!("{key} unset: each node's own value applies")),
     };
     r.map(|()| ExitCode::SUCCESS).unwrap_or_else(zk_fail)
-}
-
-/// The source's end of binlog and the lag behind it of the committed position.
-async fn source_lag(settings: &maxwell_ha::config::Settings, committed: Option<&str>) -> Result<(String, Option<u64>), String> {
-    use mysql_async::prelude::Queryable;
-    let cfg = Config::from_settings(settings).map_err(|e| format!("--mysql needs the source settings: {e}"))?;
-    let mut conn = cfg.source.connect().await.map_err(|e| e.to_string())?;
-    let logs: Vec<(String, u64)> = conn
-        .query_map("SHOW BINARY LOGS", |r: mysql_async::Row| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or_default()))
-        .await
-        .map_err(|e| format!("reading the source's binary logs: {e}"))?;
-    let _ = conn.disconnect().await;
-    let end = logs.last().map(|(f, s)| format!("{f}:{s}")).unwrap_or_default();
-    let lag = committed.and_then(|c| c.parse().ok()).and_then(|c| cli::lag_bytes(&c, &logs));
-    Ok((end, lag))
-}
-
-/// `FILE:POS` (optionally `FILE:POS@GTID`) or a GTID set.
-fn parse_position(v: &str) -> Result<(Option<maxwell_ha::binlog::BinlogPosition>, Option<maxwell_ha::binlog::GtidSet>), String> {
-    let (p, g) = match v.split_once('@') {
-        Some((p, g)) => (p, Some(g.parse::<maxwell_ha::binlog::GtidSet>().map_err(|e| e.to_string())?)),
-        None => (v, None),
-    };
-    match p.parse::<maxwell_ha::binlog::BinlogPosition>() {
-        Ok(pos) => Ok((Some(pos), g)),
-        Err(pe) => match p.parse::<maxwell_ha::binlog::GtidSet>() {
-            // A bare GTID set: the next leader resumes by GTID.
-            Ok(gs) => Ok((None, Some(gs))),
-            Err(_) => Err(format!("{pe}; or give a GTID set")),
-        },
-    }
 }
 
 mod erased {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 pub mod check;
 pub mod client;
+pub mod rows;
 pub mod schema;
 pub mod shards;
 
@@ -36,6 +37,8 @@ pub enum Health {
     Healthy,
     Degraded,
     NoLeader,
+    /// Held at a row Kafka refused until an operator resolves it (`maxwell-cli row`).
+    Stuck,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +86,9 @@ pub struct Status {
     /// The cluster's shards (empty: one implicit shard, the fields above).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<shards::ShardView>,
+    /// The row the stream holds at (no node leads it until `maxwell-cli row skip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stuck: Option<crate::sink::kafka::refusal::StuckRow>,
     pub verdict: String,
 }
 
@@ -164,7 +170,10 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
     views.sort_by(|a, b| a.node_id.cmp(&b.node_id));
     let standbys = views.iter().filter(|v| v.role == "standby").count();
     let leading = leader.as_ref().filter(|l| l.epoch > 0);
-    let (health, verdict) = if !shard_views.is_empty() {
+    let stuck = zk.held().await?;
+    let (health, verdict) = if let Some(m) = &stuck {
+        (Health::Stuck, format!("STUCK: no node leads; the stream holds at a row Kafka refused ({}): {}", m.refused, crate::cluster::stuck::command(zk, m)))
+    } else if !shard_views.is_empty() {
         sharded_health(&shard_views, &views)
     } else {
         match (leading, standbys) {
@@ -186,6 +195,7 @@ pub async fn status(zk: &Zk) -> Result<Status, ZkError> {
         source_position: None,
         lag_bytes: None,
         shards: shard_views,
+        stuck,
         verdict,
     })
 }
@@ -212,7 +222,7 @@ pub fn lag_bytes(committed: &crate::binlog::BinlogPosition, logs: &[(String, u64
 
 pub fn print_status(s: &Status) {
     println!("cluster   {}", s.root);
-    println!("health    {}", match s.health { Health::Healthy => "HEALTHY", Health::Degraded => "DEGRADED", Health::NoLeader => "NO LEADER" });
+    println!("health    {}", match s.health { Health::Healthy => "HEALTHY", Health::Degraded => "DEGRADED", Health::NoLeader => "NO LEADER", Health::Stuck => "STUCK" });
     println!("leader    {} (epoch {})", s.leader.as_deref().unwrap_or("-"), s.epoch.map(|e| e.to_string()).unwrap_or_else(|| "-".into()));
     println!(
         "position  {}  gtid {}  committed {} ago by {}",
@@ -391,4 +401,68 @@ pub async fn request_failover(zk: &Zk, from: Option<&str>, to: Option<&str>) -> 
     let req = FailoverRequest { to: to.map(str::to_string), from: current.node_id.clone(), requested_at: now_ms() };
     zk.request_failover(&req).await?;
     Ok((current, req))
+}
+
+/// `FILE:POS` (optionally `FILE:POS@GTID`) or a GTID set.
+pub fn parse_position(v: &str) -> Result<(Option<crate::binlog::BinlogPosition>, Option<crate::binlog::GtidSet>), String> {
+    let (p, g) = match v.split_once('@') {
+        Some((p, g)) => (p, Some(g.parse::<crate::binlog::GtidSet>().map_err(|e| e.to_string())?)),
+        None => (v, None),
+    };
+    match p.parse::<crate::binlog::BinlogPosition>() {
+        Ok(pos) => Ok((Some(pos), g)),
+        Err(pe) => match p.parse::<crate::binlog::GtidSet>() {
+            // A bare GTID set: the next leader resumes by GTID.
+            Ok(gs) => Ok((None, Some(gs))),
+            Err(_) => Err(format!("{pe}; or give a GTID set")),
+        },
+    }
+}
+
+/// `maxwell-cli bootstrap`: writes the request where the leader looks for it.
+pub async fn bootstrap(cfg: &crate::config::Config, task: crate::bootstrap::Task, cancel: Option<u64>) -> u8 {
+    let mut conn = match cfg.positions_db.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maxwell-cli: {e}");
+            return 2;
+        }
+    };
+    let schema = &cfg.schema_database;
+    let r = match cancel {
+        Some(id) => crate::bootstrap::cancel(&mut conn, schema, id).await.inspect(|&done| {
+            if done {
+                println!("bootstrap {id} cancelled");
+            } else {
+                println!("no open bootstrap {id} in {schema}.bootstrap");
+            }
+        }),
+        None => crate::bootstrap::request(&mut conn, schema, &task, &cfg.client_id).await.map(|id| {
+            println!("bootstrap {id} of {}.{} requested for client_id {} ({schema}.bootstrap); the leader starts it within a second", task.database, task.table, cfg.client_id);
+            true
+        }),
+    };
+    match r {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("maxwell-cli: cannot write {schema}.bootstrap: {e} (the user needs CREATE, INSERT and UPDATE on {schema}.*)");
+            2
+        }
+    }
+}
+
+/// The source's end of binlog and the lag behind it of the committed position.
+pub async fn source_lag(settings: &crate::config::Settings, committed: Option<&str>) -> Result<(String, Option<u64>), String> {
+    use mysql_async::prelude::Queryable;
+    let cfg = crate::config::Config::from_settings(settings).map_err(|e| format!("--mysql needs the source settings: {e}"))?;
+    let mut conn = cfg.source.connect().await.map_err(|e| e.to_string())?;
+    let logs: Vec<(String, u64)> = conn
+        .query_map("SHOW BINARY LOGS", |r: mysql_async::Row| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or_default()))
+        .await
+        .map_err(|e| format!("reading the source's binary logs: {e}"))?;
+    let _ = conn.disconnect().await;
+    let end = logs.last().map(|(f, s)| format!("{f}:{s}")).unwrap_or_default();
+    let lag = committed.and_then(|c| c.parse().ok()).and_then(|c| lag_bytes(&c, &logs));
+    Ok((end, lag))
 }

@@ -7,11 +7,12 @@
 //! ├── epoch              persistent  EpochInfo    bumped by every new leader (version-checked)
 //! ├── position           persistent  PositionRecord  written by the leader, fenced by epoch
 //! ├── failover           persistent  FailoverRequest (maxwell-cli failover), cleared by the next term
+//! ├── stuck              persistent  StuckRow: the stream holds at a row Kafka refused (ignore_producer_error=false)
 //! ├── history            persistent  History: the last 100 terms (see `history.rs`)
 //! ├── drained/<node_id>  persistent  (empty)  this node stays a standby (maxwell-cli node drain)
 //! ├── settings           persistent  ClusterSettings: config keys set for every node (maxwell-cli config set)
 //! └── shards/<name>      persistent  ShardDef (maxwell-cli shard add); beneath it, per shard:
-//!     ├── leader, epoch, position, failover, history   as above, for this shard's stream
+//!     ├── leader, epoch, position, failover, history, stuck   as above, for this shard's stream
 //! ```
 //!
 //! A cluster without shards streams everything under the root's own `leader`/`epoch`/
@@ -85,6 +86,10 @@ impl Paths {
     }
     pub fn history(&self) -> String {
         format!("{}/history", self.scope)
+    }
+    /// The row this stream holds at, until an operator resolves it (`maxwell-cli row`).
+    pub fn stuck(&self) -> String {
+        format!("{}/stuck", self.scope)
     }
     /// Parent of the stored schema history's entries (`e-<sequence>`).
     pub fn schema_history(&self) -> String {

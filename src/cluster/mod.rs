@@ -26,6 +26,7 @@ pub mod history;
 pub mod layout;
 pub mod producers;
 pub mod schema_store;
+pub mod stuck;
 pub mod shards;
 mod race;
 mod supervisor;

@@ -10,6 +10,9 @@
 //!   exception is a shard handed to this node by name (`maxwell-cli shard move`).
 //! - A session that ends ends every race of the node: the supervisor starts them again on a
 //!   new session ([`RaceExit::SessionLost`]).
+//! - While the stream's `stuck` marker has no verdict (a row Kafka refused,
+//!   `ignore_producer_error=false`), the node does not race, the leader that stopped included:
+//!   it stands by, counted in `maxwell_stuck_rows`, until an operator resolves it.
 
 use super::assign;
 use super::layout::now_ms;
@@ -63,6 +66,9 @@ pub(super) struct Stream {
     pub rows_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// `recapture_schema` was done by a term of this process (once per process, as Maxwell).
     pub recaptured: std::sync::atomic::AtomicBool,
+    /// What this node learnt about rows Kafka refused (suspects, verdicts), kept across the
+    /// terms it leads: a term ended by a refusal is led again with it.
+    pub known: Mutex<Vec<crate::sink::kafka::refusal::Known>>,
 }
 
 impl Stream {
@@ -123,6 +129,8 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
     let mut open_term: Option<(u64, u64)> = None;
     let mut leader_gone_ms: Option<u64> = None;
     let mut drained = false;
+    // Held off the stream by a stuck marker (counted in `maxwell_stuck_rows` while so).
+    let mut holding = false;
     // A shard's own epoch znode (the implicit shard's is made with the tree at joining).
     while stream.def.is_some() {
         match zk.ensure_tree().await {
@@ -149,7 +157,7 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
         if stop.is_cancelled() {
             let _ = zk.release_leader().await;
             stream.set_role(Role::Stopped, "shutdown requested");
-            return RaceExit::Stopped;
+            return release_hold(holding, RaceExit::Stopped);
         }
         // Drained (maxwell-cli node drain): a standby that never races.
         if zk.is_drained(&ha.node_id).await.unwrap_or(false) {
@@ -165,6 +173,38 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
             continue;
         }
         drained = false;
+        // A stuck marker without a resolution: nobody leads this stream until an operator acts.
+        match zk.held().await {
+            Ok(Some(s)) => {
+                if !holding {
+                    holding = true;
+                    metrics::get().stuck_rows.inc();
+                    let cmd = super::stuck::command(&zk, &s);
+                    tracing::error!(shard, row = %s.refused.row, refused = %s.refused, command = %cmd, "the stream holds at a row Kafka refused (ignore_producer_error=false): not leading it until an operator skips or dead-letters the row");
+                    stream.set_role(Role::Standby, &format!("holding at a row Kafka refused ({}): {cmd}", s.refused));
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = zk.stuck_changed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+                continue;
+            }
+            Ok(None) if holding => {
+                holding = false;
+                metrics::get().stuck_rows.dec();
+                tracing::info!(shard, "the row the stream held at is resolved: racing again");
+            }
+            Ok(None) => {}
+            Err(ZkError::SessionLost(_)) => return release_hold(holding, RaceExit::SessionLost),
+            Err(e) => {
+                tracing::warn!(shard, error = %e, "cannot read the stuck marker");
+                if holding {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        }
         // Shards: a removed shard is not raced for (the supervisor stops this race soon);
         // then a seat first; at the cap, leave the shard to the other nodes.
         if stream.def.is_some() {
@@ -213,7 +253,8 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
                     Outcome::Retry(why) => Some(format!("gave up: {why}")),
                     Outcome::Lost(why) => Some(format!("lost: {why}")),
                     Outcome::Fatal(e) => Some(format!("error: {e}")),
-                    Outcome::Shutdown | Outcome::HandedOver | Outcome::Disconnected | Outcome::Reconfigure => None,
+                    Outcome::Stuck(why) => Some(format!("stuck: {why}")),
+                    Outcome::Shutdown | Outcome::HandedOver | Outcome::Disconnected | Outcome::Reconfigure | Outcome::Redo(_) | Outcome::Held => None,
                 };
                 if let Some(why) = ended_by {
                     close_term(&zk, &mut open_term, &why, stream.rows_read.load(Ordering::Relaxed)).await;
@@ -221,7 +262,7 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
                 if let Some(k) = kafka.as_deref_mut() {
                     k.term_ended();
                 }
-                if !matches!(outcome, Outcome::Disconnected | Outcome::Reconfigure) {
+                if !matches!(outcome, Outcome::Disconnected | Outcome::Reconfigure | Outcome::Redo(_)) {
                     stream.slots.put(&shard);
                 }
                 match outcome {
@@ -231,6 +272,18 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
                     }
                     Outcome::Reconfigure => {
                         tracing::info!(shard, "cluster settings changed: leading on with them");
+                    }
+                    Outcome::Redo(why) => {
+                        tracing::warn!(shard, reason = %why, "leading on from the last committed position");
+                    }
+                    Outcome::Stuck(why) => {
+                        metrics::set_error(&why);
+                        term = None;
+                        let _ = zk.release_leader().await;
+                    }
+                    Outcome::Held => {
+                        term = None;
+                        let _ = zk.release_leader().await;
                     }
                     Outcome::HandedOver => {
                         stream.set_role(Role::Standby, "handed leadership over on request");
@@ -322,6 +375,14 @@ pub(super) async fn race(zk: Zk, base: &Config, ha: &HaConfig, stream: &Stream, 
             }
         }
     }
+}
+
+/// `exit`, after giving back this race's count in `maxwell_stuck_rows`.
+fn release_hold(holding: bool, exit: RaceExit) -> RaceExit {
+    if holding {
+        metrics::get().stuck_rows.dec();
+    }
+    exit
 }
 
 enum Next {

@@ -107,7 +107,7 @@ pub(super) async fn supervise(zk: &Zk, cfg: &Config, ha: &HaConfig, shutdown: &C
                     Err(e) => break 'supervise RaceExit::Fatal(e.into()),
                 };
                 let token = session.child_token();
-                let stream = Stream { def, slots: slots.clone(), settle_until_ms, rows_read: Default::default(), recaptured: Default::default() };
+                let stream = Stream { def, slots: slots.clone(), settle_until_ms, rows_read: Default::default(), recaptured: Default::default(), known: Default::default() };
                 let (zk, cfg, ha, t) = (match &stream.def { Some(d) => zk.for_shard(&d.name), None => zk.clone() }, cfg.clone(), ha.clone(), token.clone());
                 let key = name.clone();
                 if !name.is_empty() {

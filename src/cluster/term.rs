@@ -9,6 +9,11 @@
 //!   and the term resumes from the checkpoint read after the claim.
 //! - Same session, still holding `leader`, epoch untouched since our bump: the same term
 //!   continues (no new bump, no new history entry).
+//! - A row Kafka refused ends the term's stream: to be read again from the last committed
+//!   position with what was learnt about the row (`Redo`), or, with
+//!   `ignore_producer_error=false`, with the stream held at the row (`Stuck`, the marker of
+//!   `stuck.rs` written before `leader` is released). A term never starts while a marker
+//!   without a resolution exists (`Held`), and applies a resolved one.
 
 use super::layout::{now_ms, PositionRecord};
 use super::producers;
@@ -19,6 +24,7 @@ use super::race::Stream;
 use crate::config::{Config, HaConfig};
 use crate::metrics::{self, Role};
 use crate::node::{self, NodeError, StreamControl};
+use crate::sink::kafka::refusal::{remember, Known, Refusal, StuckRow};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -35,6 +41,14 @@ pub(super) enum Outcome {
     HandedOver,
     /// The cluster settings changed: committed, `leader` kept; lead on with the new ones.
     Reconfigure,
+    /// A row Kafka refused is to be sent again alone, or with a verdict: committed, `leader`
+    /// kept; lead on from the committed position.
+    Redo(String),
+    /// The stream stopped at a row Kafka refused (`ignore_producer_error=false`): committed,
+    /// the stuck marker written; hold until an operator resolves it.
+    Stuck(String),
+    /// A stuck marker without a resolution exists: this term did not start.
+    Held,
     /// The connection dropped; the session may survive.
     Disconnected,
     /// The session is gone, or a newer leader fenced us.
@@ -117,6 +131,10 @@ pub(super) async fn lead(
     kafka: Option<&mut producers::Producers>,
     (open_term, gone_ms): (&mut Option<(u64, u64)>, Option<u64>),
 ) -> Outcome {
+    // A stream held at a refused row: nobody leads it (no epoch bump, no history entry).
+    if let Ok(Some(_)) = zk.held().await {
+        return Outcome::Held;
+    }
     // Same session, still holding `leader`, epoch untouched since our bump: same term.
     let before = zk.epoch().await;
     // Who led before (epoch 0 is the fresh tree: nobody).
@@ -262,7 +280,19 @@ pub(super) async fn lead(
             stop3.cancel();
         }
     });
+    // What is known about refused rows: this node's, and an operator's verdict on the row
+    // the stream was held at (its marker is deleted once the row is behind the stream).
+    let resolved = zk.resolved().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the stuck marker");
+        None
+    });
+    let mut known = stream.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some((k, _)) = &resolved {
+        tracing::info!(row = %k.row, verdict = ?k.verdict, "applying the operator's verdict on the row the stream held at");
+        remember(&mut known, k.clone());
+    }
     let ctl = StreamControl {
+        known,
         stop: stop.clone(),
         abort: CancellationToken::new(),
         acked: watch::channel(None).0,
@@ -383,6 +413,7 @@ pub(super) async fn lead(
     let mut acked = ctl.acked.subscribe();
     let (abort, r3, zk2, node_id, interval) = (ctl.abort.clone(), reason.clone(), zk.clone(), ha.node_id.clone(), ha.commit_interval);
     let shard2 = stream.name().map(str::to_string);
+    let mut marker = resolved.map(|(k, version)| (k.row.position, version));
     let committer = tokio::spawn(async move {
         let mut last: Option<ResumePoint> = None;
         loop {
@@ -401,6 +432,9 @@ pub(super) async fn lead(
                 Ok(()) => {
                     tracing::debug!(position = %p.position, epoch, "position committed");
                     note_committed(shard2.as_deref(), &rec);
+                    if let Some((_, version)) = marker.take_if(|(at, _)| p.position >= *at) {
+                        let _ = zk2.clear_stuck(version).await;
+                    }
                     last = Some(p)
                 }
                 Err(e) => {
@@ -477,7 +511,37 @@ pub(super) async fn lead(
         Some(e) if e.is_transient() => Outcome::Retry(e.to_string()),
         Some(NodeError::Reader(crate::source::reader::ReaderError::Replaced(m))) => Outcome::Lost(m),
         Some(NodeError::Kafka(crate::sink::kafka::KafkaSinkError::Fenced(m))) => Outcome::Lost(m),
+        Some(NodeError::Kafka(crate::sink::kafka::KafkaSinkError::Refused(r))) => refused(zk, stream, fence, (epoch, &ha.node_id), *r).await,
         Some(e) => Outcome::Fatal(e.into()),
     }
+}
+
+/// What follows a stream that stopped on a row Kafka refused: read again with what was learnt
+/// about the row, or hold the cluster at it (the marker written, fenced by this term).
+async fn refused(zk: &Zk, stream: &Stream, fence: i32, (epoch, node_id): (u64, &str), r: Refusal) -> Outcome {
+    let why = r.to_string();
+    let learnt = match r {
+        Refusal::Suspects(rows) => rows.into_iter().map(Known::suspect).collect(),
+        Refusal::Redo(row, verdict) => vec![Known { row: row.row, verdict: Some(verdict), reason: row.reason }],
+        Refusal::Stop(row) => {
+            let s = StuckRow { refused: *row, resolution: None, node_id: node_id.to_string(), epoch, at: now_ms() };
+            return match zk.hold(fence, &s).await {
+                Ok(()) => {
+                    metrics::get().refused_rows.with_label_values(&["stuck"]).inc();
+                    let cmd = super::stuck::command(zk, &s);
+                    tracing::error!(row = %s.refused.row, refused = %s.refused, command = %cmd, "stopped at a row Kafka refused (ignore_producer_error=false); the cluster holds here until an operator skips it ({cmd}) or writes a dead-letter record in its place (maxwell-cli row dead-letter)");
+                    Outcome::Stuck(format!("{why}; skip it with: {cmd}"))
+                }
+                Err(ZkError::Fenced(m)) | Err(ZkError::SessionLost(m)) => Outcome::Lost(m),
+                // The marker could not be written: the next term meets the row again.
+                Err(e) => Outcome::Retry(format!("{why} (the stuck marker could not be written: {e})")),
+            };
+        }
+    };
+    let mut known = stream.known.lock().unwrap_or_else(|e| e.into_inner());
+    for k in learnt {
+        remember(&mut known, k);
+    }
+    Outcome::Redo(why)
 }
 

@@ -17,13 +17,11 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 /// Maxwell's options that maxwell-ha does not take, with what to do instead (a user coming
 /// from Maxwell gets this rather than a guess at a similarly spelled key).
 pub(super) const MAXWELL_ONLY: &[(&str, &str)] = &[
-    ("ignore_producer_error", "remove it: a row that cannot be delivered stops the leader (nothing is skipped)"),
     ("javascript", "per-row JavaScript filters are not available: use `filter`"),
     ("exclude_columns", "not available yet: remove it"),
     ("encrypt", "payload encryption is not available: remove it"),
     ("secret_key", "payload encryption is not available: remove it"),
     ("output_file", "use producer=stdout and redirect the output"),
-    ("producer_ack_timeout", "use kafka.message.timeout.ms"),
     ("custom_producer.factory", "only producer=stdout and producer=kafka exist"),
     ("metrics_prefix", "metric names are fixed (maxwell_*): remove it"),
     ("metrics_jvm", "there is no JVM: remove it"),

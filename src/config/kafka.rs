@@ -50,6 +50,8 @@ impl std::fmt::Display for Delivery {
 pub struct KafkaConfig {
     pub props: Vec<(String, String)>,
     pub routing: Routing,
+    /// What to do with a row Kafka refuses for good.
+    pub errors: super::producer_errors::ProducerErrors,
 }
 
 impl KafkaConfig {

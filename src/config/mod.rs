@@ -18,6 +18,7 @@ pub mod kafka;
 mod keys;
 pub mod output;
 pub mod partition;
+pub mod producer_errors;
 pub mod source;
 pub use http::HttpConfig;
 pub use kafka::{Delivery, KafkaConfig};
@@ -152,7 +153,8 @@ impl Config {
                 return err("`producer_partition_by=column` needs `producer_partition_columns` and `producer_partition_by_fallback`");
             }
             let topic = s.get("kafka_topic").unwrap().to_string();
-            let props = kafka::translate(s.kafka_props(), &mut warnings).map_err(ConfigError::Msg)?;
+            let mut props = kafka::translate(s.kafka_props(), &mut warnings).map_err(ConfigError::Msg)?;
+            producer_errors::ack_timeout(s, &mut props, &mut warnings)?;
             if !props.iter().any(|(k, _)| k == "bootstrap.servers") {
                 return err("missing required key `kafka.bootstrap.servers` (producer=kafka)");
             }
@@ -167,11 +169,13 @@ impl Config {
                     hash: if s.get("kafka_partition_hash") == Some("murmur3") { HashFn::Murmur3 } else { HashFn::Default },
                     key_format: if s.get("kafka_key_format") == Some("array") { KeyFormat::Array } else { KeyFormat::Hash },
                 },
+                errors: producer_errors::producer_errors(s)?,
             })
         } else {
             if let Some((k, _)) = s.kafka_props().first() {
                 return err(format!("`kafka.{k}` is set but `producer` is {producer}; set producer=kafka or remove the kafka.* keys"));
             }
+            warnings.extend(producer_errors::warnings_without_kafka(s));
             None
         };
         let output = OutputConfig {
@@ -262,6 +266,9 @@ impl Config {
                 }
                 let delivery: Delivery = s.get("ha_delivery").unwrap().parse().map_err(|e| ConfigError::Msg(format!("`ha_delivery`: {e}")))?;
                 let transactional_id = s.values.get("kafka.transactional.id").cloned().unwrap_or_else(|| kafka::default_transactional_id(&root));
+                if kafka.is_some() {
+                    producer_errors::check_cluster(s, delivery == Delivery::AtLeastOnce, s.int("zookeeper_session_timeout_ms").unwrap())?;
+                }
                 if delivery == Delivery::AtLeastOnce && kafka.is_some() {
                     if s.values.contains_key("kafka.transactional.id") {
                         return err("`kafka.transactional.id` is only used with ha_delivery=exactly_once: remove it, or remove ha_delivery=at_least_once");

@@ -25,6 +25,9 @@ pub use shards::{forget_shard, set_shard_committed, set_shard_epoch, set_shard_l
 /// The ZooKeeper session states reported by `maxwell_zookeeper_session_state{state}`.
 pub const ZK_STATES: &[&str] = &["connected", "connected_read_only", "disconnected", "expired", "closed", "auth_failed"];
 
+/// The actions of `maxwell_refused_rows_total{action}`.
+pub const REFUSED_ACTIONS: &[&str] = &["skipped", "dead_lettered", "stuck"];
+
 /// Every metric this process exports.
 pub struct Metrics {
     registry: Registry,
@@ -52,6 +55,10 @@ pub struct Metrics {
     zk_state: IntGaugeVec,
     kafka_queue: IntGauge,
     pub kafka_errors: IntCounterVec,
+    /// `maxwell_refused_rows_total{action}`: rows Kafka refused for good, by what was done.
+    pub refused_rows: IntCounterVec,
+    /// Streams this node holds off because they are stuck at a refused row.
+    pub stuck_rows: IntGauge,
     rss: IntGauge,
     start_time: Gauge,
     shard_leader: IntGaugeVec,
@@ -90,6 +97,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_zookeeper_session_state", "1 for the current ZooKeeper session state, 0 for the others.", "state=connected|connected_read_only|disconnected|expired|closed|auth_failed"),
     ("maxwell_kafka_queue_messages", "Messages queued in the Kafka producer, not yet acknowledged.", ""),
     ("maxwell_kafka_errors_total", "Kafka delivery errors by kind.", "kind=retriable|fatal"),
+    ("maxwell_refused_rows_total", "Rows Kafka refused for good (too large, invalid record, invalid topic name), by what was done: skipped (ignore_producer_error), written as a dead-letter record (dead_letter_topic), or the stream stopped there (stuck, counted once by the leader that stopped).", "action=skipped|dead_lettered|stuck"),
+    ("maxwell_stuck_rows", "Streams this node holds off because Kafka refused a row and ignore_producer_error is false (1 or 0 without shards), until `maxwell-cli row skip` or `row dead-letter`.", ""),
     ("maxwell_process_resident_memory_bytes", "Resident memory of this process.", ""),
     ("maxwell_start_time_seconds", "Start time of this process (Unix seconds).", ""),
     ("maxwell_shard_leader", "Shards: 1 while this node leads the shard, 0 while it stands by for it.", "shard"),
@@ -146,6 +155,8 @@ impl Metrics {
             zk_state: reg!(IntGaugeVec::new(Opts::new("maxwell_zookeeper_session_state", help("maxwell_zookeeper_session_state")), &["state"])),
             kafka_queue: reg!(igauge("maxwell_kafka_queue_messages")),
             kafka_errors: reg!(IntCounterVec::new(Opts::new("maxwell_kafka_errors_total", help("maxwell_kafka_errors_total")), &["kind"])),
+            refused_rows: reg!(IntCounterVec::new(Opts::new("maxwell_refused_rows_total", help("maxwell_refused_rows_total")), &["action"])),
+            stuck_rows: reg!(igauge("maxwell_stuck_rows")),
             rss: reg!(igauge("maxwell_process_resident_memory_bytes")),
             start_time: reg!(gauge("maxwell_start_time_seconds")),
             shard_leader: reg!(IntGaugeVec::new(Opts::new("maxwell_shard_leader", help("maxwell_shard_leader")), &["shard"])),
@@ -164,6 +175,9 @@ impl Metrics {
         }
         for k in ["retriable", "fatal"] {
             m.kafka_errors.with_label_values(&[k]);
+        }
+        for a in REFUSED_ACTIONS {
+            m.refused_rows.with_label_values(&[a]);
         }
         for s in ZK_STATES {
             m.zk_state.with_label_values(&[s]);

@@ -17,6 +17,7 @@
 //! - A failed store while streaming is retried at the next interval; it never stops the stream.
 
 pub mod history;
+pub mod stuck;
 
 use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;

@@ -51,6 +51,35 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> i32 {
 
 pub const MURMUR_SEED: u32 = 25342;
 
+/// Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`).
+pub fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes(c.try_into().unwrap()).wrapping_mul(M);
+        k ^= k >> 24;
+        h = h.wrapping_mul(M) ^ k.wrapping_mul(M);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        for (i, b) in tail.iter().enumerate().rev() {
+            h ^= (*b as u32) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The Java client's partition for a keyed record without one (Maxwell's dead-letter
+/// records): `toPositive(murmur2(key)) % n`.
+pub fn murmur2_partition(key: &[u8], n: i32) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) % n
+}
+
 /// `Math.abs(hash(s) % n)` as Maxwell computes it.
 pub fn partition_for(s: &str, n: i32, f: HashFn) -> i32 {
     let h = match f {

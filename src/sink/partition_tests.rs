@@ -90,3 +90,16 @@ fn keys_and_topics() {
     assert_eq!(by_type.topic_for(&m), "shop.insert");
     assert_eq!(by_type.topic_for(&ddl), "shop_ddl");
 }
+
+/// Kafka's murmur2 partitioning (Maxwell's dead-letter records) as librdkafka's own
+/// Java-compatible `murmur2` partitioner computes it.
+#[test]
+fn murmur2_matches_librdkafka() {
+    for key in [&b""[..], b"a", b"ab", b"abc", b"abcd", b"kafka", br#"{"database":"shop","table":"orders","pk.id":5}"#, "données😀".as_bytes()] {
+        for n in [1, 3, 7, 12] {
+            // SAFETY: librdkafka's partitioner reads `keylen` bytes of `key` and nothing else.
+            let theirs = unsafe { rdkafka::bindings::rd_kafka_msg_partitioner_murmur2(std::ptr::null(), key.as_ptr().cast(), key.len(), n, std::ptr::null_mut(), std::ptr::null_mut()) };
+            assert_eq!(murmur2_partition(key, n), theirs, "{key:?} over {n}");
+        }
+    }
+}

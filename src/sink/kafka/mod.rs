@@ -14,6 +14,13 @@
 //!   sending waits, reading stops; nothing is dropped.
 //! - `abort` is honoured between rows, not only between transactions: once the stream is
 //!   aborted nothing more is handed to the producer.
+//! - A row Kafka refuses for good follows Maxwell's `ignore_producer_error` and
+//!   `dead_letter_topic` (`refusal`, `rows`); every other error is the stream's. A refusal the
+//!   sink cannot settle in place ends the stream with [`KafkaSinkError::Refused`], which names
+//!   the rows: the caller reads again from the last acknowledged/committed position with them
+//!   known, or holds. After an error inside a binlog transaction, exactly-once records how
+//!   many of its rows were handed over (`partial`), so that a commit by the drain is a
+//!   checkpoint that resumes exactly after them.
 //! - Every message carries `maxwell.position` (end of its transaction), `maxwell.gtid` (GTID
 //!   set after it, when known), `maxwell.row`/`maxwell.rows` (index and count in the
 //!   transaction), `maxwell.server_id` (the source server that wrote it),
@@ -26,6 +33,8 @@ pub mod checkpoint;
 pub mod config;
 mod freeze;
 mod readback;
+pub mod refusal;
+mod rows;
 mod scan;
 pub mod security;
 pub mod transactions;
@@ -37,13 +46,10 @@ pub use freeze::FreezeGuard;
 pub use scan::{create_scanner, read_last_rows, LastRow, Scanner};
 pub use transactions::TxnSettings;
 
-use super::partition::partition_for;
 use crate::encode::Transaction;
 use crate::binlog::position::ResumePoint;
-use ack::{ack_in_order, delivery, describe, Pending};
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer, PurgeConfig};
+use ack::{ack_in_order, describe, Pending};
+use rdkafka::producer::{FutureProducer, Producer, PurgeConfig};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -65,6 +71,9 @@ pub enum KafkaSinkError {
     /// A newer producer claimed the cluster's transactional id: leadership is lost.
     #[error("fenced by a newer leader: {0}")]
     Fenced(String),
+    /// Kafka refused a row for good (see `refusal`): the caller reads again or holds.
+    #[error("{0}")]
+    Refused(Box<refusal::Refusal>),
 }
 
 /// The writer of a cluster's messages: its root, the leading node and its term.
@@ -110,6 +119,11 @@ pub struct KafkaSink {
     pub provenance: Option<Provenance>,
     /// A connected consumer for the takeover scan (one is created when absent).
     pub scanner: Option<Scanner>,
+    /// What is already known about rows Kafka refused (from a stream read before, or an
+    /// operator's decision).
+    pub known: Vec<refusal::Known>,
+    /// Maxwell's rules for a row Kafka refuses (`ignore_producer_error`, `dead_letter_topic`).
+    policy: crate::config::producer_errors::ProducerErrors,
     /// Leadership in doubt: stop handing rows to the producer at once.
     pub abort: CancellationToken,
     /// Rows sent and confirmed (the stall watchdog's view of Kafka).
@@ -175,6 +189,8 @@ impl KafkaSink {
             freeze_guard: None,
             provenance: None,
             scanner: None,
+            known: Vec::new(),
+            policy: cfg.errors.clone(),
             abort: CancellationToken::new(),
             progress,
             producer,
@@ -334,14 +350,22 @@ impl KafkaSink {
             return Err(e);
         }
         let point = tx.resume_point();
-        let pos_text = tx.position.to_string();
-        let gtid_text = tx.gtid_set.as_ref().map(|g| g.to_string());
-        let server_text = tx.server_id.to_string();
-        let source_text = tx.source_server_id.to_string();
+        let facts = rows::TxFacts {
+            pos_text: tx.position.to_string(),
+            gtid_text: tx.gtid_set.as_ref().map(|g| g.to_string()),
+            server_text: tx.server_id.to_string(),
+            source_text: tx.source_server_id.to_string(),
+            rows_text: tx.total_rows().to_string(),
+            position: tx.position.clone(),
+            gtid: tx.gtid_set.clone(),
+            server_id: tx.server_id,
+            source_server_id: tx.source_server_id,
+            xid: tx.xid,
+            bootstrap: tx.bootstrap.is_some(),
+        };
         let n = tx.row_ends.len();
         // A part of a spilled transaction: row indexes count from the transaction's start.
         let first = tx.first_row();
-        let rows_text = tx.total_rows().to_string();
         // Exactly-once after a split transaction: its first rows are already committed.
         let skip = match &self.mode {
             Mode::ExactlyOnce(t) => t.partial.as_ref().filter(|p| p.position == tx.position).map_or(0, |p| p.rows),
@@ -356,97 +380,23 @@ impl KafkaSink {
             if i < skip {
                 continue;
             }
-            if let Some(e) = self.in_doubt() {
-                return Err(e);
+            if let Mode::ExactlyOnce(t) = &mut self.mode {
+                t.begin()?;
             }
-            let topic = self.routing.topic_for(meta);
-            let parts = self.partition_count(&topic).await?;
-            let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
-            match &mut self.mode {
-                // A bootstrap's records are never skipped: a bootstrap that starts again after a
-                // takeover sends all of them again (its row indexes are not binlog rows).
-                Mode::AtLeastOnce { last_written, skipped, .. } if tx.bootstrap.is_none() => {
-                    if let Some(Some(l)) = last_written.get(&(topic.clone(), partition)) {
-                        let c = scan::Candidate {
-                            position: &tx.position,
-                            row: i,
-                            server_id: tx.server_id,
-                            source_server_id: tx.source_server_id,
-                            gtid: tx.gtid_set.as_ref(),
-                        };
-                        if l.covers(&c) {
-                            *skipped += 1;
-                            continue;
-                        }
-                    }
-                }
-                Mode::ExactlyOnce(t) => {
-                    // (A bootstrap chunk is never split: it holds at most bootstrap_chunk_rows.)
-                    if t.full() && i > 0 && tx.bootstrap.is_none() {
-                        // One binlog transaction larger than a Kafka transaction: commit the
-                        // rows so far, recording how many of this transaction they are.
+            if let Err(e) = self.send_row(&facts, i, meta, value, &mut deliveries).await {
+                // Exactly-once: what was handed over of this transaction is counted, so that a
+                // commit of the open Kafka transaction (the drain's) records where it stops.
+                if let Mode::ExactlyOnce(t) = &mut self.mode {
+                    if i > 0 {
                         t.partial = Some(Partial { position: tx.position.clone(), rows: i });
-                        t.commit().await?;
                     }
-                    t.begin()?;
-                    t.rows += 1;
                 }
-                Mode::AtLeastOnce { .. } => {}
-            }
-            let key = self.routing.key(meta);
-            let row_text = i.to_string();
-            let mut headers = OwnedHeaders::new_with_capacity(10)
-                .insert(Header { key: "maxwell.position", value: Some(pos_text.as_str()) })
-                .insert(Header { key: "maxwell.row", value: Some(row_text.as_str()) })
-                .insert(Header { key: "maxwell.rows", value: Some(rows_text.as_str()) })
-                .insert(Header { key: "maxwell.server_id", value: Some(server_text.as_str()) })
-                .insert(Header { key: "maxwell.source_server_id", value: Some(source_text.as_str()) });
-            if let Some(g) = &gtid_text {
-                headers = headers.insert(Header { key: "maxwell.gtid", value: Some(g.as_str()) });
-            }
-            if let Some(p) = &self.provenance {
-                headers = headers
-                    .insert(Header { key: "maxwell.cluster", value: Some(p.cluster.as_str()) })
-                    .insert(Header { key: "maxwell.node", value: Some(p.node.as_str()) })
-                    .insert(Header { key: "maxwell.epoch", value: Some(p.epoch.as_str()) });
-            }
-            // At-least-once in a cluster: this message's number in its partition this term.
-            let numbered = match &self.mode {
-                Mode::AtLeastOnce { dedup: Some(_), seq, run, .. } => Some((*run, seq.get(&(topic.clone(), partition)).copied().unwrap_or(0))),
-                _ => None,
-            };
-            let seq_text = numbered.map(|(run, n)| format!("{run}-{n}"));
-            if let Some(n) = &seq_text {
-                headers = headers.insert(Header { key: "maxwell.seq", value: Some(n.as_str()) });
-            }
-            let mut record = FutureRecord::to(&topic).payload(value).key(&key).partition(partition).headers(headers);
-            loop {
-                match self.producer.send_result(record) {
-                    Ok(d) => {
-                        if let (Some((_, n)), Mode::AtLeastOnce { seq, .. }) = (numbered, &mut self.mode) {
-                            seq.insert((topic.clone(), partition), n + 1);
-                        }
-                        crate::metrics::get().bytes.inc_by((value.len() + key.len()) as u64);
-                        self.progress.sent(1);
-                        if !self.is_exactly_once() {
-                            deliveries.push(delivery(d));
-                        }
-                        break;
-                    }
-                    Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
-                        record = r;
-                        if let Some(e) = self.failure().or_else(|| self.in_doubt()) {
-                            return Err(e);
-                        }
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err((e, _)) => return Err(KafkaSinkError::Fatal(format!("cannot enqueue a row for {topic}: {}", describe(&e)))),
-                }
+                return Err(e);
             }
         }
         match &mut self.mode {
             Mode::AtLeastOnce { pending, .. } => pending
-                .send(Pending { point: tx.ends_transaction().then_some(point), ts: tx.ts, deliveries })
+                .send(Pending { point: tx.ends_transaction().then_some(point), at: (!facts.bootstrap).then_some((facts.position, facts.gtid)), ts: tx.ts, deliveries })
                 .await
                 .map_err(|_| self.failed.borrow().clone().unwrap_or_else(|| KafkaSinkError::Fatal("acknowledgement task ended".into()))),
             Mode::ExactlyOnce(t) if !tx.ends_transaction() => {

@@ -13,11 +13,16 @@
 //! - The acknowledged position is published only after `commit_transaction` returned.
 //! - Errors: fenced (ProducerFenced, InvalidProducerEpoch, librdkafka's fatal `_FENCED`) =
 //!   leadership lost; abortable = abort, resume from the last checkpoint; retriable commit
-//!   errors are retried within the transaction timeout.
+//!   errors are retried within the transaction timeout. A transaction that cannot commit
+//!   because rows of it were refused for good reports those rows (`refusal`): each binlog
+//!   row's delivery is kept until the commit for that.
 
 use super::checkpoint::{Checkpoint, Partial};
+use super::refusal::{suspect, Refusal, RowRef};
 use super::KafkaSinkError;
-use crate::binlog::position::ResumePoint;
+use crate::binlog::gtid::GtidSet;
+use crate::binlog::position::{BinlogPosition, ResumePoint};
+use rdkafka::producer::DeliveryFuture;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::{Duration, Instant};
@@ -133,6 +138,13 @@ pub(super) struct Transactional {
     checkpointed: Instant,
     /// Told how many rows each commit confirmed.
     progress: std::sync::Arc<crate::progress::Progress>,
+    /// The binlog transactions with rows in the open Kafka transaction, and each of those
+    /// rows (its transaction in `spans`, its index there) with its delivery.
+    spans: Vec<(BinlogPosition, Option<GtidSet>)>,
+    sent: Vec<(u32, usize, DeliveryFuture)>,
+    /// Rows refused and skipped or dead-lettered in the open transaction: counted in
+    /// `maxwell_refused_rows_total` once it commits.
+    pub refused: Vec<&'static str>,
 }
 
 impl Transactional {
@@ -145,7 +157,60 @@ impl Transactional {
         acked: watch::Sender<Option<ResumePoint>>,
         progress: std::sync::Arc<crate::progress::Progress>,
     ) -> Self {
-        Self { producer, s, open: false, opened_at: Instant::now(), rows: 0, boundary: start, partial, source_server_id: None, committed_bootstrap: bootstrap.clone(), bootstrap, last_ts: 0, txs: 0, acked, checkpointed: Instant::now(), progress }
+        Self {
+            producer,
+            s,
+            open: false,
+            opened_at: Instant::now(),
+            rows: 0,
+            boundary: start,
+            partial,
+            source_server_id: None,
+            committed_bootstrap: bootstrap.clone(),
+            bootstrap,
+            last_ts: 0,
+            txs: 0,
+            acked,
+            checkpointed: Instant::now(),
+            progress,
+            spans: Vec::new(),
+            sent: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+
+    /// Keeps the delivery of row `row` of the binlog transaction ending at `position`.
+    pub fn track(&mut self, position: &BinlogPosition, gtid: Option<&GtidSet>, row: usize, d: DeliveryFuture) {
+        if self.spans.last().is_none_or(|(p, _)| p != position) {
+            self.spans.push((position.clone(), gtid.cloned()));
+        }
+        self.sent.push(((self.spans.len() - 1) as u32, row, d));
+    }
+
+    /// The rows of the open transaction whose delivery failed with a code that may refuse
+    /// them for good (`None` when there is none), waiting up to 2 s for delivery reports
+    /// still on their way. Their deliveries are consumed: the transaction cannot commit.
+    pub async fn refused_rows(&mut self) -> Option<Vec<RowRef>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let mut rows = Vec::new();
+        for (span, row, d) in self.sent.drain(..) {
+            if let Ok(Ok(Err((e, _)))) = tokio::time::timeout_at(deadline, d).await {
+                if e.rdkafka_error_code().is_some_and(suspect) {
+                    let (position, gtid) = &self.spans[span as usize];
+                    rows.push(RowRef { position: position.clone(), gtid: gtid.clone(), row });
+                }
+            }
+        }
+        self.spans.clear();
+        (!rows.is_empty()).then_some(rows)
+    }
+
+    /// `e`, or the refused rows that made the transaction fail.
+    async fn because(&mut self, e: KafkaSinkError) -> KafkaSinkError {
+        match self.refused_rows().await {
+            Some(rows) => KafkaSinkError::Refused(Box::new(Refusal::Suspects(rows))),
+            None => e,
+        }
     }
 
     /// Opens a Kafka transaction unless one is open.
@@ -210,7 +275,7 @@ impl Transactional {
                     record = r;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                Err((e, _)) => return Err(KafkaSinkError::Abortable(format!("cannot enqueue the checkpoint: {e}"))),
+                Err((e, _)) => return Err(self.because(KafkaSinkError::Abortable(format!("cannot enqueue the checkpoint: {e}"))).await),
             }
         }
         let started = Instant::now();
@@ -236,6 +301,11 @@ impl Transactional {
                     for _ in 0..std::mem::take(&mut self.txs) {
                         m.acked(self.last_ts);
                     }
+                    for action in self.refused.drain(..) {
+                        m.refused_rows.with_label_values(&[action]).inc();
+                    }
+                    self.sent.clear();
+                    self.spans.clear();
                     self.open = false;
                     self.rows = 0;
                     self.checkpointed = Instant::now();
@@ -250,7 +320,8 @@ impl Transactional {
                     KafkaSinkError::Transient(m) if Instant::now() < deadline => {
                         tracing::warn!(error = %m, "Kafka transaction commit: retrying");
                     }
-                    other => return Err(other),
+                    KafkaSinkError::Fenced(m) => return Err(KafkaSinkError::Fenced(m)),
+                    other => return Err(self.because(other).await),
                 },
             }
         }
@@ -259,6 +330,9 @@ impl Transactional {
     /// Aborts the open transaction (best effort: a fenced or dead producer cannot, and the
     /// next leader's `init_transactions` aborts it anyway).
     pub async fn abort(&mut self) {
+        self.refused.clear();
+        self.sent.clear();
+        self.spans.clear();
         if !self.open {
             return;
         }
