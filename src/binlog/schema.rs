@@ -101,6 +101,23 @@ pub struct TableInfo {
     pub primary_key: Vec<usize>,
     /// `"database":"…","table":"…"` pre-encoded.
     pub head_json: Vec<u8>,
+    /// Columns left out of the JSON (`exclude_columns`), by index; empty when none is.
+    /// Set by whoever builds the table for encoding ([`TableInfo::exclude`]).
+    pub excluded: Vec<bool>,
+}
+
+impl TableInfo {
+    /// Marks the columns `out(name)` answers true for as left out of the JSON.
+    pub fn exclude(&mut self, out: impl Fn(&str) -> bool) {
+        let mask: Vec<bool> = self.columns.iter().map(|c| out(&c.name)).collect();
+        self.excluded = if mask.contains(&true) { mask } else { Vec::new() };
+    }
+
+    /// Whether column `i` is left out of the JSON.
+    #[inline]
+    pub fn is_excluded(&self, i: usize) -> bool {
+        self.excluded.get(i).copied().unwrap_or(false)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -440,6 +457,7 @@ pub fn build_table_info(
         columns,
         primary_key,
         head_json,
+        excluded: Vec::new(),
     })
 }
 

@@ -13,12 +13,14 @@ use crate::binlog::position::StartPosition;
 use crate::filter::Filter;
 use std::time::Duration;
 
+pub mod encode;
 pub mod http;
 pub mod kafka;
 mod keys;
 pub mod output;
 pub mod partition;
 pub mod source;
+pub use encode::{EncryptMode, Encryption, ExcludeColumns};
 pub use http::HttpConfig;
 pub use kafka::{Delivery, KafkaConfig};
 pub use output::OutputConfig;
@@ -119,7 +121,6 @@ impl Config {
     }
 
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
-        #[allow(unused_mut)]
         let mut warnings: Vec<String> = Vec::new();
         // Maxwell: a separate binlog server needs its own host and user (password optional);
         // replication_user/password without replication_host is refused the same way.
@@ -172,6 +173,7 @@ impl Config {
             }
             None
         };
+        let (exclude_columns, encrypt) = encode::parse(s, &mut warnings)?;
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
             resume_position: s.bool("output_resume_position"),
@@ -188,6 +190,9 @@ impl Config {
             null_zerodates: s.bool("output_null_zerodates"),
             row_meta: kafka.is_some(),
             partition_columns: kafka.as_ref().map(|k| k.routing.columns.clone()).unwrap_or_default(),
+            schema_id: s.bool("output_schema_id"),
+            exclude_columns,
+            encrypt,
         };
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
             return err("`replication_port` is set but `replication_host` is not; set both or neither");
