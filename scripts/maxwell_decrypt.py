@@ -15,9 +15,6 @@ encrypt=all it is the whole record and the line is {"encrypted":{...}}.
 """
 import base64, json, sys
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 
 class Malformed(ValueError):
     pass
@@ -25,6 +22,9 @@ class Malformed(ValueError):
 
 def decrypt_text(key, enc):
     """The plaintext (str, as it was encrypted) of an "encrypted" object."""
+    # Imported here: a caller that meets no encrypted record needs no `cryptography`.
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     if not isinstance(enc, dict) or sorted(enc) != ["bytes", "iv"]:
         raise Malformed(f"an encrypted object has exactly iv and bytes, not {enc!r}")
     iv, ct = base64.b64decode(enc["iv"], validate=True), base64.b64decode(enc["bytes"], validate=True)

@@ -66,7 +66,7 @@ async fn excluded_and_encrypted_rows_through_kafka() {
         "--encrypt=data".into(),
         format!("--secret_key={key}"),
     ]);
-    let got = consume(&[topic.clone()], 25, 60, "table", "default");
+    let got = consume(std::slice::from_ref(&topic), 25, 60, "table", "default");
     let (st, _, err) = m.terminate();
     assert!(st.success(), "{err}");
     assert_eq!(got.len(), 25, "20 inserts, 4 updates, 1 delete");
@@ -203,20 +203,18 @@ async fn a_new_leader_prints_the_same_schema_id() {
     exec(&mut c, &format!("ALTER TABLE {db}.t ADD COLUMN c INT")).await;
     exec(&mut c, &insert(4..=6)).await;
     // The old leader delivered (and committed) rows 1-6 before it dies.
-    let before = consume(&[topic.clone()], 6, 60, "primary_key", "default");
+    let before = consume(std::slice::from_ref(&topic), 6, 60, "primary_key", "default");
     assert_eq!(before.len(), 6, "{}", cl.logs());
     signal(cl.node(&first).child.id(), "KILL");
     let (second, _) = cl.wait_leader(Some(&first), Duration::from_secs(30)).await;
     exec(&mut c, &insert(7..=9)).await;
     exec(&mut c, &format!("ALTER TABLE {db}.t ADD COLUMN d INT")).await;
     exec(&mut c, &insert(10..=12)).await;
-    let all = consume(&[topic.clone()], 12, 60, "primary_key", "default");
+    let all = consume(std::slice::from_ref(&topic), 12, 60, "primary_key", "default");
     cl.stop_all();
     assert_eq!(all.len(), 12, "every row once:\n{}", cl.logs());
-    let by_id: std::collections::BTreeMap<u64, (u64, String)> = all
-        .iter()
-        .map(|m| (m["value"]["data"]["id"].as_u64().unwrap(), (m["value"]["schema_id"].as_u64().expect("schema_id"), m["headers"]["maxwell.node"].as_str().unwrap().to_string())))
-        .collect();
+    let by_id: std::collections::BTreeMap<u64, (u64, String)> =
+        all.iter().map(|m| (m["value"]["data"]["id"].as_u64().unwrap(), (m["value"]["schema_id"].as_u64().expect("schema_id"), m["headers"]["maxwell.node"].as_str().unwrap().to_string()))).collect();
     let s = by_id[&1].0;
     for (id, (sid, node)) in &by_id {
         let want = match id {

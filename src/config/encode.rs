@@ -99,11 +99,7 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Exclude
         (Some(_), None) => return Err(ConfigError::Msg("`encrypt` needs `secret_key` (16, 24 or 32 bytes: the AES key)".into())),
         (Some(mode), Some(k)) => match k.len() {
             16 | 24 | 32 => Some(Encryption { mode, key: k.as_bytes().to_vec() }),
-            n => {
-                return Err(ConfigError::Msg(format!(
-                    "`secret_key` must be 16, 24 or 32 bytes long in UTF-8 (an AES-128, -192 or -256 key, as Maxwell uses it), not {n} bytes"
-                )))
-            }
+            n => return Err(ConfigError::Msg(format!("`secret_key` must be 16, 24 or 32 bytes long in UTF-8 (an AES-128, -192 or -256 key, as Maxwell uses it), not {n} bytes"))),
         },
     };
     Ok((exclude, encryption))

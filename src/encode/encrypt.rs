@@ -85,10 +85,10 @@ impl Encryptor {
         }
         .expect("the buffer holds the padded plaintext");
         out.extend_from_slice(b"\"encrypted\":{\"iv\":\"");
-        STANDARD.encode_slice(iv, &mut reserve(out, 24)).expect("24 bytes for 16");
+        STANDARD.encode_slice(iv, reserve(out, 24)).expect("24 bytes for 16");
         out.extend_from_slice(b"\",\"bytes\":\"");
         let len = base64::encoded_len(ct.len(), true).expect("no overflow");
-        let wrote = STANDARD.encode_slice(ct, &mut reserve(out, len)).expect("room for the base64");
+        let wrote = STANDARD.encode_slice(ct, reserve(out, len)).expect("room for the base64");
         debug_assert_eq!(wrote, len);
         out.extend_from_slice(b"\"}");
     }

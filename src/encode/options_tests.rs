@@ -54,7 +54,15 @@ fn decrypt(e: &serde_json::Value) -> String {
 
 #[test]
 fn excluded_columns_leave_data_and_old_but_not_the_keys() {
-    let base = ["--producer=kafka", "--kafka.bootstrap.servers=k", "--producer_partition_by=column", "--producer_partition_columns=b,c", "--producer_partition_by_fallback=table", "--output_primary_keys=true", "--output_primary_key_columns=true"];
+    let base = [
+        "--producer=kafka",
+        "--kafka.bootstrap.servers=k",
+        "--producer_partition_by=column",
+        "--producer_partition_columns=b,c",
+        "--producer_partition_by_fallback=table",
+        "--output_primary_keys=true",
+        "--output_primary_key_columns=true",
+    ];
     let (plain, plain_metas, _) = lines(&output(&base));
     assert_eq!(plain[0]["data"], serde_json::json!({"a": 1, "b": "new-b", "c": 4}));
     assert_eq!(plain[0]["old"], serde_json::json!({"b": "old-b", "c": 3}));
