@@ -3,7 +3,9 @@
 # into its own MariaDB (port 3417) and state dir, then:
 #   scripts/bench.sh decode [ROWS]  reads that binlog range with maxwell-ha's reader (decode +
 #       Maxwell JSON) and with `mariadb-binlog --read-from-remote-server -v`, each pinned to one
-#       core: both rates, the ratio, peak RSS.              (default ROWS 1000000)
+#       core: both rates, the ratio, peak RSS; then maxwell-ha's reader again with encrypt=data
+#       and with encrypt=all (AES-128, secret_key of 16 bytes): their rates next to the plain
+#       one of the same run.                                (default ROWS 1000000)
 #   scripts/bench.sh kafka [ROWS]   MariaDB → Apache Kafka (scripts/kafka.sh, one broker, port
 #       9417) rows/s through maxwell-ha, next to a bare rdkafka producer pushing pre-built
 #       messages of the same shape (key, 4 headers, average size) to the same broker in the same
@@ -185,16 +187,26 @@ fi
 file="${start%%:*}"; spos="${start##*:}"; epos="${end##*:}"
 ours=$(/usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/ours.rss" timeout -k 10 "$STEP" taskset -c 1 target/release/examples/bench_decode \
   --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start")
+# The same range encrypted (Maxwell's encrypt=data and encrypt=all), same core, same run.
+enc_data=$(timeout -k 10 "$STEP" taskset -c 1 target/release/examples/bench_decode \
+  --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start" --encrypt=data --secret_key=0123456789abcdef)
+enc_all=$(timeout -k 10 "$STEP" taskset -c 1 target/release/examples/bench_decode \
+  --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start" --encrypt=all --secret_key=0123456789abcdef)
 t0=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$MAXWELL_HA_RUN/c.rss" timeout -k 10 "$STEP" taskset -c 1 mariadb-binlog --read-from-remote-server \
   --host=127.0.0.1 --port="$MARIADB_PORT" --user=root -v --start-position="$spos" --stop-position="$epos" "$file" > /dev/null
 t1=$(date +%s.%N)
-python3 - "$ours" "$t0" "$t1" "$ROWS" "$(cat "$MAXWELL_HA_RUN/c.rss")" <<'PY'
+python3 - "$ours" "$t0" "$t1" "$ROWS" "$(cat "$MAXWELL_HA_RUN/c.rss")" "$enc_data" "$enc_all" <<'PY'
 import json, os, sys
 ours = json.loads(sys.argv[1]); t0, t1, rows, crss = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-if ours["rows"] != rows:
-    sys.exit(f"maxwell-ha decoded {ours['rows']} rows, expected {rows}")
+data, whole = json.loads(sys.argv[6]), json.loads(sys.argv[7])
+for who, r in (("maxwell-ha", ours), ("maxwell-ha encrypt=data", data), ("maxwell-ha encrypt=all", whole)):
+    if r["rows"] != rows:
+        sys.exit(f"{who} decoded {r['rows']} rows, expected {rows}")
 c_rate = rows / (t1 - t0)
 print(json.dumps({"rows": rows, "binlog_row_metadata": os.environ.get("BENCH_ROW_METADATA", "FULL"), "maxwell_ha_rows_per_sec": round(ours["rows_per_sec"]), "maxwell_ha_peak_rss_kib": ours["peak_rss_kib"],
-  "mariadb_binlog_rows_per_sec": round(c_rate), "mariadb_binlog_peak_rss_kib": crss, "ratio": round(ours["rows_per_sec"] / c_rate, 3)}))
+  "mariadb_binlog_rows_per_sec": round(c_rate), "mariadb_binlog_peak_rss_kib": crss, "ratio": round(ours["rows_per_sec"] / c_rate, 3),
+  "encrypt_data_rows_per_sec": round(data["rows_per_sec"]), "encrypt_data_vs_plain": round(data["rows_per_sec"] / ours["rows_per_sec"], 3),
+  "encrypt_data_bytes_per_row": round(data["json_bytes"] / rows), "plain_bytes_per_row": round(ours["json_bytes"] / rows),
+  "encrypt_all_rows_per_sec": round(whole["rows_per_sec"]), "encrypt_all_vs_plain": round(whole["rows_per_sec"] / ours["rows_per_sec"], 3)}))
 PY

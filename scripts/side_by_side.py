@@ -7,7 +7,11 @@
       transactions, DDL (add/drop/modify/rename column, rename table, create/drop database) in
       between — and compares their JSON row by row. Differences that are understood (listed in
       KNOWN below and in docs/maxwell-compatibility.md, with the reason) are counted apart; any
-      other difference makes the exit status 1.
+      other difference makes the exit status 1. With the encode options (--exclude-columns,
+      --encrypt data|all, --schema-id, --primary-keys) both run with them: encrypted records are
+      decrypted (scripts/maxwell_decrypt.py, Python's `cryptography`) and must have been
+      encrypted alike; excluded columns must be in neither output; schema_id must differ from
+      Maxwell's by one constant (Maxwell's is a row id, ours a count of schema changes).
   side_by_side.py throughput --port P --maxwell-ha BIN --rows N [--kafka BOOTSTRAP]
       Loads N rows, then lets each tool read that binlog range to stdout (and, with --kafka, to
       a Kafka topic each): rows/s of both, timed from each tool's first row to its last.
@@ -15,11 +19,13 @@
 The server needs a user `root` without password on 127.0.0.1 (as scripts/mariadb.sh makes).
 Each run uses its own databases and schema_database, so it can share a server with others.
 """
-import argparse, json, os, random, subprocess, sys, tempfile, threading, time
+import argparse, collections, json, os, random, re, secrets, subprocess, sys, tempfile, threading, time
 
 import pymysql
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import maxwell_decrypt  # noqa: E402
 
 
 def connect(port, db=None):
@@ -287,16 +293,68 @@ KNOWN = {
 ROW_TYPES = ("insert", "update", "delete")
 
 
-def parse(lines, dbs, ddl=False):
+def parse(lines, dbs, ddl=False, key=None, stats=None):
+    """The records of `dbs` (rows; DDL records too with `ddl`). With `key`, each is decrypted
+    and marked with how it was encrypted (`(encrypted)`: data, all or None), so that the
+    comparison sees a record one tool encrypted and the other did not."""
     out = []
     for _, l in lines:
         l = l.strip()
         if not l:
             continue
         r = json.loads(l)
+        mode = None
+        if key is not None:
+            r, mode, text = maxwell_decrypt.plain(r, key)
+            if stats is not None and mode:
+                stats[f"encrypted_{mode}"] += 1
+                stats["plaintext_leading_space"] += text[:1].isspace()
         if r.get("database") in dbs and (r.get("type") in ROW_TYPES or (ddl and "sql" in r)):
+            if key is not None:
+                r["(encrypted)"] = mode
             out.append(r)
     return out
+
+
+def done_row(p, key):
+    """Whether `p` printed the workload's last row (an insert into table `done`); encrypted
+    lines are decrypted once each."""
+    seen = p.__dict__.setdefault("plain_seen", [])
+    for _, l in p.lines[len(seen):]:
+        r = json.loads(l) if l.strip().startswith("{") else {}
+        seen.append(maxwell_decrypt.plain(r, key)[0] if key is not None else r)
+    return any(r.get("table") == "done" and r.get("type") == "insert" for r in seen)
+
+
+def exclusion(pattern_list):
+    """exclude_columns as Maxwell reads it: names exactly, /regex/ on the whole name."""
+    pats = []
+    for e in (x.strip() for x in pattern_list.split(",")):
+        if e.startswith("/") and e.endswith("/") and len(e) > 1:
+            pats.append(re.compile(e[1:-1]))
+        elif e:
+            pats.append(re.compile(re.escape(e)))
+    return lambda col: any(p.fullmatch(col) for p in pats)
+
+
+def excluded_present(records, excluded):
+    """(column, table) of every excluded column found in a record's data or old."""
+    return [(c, r.get("table")) for r in records for k in ("data", "old") for c in (r.get(k) or {}) if excluded(c)]
+
+
+def split_schema_ids(a, b):
+    """Takes schema_id out of both record lists; returns {offset (ours - Maxwell's): records}
+    and the records where one side lacks it."""
+    offsets, lacking = collections.Counter(), []
+    for i in range(max(len(a), len(b))):
+        x = a[i].pop("schema_id", None) if i < len(a) else None
+        y = b[i].pop("schema_id", None) if i < len(b) else None
+        if i < len(a) and i < len(b):
+            if x is None or y is None:
+                lacking.append({"maxwell-ha": x, "maxwell": y, "table": a[i].get("table"), "type": a[i].get("type")})
+            else:
+                offsets[x - y] += 1
+    return offsets, lacking
 
 
 def compare(ours, ref):
@@ -341,6 +399,14 @@ def conformance(args):
             cur.execute(f"SET GLOBAL binlog_row_metadata='{args.row_metadata}'")
     c = connect(args.port)
     extra = (["--output_ddl=true"] if args.ddl else []) + (["--output_binlog_position=true"] if args.positions else [])
+    extra += [f"--exclude_columns={args.exclude_columns}"] if args.exclude_columns else []
+    extra += ["--output_schema_id=true"] if args.schema_id else []
+    extra += ["--output_primary_keys=true", "--output_primary_key_columns=true"] if args.primary_keys else []
+    key = None
+    if args.encrypt:
+        key = secrets.token_hex(args.key_bytes // 2)
+        extra += [f"--encrypt={args.encrypt}", f"--secret_key={key}"]
+        key = key.encode()
     ref = start_maxwell(args.port, tag, filt, extra)
     start = master_position(c)
     ours = start_ours(args.maxwell_ha, args.port, start, filt, extra)
@@ -349,7 +415,7 @@ def conformance(args):
     t0 = time.monotonic()
     try:
         expected = workload(c, db)
-        done = lambda p: any(f'"table":"done"' in l for _, l in p.lines)
+        done = lambda p: done_row(p, key)
         ours.wait_for(done, 120, "maxwell-ha's last row")
         ref.wait_for(done, 120, "Maxwell's last row")
         if args.keep:
@@ -361,10 +427,31 @@ def conformance(args):
             with connect(args.port).cursor() as cur:
                 cur.execute("SET GLOBAL binlog_row_metadata='FULL'")
     dbs = {db, f"{db}_tmp"}
-    a, b = parse(ours.lines, dbs, args.ddl), parse(ref.lines, dbs, args.ddl)
+    stats_a, stats_b = collections.Counter(), collections.Counter()
+    a, b = parse(ours.lines, dbs, args.ddl, key, stats_a), parse(ref.lines, dbs, args.ddl, key, stats_b)
     ddl_records = sum(1 for r in a if r.get("type") not in ROW_TYPES)
     row_records = len(a) - ddl_records
+    options = {}
+    if args.schema_id:
+        offsets, lacking = split_schema_ids(a, b)
+        options["schema_id_offsets"] = {str(k): v for k, v in offsets.items()}
     n, same, known, unknown = compare(a, b)
+    if args.schema_id:
+        # Ours counts schema changes, Maxwell's is its `schemas` row id: the two must change
+        # at the same records, so they differ by one constant.
+        if len(offsets) != 1 or lacking:
+            unknown["schema_id"] = [{"offsets (maxwell-ha - maxwell)": dict(offsets)}] + lacking[:3]
+    if args.exclude_columns:
+        excluded = exclusion(args.exclude_columns)
+        for who, recs in (("maxwell-ha", a), ("maxwell", b)):
+            present = excluded_present(recs, excluded)
+            if present:
+                unknown[f"exclude_columns ({who})"] = present[:10]
+    if key is not None:
+        options["encrypted_records_maxwell_ha"] = {m: stats_a[f"encrypted_{m}"] for m in ("data", "all")}
+        options["encrypted_records_maxwell"] = {m: stats_b[f"encrypted_{m}"] for m in ("data", "all")}
+        options["plaintexts_with_leading_space"] = {"maxwell_ha": stats_a["plaintext_leading_space"], "maxwell": stats_b["plaintext_leading_space"]}
+        options["key_bytes"] = len(key)
     report = {
         "maxwell_version": subprocess.run([os.path.join(HERE, "maxwell-ref.sh"), "version"], capture_output=True, text=True).stdout.strip(),
         "row_events_written": expected, "rows_maxwell_ha": len(a), "rows_maxwell": len(b), "rows_compared": n,
@@ -373,6 +460,7 @@ def conformance(args):
         "known_differences": {k: {"rows": len(v), "why": KNOWN[k.removeprefix("old.")], "example": v[0]} for k, v in known.items()},
         "unexplained_differences": {k: {"rows": len(v), "examples": v[:3]} for k, v in unknown.items()},
         "seconds": round(time.monotonic() - t0, 1),
+        "options": {"exclude_columns": args.exclude_columns, "encrypt": args.encrypt, "schema_id": args.schema_id, **options},
     }
     text = json.dumps(report, indent=1, ensure_ascii=False, default=str)
     if args.report:
@@ -539,6 +627,11 @@ def main():
                     help="conformance: the source's binlog_row_metadata while the workload runs (restored to FULL after)")
     ap.add_argument("--ddl", action="store_true", help="conformance: both emit DDL records (output_ddl), compared too")
     ap.add_argument("--positions", action="store_true", help="conformance: both print each record's position (output_binlog_position), compared too")
+    ap.add_argument("--exclude-columns", help="conformance: both run with exclude_columns=LIST (name or /regex/, comma-separated)")
+    ap.add_argument("--encrypt", choices=["data", "all"], help="conformance: both encrypt with a random key; both decrypted, then compared")
+    ap.add_argument("--key-bytes", type=int, choices=[16, 24, 32], default=32, help="conformance: the random secret_key's length")
+    ap.add_argument("--schema-id", action="store_true", help="conformance: both print schema_id (output_schema_id); it must change at the same records")
+    ap.add_argument("--primary-keys", action="store_true", help="conformance: both print primary_key and primary_key_columns, compared too")
     args = ap.parse_args()
     sys.exit({"conformance": conformance, "throughput": throughput, "bootstrap": bootstrap}[args.mode](args))
 

@@ -8,7 +8,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
 apt_install mariadb-server mariadb-client openssl socat build-essential pkg-config zlib1g-dev libssl-dev zookeeper netcat-openbsd prometheus docker-compose iptables iproute2 util-linux chromium chromium-driver
-python3 -c "import confluent_kafka, mmh3, pymysql, selenium" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3 pymysql selenium
+python3 -c "import confluent_kafka, mmh3, pymysql, selenium, cryptography" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3 pymysql selenium cryptography
 export MAXWELL_HA_RUN="${MAXWELL_HA_RUN:-$(mktemp -d /tmp/maxwell-ha-test.XXXXXX)}"
 export MARIADB_PORT="${MARIADB_PORT:-3407}"
 export MAXWELL_TEST_MYSQL_PORT="$MARIADB_PORT"

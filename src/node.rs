@@ -158,6 +158,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     // cluster commits where its first leader began (a later leader must not start at a newer
     // "current" position and skip what was written in between).
     let start_point = reader.resume.clone();
+    let start_schema_id = reader.decoder.schema_id();
     let _ = ctl.acked.send(Some(start_point.clone()));
     metrics::status().streaming = true;
     let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
@@ -199,11 +200,11 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
                         client_id: cfg.client_id.clone(),
                         chunk_rows,
                         rows_per_second,
-                        partition_columns: cfg.output.partition_columns.clone(),
+                        output: cfg.output.clone(),
                     };
                     crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone())
                 });
-                to_kafka(sink, &mut rx, &reader_cancel, ctl, start_point.clone(), boot).await
+                to_kafka(sink, &mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot).await
             }
             Err(e) => (None, Some(e.into())),
         },
@@ -364,13 +365,14 @@ fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, c
     (last, None)
 }
 
-/// Hands transactions to Kafka; the position is the acknowledged watermark.
+/// Hands transactions to Kafka; the position is the acknowledged watermark. `boundary`: the
+/// start point and the schema id there (bootstraps run at transaction boundaries).
 async fn to_kafka(
     mut sink: KafkaSink,
     rx: &mut mpsc::Receiver<Transaction>,
     cancel: &CancellationToken,
     ctl: &StreamControl,
-    mut boundary: ResumePoint,
+    (mut boundary, mut boundary_schema_id): (ResumePoint, u64),
     mut boot: Option<crate::bootstrap::Bootstrapper>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
     let mut acked = sink.acked();
@@ -398,7 +400,7 @@ async fn to_kafka(
     while err.is_none() {
         if let Some(b) = boot.as_mut().filter(|_| at_boundary && !sink.mid_split() && tokio::time::Instant::now() >= boot_retry) {
             let step = if b.active() {
-                b.next(&boundary).await
+                b.next(&boundary, boundary_schema_id).await
             } else if b.poll_due() {
                 let committed = if sink.is_exactly_once() { sink.committed_bootstrap().cloned() } else { b.last_sent() };
                 // Bounded: an unreachable `host` must not hold the stream up.
@@ -470,6 +472,7 @@ async fn to_kafka(
         at_boundary = t.ends_transaction();
         if at_boundary {
             boundary = t.resume_point();
+            boundary_schema_id = t.schema_id;
         }
         ctl.count_read(&t);
         if let Err(e) = sink.send_more(t, rx.len()).await {

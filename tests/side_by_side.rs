@@ -4,50 +4,84 @@
 //! compares their JSON row by row. The test fails on any difference that is not one of the
 //! explained ones (each listed with its reason in the script and in
 //! `docs/maxwell-compatibility.md`), on a row that one of them lacks, or when the comparison
-//! covered too few rows to mean anything.
+//! covered too few rows to mean anything. It runs plain, and with Maxwell's encode options
+//! (`exclude_columns`, `encrypt=data|all`, `output_schema_id`) on both sides.
 
 mod common;
 
 use common::*;
 
+/// The conformance runs set the server's global `binlog_row_metadata` and run DDL: the
+/// switch-over, whose cluster captures the schema at its first start, waits for them, and
+/// they for each other.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// At `binlog_row_metadata=FULL` (TABLE_MAPs name the columns) and at `NO_LOG` (MariaDB's
 /// default: the schema history names them), with DDL records (`def`/`old`) and every record's
 /// `position` (`output_binlog_position`) compared too.
-/// The conformance run sets the server's global `binlog_row_metadata` and runs DDL: the
-/// switch-over, whose cluster captures the schema at its first start, waits for it.
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn same_json_as_maxwell_row_by_row() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     for metadata in ["FULL", "NO_LOG"] {
-        let report = std::env::temp_dir().join(format!("{}.json", unique("side-by-side")));
-        let out = std::process::Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/side_by_side.py"))
-            .args(["conformance", "--port", &mysql_port().to_string(), "--maxwell-ha", env!("CARGO_BIN_EXE_maxwell"), "--ddl", "--positions", "--row-metadata", metadata, "--report"])
-            .arg(&report)
-            .output()
-            .expect("run scripts/side_by_side.py");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "side-by-side run at {metadata} failed:\n{stdout}\n{stderr}");
-        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-        let _ = std::fs::remove_file(&report);
-        let compared = r["rows_compared"].as_u64().unwrap();
-        assert!(compared >= 900, "only {compared} rows compared at {metadata}:\n{stdout}");
-        assert_eq!(r["rows_maxwell_ha"], r["rows_maxwell"], "{stdout}");
-        let ddl = r["ddl_records_maxwell"].as_u64().unwrap();
-        assert!(ddl >= 15 && r["ddl_records_maxwell_ha"] == r["ddl_records_maxwell"], "DDL records at {metadata}: {ddl} from Maxwell, {} from maxwell-ha:\n{stdout}", r["ddl_records_maxwell_ha"]);
-        assert!(r["unexplained_differences"].as_object().unwrap().is_empty(), "{stdout}");
-        let known: Vec<String> =
-            r["known_differences"].as_object().unwrap().iter().map(|(k, v)| format!("{k}: {} rows", v["rows"])).collect();
-        println!(
-            "Maxwell {} at binlog_row_metadata={metadata}: {compared} records compared ({ddl} DDL), {} identical; explained differences: {}",
-            r["maxwell_version"].as_str().unwrap(),
-            r["rows_identical"],
-            known.join(", ")
-        );
+        conformance(&format!("binlog_row_metadata={metadata}"), &["--ddl", "--positions", "--row-metadata", metadata]);
     }
+}
+
+/// Maxwell's encode options on both sides: `exclude_columns` (names and a /regex/, the
+/// primary key `id` among them, with `primary_key` printed), `output_schema_id`, and
+/// `encrypt=data` / `encrypt=all` with a random key (16, 24, 32 bytes), both outputs decrypted
+/// with Python's `cryptography` before the comparison: every record encrypted alike, the
+/// plaintexts the same JSON, no excluded column in either output, schema_id changing at the
+/// same records as Maxwell's.
+#[test]
+fn encode_options_as_maxwell() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let exclude = "id,c_tinyint,c_varchar,/c_.*blob/,total,sku";
+    let common = ["--ddl", "--positions", "--primary-keys", "--schema-id", "--exclude-columns", exclude];
+    for (label, more) in [("exclude_columns", &[][..]), ("encrypt=data", &["--encrypt", "data", "--key-bytes", "16"][..]), ("encrypt=all", &["--encrypt", "all", "--key-bytes", "32"][..])] {
+        let r = conformance(label, &[&common[..], more].concat());
+        let o = &r["options"];
+        assert_eq!(o["schema_id_offsets"].as_object().map(|m| m.len()), Some(1), "{label}: {o}");
+        if let Some(mode) = label.strip_prefix("encrypt=") {
+            let rows = r["rows_maxwell"].as_u64().unwrap() - r["ddl_records_maxwell"].as_u64().unwrap();
+            assert_eq!(o["encrypted_records_maxwell"][mode], rows, "{label}: every row encrypted by Maxwell: {o}");
+            assert_eq!(o["encrypted_records_maxwell_ha"][mode], rows, "{label}: every row encrypted by maxwell-ha: {o}");
+        }
+        println!("{label}: {o}");
+    }
+}
+
+/// Runs one conformance comparison with `args`; fails on any unexplained difference, on
+/// rows one side lacks, or when it covered too few records. Returns the report.
+fn conformance(label: &str, args: &[&str]) -> serde_json::Value {
+    let report = std::env::temp_dir().join(format!("{}.json", unique("side-by-side")));
+    let out = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/side_by_side.py"))
+        .args(["conformance", "--port", &mysql_port().to_string(), "--maxwell-ha", env!("CARGO_BIN_EXE_maxwell")])
+        .args(args)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("run scripts/side_by_side.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "side-by-side run with {label} failed:\n{stdout}\n{stderr}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&report);
+    let compared = r["rows_compared"].as_u64().unwrap();
+    assert!(compared >= 900, "only {compared} rows compared with {label}:\n{stdout}");
+    assert_eq!(r["rows_maxwell_ha"], r["rows_maxwell"], "{stdout}");
+    let ddl = r["ddl_records_maxwell"].as_u64().unwrap();
+    assert!(ddl >= 15 && r["ddl_records_maxwell_ha"] == r["ddl_records_maxwell"], "DDL records with {label}: {ddl} from Maxwell, {} from maxwell-ha:\n{stdout}", r["ddl_records_maxwell_ha"]);
+    assert!(r["unexplained_differences"].as_object().unwrap().is_empty(), "{stdout}");
+    let known: Vec<String> = r["known_differences"].as_object().unwrap().iter().map(|(k, v)| format!("{k}: {} rows", v["rows"])).collect();
+    println!(
+        "Maxwell {} with {label}: {compared} records compared ({ddl} DDL), {} identical; explained differences: {}",
+        r["maxwell_version"].as_str().unwrap(),
+        r["rows_identical"],
+        known.join(", ")
+    );
+    r
 }
 
 /// A user switching over: Maxwell streams to Kafka under load, is stopped (SIGTERM), and a

@@ -110,7 +110,7 @@ impl Shape {
         write_json_str(&mut head_json, database);
         head_json.extend_from_slice(b",\"table\":");
         write_json_str(&mut head_json, table);
-        let info = TableInfo { table_id: 0, database: database.into(), table: table.into(), columns, primary_key, head_json };
+        let info = TableInfo { table_id: 0, database: database.into(), table: table.into(), columns, primary_key, head_json, excluded: Vec::new() };
         Ok(Some(Self { info: Arc::new(info), formats }))
     }
 
@@ -230,7 +230,7 @@ mod tests {
 
     fn shape(cols: &[(&str, Fmt)], pk: &[usize]) -> Shape {
         let columns = cols.iter().map(|(n, _)| Column { name: n.to_string(), key_json: format!("\"{n}\":").into_bytes(), kind: ColKind::Year }).collect();
-        let info = TableInfo { table_id: 0, database: "d".into(), table: "t".into(), columns, primary_key: pk.to_vec(), head_json: Vec::new() };
+        let info = TableInfo { table_id: 0, database: "d".into(), table: "t".into(), columns, primary_key: pk.to_vec(), head_json: Vec::new(), excluded: Vec::new() };
         Shape { info: Arc::new(info), formats: cols.iter().map(|c| c.1).collect() }
     }
 

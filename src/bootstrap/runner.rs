@@ -4,13 +4,16 @@
 //! Invariants: see the module above. Additionally: `next` is only called at a binlog
 //! transaction boundary and returns a transaction positioned at it, so the sink's resume
 //! point never moves during a bootstrap; the throttle (`bootstrap_rows_per_second`) only
-//! delays chunks.
+//! delays chunks. Records are encoded as Maxwell encodes its bootstrap rows: `exclude_columns`
+//! and `encrypt` apply as to binlog rows, and `bootstrap-insert` records carry `schema_id`
+//! (the schema id at the boundary) with `output_schema_id`.
 
 use super::chunk::Shape;
 use super::{State, Task};
 use crate::encode::Transaction;
 use crate::binlog::position::ResumePoint;
-use crate::config::SourceConfig;
+use crate::config::{EncryptMode, OutputConfig, SourceConfig};
+use crate::encode::encrypt::Encryptor;
 use crate::encode::RowMeta;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -38,7 +41,9 @@ pub struct Settings {
     pub chunk_rows: usize,
     /// 0: as fast as the sink takes them.
     pub rows_per_second: u64,
-    pub partition_columns: Vec<String>,
+    /// The node's output settings (`partition_columns`, `exclude_columns`, `encrypt`,
+    /// `output_schema_id`).
+    pub output: OutputConfig,
 }
 
 struct Active {
@@ -64,6 +69,8 @@ pub struct Bootstrapper {
     meta: Option<Conn>,
     json_columns: std::collections::HashSet<(String, String, String)>,
     last_poll: Option<Instant>,
+    /// `encrypt`: made at the first record.
+    enc: Option<Encryptor>,
 }
 
 fn transient(e: mysql_async::Error) -> BootstrapError {
@@ -72,7 +79,7 @@ fn transient(e: mysql_async::Error) -> BootstrapError {
 
 impl Bootstrapper {
     pub fn new(s: Settings, resumed: Option<State>) -> Self {
-        Self { s, resumed, active: None, to_mark: Vec::new(), data: None, meta: None, json_columns: Default::default(), last_poll: None }
+        Self { s, resumed, active: None, to_mark: Vec::new(), data: None, meta: None, json_columns: Default::default(), last_poll: None, enc: None }
     }
 
     /// The last completion handed to the sink (at-least-once counts it as written).
@@ -163,7 +170,13 @@ impl Bootstrapper {
             Some(s) => s,
         };
         let rows_at_start = state.rows;
-        let partition_columns = self.s.partition_columns.iter().map(|name| shape.info.columns.iter().position(|c| c.name == *name)).collect();
+        let mut shape = shape;
+        let exclude = &self.s.output.exclude_columns;
+        if !exclude.is_empty() {
+            std::sync::Arc::make_mut(&mut shape.info).exclude(|name| exclude.matches(name));
+        }
+        // An excluded column is no partition column (Maxwell strips it from the data first).
+        let partition_columns = self.s.output.partition_columns.iter().map(|name| shape.info.columns.iter().position(|c| c.name == *name).filter(|&i| !shape.info.is_excluded(i))).collect();
         self.active = Some(Active { task, shape, partition_columns, state, start_sent, total: 0, started: Instant::now(), rows_at_start });
         Ok(())
     }
@@ -186,8 +199,9 @@ impl Bootstrapper {
         Ok(())
     }
 
-    /// The next record(s) of the running bootstrap as one transaction at boundary `at`.
-    pub async fn next(&mut self, at: &ResumePoint) -> Result<Option<Transaction>, BootstrapError> {
+    /// The next record(s) of the running bootstrap as one transaction at boundary `at`, where
+    /// the schema id is `schema_id`.
+    pub async fn next(&mut self, at: &ResumePoint, schema_id: u64) -> Result<Option<Transaction>, BootstrapError> {
         let Some(a) = self.active.as_ref() else { return Ok(None) };
         let (id, schema) = (a.task.id, self.s.schema.clone());
         if !super::is_open(self.meta().await?, &schema, id).await.map_err(transient)? {
@@ -217,7 +231,7 @@ impl Bootstrapper {
             a.start_sent = true;
             tracing::info!(id, database = %a.task.database, table = %a.task.table, total, "bootstrap started");
             let a = self.active.as_ref().expect("checked");
-            return Ok(Some(self.record(a, at, "bootstrap-start", Vec::new(), Vec::new())));
+            return Ok(Some(Self::record(&self.s.output, crate::encode::encryptor(&mut self.enc, &self.s.output), a, at, "bootstrap-start", Vec::new(), Vec::new(), None)));
         }
         self.throttle().await;
         let (sql, shape, partition_columns) = {
@@ -240,7 +254,7 @@ impl Bootstrapper {
             a.state.complete = true;
             self.to_mark.push(a.state.clone());
             crate::metrics::status().bootstrap = None;
-            return Ok(Some(self.record(&a, at, "bootstrap-complete", Vec::new(), Vec::new())));
+            return Ok(Some(Self::record(&self.s.output, crate::encode::encryptor(&mut self.enc, &self.s.output), &a, at, "bootstrap-complete", Vec::new(), Vec::new(), None)));
         }
         let mut lines = Vec::with_capacity(rows.len());
         let mut metas = Vec::with_capacity(rows.len());
@@ -251,7 +265,7 @@ impl Bootstrapper {
             let pk = shape.info.primary_key.iter().map(|&i| data[spans[i].clone()].to_vec()).collect();
             let partition_columns = partition_columns.iter().map(|i| i.map(|i| data[spans[i].clone()].to_vec())).collect();
             metas.push(RowMeta::Row { table: shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns });
-            lines.push(data);
+            lines.push(if shape.info.excluded.is_empty() { data } else { without_excluded(&shape.info, &data, &spans) });
             let a = self.active.as_mut().expect("checked");
             a.state.last_key = Some(key);
             a.state.rows += 1;
@@ -260,7 +274,8 @@ impl Bootstrapper {
         let a = self.active.as_ref().expect("checked");
         let rows = a.state.rows;
         self.report();
-        let tx = self.record(self.active.as_ref().expect("checked"), at, "bootstrap-insert", lines, metas);
+        let schema_id = self.s.output.schema_id.then_some(schema_id);
+        let tx = Self::record(&self.s.output, crate::encode::encryptor(&mut self.enc, &self.s.output), self.active.as_ref().expect("checked"), at, "bootstrap-insert", lines, metas, schema_id);
         super::mark_progress(self.meta().await?, &schema, id, rows).await.map_err(transient)?;
         Ok(Some(tx))
     }
@@ -293,16 +308,21 @@ impl Bootstrapper {
     }
 
     /// A synthetic transaction at `at` holding `kind` records (one per data object in `rows`,
-    /// or one with empty data when `rows` is empty).
-    fn record(&self, a: &Active, at: &ResumePoint, kind: &str, rows: Vec<Vec<u8>>, mut metas: Vec<RowMeta>) -> Transaction {
+    /// or one with empty data when `rows` is empty), with `schema_id` when given, encoded by
+    /// `out` (`encrypt` with `enc`).
+    #[allow(clippy::too_many_arguments)]
+    fn record(out: &OutputConfig, mut enc: Option<&mut Encryptor>, a: &Active, at: &ResumePoint, kind: &str, rows: Vec<Vec<u8>>, mut metas: Vec<RowMeta>, schema_id: Option<u64>) -> Transaction {
         let ts = (crate::metrics::now_ms() / 1000) as u32;
         let mut head = a.shape.info.head_json.clone();
         head.extend_from_slice(format!(",\"type\":\"{kind}\",\"ts\":{ts}").as_bytes());
+        if let Some(id) = schema_id {
+            head.extend_from_slice(format!(",\"schema_id\":{id}").as_bytes());
+        }
         if let Some(c) = &a.task.comment {
             head.extend_from_slice(b",\"comment\":");
             crate::binlog::json::write_json_str(&mut head, c);
         }
-        head.extend_from_slice(b",\"data\":");
+        let mode = out.encrypt.as_ref().map(|e| e.mode);
         let bodies = if rows.is_empty() { vec![b"{}".to_vec()] } else { rows };
         if metas.is_empty() {
             let pk = vec![b"null".to_vec(); a.shape.info.primary_key.len()];
@@ -311,10 +331,36 @@ impl Bootstrapper {
         let mut json = Vec::with_capacity(bodies.iter().map(|b| b.len() + head.len() + 3).sum());
         let mut row_ends = Vec::with_capacity(bodies.len());
         for b in bodies {
-            json.push(b'{');
-            json.extend_from_slice(&head);
-            json.extend_from_slice(&b);
-            json.extend_from_slice(b"}\n");
+            match (mode, enc.as_deref_mut()) {
+                (Some(EncryptMode::Data), Some(e)) => {
+                    json.push(b'{');
+                    json.extend_from_slice(&head);
+                    json.push(b',');
+                    e.plain.clear();
+                    e.plain.extend_from_slice(b"{\"data\":");
+                    e.plain.extend_from_slice(&b);
+                    e.plain.push(b'}');
+                    e.write_plain_field(&mut json);
+                    json.push(b'}');
+                }
+                (Some(EncryptMode::All), Some(e)) => {
+                    e.plain.clear();
+                    e.plain.push(b'{');
+                    e.plain.extend_from_slice(&head);
+                    e.plain.extend_from_slice(b",\"data\":");
+                    e.plain.extend_from_slice(&b);
+                    e.plain.push(b'}');
+                    e.write_record(&mut json);
+                }
+                _ => {
+                    json.push(b'{');
+                    json.extend_from_slice(&head);
+                    json.extend_from_slice(b",\"data\":");
+                    json.extend_from_slice(&b);
+                    json.push(b'}');
+                }
+            }
+            json.push(b'\n');
             row_ends.push(json.len());
         }
         Transaction {
@@ -330,4 +376,23 @@ impl Bootstrapper {
             ..Default::default()
         }
     }
+}
+
+/// A bootstrap row's `data` object without the excluded columns (`spans`: where each column's
+/// value lies in `data`).
+fn without_excluded(info: &crate::binlog::schema::TableInfo, data: &[u8], spans: &[std::ops::Range<usize>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    out.push(b'{');
+    for (i, (col, span)) in info.columns.iter().zip(spans).enumerate() {
+        if info.is_excluded(i) {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&col.key_json);
+        out.extend_from_slice(&data[span.clone()]);
+    }
+    out.push(b'}');
+    out
 }

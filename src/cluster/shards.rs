@@ -148,7 +148,7 @@ impl ShardDef {
 /// filtered, encoded, routed and committed. Connection and identity settings stay per node.
 pub fn cluster_key(key: &str) -> Result<(), ConfigError> {
     const KEYS: &[&str] = &[
-        "filter", "kafka_topic", "ddl_kafka_topic", "producer_partition_by", "producer_partition_columns", "producer_partition_by_fallback",
+        "filter", "exclude_columns", "encrypt", "kafka_topic", "ddl_kafka_topic", "producer_partition_by", "producer_partition_columns", "producer_partition_by_fallback",
         "kafka_partition_hash", "kafka_key_format", "ignore_producer_error", "dead_letter_topic", "ha_commit_interval_ms", "ha_kafka_transaction_rows", "ha_stall_timeout_ms",
         "bootstrap_chunk_rows", "bootstrap_rows_per_second", "tx_memory_mb", "ha_takeover_delay_ms", "ha_rebalance_interval_ms",
     ];

@@ -18,9 +18,6 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 /// from Maxwell gets this rather than a guess at a similarly spelled key).
 pub(super) const MAXWELL_ONLY: &[(&str, &str)] = &[
     ("javascript", "per-row JavaScript filters are not available: use `filter`"),
-    ("exclude_columns", "not available yet: remove it"),
-    ("encrypt", "payload encryption is not available: remove it"),
-    ("secret_key", "payload encryption is not available: remove it"),
     ("output_file", "use producer=stdout and redirect the output"),
     ("custom_producer.factory", "only producer=stdout and producer=kafka exist"),
     ("metrics_prefix", "metric names are fixed (maxwell_*): remove it"),

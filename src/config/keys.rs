@@ -120,4 +120,8 @@ pub const KEYS: &[KeySpec] = &[
     key("schema_user", S, None, "See schema_host (accepted, no effect)."),
     key("schema_password", S, None, "See schema_host (accepted, no effect)."),
     key("schema_ssl", Kind::OneOf(super::source::MODES), None, "See schema_host (accepted, no effect)."),
+    key("output_schema_id", B, Some("false"), "Add `schema_id` to each row and DDL record: the number of schema changes the stored schema history holds at the record's position (0 for the schema first captured, one more after each DDL statement that changed it), the same on every node and after a restart or takeover. Maxwell's is the row id of its `schemas` table: it changes at the same statements, from another number."),
+    key("exclude_columns", S, None, "Comma-separated columns left out of every row's `data` and `old`, as Maxwell does: a name matches exactly (case-sensitively), `/regex/` the whole name. `primary_key`, the Kafka key and `filter`'s column values still see them; producer_partition_columns does not (as in Maxwell: a row whose partition columns are all excluded takes the fallback). DDL records are not changed."),
+    key("encrypt", Kind::OneOf(&["none", "data", "all"]), Some("none"), "Maxwell's encryption, with `secret_key`: `data` replaces a row's `data` and `old` with `\"encrypted\":{\"iv\":…,\"bytes\":…}`, `all` the whole record with `{\"encrypted\":{…}}`: AES-CBC with PKCS#7 padding of the JSON text, a random 16-byte IV per record, both base64. DDL records stay plain, as in Maxwell."),
+    key("secret_key", S, None, "The AES key of `encrypt`: its UTF-8 bytes, 16, 24 or 32 of them (AES-128, -192, -256). Required with encrypt=data or all."),
 ];

@@ -13,6 +13,7 @@ use crate::binlog::position::StartPosition;
 use crate::filter::Filter;
 use std::time::Duration;
 
+pub mod encode;
 pub mod http;
 pub mod kafka;
 mod keys;
@@ -20,6 +21,7 @@ pub mod output;
 pub mod partition;
 pub mod producer_errors;
 pub mod source;
+pub use encode::{EncryptMode, Encryption, ExcludeColumns};
 pub use http::HttpConfig;
 pub use kafka::{Delivery, KafkaConfig};
 pub use output::OutputConfig;
@@ -178,6 +180,7 @@ impl Config {
             warnings.extend(producer_errors::warnings_without_kafka(s));
             None
         };
+        let (exclude_columns, encrypt) = encode::parse(s, &mut warnings)?;
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
             resume_position: s.bool("output_resume_position"),
@@ -194,6 +197,9 @@ impl Config {
             null_zerodates: s.bool("output_null_zerodates"),
             row_meta: kafka.is_some(),
             partition_columns: kafka.as_ref().map(|k| k.routing.columns.clone()).unwrap_or_default(),
+            schema_id: s.bool("output_schema_id"),
+            exclude_columns,
+            encrypt,
         };
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
             return err("`replication_port` is set but `replication_host` is not; set both or neither");

@@ -1,4 +1,7 @@
-//! Maxwell's `output_*` switches as plain data; the encoder (`encode/`) writes by them.
+//! Maxwell's `output_*` switches and encode options as plain data; the encoder (`encode/`)
+//! writes by them.
+
+use super::encode::{Encryption, ExcludeColumns};
 
 /// Maxwell's `output_*` switches.
 #[derive(Debug, Clone)]
@@ -21,6 +24,12 @@ pub struct OutputConfig {
     pub row_meta: bool,
     /// Columns whose values `producer_partition_by=column` hashes.
     pub partition_columns: Vec<String>,
+    /// `output_schema_id`.
+    pub schema_id: bool,
+    /// `exclude_columns`.
+    pub exclude_columns: ExcludeColumns,
+    /// `encrypt` with `secret_key` (`None`: `encrypt=none`).
+    pub encrypt: Option<Encryption>,
 }
 
 impl Default for OutputConfig {
@@ -41,6 +50,9 @@ impl Default for OutputConfig {
             null_zerodates: false,
             row_meta: false,
             partition_columns: Vec::new(),
+            schema_id: false,
+            exclude_columns: ExcludeColumns::default(),
+            encrypt: None,
         }
     }
 }

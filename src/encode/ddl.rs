@@ -177,10 +177,11 @@ fn write_str_array(out: &mut Vec<u8>, items: &[String]) {
 }
 
 /// Where a DDL record's statement is, for `output_binlog_position` (where its event starts, as
-/// in Maxwell) / `output_gtid_position`.
+/// in Maxwell) / `output_gtid_position`, and the schema id after it (`output_schema_id`).
 pub struct DdlPosition<'a> {
     pub position: Option<&'a str>,
     pub gtid: Option<&'a str>,
+    pub schema_id: Option<u64>,
 }
 
 /// Appends the DDL record as one JSON line; `ts` is the event's time in seconds.
@@ -215,6 +216,10 @@ pub fn write_ddl(out: &mut Vec<u8>, d: &Ddl, sql: &str, ts: u32, at: &DdlPositio
         out.extend_from_slice(b",\"gtid\":");
         write_json_str(out, g);
     }
+    if let Some(id) = at.schema_id {
+        out.extend_from_slice(b",\"schema_id\":");
+        push_num(out, id);
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -242,15 +247,18 @@ mod tests {
     fn record_is_json() {
         let mut out = Vec::new();
         let d = classify("CREATE TABLE t (i int)", "db").unwrap();
-        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: Some("f.000001:4"), gtid: None });
+        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: Some("f.000001:4"), gtid: None, schema_id: Some(7) });
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["type"], "table-create");
         assert_eq!(v["table"], "t");
         assert_eq!(v["ts"], 5000, "milliseconds, as Maxwell writes them");
         assert_eq!(v["position"], "f.000001:4");
+        assert_eq!(v["schema_id"], 7, "last, as Maxwell's DDLMap puts it");
+        assert!(String::from_utf8_lossy(&out).ends_with("\"position\":\"f.000001:4\",\"schema_id\":7}\n"));
         out.clear();
-        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: None, gtid: None });
+        write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: None, gtid: None, schema_id: None });
         assert!(!String::from_utf8_lossy(&out).contains("position"), "position only with output_binlog_position");
+        assert!(!String::from_utf8_lossy(&out).contains("schema_id"), "schema_id only with output_schema_id");
     }
 
     /// Maxwell's shapes and field order, from the history's changes.
@@ -263,7 +271,7 @@ mod tests {
                 .iter()
                 .map(|c| {
                     let mut out = Vec::new();
-                    write_ddl(&mut out, &Ddl::from_change(c, s), sql, 1, &DdlPosition { position: None, gtid: None });
+                    write_ddl(&mut out, &Ddl::from_change(c, s), sql, 1, &DdlPosition { position: None, gtid: None, schema_id: None });
                     String::from_utf8(out).unwrap().trim_end().to_string()
                 })
                 .collect()

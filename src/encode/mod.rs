@@ -8,13 +8,15 @@
 //! - Memory is bounded: once the buffered rows exceed the buffer's limit they go to a
 //!   temporary file ([`spill`]) and the finished transaction is read back in parts of bounded
 //!   size, each line written exactly as an in-memory commit would write it.
-//! - `data` holds every column present in the row (after image for insert/update, before image
-//!   for delete, plus before-only columns of a MINIMAL update); `old` holds, for updates, the
-//!   previous value of each column present in both images whose JSON differs.
+//! - `data` and `old` are written by [`data`] (images merged, `exclude_columns`, `encrypt=data`);
+//!   `encrypt=all` encrypts each whole line as it is written ([`encrypt`]).
 //! - Key order follows Maxwell: database, table, [query], type, ts, xid, [xoffset|commit],
-//!   [position], [gtid], [server_id], [thread_id], [primary_key], [primary_key_columns], data, [old].
+//!   [position], [gtid], [server_id], [thread_id], [schema_id], [resume_position],
+//!   [primary_key], [primary_key_columns], data, [old] (or `encrypted` in place of data and old).
 
+pub mod data;
 pub mod ddl;
+pub mod encrypt;
 pub mod spill;
 mod transaction;
 
@@ -22,6 +24,8 @@ use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
 use crate::binlog::json::write_json_str;
 pub use crate::config::OutputConfig;
+use crate::config::EncryptMode;
+use encrypt::Encryptor;
 pub use transaction::{Part, Transaction};
 use std::sync::Arc;
 
@@ -75,6 +79,8 @@ pub struct TxFields<'a> {
     pub gtid: Option<&'a str>,
     pub server_id: u32,
     pub thread_id: Option<u32>,
+    /// The schema id in force (`output_schema_id`).
+    pub schema_id: u64,
 }
 
 /// Encoded rows held in memory before a transaction spills to disk, by default.
@@ -88,6 +94,14 @@ pub struct TxBuffer {
     /// Bytes of encoded rows kept in memory; beyond it they go to `spill`.
     limit: usize,
     spill: Option<spill::SpillWriter>,
+    /// `encrypt`: made at the first record that needs it.
+    enc: Option<Encryptor>,
+}
+
+/// The encryptor in `slot` when `cfg` encrypts (made on first use).
+pub fn encryptor<'a>(slot: &'a mut Option<Encryptor>, cfg: &OutputConfig) -> Option<&'a mut Encryptor> {
+    let e = cfg.encrypt.as_ref()?;
+    Some(slot.get_or_insert_with(|| Encryptor::new(e)))
 }
 
 impl Default for TxBuffer {
@@ -99,7 +113,7 @@ impl Default for TxBuffer {
 impl TxBuffer {
     /// A buffer that keeps at most about `limit` bytes of encoded rows in memory.
     pub fn with_limit(limit: usize) -> Self {
-        Self { arena: Vec::new(), rows: Vec::new(), metas: Vec::new(), limit: limit.max(1), spill: None }
+        Self { arena: Vec::new(), rows: Vec::new(), metas: Vec::new(), limit: limit.max(1), spill: None, enc: None }
     }
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty() && self.spill.is_none()
@@ -188,7 +202,7 @@ impl TxBuffer {
             let partition_columns = cfg
                 .partition_columns
                 .iter()
-                .map(|name| t.columns.iter().position(|c| &c.name == name).and_then(value).map(<[u8]>::to_vec))
+                .map(|name| t.columns.iter().position(|c| &c.name == name).and_then(|i| data::partition_value(t, i, value)).map(<[u8]>::to_vec))
                 .collect();
             self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns });
         }
@@ -213,43 +227,7 @@ impl TxBuffer {
             }
             a.push(b']');
         }
-        a.extend_from_slice(b",\"data\":{");
-        let mut first = true;
-        for (i, col) in t.columns.iter().enumerate() {
-            let v = match main.get(i) {
-                Some(v) => v,
-                None => match other.and_then(|o| o.get(i)) {
-                    Some(v) => v,
-                    None => continue,
-                },
-            };
-            if !cfg.nulls && v == b"null" {
-                continue;
-            }
-            if !first {
-                a.push(b',');
-            }
-            first = false;
-            a.extend_from_slice(&col.key_json);
-            a.extend_from_slice(v);
-        }
-        a.push(b'}');
-        if let Some(old) = other {
-            let mut opened = false;
-            for (i, col) in t.columns.iter().enumerate() {
-                if let (Some(new), Some(prev)) = (main.get(i), old.get(i)) {
-                    if new != prev {
-                        a.extend_from_slice(if opened { b"," } else { b",\"old\":{" });
-                        opened = true;
-                        a.extend_from_slice(&col.key_json);
-                        a.extend_from_slice(prev);
-                    }
-                }
-            }
-            if opened {
-                a.push(b'}');
-            }
-        }
+        data::write(a, t, main, other, cfg, encryptor(&mut self.enc, cfg));
         a.push(b'}');
         let end = a.len();
         self.rows.push(PendingRow { start, mid, end, at });
@@ -257,6 +235,12 @@ impl TxBuffer {
             self.spill_out()?;
         }
         Ok(())
+    }
+
+    /// The encryptor of this buffer's records when `cfg` encrypts (a spilled transaction's
+    /// lines are encrypted with it as they are read back).
+    pub fn encryptor(&mut self, cfg: &OutputConfig) -> Option<&mut Encryptor> {
+        encryptor(&mut self.enc, cfg)
     }
 
     /// Takes the collected row metadata (empty unless `row_meta`).
@@ -270,8 +254,9 @@ impl TxBuffer {
     pub fn commit(&mut self, f: &TxFields, cfg: &OutputConfig, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
         debug_assert!(self.spill.is_none(), "a spilled transaction is read back with seal()");
         let n = self.rows.len();
+        let mut enc = encryptor(&mut self.enc, cfg);
         for (idx, r) in self.rows.iter().enumerate() {
-            write_line(out, &self.arena[r.start..r.mid], &self.arena[r.mid..r.end], idx, n, r.at, f, cfg);
+            write_line(out, &self.arena[r.start..r.mid], &self.arena[r.mid..r.end], idx, n, r.at, f, cfg, enc.as_deref_mut());
             ends.push(out.len());
         }
         self.clear();
@@ -279,9 +264,23 @@ impl TxBuffer {
 }
 
 /// One row's JSON line: `head`, the transaction fields for row `idx` of `n` (whose rows event
-/// starts at `at`), `body`, newline.
+/// starts at `at`), `body`, newline; with `encrypt=all`, the line encrypted with `enc`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usize, at: u64, f: &TxFields, cfg: &OutputConfig) {
+pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usize, at: u64, f: &TxFields, cfg: &OutputConfig, enc: Option<&mut Encryptor>) {
+    match enc.filter(|_| cfg.encrypt.as_ref().is_some_and(|e| e.mode == EncryptMode::All)) {
+        Some(e) => {
+            e.plain.clear();
+            write_record(&mut e.plain, head, body, idx, n, at, f, cfg);
+            e.write_record(out);
+        }
+        None => write_record(out, head, body, idx, n, at, f, cfg),
+    }
+    out.push(b'\n');
+}
+
+/// One row's JSON object (see [`write_line`]).
+#[allow(clippy::too_many_arguments)]
+fn write_record(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usize, at: u64, f: &TxFields, cfg: &OutputConfig) {
     let mut num = itoa::Buffer::new();
     out.extend_from_slice(head);
     if cfg.commit_info {
@@ -316,13 +315,18 @@ pub(crate) fn write_line(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize
         out.extend_from_slice(b",\"thread_id\":");
         out.extend_from_slice(num.format(t).as_bytes());
     }
+    if cfg.schema_id {
+        out.extend_from_slice(b",\"schema_id\":");
+        out.extend_from_slice(num.format(f.schema_id).as_bytes());
+    }
     if cfg.resume_position {
         out.extend_from_slice(b",\"resume_position\":");
         write_json_str(out, f.position);
     }
     out.extend_from_slice(body);
-    out.push(b'\n');
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod options_tests;

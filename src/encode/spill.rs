@@ -9,7 +9,7 @@
 //!   bytes (at least one row).
 //! - A part's lines are byte for byte what an in-memory commit writes ([`super::write_line`]).
 
-use super::{write_line, OutputConfig, RowMeta, TxFields};
+use super::{encrypt::Encryptor, write_line, OutputConfig, RowMeta, TxFields};
 use crate::binlog::rows::RowKind;
 use crate::binlog::schema::TableInfo;
 use std::fs::File;
@@ -188,11 +188,13 @@ impl SpillReader {
 
     /// Writes the next rows as JSON lines to `out` (about `max_bytes`, at least one row),
     /// their end offsets to `ends` and their routing facts to `metas`. Returns the index of
-    /// the first row written and how many were.
+    /// the first row written and how many were. `enc` encrypts them with `encrypt=all`.
+    #[allow(clippy::too_many_arguments)]
     pub fn read_part(
         &mut self,
         f: &TxFields,
         cfg: &OutputConfig,
+        mut enc: Option<&mut Encryptor>,
         max_bytes: usize,
         out: &mut Vec<u8>,
         ends: &mut Vec<usize>,
@@ -208,7 +210,7 @@ impl SpillReader {
             if let Some(m) = self.read_meta()? {
                 metas.push(m);
             }
-            write_line(out, &self.head, &self.body, self.next, self.rows, u64::from_le_bytes(at), f, cfg);
+            write_line(out, &self.head, &self.body, self.next, self.rows, u64::from_le_bytes(at), f, cfg, enc.as_deref_mut());
             ends.push(out.len());
             self.next += 1;
         }

@@ -4,12 +4,12 @@ use crate::binlog::schema::tests::{names_field, table_map_bytes};
 use crate::binlog::schema::{build_table_info, parse_table_map, T_LONG, T_VARCHAR};
 use std::collections::HashSet;
 
-fn table() -> Arc<TableInfo> {
+pub(super) fn table() -> Arc<TableInfo> {
     let b = table_map_bytes("d", "t", &[(T_LONG, &[]), (T_VARCHAR, &[10, 0]), (T_LONG, &[])], &[(3u8, vec![45]), names_field(&["a", "b", "c"]), (8u8, vec![2, 0])]);
     Arc::new(build_table_info(&parse_table_map(&b).unwrap(), &CollationMap::builtin(), &HashSet::new(), Default::default(), None).unwrap())
 }
 
-fn image(vals: &[Option<&str>]) -> (Vec<u8>, Vec<(u32, u32)>) {
+pub(super) fn image(vals: &[Option<&str>]) -> (Vec<u8>, Vec<(u32, u32)>) {
     let mut frag = Vec::new();
     let mut spans = Vec::new();
     for v in vals {
@@ -35,7 +35,7 @@ fn minimal_update_merges_images_and_pk_fields() {
     tx.push_row(100, &t, RowKind::Update, 5, Some("update t"), Some(&Image { frag: &bf, spans: &bs }), Some(&Image { frag: &af, spans: &as_ }), &cfg).unwrap();
     let mut out = Vec::new();
     let mut ends = Vec::new();
-    tx.commit(&TxFields { xid: Some(9), file: "f", position: "f:4", gtid: None, server_id: 3, thread_id: Some(8) }, &cfg, &mut out, &mut ends);
+    tx.commit(&TxFields { xid: Some(9), file: "f", position: "f:4", gtid: None, server_id: 3, thread_id: Some(8), schema_id: 0 }, &cfg, &mut out, &mut ends);
     assert_eq!(ends, vec![out.len()]);
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
@@ -53,7 +53,7 @@ fn nulls_can_be_left_out() {
     let mut tx = TxBuffer::default();
     tx.push_row(100, &t, RowKind::Insert, 1, Some("insert \"q\""), None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
     let mut out = Vec::new();
-    tx.commit(&TxFields { xid: None, file: "f", position: "f:4", gtid: None, server_id: 1, thread_id: None }, &cfg, &mut out, &mut Vec::new());
+    tx.commit(&TxFields { xid: None, file: "f", position: "f:4", gtid: None, server_id: 1, thread_id: None, schema_id: 0 }, &cfg, &mut out, &mut Vec::new());
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["data"], serde_json::json!({"a": 1, "c": 2}));
     assert_eq!(v["query"], "insert \"q\"");
@@ -66,7 +66,7 @@ fn nulls_can_be_left_out() {
 fn spilled_transaction_reads_back_identically_in_parts() {
     let t = table();
     let cfg = OutputConfig { row_meta: true, xoffset: true, binlog_position: true, resume_position: true, partition_columns: vec!["b".into(), "zz".into()], ..Default::default() };
-    let fields = TxFields { xid: Some(77), file: "f", position: "f:123", gtid: Some("0-1-5"), server_id: 1, thread_id: None };
+    let fields = TxFields { xid: Some(77), file: "f", position: "f:123", gtid: Some("0-1-5"), server_id: 1, thread_id: None, schema_id: 0 };
     let fill = |buf: &mut TxBuffer| {
         for i in 0..500 {
             let id = i.to_string();
@@ -95,7 +95,7 @@ fn spilled_transaction_reads_back_identically_in_parts() {
     let (mut got, mut got_ends, mut got_metas, mut parts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     while rows.remaining() > 0 {
         let (mut out, mut ends) = (Vec::new(), Vec::new());
-        let (first, n) = rows.read_part(&fields, &cfg, 4096, &mut out, &mut ends, &mut got_metas).unwrap();
+        let (first, n) = rows.read_part(&fields, &cfg, None, 4096, &mut out, &mut ends, &mut got_metas).unwrap();
         assert!(n >= 1 && out.len() < 4096 + 200, "a part is bounded: {} bytes", out.len());
         assert_eq!(first, got_ends.len());
         got_ends.extend(ends.iter().map(|e| e + got.len()));

@@ -28,6 +28,9 @@ pub struct Transaction {
     pub ts: u32,
     /// A schema change (DDL) ended here: schema facts may need a refresh.
     pub schema_changed: bool,
+    /// The schema id in force after this transaction (`output_schema_id`; see
+    /// [`crate::binlog::history::stored::schema_id_at`]).
+    pub schema_id: u64,
     /// Per-row routing facts, parallel to `row_ends` (only with `row_meta`).
     pub meta: Vec<RowMeta>,
     /// server_id of the source that wrote this transaction.

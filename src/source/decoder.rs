@@ -88,6 +88,9 @@ pub struct Decoder {
     history_required: bool,
     /// What the last transaction's statement did to the history, for the reader to store.
     history_event: Option<super::history::HistoryEvent>,
+    /// Schema changes the history holds up to here (`output_schema_id`): set at the start
+    /// from the stored history, one more for each statement that changes it.
+    schema_id: u64,
     /// Where the previous event ended, so where the current one starts (Maxwell's `position`
     /// of a row or DDL record).
     prev_end: u64,
@@ -124,6 +127,7 @@ impl Decoder {
             history: None,
             history_required: false,
             history_event: None,
+            schema_id: 0,
             prev_end: 4,
             event_start: 4,
             tables: HashMap::new(),
@@ -180,6 +184,16 @@ impl Decoder {
     /// not followed (stored so that no later start trusts a schema across it).
     pub fn take_history_event(&mut self) -> Option<super::history::HistoryEvent> {
         self.history_event.take()
+    }
+
+    /// Sets the schema id at the start (see [`crate::binlog::history::stored::schema_id_at`]).
+    pub fn set_schema_id(&mut self, id: u64) {
+        self.schema_id = id;
+    }
+
+    /// The schema id as of the last event.
+    pub fn schema_id(&self) -> u64 {
+        self.schema_id
     }
 
     /// The schema history as of the last event, when one is kept.
@@ -271,9 +285,13 @@ impl Decoder {
         }
         let info = if self.cfg.filter.may_emit(raw.database, raw.table) {
             let def = self.history.as_ref().and_then(|h| h.table(raw.database, raw.table));
-            let info = build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?;
+            let mut info = build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?;
             if let Some(def) = def {
                 check_against_history(&info, def);
+            }
+            let exclude = &self.cfg.output.exclude_columns;
+            if !exclude.is_empty() {
+                info.exclude(|name| exclude.matches(name));
             }
             Some(Arc::new(info))
         } else {
@@ -386,6 +404,7 @@ impl Decoder {
         let mut tx = Transaction {
             position,
             gtid,
+            schema_id: self.schema_id,
             gtid_set: self.gtid_state.clone(),
             xid,
             ts: ev.timestamp,
@@ -402,6 +421,7 @@ impl Decoder {
                     // Table ids are not promised to change with a definition: build them anew.
                     Ok(changes) if !changes.is_empty() => {
                         self.tables.clear();
+                        self.schema_id += 1;
                         self.history_event = Some(HistoryEvent::Applied { database: db.clone(), sql: sql.clone() });
                         applied = Some(changes);
                     }
@@ -431,6 +451,7 @@ impl Decoder {
                 let at = ddl::DdlPosition {
                     position: start_text.as_deref(),
                     gtid: if self.cfg.output.gtid_position { tx.gtid.as_deref() } else { None },
+                    schema_id: self.cfg.output.schema_id.then_some(self.schema_id),
                 };
                 for d in records.iter().filter(|d| d.names().into_iter().all(|(db, t)| self.cfg.filter.emits_ddl(db, t))) {
                     ddl::write_ddl(&mut tx.json, d, &sql, ev.timestamp, &at);
@@ -455,6 +476,7 @@ impl Decoder {
                 gtid: tx.gtid.as_deref(),
                 server_id: self.tx_server,
                 thread_id: self.tx_thread,
+                schema_id: self.schema_id,
             };
             tx.meta.extend(self.tx.take_metas());
             self.tx.commit(&fields, &self.cfg.output, &mut tx.json, &mut tx.row_ends);
@@ -472,9 +494,10 @@ impl Decoder {
         }
         let t = &d.template;
         let pos_text = t.position.to_string();
-        let fields = TxFields { xid: t.xid, file: &t.position.file, position: &pos_text, gtid: t.gtid.as_deref(), server_id: t.server_id, thread_id: d.thread_id };
+        let fields = TxFields { xid: t.xid, file: &t.position.file, position: &pos_text, gtid: t.gtid.as_deref(), server_id: t.server_id, thread_id: d.thread_id, schema_id: t.schema_id };
         let mut part = Transaction { json: Vec::with_capacity(crate::encode::spill::PART_BYTES + 4096), ..t.clone() };
-        let (first_row, _) = d.rows.read_part(&fields, &self.cfg.output, crate::encode::spill::PART_BYTES, &mut part.json, &mut part.row_ends, &mut part.meta)?;
+        let enc = self.tx.encryptor(&self.cfg.output);
+        let (first_row, _) = d.rows.read_part(&fields, &self.cfg.output, enc, crate::encode::spill::PART_BYTES, &mut part.json, &mut part.row_ends, &mut part.meta)?;
         part.part = Some(Part { first_row, total_rows: d.rows.rows() });
         if d.rows.remaining() == 0 {
             self.draining = None;

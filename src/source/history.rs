@@ -14,9 +14,12 @@
 //! - A statement the history cannot follow (with TABLE_MAPs that name columns, which go on
 //!   without it) is stored as lost, so no later start trusts a schema across it.
 //! - A read-only keeper (`replay`) reads the store and never writes it.
+//! - The schema id at the start (`output_schema_id`) is counted from the stored changes at
+//!   or before the start ([`schema_id_at`]), also when the schema is recaptured; without a
+//!   store it starts at 0.
 
 use super::reader::{ReaderError, ServerInfo};
-use crate::binlog::history::stored::{changes_since_base, schema_at, Entry, Mark};
+use crate::binlog::history::stored::{changes_since_base, schema_at, schema_id_at, Entry, Mark};
 use crate::binlog::history::{one_line, Schema};
 use crate::binlog::position::ResumePoint;
 use mysql_async::Conn;
@@ -145,24 +148,30 @@ pub fn mark(p: &ResumePoint, server_id: u32) -> Mark {
     Mark { position: p.position.clone(), gtid: p.gtid.clone(), server_id }
 }
 
-/// The schema as of `at` (see the module's invariants). Without one, a source whose
-/// TABLE_MAPs do not name the columns cannot be read from `at` (a definite error); one whose
-/// TABLE_MAPs do is read without a history (`None`).
-pub async fn schema_at_start(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint, keeper: Option<&mut Keeper>) -> Result<Option<Schema>, ReaderError> {
+/// The schema as of `at` (see the module's invariants), and the schema id there (counted
+/// only when `want_id`). Without a schema, a source whose TABLE_MAPs do not name the columns
+/// cannot be read from `at` (a definite error); one whose TABLE_MAPs do is read without a
+/// history (`None`).
+pub async fn schema_at_start(conn: &mut Conn, info: &ServerInfo, at: &ResumePoint, keeper: Option<&mut Keeper>, want_id: bool) -> Result<(Option<Schema>, u64), ReaderError> {
     let point = mark(at, info.server_id);
     let mut keeper = keeper;
+    let mut schema_id = 0;
     if let Some(k) = keeper.as_deref_mut() {
         if k.recapture {
             tracing::info!(store = %k.store.describe(), "recapture_schema: capturing the schema instead of rebuilding the stored one");
+            if want_id {
+                schema_id = schema_id_at(&k.store.load().await?, &point);
+            }
         } else {
             let entries = k.store.load().await?;
+            schema_id = schema_id_at(&entries, &point);
             k.since_base = changes_since_base(&entries);
             k.lost = matches!(entries.iter().rev().find(|e| !matches!(e, Entry::Change { .. })), Some(Entry::Lost { .. }));
             match schema_at(&entries, &point) {
                 Ok(Some(schema)) => {
                     let (tables, columns) = schema.size();
-                    tracing::info!(tables, columns, at = %point, entries = entries.len(), store = %k.store.describe(), "schema rebuilt from the stored history");
-                    return Ok(Some(schema));
+                    tracing::info!(tables, columns, at = %point, entries = entries.len(), schema_id, store = %k.store.describe(), "schema rebuilt from the stored history");
+                    return Ok((Some(schema), schema_id));
                 }
                 Ok(None) if entries.is_empty() => tracing::info!(store = %k.store.describe(), "no schema history stored yet: capturing the schema"),
                 Ok(None) => tracing::info!(at = %point, store = %k.store.describe(), "the start is before the stored schema history: capturing the schema"),
@@ -170,12 +179,12 @@ pub async fn schema_at_start(conn: &mut Conn, info: &ServerInfo, at: &ResumePoin
             }
         }
     }
-    let Some(schema) = captured_at(conn, info, at).await? else { return Ok(None) };
+    let Some(schema) = captured_at(conn, info, at).await? else { return Ok((None, schema_id)) };
     if let Some(k) = keeper {
         // Valid at the start: nothing between the start and the capture changed a table.
         k.store(Entry::Base { at: point, schema: schema.clone() }, None).await?;
     }
-    Ok(Some(schema))
+    Ok((Some(schema), schema_id))
 }
 
 /// The schema captured now, when it is the schema at `at` too.

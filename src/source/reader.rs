@@ -292,12 +292,13 @@ impl Reader {
         let collations = load_collations(&mut conn).await?;
         let json = load_json_columns(&mut conn, info.flavor).await?;
         let resume = resolve_start(&mut conn, &info, start).await?;
-        let schema = super::history::schema_at_start(&mut conn, &info, &resume, history.as_mut()).await?;
+        let (schema, schema_id) = super::history::schema_at_start(&mut conn, &info, &resume, history.as_mut(), cfg.output.schema_id).await?;
         let _ = conn.disconnect().await;
         let mut cfg = cfg;
         cfg.rules = crate::binlog::schema::MetadataRules { mariadb: info.flavor == Flavor::MariaDb };
         let mut decoder = Decoder::new(cfg, collations);
         decoder.set_json_columns(json);
+        decoder.set_schema_id(schema_id);
         if let Some(schema) = schema {
             decoder.set_history(schema, !info.full_metadata());
         }

@@ -149,6 +149,31 @@ pub fn schema_at(entries: &[Entry], point: &Mark) -> Result<Option<Schema>, Rebu
     Ok(Some(schema))
 }
 
+/// The schema id at `point` (`output_schema_id`): how many schema changes `entries` hold at or
+/// before it, each distinct change once (a change stored again by a deposed leader is the
+/// same fact at the same mark). Bases (captures, compactions) and lost statements do not
+/// count, so the id depends on the binlog alone: every node, after any restart or takeover,
+/// gives the same id for the same point, and a reader that goes on from `point` adds one for
+/// each change it applies, as the store will hold them.
+pub fn schema_id_at(entries: &[Entry], point: &Mark) -> u64 {
+    let mut seen_at: std::collections::HashSet<(u32, &BinlogPosition)> = std::collections::HashSet::new();
+    let mut seen_gtid: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut n = 0;
+    for e in entries {
+        let Entry::Change { at, .. } = e else { continue };
+        if !at.at_or_before(point) {
+            continue;
+        }
+        let gtid = at.gtid.as_ref().filter(|g| !g.is_empty()).map(|g| g.to_string());
+        let new_at = seen_at.insert((at.server_id, &at.position));
+        let new_gtid = gtid.is_none_or(|g| seen_gtid.insert(g));
+        if new_at && new_gtid {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Changes stored after the newest base (compaction writes a base when they reach
 /// `max_schemas`).
 pub fn changes_since_base(entries: &[Entry]) -> usize {
@@ -204,6 +229,38 @@ mod tests {
         assert_eq!(changes_since_base(&with_base), 1);
         // The old base still serves points before the new one.
         assert_eq!(columns(&schema_at(&with_base, &mark(250, None)).unwrap().unwrap()), ["id", "a", "b"]);
+    }
+
+    #[test]
+    fn the_schema_id_counts_each_change_once_up_to_the_point() {
+        let (b, s) = base(100);
+        let entries = vec![
+            b.clone(),
+            change(200, "ALTER TABLE t ADD b INT"),
+            change(300, "ALTER TABLE t ADD c INT"),
+            // A deposed leader stored the change at 200 again; a compaction base after 300.
+            change(200, "ALTER TABLE t ADD b INT"),
+            Entry::Base { at: mark(300, None), schema: s.clone() },
+            Entry::Lost { at: mark(350, None), sql: "ALTER TABLE t FROBNICATE".into() },
+            // A recapture at 400, then a change.
+            Entry::Base { at: mark(400, None), schema: s },
+            change(500, "ALTER TABLE t ADD d INT"),
+        ];
+        let ids: Vec<u64> = [50, 100, 199, 200, 250, 300, 399, 400, 499, 500, 900].iter().map(|&p| schema_id_at(&entries, &mark(p, None))).collect();
+        assert_eq!(ids, [0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 3]);
+        // The same change seen from another server by its GTID counts once.
+        let mut g = change(600, "ALTER TABLE t ADD e INT");
+        if let Entry::Change { at, .. } = &mut g {
+            at.gtid = Some("0-1-7".parse().unwrap());
+        }
+        let mut other = g.clone();
+        if let Entry::Change { at, .. } = &mut other {
+            at.server_id = 2;
+            at.position = BinlogPosition::new("other.000001", 99);
+        }
+        let with_gtid = [entries.clone(), vec![g, other]].concat();
+        assert_eq!(schema_id_at(&with_gtid, &Mark { gtid: Some("0-1-7".parse().unwrap()), ..mark(700, None) }), 4);
+        assert_eq!(schema_id_at(&[b], &mark(900, None)), 0);
     }
 
     #[test]

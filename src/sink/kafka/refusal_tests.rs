@@ -11,6 +11,7 @@ fn orders() -> RowMeta {
         columns: vec![col("Id"), col("note"), col("region")],
         primary_key: vec![0, 2],
         head_json: Vec::new(),
+        excluded: Vec::new(),
     };
     RowMeta::Row { table: Arc::new(table), kind: crate::binlog::rows::RowKind::Update, pk: vec![b"5".to_vec(), b"\"eu\"".to_vec()], partition_columns: Vec::new() }
 }

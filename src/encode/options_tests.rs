@@ -1,0 +1,166 @@
+//! The encode options' formats: `exclude_columns`, `encrypt=data|all`, `output_schema_id`, each
+//! checked against the plain line the same row gives without them.
+
+use super::tests::{image, table};
+use super::*;
+use crate::config::Settings;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn output(args: &[&str]) -> OutputConfig {
+    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    a.push("--user=u".into());
+    crate::config::Config::from_settings(&Settings::load_in(&a, std::path::Path::new("/nonexistent")).unwrap()).unwrap().output
+}
+
+fn fields() -> TxFields<'static> {
+    TxFields { xid: Some(9), file: "f", position: "f:4", gtid: None, server_id: 3, thread_id: Some(8), schema_id: 12 }
+}
+
+/// A table with columns a, b, c (primary key c, a) whose `exclude` columns are left out.
+fn table_excluding(cfg: &OutputConfig) -> Arc<TableInfo> {
+    let mut t = (*table()).clone();
+    t.exclude(|n| cfg.exclude_columns.matches(n));
+    Arc::new(t)
+}
+
+/// An update of a MINIMAL-style row (a, c before; b, c after) and an insert, as JSON lines.
+fn lines(cfg: &OutputConfig) -> (Vec<serde_json::Value>, Vec<RowMeta>, String) {
+    let t = table_excluding(cfg);
+    let (bf, bs) = image(&[Some("1"), Some("\"old-b\""), Some("3")]);
+    let (af, as_) = image(&[Some("1"), Some("\"new-b\""), Some("4")]);
+    let (inf, ins) = image(&[Some("7"), Some("\"x\""), Some("8")]);
+    let mut tx = TxBuffer::default();
+    let (b, a) = (Image { frag: &bf, spans: &bs }, Image { frag: &af, spans: &as_ });
+    tx.push_row(100, &t, RowKind::Update, 5, None, Some(&b), Some(&a), cfg).unwrap();
+    tx.push_row(100, &t, RowKind::Insert, 5, None, None, Some(&Image { frag: &inf, spans: &ins }), cfg).unwrap();
+    let metas = tx.take_metas();
+    let mut out = Vec::new();
+    tx.commit(&fields(), cfg, &mut out, &mut Vec::new());
+    let text = String::from_utf8(out).unwrap();
+    (text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), metas, text)
+}
+
+/// Decrypts an `"encrypted"` object (an independent CBC decryption with the test key).
+fn decrypt(e: &serde_json::Value) -> String {
+    use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
+    let iv = STANDARD.decode(e["iv"].as_str().unwrap()).unwrap();
+    let mut ct = STANDARD.decode(e["bytes"].as_str().unwrap()).unwrap();
+    let pt = cbc::Decryptor::<aes::Aes256>::new_from_slices(KEY.as_bytes(), &iv).unwrap().decrypt_padded_mut::<Pkcs7>(&mut ct).unwrap();
+    String::from_utf8(pt.to_vec()).unwrap()
+}
+
+#[test]
+fn excluded_columns_leave_data_and_old_but_not_the_keys() {
+    let base = [
+        "--producer=kafka",
+        "--kafka.bootstrap.servers=k",
+        "--producer_partition_by=column",
+        "--producer_partition_columns=b,c",
+        "--producer_partition_by_fallback=table",
+        "--output_primary_keys=true",
+        "--output_primary_key_columns=true",
+    ];
+    let (plain, plain_metas, _) = lines(&output(&base));
+    assert_eq!(plain[0]["data"], serde_json::json!({"a": 1, "b": "new-b", "c": 4}));
+    assert_eq!(plain[0]["old"], serde_json::json!({"b": "old-b", "c": 3}));
+    let cfg = output(&[&base[..], &["--exclude_columns=b, /^[c]$/"]].concat());
+    let (rows, metas, _) = lines(&cfg);
+    // Only `old` columns were excluded: no `old` at all, as Maxwell leaves out an empty one.
+    assert_eq!(rows[0]["data"], serde_json::json!({"a": 1}));
+    assert!(rows[0].get("old").is_none(), "{}", rows[0]);
+    assert_eq!(rows[1]["data"], serde_json::json!({"a": 7}));
+    // The primary key (c, a) keeps its values and names; so does the Kafka key's source.
+    assert_eq!((&rows[0]["primary_key"], &rows[0]["primary_key_columns"]), (&serde_json::json!([4, 1]), &serde_json::json!(["c", "a"])));
+    let pk = |m: &RowMeta| match m {
+        RowMeta::Row { pk, partition_columns, .. } => (pk.clone(), partition_columns.clone()),
+        RowMeta::Ddl { .. } => unreachable!(),
+    };
+    assert_eq!(pk(&metas[0]).0, pk(&plain_metas[0]).0);
+    // The partition columns lose them (Maxwell reads them from the stripped data).
+    assert_eq!(pk(&plain_metas[0]).1, vec![Some(b"\"new-b\"".to_vec()), Some(b"4".to_vec())]);
+    assert_eq!(pk(&metas[0]).1, vec![None, None]);
+    // Everything else is the plain line's.
+    for k in ["database", "table", "type", "ts", "xid", "commit", "xoffset"] {
+        assert_eq!(rows[1].get(k), plain[1].get(k), "{k}");
+    }
+}
+
+#[test]
+fn encrypt_data_replaces_data_and_old_in_place() {
+    let base = ["--output_primary_keys=true", "--exclude_columns=a"];
+    let (plain, _, _) = lines(&output(&base));
+    let cfg = output(&[&base[..], &["--encrypt=data", &format!("--secret_key={KEY}")]].concat());
+    let (rows, _, text) = lines(&cfg);
+    for (r, p) in rows.iter().zip(&plain) {
+        let e = &r["encrypted"];
+        assert!(r.get("data").is_none() && r.get("old").is_none(), "{r}");
+        let inner: serde_json::Value = serde_json::from_str(&decrypt(e)).unwrap();
+        let mut want = serde_json::json!({"data": p["data"]});
+        if let Some(old) = p.get("old") {
+            want["old"] = old.clone();
+        }
+        assert_eq!(inner, want);
+        let mut rest = r.as_object().unwrap().clone();
+        rest.remove("encrypted");
+        let mut prest = p.as_object().unwrap().clone();
+        prest.remove("data");
+        prest.remove("old");
+        assert_eq!(rest, prest);
+    }
+    // Maxwell's field names and place: last, after primary_key; the IV differs per record.
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with(r#"{"database":"d","table":"t","type":"update","ts":5,"xid":9,"xoffset":0,"primary_key":[4,1],"encrypted":{"iv":""#), "{first}");
+    assert!(first.ends_with(r#""}}"#), "{first}");
+    assert_ne!(rows[0]["encrypted"]["iv"], rows[1]["encrypted"]["iv"]);
+    // The plaintext is the JSON text exactly: no whitespace anywhere.
+    assert_eq!(decrypt(&rows[0]["encrypted"]), r#"{"data":{"b":"new-b","c":4},"old":{"b":"old-b","c":3}}"#);
+}
+
+#[test]
+fn encrypt_all_wraps_each_whole_line_also_read_back_from_disk() {
+    let cfg = output(&["--encrypt=all", &format!("--secret_key={KEY}"), "--output_schema_id=true", "--output_resume_position=true"]);
+    let plain_cfg = OutputConfig { encrypt: None, ..cfg.clone() };
+    let (plain, _, plain_text) = lines(&plain_cfg);
+    let (rows, _, text) = lines(&cfg);
+    assert_eq!(rows.len(), 2);
+    for (i, (r, line)) in rows.iter().zip(plain_text.lines()).enumerate() {
+        assert_eq!(r.as_object().unwrap().keys().collect::<Vec<_>>(), ["encrypted"], "{r}");
+        assert_eq!(decrypt(&r["encrypted"]), line, "row {i}");
+    }
+    assert!(text.lines().all(|l| l.starts_with(r#"{"encrypted":{"iv":""#) && l.ends_with(r#""}}"#)));
+    // schema_id after thread_id's place, before resume_position (ours), as a number.
+    assert_eq!(plain[0]["schema_id"], 12);
+    assert!(plain_text.contains(r#""xoffset":0,"schema_id":12,"resume_position":"f:4""#), "{plain_text}");
+
+    // A transaction that spilled to disk reads back as the same encrypted records.
+    let t = table_excluding(&cfg);
+    let mut disk = TxBuffer::with_limit(10);
+    for i in 0..50 {
+        let id = i.to_string();
+        let (f, s) = image(&[Some(&id), Some("\"v\""), Some("1")]);
+        disk.push_row(100, &t, RowKind::Insert, 5, None, None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
+    }
+    let mut rows_back = disk.seal().unwrap().expect("spilled");
+    let mut out = Vec::new();
+    while rows_back.remaining() > 0 {
+        rows_back.read_part(&fields(), &cfg, disk.encryptor(&cfg), 1000, &mut out, &mut Vec::new(), &mut Vec::new()).unwrap();
+    }
+    let back: Vec<serde_json::Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(back.len(), 50);
+    for (i, r) in back.iter().enumerate() {
+        let inner: serde_json::Value = serde_json::from_str(&decrypt(&r["encrypted"])).unwrap();
+        assert_eq!((inner["data"]["a"].as_u64(), inner["schema_id"].as_u64()), (Some(i as u64), Some(12)));
+    }
+}
+
+#[test]
+fn schema_id_only_when_asked() {
+    let (rows, _, _) = lines(&OutputConfig::default());
+    assert!(rows[0].get("schema_id").is_none());
+    let (rows, _, text) = lines(&OutputConfig { schema_id: true, thread_id: true, server_id: true, ..Default::default() });
+    assert_eq!(rows[1]["schema_id"], 12);
+    assert!(text.contains(r#""server_id":3,"thread_id":8,"schema_id":12,"data""#), "{text}");
+}
