@@ -149,6 +149,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     // "current" position and skip what was written in between).
     let start_point = reader.resume.clone();
     let _ = ctl.acked.send(Some(start_point.clone()));
+    metrics::get().stream_started();
     metrics::status().streaming = true;
     let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
     let (tx, mut rx) = mpsc::channel::<Transaction>(256);

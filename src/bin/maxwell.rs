@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
         let series = std::sync::Arc::new(maxwell_ha::metrics::series::Series::default());
         let membership = maxwell_ha::cluster::Membership::default();
         tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone(), series.clone()));
+        metrics::reporters::start(&cfg, &http_stop);
         if let Some(h) = cfg.http.clone() {
             match maxwell_ha::http::bind(&h).await {
                 Ok(l) => {
@@ -59,6 +60,8 @@ fn main() -> std::process::ExitCode {
                         series,
                         bootstrap_table: Some((cfg.positions_db.clone(), cfg.schema_database.clone())),
                         cluster: membership.clone(),
+                        names: metrics::maxwell::Names::new(&cfg),
+                        diagnostic: maxwell_ha::http::diagnostic::Checks::new(&cfg),
                     };
                     tokio::spawn(maxwell_ha::http::serve(l, h, ctx, http_stop.clone()));
                 }
