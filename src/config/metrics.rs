@@ -70,13 +70,18 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Metrics
     }
     let has = |t: &str| types.iter().any(|x| x == t);
     if has("jmx") {
-        warnings.push("metrics_type=jmx: there is no JVM and so no JMX here; read the metrics from /metrics (metrics_type=http), the log (slf4j) or DogStatsD (datadog)".into());
+        warnings.push(
+            "metrics_type=jmx: there is no JVM and so no JMX here; read the metrics from /metrics (metrics_type=http), the log (slf4j) or DogStatsD (datadog)"
+                .into(),
+        );
     }
     if s.bool("metrics_jvm") {
         warnings.push("metrics_jvm=true: there is no JVM; the process's memory is maxwell_process_resident_memory_bytes and its CPU is in /api/status".into());
     }
     if let Some(f) = s.get("custom_health.factory") {
-        warnings.push(format!("custom_health.factory={f}: Java health check classes cannot be loaded here; /healthcheck reports this node's readiness and failed messages"));
+        warnings.push(format!(
+            "custom_health.factory={f}: Java health check classes cannot be loaded here; /healthcheck reports this node's readiness and failed messages"
+        ));
     }
     let mut m = MetricsConfig { prefix: s.get("metrics_prefix").unwrap().to_string(), ..Default::default() };
     if has("slf4j") {
@@ -84,7 +89,8 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Metrics
     } else if set(s, "metrics_slf4j_interval") {
         return err("`metrics_slf4j_interval` is set but `metrics_type` has no slf4j; add slf4j to metrics_type or remove it");
     }
-    let datadog_keys = ["metrics_datadog_type", "metrics_datadog_host", "metrics_datadog_port", "metrics_datadog_interval", "metrics_datadog_tags", "metrics_datadog_apikey"];
+    let datadog_keys =
+        ["metrics_datadog_type", "metrics_datadog_host", "metrics_datadog_port", "metrics_datadog_interval", "metrics_datadog_tags", "metrics_datadog_apikey"];
     if has("datadog") {
         if s.get("metrics_datadog_type") == Some("http") {
             return err("`metrics_datadog_type=http` (Maxwell posts to Datadog's HTTP API with metrics_datadog_apikey) is not available: run the Datadog Agent next to the node and set metrics_datadog_type=udp with metrics_datadog_host and metrics_datadog_port (its DogStatsD address, default localhost:8125)");
@@ -215,7 +221,14 @@ mod tests {
         assert!(e.contains("Datadog Agent") && e.contains("metrics_datadog_type=udp"), "{e}");
         let w = cfg(&["metrics_type=datadog", "metrics_datadog_apikey=k"]).unwrap().warnings;
         assert!(w.len() == 1 && w[0].contains("metrics_datadog_apikey"), "{w:?}");
-        for k in ["metrics_datadog_host=h", "metrics_datadog_port=1", "metrics_datadog_tags=a:b", "metrics_datadog_interval=5", "metrics_datadog_type=udp", "metrics_datadog_apikey=k"] {
+        for k in [
+            "metrics_datadog_host=h",
+            "metrics_datadog_port=1",
+            "metrics_datadog_tags=a:b",
+            "metrics_datadog_interval=5",
+            "metrics_datadog_type=udp",
+            "metrics_datadog_apikey=k",
+        ] {
             assert!(refused(&["metrics_type=http", k]).contains("no datadog"), "{k}");
         }
         assert!(refused(&["metrics_type=datadog", "metrics_datadog_type=tcp"]).contains("udp, http"));

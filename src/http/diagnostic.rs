@@ -109,8 +109,13 @@ async fn binlog(source: &SourceConfig, within: Duration) -> Result<String, Strin
 struct FirstError(std::sync::Mutex<Option<String>>);
 
 impl rdkafka::ClientContext for FirstError {
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| format!("{error}: {reason}"));
+    fn error(&self, _: rdkafka::error::KafkaError, reason: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| reason.to_string());
+    }
+
+    /// The check's own client reports through its answer, not the node's log.
+    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        tracing::debug!(fac, "diagnostic's Kafka client: {log_message}");
     }
 }
 
@@ -120,8 +125,9 @@ impl rdkafka::consumer::ConsumerContext for FirstError {}
 fn kafka(props: &[(String, String)], within: Duration) -> Result<String, String> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let t0 = Instant::now();
-    let client: BaseConsumer<FirstError> =
-        crate::sink::kafka::config::connection_settings(props).create_with_context(FirstError::default()).map_err(|e| format!("librdkafka refused the kafka.* settings: {e}"))?;
+    let client: BaseConsumer<FirstError> = crate::sink::kafka::config::connection_settings(props)
+        .create_with_context(FirstError::default())
+        .map_err(|e| format!("librdkafka refused the kafka.* settings: {e}"))?;
     match client.fetch_metadata(None, within) {
         Ok(md) => Ok(format!("{} Kafka broker(s) answered in {} ms", md.brokers().len(), t0.elapsed().as_millis())),
         Err(e) => {
@@ -129,10 +135,7 @@ fn kafka(props: &[(String, String)], within: Duration) -> Result<String, String>
                 let _ = client.poll(Duration::from_millis(25));
             }
             let first = client.context().0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            Err(match first {
-                Some(f) => format!("no metadata from the brokers ({e}); {f}"),
-                None => format!("no metadata from the brokers: {e}"),
-            })
+            Err(format!("no metadata from the brokers: {}", first.unwrap_or_else(|| e.to_string())))
         }
     }
 }
@@ -181,11 +184,17 @@ mod tests {
     fn maxwells_codes_and_shape() {
         let (code, text) = result(vec![check("binlog-connector", true, true), check("kafka-producer", true, true)]);
         assert_eq!(code, 200);
-        assert!(text.starts_with(r#"{"success":true,"checks":[{"name":"binlog-connector","success":true,"mandatory":true,"resource":"r:1","message":"ok"}"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"success":true,"checks":[{"name":"binlog-connector","success":true,"mandatory":true,"resource":"r:1","message":"ok"}"#),
+            "{text}"
+        );
         let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(body, serde_json::json!({"success": true, "checks": [
+        assert_eq!(
+            body,
+            serde_json::json!({"success": true, "checks": [
             {"name": "binlog-connector", "success": true, "mandatory": true, "resource": "r:1", "message": "ok"},
-            {"name": "kafka-producer", "success": true, "mandatory": true, "resource": "r:1", "message": "ok"}]}));
+            {"name": "kafka-producer", "success": true, "mandatory": true, "resource": "r:1", "message": "ok"}]})
+        );
         let (code, text) = result(vec![check("binlog-connector", true, true), check("kafka-producer", false, true)]);
         let body: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!((code, &body["success"]), (503, &serde_json::json!(false)));

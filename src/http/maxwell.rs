@@ -27,7 +27,12 @@ pub const FAILED_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Whether the request's `Accept` header names `application/json`.
 pub fn wants_json(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|r| r.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|r| r.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A figure as Jackson writes it: a whole number without a fraction.
@@ -57,7 +62,18 @@ impl Stats {
     /// `f`: unit conversion; histograms' min and max are whole numbers, timers' are not.
     fn of(s: &maxwell::Snapshot, f: f64, whole: bool) -> Self {
         let edge = |v: f64| if whole { num(v.round()) } else { json!(v * f) };
-        Stats { max: edge(s.max), mean: s.mean * f, min: edge(s.min), p50: s.median * f, p75: s.p75 * f, p95: s.p95 * f, p98: s.p98 * f, p99: s.p99 * f, p999: s.p999 * f, stddev: s.stddev * f }
+        Stats {
+            max: edge(s.max),
+            mean: s.mean * f,
+            min: edge(s.min),
+            p50: s.median * f,
+            p75: s.p75 * f,
+            p95: s.p95 * f,
+            p98: s.p98 * f,
+            p99: s.p99 * f,
+            p999: s.p999 * f,
+            stddev: s.stddev * f,
+        }
     }
 }
 
@@ -134,7 +150,13 @@ pub fn metrics_json(metrics: &[(String, Value)], pretty: bool) -> String {
             Value::Meter(m) => drop(r.meters.insert(name, Meter { count: m.count, rates: m.into(), units: "events/second" })),
             Value::Timer { snapshot, rates } => drop(r.timers.insert(
                 name,
-                Timer { count: rates.count, stats: Stats::of(snapshot, 0.001, false), rates: rates.into(), duration_units: "seconds", rate_units: "calls/second" },
+                Timer {
+                    count: rates.count,
+                    stats: Stats::of(snapshot, 0.001, false),
+                    rates: rates.into(),
+                    duration_units: "seconds",
+                    rate_units: "calls/second",
+                },
             )),
         }
     }
@@ -200,13 +222,16 @@ mod tests {
     fn metrics_json_in_dropwizards_shape() {
         let rates = Rates { count: 4, mean: 2.0, m1: 1.0, m5: 0.5, m15: 0.25 };
         let snap = Snapshot { min: 1000.0, max: 3000.0, median: 2000.0, ..Default::default() };
-        let text = metrics_json(&[
-            ("M.replication.lag".into(), Value::Gauge(5.0)),
-            ("M.row.count".into(), Value::Counter(4)),
-            ("M.row.meter".into(), Value::Meter(rates)),
-            ("M.message.publish.time".into(), Value::Timer { snapshot: snap, rates }),
-            ("M.transaction.row_count".into(), Value::Histogram { count: 2, snapshot: snap }),
-        ], false);
+        let text = metrics_json(
+            &[
+                ("M.replication.lag".into(), Value::Gauge(5.0)),
+                ("M.row.count".into(), Value::Counter(4)),
+                ("M.row.meter".into(), Value::Meter(rates)),
+                ("M.message.publish.time".into(), Value::Timer { snapshot: snap, rates }),
+                ("M.transaction.row_count".into(), Value::Histogram { count: 2, snapshot: snap }),
+            ],
+            false,
+        );
         let keys: Vec<&str> = ["version", "gauges", "counters", "histograms", "meters", "timers"].to_vec();
         let at: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\"")).unwrap()).collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "Dropwizard's order: {text}");
@@ -215,7 +240,10 @@ mod tests {
         assert_eq!(j["version"], "3.0.0");
         assert!(text.contains(r#""M.replication.lag":{"value":5}"#), "a whole number, as Jackson writes a long: {text}");
         assert_eq!(j["counters"]["M.row.count"]["count"], 4);
-        assert_eq!(j["meters"]["M.row.meter"], json!({"count": 4, "m15_rate": 0.25, "m1_rate": 1.0, "m5_rate": 0.5, "mean_rate": 2.0, "units": "events/second"}));
+        assert_eq!(
+            j["meters"]["M.row.meter"],
+            json!({"count": 4, "m15_rate": 0.25, "m1_rate": 1.0, "m5_rate": 0.5, "mean_rate": 2.0, "units": "events/second"})
+        );
         let t = &j["timers"]["M.message.publish.time"];
         assert_eq!((t["p50"].as_f64(), t["max"].as_f64(), t["count"].as_u64()), (Some(2.0), Some(3.0), Some(4)), "durations in seconds: {t}");
         assert_eq!((t["duration_units"].as_str(), t["rate_units"].as_str()), (Some("seconds"), Some("calls/second")));

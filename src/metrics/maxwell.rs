@@ -225,10 +225,16 @@ impl Snapshot {
 pub enum Value {
     Gauge(f64),
     Counter(u64),
-    Histogram { count: u64, snapshot: Snapshot },
+    Histogram {
+        count: u64,
+        snapshot: Snapshot,
+    },
     Meter(Rates),
     /// Durations in milliseconds.
-    Timer { snapshot: Snapshot, rates: Rates },
+    Timer {
+        snapshot: Snapshot,
+        rates: Rates,
+    },
 }
 
 impl Value {
@@ -256,10 +262,6 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new(cfg: &crate::config::Config) -> Self {
-        Names { prefix: cfg.metrics.prefix.clone(), age_slo: cfg.metrics.age_slo.is_some(), inflight: cfg.kafka.is_some() }
-    }
-
     /// `prefix.name`, as `MetricRegistry.name(prefix, name…)`.
     pub fn name(&self, name: &str) -> String {
         if self.prefix.is_empty() {

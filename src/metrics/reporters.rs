@@ -17,23 +17,11 @@
 //!   it never stops the node.
 
 use super::maxwell::{self, Names, Value};
-use crate::config::DatadogConfig;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Largest DogStatsD datagram (the Java client's buffer).
 pub const DATAGRAM: usize = 1400;
-
-/// Applies `metrics_age_slo` and starts the reporters `cfg` asks for, until `stop`.
-pub fn start(cfg: &crate::config::Config, stop: &CancellationToken) {
-    super::get().set_age_slo(cfg.metrics.age_slo);
-    if let Some(every) = cfg.metrics.slf4j_interval {
-        tokio::spawn(slf4j(Names::new(cfg), every, stop.clone()));
-    }
-    if let Some(d) = cfg.metrics.datadog.clone() {
-        tokio::spawn(datadog(Names::new(cfg), d, stop.clone()));
-    }
-}
 
 /// Logs every metric every `every` until `stop`.
 pub async fn slf4j(names: Names, every: Duration, stop: CancellationToken) {
@@ -135,8 +123,17 @@ pub fn datagrams(lines: &[String]) -> Vec<String> {
     out
 }
 
+/// Where DogStatsD lines go, and how often (`metrics_datadog_*`).
+#[derive(Debug, Clone)]
+pub struct DogStatsd {
+    pub host: String,
+    pub port: u16,
+    pub interval: Duration,
+    pub tags: Vec<String>,
+}
+
 /// Sends every metric to DogStatsD every `cfg.interval` until `stop`.
-pub async fn datadog(names: Names, cfg: DatadogConfig, stop: CancellationToken) {
+pub async fn datadog(names: Names, cfg: DogStatsd, stop: CancellationToken) {
     tracing::info!(host = %cfg.host, port = cfg.port, interval_s = cfg.interval.as_secs(), "Datadog (DogStatsD over UDP) metrics reporter enabled");
     let socket = match std::net::UdpSocket::bind(("0.0.0.0", 0)) {
         Ok(s) => s,
