@@ -160,6 +160,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let start_point = reader.resume.clone();
     let start_schema_id = reader.decoder.schema_id();
     let _ = ctl.acked.send(Some(start_point.clone()));
+    metrics::get().stream_started();
     metrics::status().streaming = true;
     let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
     let (tx, mut rx) = mpsc::channel::<Transaction>(256);

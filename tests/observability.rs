@@ -76,7 +76,7 @@ async fn metrics_health_and_status_follow_the_cluster() {
         assert_eq!(http_get(p, "/healthz").unwrap().0, 200);
         // Maxwell's paths answer the same way.
         assert_eq!(http_get(p, "/healthcheck").map(|(c, _)| c), Some(200));
-        assert_eq!(http_get(p, "/ping"), Some((200, "pong".to_string())));
+        assert_eq!(http_get(p, "/ping"), Some((200, "pong\n".to_string())));
         let prom = http_get(p, "/prometheus").unwrap();
         assert!(prom.0 == 200 && prom.1.contains("maxwell_"), "{prom:?}");
         let _ = code;

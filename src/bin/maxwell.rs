@@ -52,6 +52,16 @@ fn main() -> std::process::ExitCode {
         let series = std::sync::Arc::new(maxwell_ha::metrics::series::Series::default());
         let membership = maxwell_ha::cluster::Membership::default();
         tokio::spawn(maxwell_ha::metrics::sample_resources(http_stop.clone(), series.clone()));
+        // Maxwell's reporters, under Maxwell's names.
+        let names = metrics::maxwell::Names { prefix: cfg.metrics.prefix.clone(), age_slo: cfg.metrics.age_slo.is_some(), inflight: cfg.kafka.is_some() };
+        metrics::get().set_age_slo(cfg.metrics.age_slo);
+        if let Some(every) = cfg.metrics.slf4j_interval {
+            tokio::spawn(metrics::reporters::slf4j(names.clone(), every, http_stop.clone()));
+        }
+        if let Some(d) = cfg.metrics.datadog.clone() {
+            let to = metrics::reporters::DogStatsd { host: d.host, port: d.port, interval: d.interval, tags: d.tags };
+            tokio::spawn(metrics::reporters::datadog(names.clone(), to, http_stop.clone()));
+        }
         if let Some(h) = cfg.http.clone() {
             match maxwell_ha::http::bind(&h).await {
                 Ok(l) => {
@@ -59,6 +69,8 @@ fn main() -> std::process::ExitCode {
                         series,
                         bootstrap_table: Some((cfg.positions_db.clone(), cfg.schema_database.clone())),
                         cluster: membership.clone(),
+                        names,
+                        diagnostic: maxwell_ha::http::diagnostic::Checks::new(&cfg),
                     };
                     tokio::spawn(maxwell_ha::http::serve(l, h, ctx, http_stop.clone()));
                 }

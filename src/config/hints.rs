@@ -20,9 +20,5 @@ pub(super) const MAXWELL_ONLY: &[(&str, &str)] = &[
     ("javascript", "per-row JavaScript filters are not available: use `filter`"),
     ("output_file", "use producer=stdout and redirect the output"),
     ("custom_producer.factory", "only producer=stdout and producer=kafka exist"),
-    ("metrics_prefix", "metric names are fixed (maxwell_*): remove it"),
-    ("metrics_jvm", "there is no JVM: remove it"),
-    ("metrics_slf4j_interval", "only metrics_type=http exists"),
-    ("metrics_datadog_type", "only metrics_type=http exists"),
 ];
 

@@ -17,6 +17,7 @@ pub mod encode;
 pub mod http;
 pub mod kafka;
 mod keys;
+pub mod metrics;
 pub mod output;
 pub mod partition;
 pub mod producer_errors;
@@ -24,6 +25,7 @@ pub mod source;
 pub use encode::{EncryptMode, Encryption, ExcludeColumns};
 pub use http::HttpConfig;
 pub use kafka::{Delivery, KafkaConfig};
+pub use metrics::{DatadogConfig, MetricsConfig};
 pub use output::OutputConfig;
 pub use partition::{HashFn, KeyFormat, PartitionBy, Routing};
 pub use source::{SourceConfig, SourceTls, TlsMode};
@@ -74,8 +76,10 @@ pub struct Config {
     pub kafka: Option<KafkaConfig>,
     /// Set when `zookeeper_servers` is.
     pub ha: Option<HaConfig>,
-    /// Set when `http_port` is, or `metrics_type` has `http`.
+    /// Set when `http_port` is, or `metrics_type` has `http`, or `http_diagnostic=true`.
     pub http: Option<HttpConfig>,
+    /// Maxwell's reporters, metric names and diagnostics (`metrics_*`, `http_diagnostic`).
+    pub metrics: MetricsConfig,
     /// One line per accepted option that has no effect here or only a nearest equivalent
     /// (logged once at start as warnings).
     pub warnings: Vec<String>,
@@ -325,10 +329,11 @@ impl Config {
                 })
             }
         };
-        let http = http_config(s)?;
+        let (metrics, http) = metrics::parse(s, &mut warnings)?;
         Ok(Config {
             ha,
             http,
+            metrics,
             source,
             client_id,
             producer,
@@ -349,39 +354,6 @@ impl Config {
             warnings,
         })
     }
-}
-
-fn http_config(s: &Settings) -> Result<Option<HttpConfig>, ConfigError> {
-    let mut wants_http = false;
-    for t in s.get("metrics_type").unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        match t {
-            "http" => wants_http = true,
-            other => return err(format!("`metrics_type={other}` is not available in maxwell-ha; use metrics_type=http (Prometheus /metrics) or remove it")),
-        }
-    }
-    let port = match (s.int("http_port"), wants_http) {
-        (Some(p), _) => p as u16,
-        (None, true) => 8080,
-        (None, false) => {
-            for k in ["http_bind_address", "http_path_prefix", "http_admin_token"] {
-                if s.values.contains_key(k) {
-                    return err(format!("`{k}` is set but HTTP is off; set http_port (or metrics_type=http) to serve HTTP"));
-                }
-            }
-            return Ok(None);
-        }
-    };
-    let bind = s.get("http_bind_address").unwrap().to_string();
-    if bind.parse::<std::net::IpAddr>().is_err() && bind != "localhost" {
-        return err(format!("`http_bind_address` must be an IP address such as 127.0.0.1 or 0.0.0.0, not {bind:?}"));
-    }
-    let raw = s.get("http_path_prefix").unwrap();
-    if raw.contains(char::is_whitespace) || raw.contains('?') || raw.contains('#') {
-        return err(format!("`http_path_prefix` must be a plain path such as /maxwell/, not {raw:?}"));
-    }
-    let prefix = format!("/{}/", raw.trim_matches('/')).replace("//", "/");
-    let admin_token = s.get("http_admin_token").filter(|t| !t.is_empty()).map(str::to_string);
-    Ok(Some(HttpConfig { bind, port, prefix, admin_token }))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ fn spec(name: &str) -> Result<&'static KeySpec, ConfigError> {
     if name.len() > 6 && name.starts_with("kafka.") {
         return Ok(&KAFKA_PASSTHROUGH);
     }
-    let prefixed = ["kinesis_", "sqs_", "pubsub_", "ddl_pubsub_", "rabbitmq_", "redis_", "nats_", "bigquery_", "metrics_datadog_"];
+    let prefixed = ["kinesis_", "sqs_", "pubsub_", "ddl_pubsub_", "rabbitmq_", "redis_", "nats_", "bigquery_"];
     if let Some(hint) = MAXWELL_ONLY.iter().find(|(k, _)| *k == name).map(|(_, h)| *h).or_else(|| {
         prefixed.iter().any(|p| name.starts_with(p)).then_some("only producer=stdout and producer=kafka exist: remove it")
     }) {

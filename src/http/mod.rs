@@ -4,7 +4,9 @@
 //! whole cluster, read from ZooKeeper and the members' `/api/status` and `/api/series`),
 //! the actions (see [`actions`]) and `/`, a status and management page that refreshes itself
 //! (served from the binary, no external assets; a phone column, a grid on a desktop).
-//! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck` (= `/readyz`) and `/ping` too.
+//! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck`, `/ping` and `/diagnostic` too, in
+//! Maxwell's shapes (see [`maxwell`] and [`diagnostic`]); `/metrics` answers Maxwell's JSON to a
+//! client that asks for JSON.
 //!
 //! Invariants:
 //! - GET handlers only read. The actions are POST only and need `http_admin_token` to be
@@ -18,6 +20,8 @@
 //!   the page.
 
 pub mod actions;
+pub mod diagnostic;
+pub mod maxwell;
 
 use crate::metrics::{self, series, Role};
 use crate::cli::client;
@@ -48,6 +52,10 @@ pub struct Context {
     /// This node's cluster membership (none for a node running alone): what `/api/cluster`
     /// reads and the actions act on.
     pub cluster: crate::cluster::Membership,
+    /// Maxwell's metric names (`/metrics` as JSON).
+    pub names: metrics::maxwell::Names,
+    /// `http_diagnostic=true`: what `/diagnostic` checks.
+    pub diagnostic: Option<diagnostic::Checks>,
 }
 
 /// How far back `/api/series` and the cluster's chart go.
@@ -60,6 +68,7 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
     let membership = ctx.cluster.clone();
     let enabled = cfg.admin_token.is_some();
     let (own, own2) = (ctx.series.clone(), ctx.series.clone());
+    let names = ctx.names.clone();
     let action = |a: actions::Action| {
         let handles = handles.clone();
         axum::routing::post(move |ConnectInfo(from): ConnectInfo<std::net::SocketAddr>, headers: axum::http::HeaderMap, body: String| {
@@ -69,13 +78,13 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
     };
     let routes = Router::new()
         .route("/", get(|| async { Html(include_str!("page.html")) }))
-        .route("/metrics", get(prometheus))
+        .route("/metrics", get(move |h, u| maxwell::metrics(names.clone(), h, u)))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         // Maxwell's paths, for monitoring set up against Maxwell.
         .route("/prometheus", get(prometheus))
-        .route("/healthcheck", get(readyz))
-        .route("/ping", get(|| async { "pong" }))
+        .route("/healthcheck", get(maxwell::healthcheck))
+        .route("/ping", get(maxwell::ping))
         .route("/api/status", get(|| async { json(&metrics::snapshot()) }))
         .route("/api/series", get(move || async move { json(&own.since(metrics::now_ms().saturating_sub(CHART_MS))) }))
         .route("/api/cluster", get(move || cluster(membership.current(), prefix.clone(), enabled, own2.clone())))
@@ -83,6 +92,13 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
         .route("/api/shard/move", action(actions::Action::ShardMove))
         .route("/api/drain", action(actions::Action::Drain))
         .route("/api/bootstrap/cancel", action(actions::Action::CancelBootstrap));
+    let routes = match ctx.diagnostic.clone() {
+        Some(checks) => {
+            let membership = ctx.cluster.clone();
+            routes.route("/diagnostic", get(move || diagnostic::handle(checks.clone(), membership.clone())))
+        }
+        None => routes,
+    };
     let app = if cfg.prefix == "/" { routes } else { Router::new().nest(cfg.prefix.trim_end_matches('/'), routes) };
     tracing::info!(address = %format!("{}:{}", cfg.bind, cfg.port), prefix = %cfg.prefix, "serving HTTP (metrics, health, status)");
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -18,6 +18,8 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+pub mod maxwell;
+pub mod reporters;
 pub mod series;
 mod shards;
 pub use shards::{forget_shard, set_shard_committed, set_shard_epoch, set_shard_lag, set_shard_role, ShardStatus};
@@ -51,6 +53,7 @@ pub struct Metrics {
     pub source_busy: IntCounter,
     pub schema_mismatches: IntCounter,
     pub bootstrap_rows: IntCounter,
+    age_slo_violations: IntCounter,
     pub role_changes: IntCounterVec,
     zk_state: IntGaugeVec,
     kafka_queue: IntGauge,
@@ -68,6 +71,9 @@ pub struct Metrics {
     /// Transactions handed to a sink / acknowledged by it (lag is 0 only when equal).
     read_seq: AtomicU64,
     acked_seq: AtomicU64,
+    /// Maxwell's timers and histograms, and its meters' rates (`maxwell`).
+    maxwell: maxwell::Recorder,
+    meters: Mutex<maxwell::Meters>,
     /// What `/api/status` reports: kept with the figures it is read beside.
     status: Mutex<Status>,
     producer: Mutex<Option<rdkafka::producer::FutureProducer>>,
@@ -93,6 +99,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("maxwell_source_busy_total", "Times the source sent nothing for ha_stall_timeout_ms but answered a second connection, so the leader led on instead of handing over.", ""),
     ("maxwell_schema_mismatches_total", "TABLE_MAP events that named a table's columns otherwise than the schema history holds them (the TABLE_MAP is used).", ""),
     ("maxwell_bootstrap_rows_total", "Rows sent as bootstrap-insert records.", ""),
+    ("maxwell_message_age_slo_violations_total", "Transactions acknowledged more than metrics_age_slo seconds after their commit (0 without metrics_age_slo).", ""),
     ("maxwell_role_changes_total", "Role changes of this node, by the new role.", "role=leader|standby|stopped"),
     ("maxwell_zookeeper_session_state", "1 for the current ZooKeeper session state, 0 for the others.", "state=connected|connected_read_only|disconnected|expired|closed|auth_failed"),
     ("maxwell_kafka_queue_messages", "Messages queued in the Kafka producer, not yet acknowledged.", ""),
@@ -151,6 +158,7 @@ impl Metrics {
             source_busy: reg!(counter("maxwell_source_busy_total")),
             schema_mismatches: reg!(counter("maxwell_schema_mismatches_total")),
             bootstrap_rows: reg!(counter("maxwell_bootstrap_rows_total")),
+            age_slo_violations: reg!(counter("maxwell_message_age_slo_violations_total")),
             role_changes: reg!(IntCounterVec::new(Opts::new("maxwell_role_changes_total", help("maxwell_role_changes_total")), &["role"])),
             zk_state: reg!(IntGaugeVec::new(Opts::new("maxwell_zookeeper_session_state", help("maxwell_zookeeper_session_state")), &["state"])),
             kafka_queue: reg!(igauge("maxwell_kafka_queue_messages")),
@@ -166,6 +174,8 @@ impl Metrics {
             read_seq: AtomicU64::new(0),
             acked_seq: AtomicU64::new(0),
             producer: Mutex::new(None),
+            maxwell: Default::default(),
+            meters: Default::default(),
             registry,
             status: Mutex::new(Status { version: env!("CARGO_PKG_VERSION"), started_at_ms: now_ms(), role_since_ms: now_ms(), ..Default::default() }),
         };
@@ -190,6 +200,7 @@ impl Metrics {
     pub fn read(&self, rows: usize, ts: u32, ends_transaction: bool) {
         self.rows.inc_by(rows as u64);
         self.last_event.set(ts as f64);
+        self.maxwell.read(rows, ends_transaction);
         if ends_transaction {
             // Parts of a spilled transaction count once, with its last part.
             self.read_seq.fetch_add(1, Ordering::Relaxed);
@@ -203,6 +214,9 @@ impl Metrics {
         self.acked_seq.fetch_add(1, Ordering::Relaxed);
         self.commit_to_ack.observe(lag);
         self.lag.set(lag);
+        if self.maxwell.acked(lag) {
+            self.age_slo_violations.inc();
+        }
     }
 
     /// A Kafka transaction committed after `took`.
@@ -222,6 +236,12 @@ impl Metrics {
         *self.producer.lock().unwrap() = Some(p.clone());
     }
 
+    /// Messages in the watched Kafka producer's queue, not yet acknowledged (0 without one).
+    pub fn kafka_in_flight(&self) -> i64 {
+        use rdkafka::producer::Producer;
+        self.producer.lock().unwrap().as_ref().map_or(0, |p| p.in_flight_count() as i64)
+    }
+
     pub fn set_zk_state(&self, state: &str) {
         for s in ZK_STATES {
             self.zk_state.with_label_values(&[s]).set(i64::from(*s == state));
@@ -239,10 +259,7 @@ impl Metrics {
             };
             self.position_age.set(age);
         }
-        if let Some(p) = self.producer.lock().unwrap().as_ref() {
-            use rdkafka::producer::Producer;
-            self.kafka_queue.set(p.in_flight_count() as i64);
-        }
+        self.kafka_queue.set(self.kafka_in_flight());
         self.rss.set(resident_bytes().unwrap_or(0) as i64);
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
@@ -270,6 +287,7 @@ pub async fn sample_resources(stop: tokio_util::sync::CancellationToken, series:
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        get().tick_meters();
         let now = (std::time::Instant::now(), cpu_seconds(), get().rows.get());
         let secs = now.0.duration_since(last.0).as_secs_f64();
         if secs >= 0.5 {
