@@ -25,7 +25,6 @@ pub(super) const MAXWELL_ONLY: &[(&str, &str)] = &[
     ("jdbc_options", "there is no JDBC here: remove it"),
     ("master_recovery", "remove it: a cluster resumes from its own checkpoint"),
     ("ignore_producer_error", "remove it: a row that cannot be delivered stops the leader (nothing is skipped)"),
-    ("javascript", "per-row JavaScript filters are not available: use `filter`"),
     ("exclude_columns", "not available yet: remove it"),
     ("encrypt", "payload encryption is not available: remove it"),
     ("secret_key", "payload encryption is not available: remove it"),

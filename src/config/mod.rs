@@ -14,6 +14,7 @@ use crate::filter::Filter;
 use std::time::Duration;
 
 pub mod http;
+pub mod javascript;
 pub mod kafka;
 mod keys;
 pub mod output;
@@ -72,6 +73,8 @@ pub struct Config {
     pub ha: Option<HaConfig>,
     /// Set when `http_port` is, or `metrics_type` has `http`.
     pub http: Option<HttpConfig>,
+    /// `javascript`: the per-row filter script.
+    pub javascript: Option<javascript::JavascriptConfig>,
     /// One line per accepted option that has no effect here or only a nearest equivalent
     /// (logged once at start as warnings).
     pub warnings: Vec<String>,
@@ -186,7 +189,7 @@ impl Config {
             row_query: s.bool("output_row_query"),
             ddl: s.bool("output_ddl"),
             null_zerodates: s.bool("output_null_zerodates"),
-            row_meta: kafka.is_some(),
+            row_meta: kafka.is_some() || s.get("javascript").is_some(),
             partition_columns: kafka.as_ref().map(|k| k.routing.columns.clone()).unwrap_or_default(),
         };
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
@@ -312,6 +315,7 @@ impl Config {
         };
         let http = http_config(s)?;
         Ok(Config {
+            javascript: javascript::parse(s)?,
             ha,
             http,
             source,

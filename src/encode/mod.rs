@@ -15,6 +15,7 @@
 //!   [position], [gtid], [server_id], [thread_id], [primary_key], [primary_key_columns], data, [old].
 
 pub mod ddl;
+pub mod javascript;
 pub mod spill;
 mod transaction;
 
@@ -22,7 +23,7 @@ use crate::binlog::rows::{RowKind, ABSENT};
 use crate::binlog::schema::TableInfo;
 use crate::binlog::json::write_json_str;
 pub use crate::config::OutputConfig;
-pub use transaction::{Part, Transaction};
+pub use transaction::{Part, Route, Transaction};
 use std::sync::Arc;
 
 /// A decoded row image: JSON fragments and per-column spans into them.
@@ -50,10 +51,14 @@ pub enum RowMeta {
         pk: Vec<Vec<u8>>,
         /// JSON of each `partition_columns` entry (`None` when the row lacks it).
         partition_columns: Vec<Option<Vec<u8>>>,
+        /// Where the row's rows event starts in the binlog file (`None`: a bootstrap record).
+        at: Option<u64>,
     },
     Ddl {
         database: String,
         table: Option<String>,
+        /// Where the statement's event starts in the binlog file.
+        at: Option<u64>,
     },
 }
 
@@ -190,7 +195,7 @@ impl TxBuffer {
                 .iter()
                 .map(|name| t.columns.iter().position(|c| &c.name == name).and_then(value).map(<[u8]>::to_vec))
                 .collect();
-            self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns });
+            self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns, at: Some(at) });
         }
         if cfg.primary_keys {
             a.extend_from_slice(b",\"primary_key\":[");

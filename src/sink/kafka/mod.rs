@@ -20,6 +20,9 @@
 //!   `maxwell.source_server_id` (the server it was read from: in a dual-master pair not always
 //!   the writer) and, in a cluster, `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`
 //!   (at-least-once also `maxwell.seq`).
+//! - A `javascript` filter has run before the sink: row indexes count the rows it let
+//!   through, and a row it routed (`Transaction::routes`) goes to that topic (as is) and to
+//!   the partition of that partition string, hashed as Maxwell's partitioner hashes it.
 
 mod ack;
 pub mod checkpoint;
@@ -359,9 +362,15 @@ impl KafkaSink {
             if let Some(e) = self.in_doubt() {
                 return Err(e);
             }
-            let topic = self.routing.topic_for(meta);
+            // A `javascript` filter's overrides, as Maxwell takes them.
+            let route = tx.route(local);
+            let topic = route.and_then(|r| r.topic.clone()).unwrap_or_else(|| self.routing.topic_for(meta));
             let parts = self.partition_count(&topic).await?;
-            let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
+            let pstring = match route.and_then(|r| r.partition.as_deref()) {
+                Some(p) => p.to_string(),
+                None => self.routing.partition_string(meta, tx.xid),
+            };
+            let partition = partition_for(&pstring, parts, self.routing.hash);
             match &mut self.mode {
                 // A bootstrap's records are never skipped: a bootstrap that starts again after a
                 // takeover sends all of them again (its row indexes are not binlog rows).
