@@ -87,7 +87,7 @@ impl<'de> Deserialize<'de> for Entries<'de> {
     }
 }
 
-fn entries(text: &str) -> Result<Vec<(String, &RawValue)>, String> {
+pub(super) fn entries(text: &str) -> Result<Vec<(String, &RawValue)>, String> {
     serde_json::from_str::<Entries>(text).map(|e| e.0).map_err(|e| format!("not a JSON object ({e})"))
 }
 

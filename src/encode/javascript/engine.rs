@@ -7,12 +7,38 @@
 //! - A call that is interrupted (the stream is stopping) or throws comes back as
 //!   [`Thrown`] with the exception's message and stack; nothing of the row is applied.
 //! - Memory is bounded ([`MEMORY_LIMIT`]) and the stack too: a runaway script throws.
+//! - A row crosses into JavaScript as numbers (serial, table index, kind, position); its line
+//!   stays here ([`Current`]) and `data`, `old`, `ts`, `query` are built from it only when the
+//!   script reads them, for the row being processed only (an older row's are refused).
+//! - Table names are handed to the script once per table and kept while the table is among
+//!   the [`TABLE_CACHE`] most recently used; the index cache is bounded too.
 
 use super::ScriptError;
+use crate::binlog::schema::TableInfo;
 use rquickjs::context::EvalOptions;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Exception, Function, Object, Runtime, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// Tables whose `Arc` the engine keeps to recognise them by pointer.
+const TABLE_CACHE: usize = 64;
+
+/// The row being processed: what the script's lazy fields are built from.
+#[derive(Default)]
+struct Current {
+    serial: u64,
+    line: String,
+}
+
+/// Table indexes handed to the script: by pointer for the recent ones, by name for all.
+#[derive(Default)]
+struct Tables {
+    recent: Vec<(Arc<TableInfo>, u32)>,
+    by_name: HashMap<(String, String), u32>,
+}
 
 const PRELUDE: &str = include_str!("prelude.js");
 /// Bytes the script's heap may use.
@@ -36,17 +62,85 @@ pub struct TxFacts<'a> {
 /// One row for `process_row`.
 pub struct RowCall<'a> {
     pub line: &'a str,
-    pub database: &'a str,
-    pub table: &'a str,
-    pub kind: &'a str,
+    pub table: &'a Arc<TableInfo>,
+    /// 0 insert, 1 update, 2 delete, 3 bootstrap-insert (prelude.js's KINDS).
+    pub kind: u8,
     pub at: Option<u64>,
 }
 
 pub struct Engine {
     _rt: Runtime,
     ctx: Context,
+    current: Rc<RefCell<Current>>,
+    tables: RefCell<Tables>,
     pub has_row: bool,
     pub has_ddl: bool,
+}
+
+/// A JSON value's text as a JavaScript value (numbers as doubles, objects through JSON.parse).
+fn to_js<'js>(ctx: &Ctx<'js>, raw: &str) -> rquickjs::Result<Value<'js>> {
+    Ok(match raw.as_bytes().first() {
+        Some(b'"') => {
+            let s: String = serde_json::from_str(raw).map_err(|e| Exception::throw_message(ctx, &e.to_string()))?;
+            rquickjs::String::from_str(ctx.clone(), &s)?.into_value()
+        }
+        Some(b'n') => Value::new_null(ctx.clone()),
+        Some(b't') => Value::new_bool(ctx.clone(), true),
+        Some(b'f') => Value::new_bool(ctx.clone(), false),
+        Some(b'{' | b'[') => ctx.json_parse(raw)?,
+        _ => Value::new_float(ctx.clone(), raw.parse::<f64>().map_err(|e| Exception::throw_message(ctx, &e.to_string()))?),
+    })
+}
+
+/// The current row's line, or an exception when the script asks about another row.
+fn line_of<'a>(ctx: &Ctx, cur: &'a Current, serial: f64) -> rquickjs::Result<&'a str> {
+    if serial as u64 != cur.serial {
+        return Err(Exception::throw_message(ctx, "a row's data can be read only while process_row or process_ddl runs on it"));
+    }
+    Ok(&cur.line)
+}
+
+fn top_level<'a>(ctx: &Ctx, line: &'a str, key: &str) -> rquickjs::Result<Option<&'a str>> {
+    let entries = super::apply::entries(line).map_err(|e| Exception::throw_message(ctx, &e))?;
+    Ok(entries.into_iter().find(|(k, _)| k == key).map(|(_, v)| v.get()))
+}
+
+/// Gives a host function's closure the signature it has for every context lifetime.
+fn host<F>(f: F) -> F
+where
+    F: for<'js> Fn(Ctx<'js>, f64, String) -> rquickjs::Result<Value<'js>>,
+{
+    f
+}
+
+fn install_host(ctx: &Ctx, current: &Rc<RefCell<Current>>) -> rquickjs::Result<()> {
+    let cur = current.clone();
+    let obj = Function::new(ctx.clone(), host(move |ctx, serial, key| {
+        let cur = cur.borrow();
+        let Some(raw) = top_level(&ctx, line_of(&ctx, &cur, serial)?, &key)? else { return Ok(Value::new_null(ctx)) };
+        let o = Object::new(ctx.clone())?;
+        for (k, v) in super::apply::entries(raw).map_err(|e| Exception::throw_message(&ctx, &e))? {
+            o.set(k, to_js(&ctx, v.get())?)?;
+        }
+        Ok(o.into_value())
+    }))?;
+    let cur = current.clone();
+    let top = Function::new(ctx.clone(), host(move |ctx, serial, key| {
+        let cur = cur.borrow();
+        match top_level(&ctx, line_of(&ctx, &cur, serial)?, &key)? {
+            Some(raw) => to_js(&ctx, raw),
+            None => Ok(Value::new_undefined(ctx)),
+        }
+    }))?;
+    let cur = current.clone();
+    let line = Function::new(ctx.clone(), move |ctx: Ctx<'_>, serial: f64| -> rquickjs::Result<String> {
+        let cur = cur.borrow();
+        line_of(&ctx, &cur, serial).map(str::to_string)
+    })?;
+    let g = ctx.globals();
+    g.set("__maxwell_obj", obj)?;
+    g.set("__maxwell_top", top)?;
+    g.set("__maxwell_line", line)
 }
 
 fn describe(e: CaughtError) -> String {
@@ -97,8 +191,10 @@ impl Engine {
             rt.set_interrupt_handler(Some(Box::new(move || stop.load(Ordering::Relaxed))));
         }
         let ctx = Context::full(&rt).map_err(fail)?;
+        let current = Rc::new(RefCell::new(Current::default()));
         let (has_row, has_ddl) = ctx.with(|ctx| -> Result<(bool, bool), ScriptError> {
             install_logger(&ctx, path).map_err(fail)?;
+            install_host(&ctx, &current).map_err(fail)?;
             ctx.eval_with_options::<(), _>(PRELUDE, opts("maxwell-prelude.js", true)).catch(&ctx).map_err(|e| ScriptError::Engine(describe(e)))?;
             ctx.eval_with_options::<(), _>(source, opts(path, false))
                 .catch(&ctx)
@@ -125,7 +221,7 @@ impl Engine {
             }
             Ok((found[0], found[1]))
         })?;
-        Ok(Self { _rt: rt, ctx, has_row, has_ddl })
+        Ok(Self { _rt: rt, ctx, current, tables: Default::default(), has_row, has_ddl })
     }
 
     /// Runs `f` with the engine entered, so that a transaction's rows are one entry.
@@ -136,7 +232,10 @@ impl Engine {
                 tx: api.get("tx").expect("prelude"),
                 row: api.get("row").expect("prelude"),
                 ddl: api.get("ddl").expect("prelude"),
+                table: api.get("table").expect("prelude"),
                 ctx,
+                current: &self.current,
+                tables: &self.tables,
             };
             f(&calls)
         })
@@ -144,18 +243,56 @@ impl Engine {
 }
 
 /// The prelude's entry points, while the engine is entered.
-pub struct Calls<'js> {
+pub struct Calls<'js, 'e> {
     ctx: Ctx<'js>,
     tx: Function<'js>,
     row: Function<'js>,
     ddl: Function<'js>,
+    table: Function<'js>,
+    current: &'e Rc<RefCell<Current>>,
+    tables: &'e RefCell<Tables>,
 }
 
 fn at_value(at: Option<u64>) -> Option<f64> {
     at.map(|a| a as f64)
 }
 
-impl Calls<'_> {
+impl Calls<'_, '_> {
+    /// Makes `line` the current row; returns its serial.
+    fn enter(&self, line: &str) -> f64 {
+        let mut c = self.current.borrow_mut();
+        c.serial += 1;
+        c.line.clear();
+        c.line.push_str(line);
+        c.serial as f64
+    }
+
+    /// The script's index of table `t`, handing its names over the first time.
+    fn table_index(&self, t: &Arc<TableInfo>) -> Result<u32, Thrown> {
+        let mut tables = self.tables.borrow_mut();
+        if let Some(i) = tables.recent.iter().position(|(x, _)| Arc::ptr_eq(x, t)) {
+            let hit = tables.recent.remove(i);
+            let idx = hit.1;
+            tables.recent.push(hit);
+            return Ok(idx);
+        }
+        let key = (t.database.clone(), t.table.clone());
+        let next = tables.by_name.len() as u32;
+        let idx = match tables.by_name.get(&key) {
+            Some(i) => *i,
+            None => {
+                self.table.call::<_, ()>((next, t.database.as_str(), t.table.as_str())).catch(&self.ctx).map_err(|e| Thrown(describe(e)))?;
+                tables.by_name.insert(key, next);
+                next
+            }
+        };
+        if tables.recent.len() >= TABLE_CACHE {
+            tables.recent.remove(0);
+        }
+        tables.recent.push((t.clone(), idx));
+        Ok(idx)
+    }
+
     pub fn begin(&self, t: &TxFacts) -> Result<(), Thrown> {
         let xid = t.xid.map(|x| x as f64);
         self.tx.call::<_, ()>((xid, t.server_id, t.thread_id, t.file, t.gtid)).catch(&self.ctx).map_err(|e| Thrown(describe(e)))
@@ -163,11 +300,14 @@ impl Calls<'_> {
 
     /// Runs `process_row`; `None` when the script changed nothing, else the changes' JSON.
     pub fn row(&self, r: &RowCall) -> Result<Option<String>, Thrown> {
-        self.row.call((r.line, r.database, r.table, r.kind, at_value(r.at))).catch(&self.ctx).map_err(|e| Thrown(describe(e)))
+        let t = self.table_index(r.table)?;
+        let serial = self.enter(r.line);
+        self.row.call((serial, t, r.kind, at_value(r.at))).catch(&self.ctx).map_err(|e| Thrown(describe(e)))
     }
 
     /// Runs `process_ddl` on a DDL record's line.
     pub fn ddl(&self, line: &str, at: Option<u64>) -> Result<Option<String>, Thrown> {
-        self.ddl.call((line, at_value(at))).catch(&self.ctx).map_err(|e| Thrown(describe(e)))
+        let serial = self.enter(line);
+        self.ddl.call((serial, at_value(at))).catch(&self.ctx).map_err(|e| Thrown(describe(e)))
     }
 }

@@ -134,8 +134,8 @@ impl Script {
                 let meta = &tx.meta[i];
                 let (call, result) = match meta {
                     RowMeta::Row { table, kind, at, .. } if has_row => {
-                        let kind = bootstrap_kind.as_deref().unwrap_or(kind.as_str());
-                        ("row", c.row(&RowCall { line: &line, database: &table.database, table: &table.table, kind, at: *at }))
+                        let kind = if bootstrap_kind.is_some() { 3 } else { *kind as u8 };
+                        ("row", c.row(&RowCall { line: &line, table, kind, at: *at }))
                     }
                     RowMeta::Ddl { at, .. } if has_ddl => ("ddl", c.ddl(&line, *at)),
                     _ => ("row", Ok(None)),

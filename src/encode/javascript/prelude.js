@@ -2,9 +2,12 @@
 // WrappedDDLMap, with `data`, `old_data` and `extra_attributes` as java.util.Map-like views.
 // Evaluated once before the user's script; it defines only `__maxwell` and `logger`.
 //
-// Per row the host calls `__maxwell.row(line, db, table, type, at)` (or `.ddl(line, at)`)
-// after `__maxwell.tx(xid, server_id, thread_id, file, gtid)` once per transaction. It
-// returns `undefined` when the script changed nothing, else a JSON text the host applies:
+// Per row the host calls `__maxwell.row(serial, table, kind, at)` (or `.ddl(serial, at)`)
+// after `__maxwell.tx(xid, server_id, thread_id, file, gtid)` once per transaction: numbers
+// only (`table` indexes the names given by `__maxwell.table(i, db, name)`); the row's line
+// stays with the host, which builds `data`, `old` and other fields from it when the script
+// first reads them, and only for the row being processed (`serial`). It returns
+// `undefined` when the script changed nothing, else a JSON text the host applies:
 // {"s":1} suppressed, "t" topic, "p" partition string, "q":[query], "d"/"o": the data/old
 // changes as {"set":[[key,value],...],"del":[key,...]}, "e": extra attributes [[key,value],...].
 (function (global) {
@@ -88,8 +91,15 @@
     return new Proxy(target, HANDLER);
   }
 
-  // The transaction being run through the script.
+  // The transaction being run through the script, the tables' names, the row kinds.
   let TX = { xid: null, server_id: null, thread_id: null, file: null, gtid: null };
+  const TABLES = [];
+  const KINDS = ["insert", "update", "delete", "bootstrap-insert"];
+  // The host's view of the row being processed (they throw for any other row).
+  const host = { obj: global.__maxwell_obj, top: global.__maxwell_top, line: global.__maxwell_line };
+  delete global.__maxwell_obj;
+  delete global.__maxwell_top;
+  delete global.__maxwell_line;
 
   function Common() {}
   Common.prototype = {
@@ -111,7 +121,7 @@
     suppress() { this._suppressed = true; },
     get kafka_topic() { return this._topic === undefined ? undefined : this._topic; },
     set kafka_topic(t) { this._topic = t === null || t === undefined ? undefined : String(t); },
-    _parsed() { return this._json || (this._json = JSON.parse(this._line)); },
+    _parsed() { return this._json || (this._json = JSON.parse(host.line(this._n))); },
     _finish(extra) {
       if (this._suppressed) return '{"s":1}';
       if (this._topic === undefined && this._extra === null && !(extra && extra(this, null))) return undefined;
@@ -133,29 +143,30 @@
   }
 
   // Only what every row has is set here; the rest starts from the prototype's defaults.
-  function Row(line, db, table, type, at) {
-    this._line = line;
-    this.database = db;
-    this.table = table;
-    this.type = type;
+  function Row(serial, t, kind, at) {
+    const names = TABLES[t];
+    this._n = serial;
+    this.database = names[0];
+    this.table = names[1];
+    this.type = KINDS[kind];
     this._at = at;
   }
   Row.prototype = Object.create(Common.prototype, {
-    data: { get() { return this._data || (this._data = mapView(this._parsed().data || {}, true)); } },
-    old_data: { get() { return this._old || (this._old = mapView(this._parsed().old || {}, true)); } },
+    data: { get() { return this._data || (this._data = mapView(host.obj(this._n, "data") || {}, true)); } },
+    old_data: { get() { return this._old || (this._old = mapView(host.obj(this._n, "old") || {}, true)); } },
     xid: { get() { return TX.xid; } },
     server_id: { get() { return TX.server_id; } },
     thread_id: { get() { return TX.thread_id; } },
-    timestamp: { get() { return this._parsed().ts; } },
+    timestamp: { get() { return host.top(this._n, "ts"); } },
     query: {
-      get() { if (this._query !== undefined) return this._query[0]; const q = this._parsed().query; return q === undefined ? null : q; },
+      get() { if (this._query !== undefined) return this._query[0]; const q = host.top(this._n, "query"); return q === undefined ? null : q; },
       set(q) { this._query = [q === undefined || q === null ? null : String(q)]; },
     },
     partition_string: {
       get() { return this._partition; },
       set(p) { this._partition = p === null || p === undefined ? undefined : String(p); },
     },
-    toString: { value() { return this._line; } },
+    toString: { value() { return host.line(this._n); } },
   });
   // With `r` null: whether anything beyond the common fields may have changed.
   function rowExtra(row, r) {
@@ -168,8 +179,8 @@
     return any;
   }
 
-  function Ddl(line, at) {
-    this._line = line;
+  function Ddl(serial, at) {
+    this._n = serial;
     this._at = at;
   }
   const DDL_ADDED = ["ts", "sql", "position", "gtid"];
@@ -180,8 +191,8 @@
     sql: { get() { return this._parsed().sql; } },
     timestamp: { get() { return Math.floor(this._parsed().ts / 1000); } },
     // A copy, as Maxwell's is: changing it changes nothing.
-    change: { get() { const c = JSON.parse(this._line); for (const k of DDL_ADDED) delete c[k]; return c; } },
-    toString: { value() { return this._line; } },
+    change: { get() { const c = JSON.parse(host.line(this._n)); for (const k of DDL_ADDED) delete c[k]; return c; } },
+    toString: { value() { return host.line(this._n); } },
   });
 
   const api = {
@@ -191,13 +202,16 @@
       const v = (x) => (x === undefined ? null : x);
       TX = { xid: v(xid), server_id: v(server_id), thread_id: v(thread_id), file: file, gtid: v(gtid) };
     },
-    row(line, db, table, type, at) {
-      const r = new Row(line, db, table, type, at);
+    table(i, db, name) {
+      TABLES[i] = [db, name];
+    },
+    row(serial, t, kind, at) {
+      const r = new Row(serial, t, kind, at);
       api.process_row(r);
       return r._finish(rowExtra);
     },
-    ddl(line, at) {
-      const d = new Ddl(line, at);
+    ddl(serial, at) {
+      const d = new Ddl(serial, at);
       api.process_ddl(d);
       return d._finish(null);
     },

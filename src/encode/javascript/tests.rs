@@ -356,3 +356,10 @@ fn logger_formats_like_slf4j() {
     let mut x = tx(&users(), &[(RowKind::Insert, &insert(1, "a"))]);
     script("function process_row(row) { logger.info('row {} of {}', row.data.id, row.table); logger.warn(row.data); logger.debug('x'); }").process(&mut x).unwrap();
 }
+
+#[test]
+fn a_row_kept_after_its_call_cannot_be_read() {
+    let mut x = tx(&users(), &[(RowKind::Insert, &insert(1, "a")), (RowKind::Insert, &insert(2, "b"))]);
+    let e = script("var last; function process_row(row) { if (last) last.data.get('id'); last = row; }").process(&mut x).unwrap_err();
+    assert!(e.to_string().contains("a row's data can be read only while process_row or process_ddl runs on it"), "{e}");
+}
