@@ -104,6 +104,7 @@
   function Common() {}
   Common.prototype = {
     _json: null,
+    _dirty: false,
     _suppressed: false,
     _topic: undefined,
     _partition: undefined,
@@ -116,13 +117,15 @@
       return TX.gtid != null ? TX.gtid : TX.file + ":" + this._at;
     },
     get extra_attributes() {
+      this._dirty = true;
       return this._extra || (this._extra = mapView({}, false));
     },
-    suppress() { this._suppressed = true; },
+    suppress() { this._dirty = this._suppressed = true; },
     get kafka_topic() { return this._topic === undefined ? undefined : this._topic; },
-    set kafka_topic(t) { this._topic = t === null || t === undefined ? undefined : String(t); },
+    set kafka_topic(t) { this._dirty = true; this._topic = t === null || t === undefined ? undefined : String(t); },
     _parsed() { return this._json || (this._json = JSON.parse(host.line(this._n))); },
     _finish(extra) {
+      if (!this._dirty) return undefined;
       if (this._suppressed) return '{"s":1}';
       if (this._topic === undefined && this._extra === null && !(extra && extra(this, null))) return undefined;
       const r = {};
@@ -134,13 +137,10 @@
         if (keys.length) { r.e = keys.map((k) => [k, t[k]]); any = true; }
       }
       if (extra) any = extra(this, r) || any;
-      return any ? JSON.stringify(r, replacer) : undefined;
+      // undefined becomes null (Maxwell writes a Java null), as JSON.stringify does in arrays.
+      return any ? JSON.stringify(r) : undefined;
     },
   };
-  // undefined becomes null (Maxwell writes a Java null), as JSON.stringify does in arrays.
-  function replacer(k, v) {
-    return typeof v === "bigint" ? Number(v) : v;
-  }
 
   // Only what every row has is set here; the rest starts from the prototype's defaults.
   function Row(serial, t, kind, at) {
@@ -152,19 +152,19 @@
     this._at = at;
   }
   Row.prototype = Object.create(Common.prototype, {
-    data: { get() { return this._data || (this._data = mapView(host.obj(this._n, "data") || {}, true)); } },
-    old_data: { get() { return this._old || (this._old = mapView(host.obj(this._n, "old") || {}, true)); } },
+    data: { get() { this._dirty = true; return this._data || (this._data = mapView(host.obj(this._n, "data") || {}, true)); } },
+    old_data: { get() { this._dirty = true; return this._old || (this._old = mapView(host.obj(this._n, "old") || {}, true)); } },
     xid: { get() { return TX.xid; } },
     server_id: { get() { return TX.server_id; } },
     thread_id: { get() { return TX.thread_id; } },
     timestamp: { get() { return host.top(this._n, "ts"); } },
     query: {
       get() { if (this._query !== undefined) return this._query[0]; const q = host.top(this._n, "query"); return q === undefined ? null : q; },
-      set(q) { this._query = [q === undefined || q === null ? null : String(q)]; },
+      set(q) { this._dirty = true; this._query = [q === undefined || q === null ? null : String(q)]; },
     },
     partition_string: {
       get() { return this._partition; },
-      set(p) { this._partition = p === null || p === undefined ? undefined : String(p); },
+      set(p) { this._dirty = true; this._partition = p === null || p === undefined ? undefined : String(p); },
     },
     toString: { value() { return host.line(this._n); } },
   });
