@@ -4,7 +4,10 @@
 //! row into Maxwell JSON, and prints one line of JSON with rows, bytes, seconds, rows/s and
 //! peak RSS. A benchmark, not a test: figures vary with the machine.
 //!
-//! usage: bench_decode --port=3307 --user=root --from=mysql-bin.000001:4 [--filter=...]
+//! With `--javascript=FILE` the transactions pass through the script's own thread on their
+//! way, as in a node (`encode::javascript::stage`): rows/s then include the script.
+//!
+//! usage: bench_decode --port=3307 --user=root --from=mysql-bin.000001:4 [--filter=...] [--javascript=FILE]
 
 use maxwell_ha::source::decoder::DecoderConfig;
 use maxwell_ha::source::reader::{Reader, StartPosition};
@@ -37,9 +40,17 @@ fn main() {
         let StartPosition::File(_) = cfg.init_position else { panic!("--from must be FILE:POS") };
         let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position, None).await.expect("open");
         reader.non_blocking = true;
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let (tx, read) = tokio::sync::mpsc::channel(1024);
         let cancel = CancellationToken::new();
         let t0 = Instant::now();
+        let (mut rx, stage) = match &cfg.javascript {
+            None => (read, None),
+            Some(js) => {
+                let (to, rx) = tokio::sync::mpsc::channel(16);
+                let s = maxwell_ha::encode::javascript::stage::Stage::start(js, cfg.output.clone(), false, read, to).await.expect("script");
+                (rx, Some(s))
+            }
+        };
         let consumer = tokio::spawn(async move {
             let (mut rows, mut bytes) = (0u64, 0u64);
             while let Some(t) = rx.recv().await {
@@ -53,6 +64,9 @@ fn main() {
         drop(tx);
         let (rows, bytes) = consumer.await.unwrap();
         let secs = t0.elapsed().as_secs_f64();
+        if let Some(s) = stage {
+            s.finish().await.expect("the script ran");
+        }
         println!(
             "{{\"tool\":\"maxwell-ha\",\"rows\":{rows},\"json_bytes\":{bytes},\"seconds\":{secs:.3},\"rows_per_sec\":{:.0},\"peak_rss_kib\":{}}}",
             rows as f64 / secs,

@@ -24,6 +24,11 @@
 #   scripts/bench.sh bootstrap [ROWS] one table of ROWS rows bootstrapped by maxwell-ha (a node
 #       alone) and by Zendesk's Maxwell in turn, each to its own topic: rows/s from the request
 #       to the last record in Kafka, peak RSS. (default ROWS 1000000)
+#   scripts/bench.sh javascript [ROWS] the decode run's rows read by maxwell-ha's reader with no
+#       `javascript` filter, with a trivial one (`function process_row(row) {}`) and with one
+#       that reads and edits every row (a column masked, 1 % suppressed), in turn, twice, in
+#       the same run: rows/s of each and the ratios to none (the script runs on its own thread,
+#       as in a node; not pinned).                          (default ROWS 1000000)
 #   scripts/bench.sh schema [TABLES] TABLES tables × 20 columns of mixed types, then the schema
 #       captured from information_schema as a node does at start: tables and columns held,
 #       capture time, resident memory added, the schema's size as JSON. (default TABLES 1000)
@@ -45,9 +50,9 @@ bounded() {
 STEP="${BENCH_STEP_SECONDS:-900}"
 MODE="${1:-decode}"
 case "$MODE" in
-  decode) ROWS="${2:-1000000}" ;; kafka|maxwell) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
+  decode|javascript) ROWS="${2:-1000000}" ;; kafka|maxwell) ROWS="${2:-300000}" ;; bigtx) ROWS="${2:-2000000}" ;;
   bootstrap) ROWS="${2:-1000000}" ;; schema) ROWS="${2:-1000}" ;;
-  *) echo "usage: $0 decode|kafka|maxwell|bigtx|bootstrap|schema [ROWS]" >&2; exit 2 ;;
+  *) echo "usage: $0 decode|javascript|kafka|maxwell|bigtx|bootstrap|schema [ROWS]" >&2; exit 2 ;;
 esac
 export MARIADB_PORT="${BENCH_PORT:-3417}"
 export MAXWELL_HA_RUN="$RUN_DIR/bench"
@@ -140,6 +145,38 @@ while [ "$i" -le "$ROWS" ]; do
 done
 end=$(sql "SHOW MASTER STATUS" | awk '{print $1":"$2}')
 log "binlog range $start .. $end"
+if [ "$MODE" = javascript ]; then
+  js="$MAXWELL_HA_RUN/js"; mkdir -p "$js"
+  printf 'function process_row(row) {}\n' > "$js/trivial.js"
+  printf 'function process_row(row) {\n  if (row.data.get("g") == 99) row.suppress();\n  row.data.put("c", "masked");\n}\n' > "$js/edit.js"
+  runs=()
+  for round in 1 2; do
+    for kind in none trivial edit; do
+      extra=(); [ "$kind" = none ] || extra=(--javascript="$js/$kind.js")
+      runs+=("$kind" "$(bounded "$STEP" "bench_decode $kind" target/release/examples/bench_decode --host=127.0.0.1 --port="$MARIADB_PORT" --user=root --from="$start" "${extra[@]}")")
+    done
+  done
+  python3 - "$ROWS" "${runs[@]}" <<'PY'
+import json, sys
+rows, args = int(sys.argv[1]), sys.argv[2:]
+rates, errors = {}, []
+for kind, out in zip(args[::2], args[1::2]):
+    o = json.loads(out)
+    if "error" in o:
+        errors.append(o["error"]); continue
+    want = rows if kind != "edit" else rows - rows // 100
+    if o["rows"] != want:
+        errors.append(f"{kind}: {o['rows']} rows out, expected {want}")
+    rates.setdefault(kind, []).append(round(o["rows_per_sec"]))
+best = {k: max(v) for k, v in rates.items()}
+print(json.dumps({"rows": rows, **{f"{k}_rows_per_sec": v for k, v in rates.items()},
+  "trivial_vs_none": round(best["trivial"] / best["none"], 3) if "trivial" in best and "none" in best else None,
+  "edit_vs_none": round(best["edit"] / best["none"], 3) if "edit" in best and "none" in best else None,
+  **({"errors": errors} if errors else {})}))
+sys.exit(1 if errors else 0)
+PY
+  exit 0
+fi
 if [ "$MODE" = kafka ]; then
   export KAFKA_PORT="${BENCH_KAFKA_PORT:-9417}"
   python3 -c "import confluent_kafka" 2>/dev/null || python3 -m pip install -q confluent-kafka mmh3

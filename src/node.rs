@@ -13,6 +13,7 @@
 //!   `ignore_producer_error` is false, its marker stored for `maxwell-cli row`.
 
 use crate::source::decoder::DecoderConfig;
+use crate::encode::javascript::stage::Stage;
 use crate::encode::Transaction;
 use crate::source::reader::{Reader, ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
@@ -73,6 +74,9 @@ pub enum NodeError {
     /// A node alone stopped at a row Kafka refused (`ignore_producer_error=false`).
     #[error("{0}")]
     Stuck(String),
+    /// The `javascript` filter failed (the same script fails the same way on every node).
+    #[error(transparent)]
+    Script(#[from] crate::encode::javascript::ScriptError),
 }
 
 impl NodeError {
@@ -146,6 +150,17 @@ pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoi
 /// acknowledged point.
 pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) -> StreamResult {
     let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
+    let (tx, read) = mpsc::channel::<Transaction>(256);
+    // With a `javascript` filter, transactions pass through the script's thread on their way.
+    let (mut rx, stage) = match &cfg.javascript {
+        None => (read, None),
+        Some(js) => {
+            let (to_sink, rx) = mpsc::channel::<Transaction>(16);
+            let stage = Stage::start(js, cfg.output.clone(), cfg.gtid_mode, read, to_sink).await.map_err(|e| (e.into(), None))?;
+            tracing::info!(script = %js.path, fingerprint = %js.fingerprint(), "javascript filter loaded");
+            (rx, Some(stage))
+        }
+    };
     let mut reader = Reader::open(cfg.source.clone(), dcfg, start, ctl.history.clone()).await.map_err(|e| (e.into(), None))?;
     reader.progress = Some(ctl.progress.clone());
     tracing::info!(
@@ -163,7 +178,6 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     metrics::get().stream_started();
     metrics::status().streaming = true;
     let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
-    let (tx, mut rx) = mpsc::channel::<Transaction>(256);
     let use_gtid = cfg.gtid_mode;
     let reader_cancel = CancellationToken::new();
     let rc = reader_cancel.clone();
@@ -205,7 +219,8 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
                     };
                     crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone())
                 });
-                to_kafka(sink, &mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot).await
+                let script = stage.as_ref().map(|s| s.handle.clone());
+                to_kafka(sink, &mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script).await
             }
             Err(e) => (None, Some(e.into())),
         },
@@ -216,6 +231,14 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     progress.abort();
     metrics::status().streaming = false;
     let reader_result = reader_task.await.expect("reader task panicked");
+    // A script error ended the stage, and so the sink's input: it is why the stream ended.
+    if let Some(stage) = stage {
+        match stage.finish().await {
+            Err(e) => return Err((e.into(), result.0)),
+            Ok(n) if n > 0 => tracing::info!(rows = n, "rows suppressed by the javascript filter"),
+            Ok(_) => {}
+        }
+    }
     match (result, reader_result) {
         ((last, Some(e)), _) => Err((e, last)),
         ((last, None), Err(e)) => Err((e.into(), last)),
@@ -375,7 +398,9 @@ async fn to_kafka(
     ctl: &StreamControl,
     (mut boundary, mut boundary_schema_id): (ResumePoint, u64),
     mut boot: Option<crate::bootstrap::Bootstrapper>,
+    script: Option<crate::encode::javascript::stage::Handle>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
+    let mut script_err = None;
     let mut acked = sink.acked();
     let out = ctl.acked.clone();
     let progress = tokio::spawn(async move {
@@ -420,6 +445,18 @@ async fn to_kafka(
                     if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
                         break;
                     }
+                    // Maxwell runs a bootstrap's rows through the script too.
+                    let t = match &script {
+                        Some(s) => match s.run(t).await {
+                            Ok(t) => t,
+                            Err(e) => {
+                                script_err = Some(e);
+                                cancel.cancel();
+                                break;
+                            }
+                        },
+                        None => t,
+                    };
                     if let Err(e) = sink.send(t).await {
                         err = Some(e);
                         cancel.cancel();
@@ -486,5 +523,5 @@ async fn to_kafka(
     // undelivered counts.
     let (last, drain_err) = sink.drain().await;
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), progress).await;
-    (last, err.or(drain_err).map(NodeError::from))
+    (last, script_err.map(NodeError::Script).or(err.or(drain_err).map(NodeError::from)))
 }

@@ -6,7 +6,9 @@
   kafka_tool.py BOOTSTRAP consume TOPIC[,TOPIC...] COUNT TIMEOUT_S BY HASH
       prints one JSON object per message: topic, partition, offset, key, value, headers and
       `expected_partition`, the partition Maxwell picks for the row when partitioning BY
-      (database | table | primary_key) with HASH (default | murmur3).
+      (database | table | primary_key) with HASH (default | murmur3); BY `attribute:NAME` is a
+      javascript filter's partition string, which the test's script also writes into the
+      row's NAME attribute (rows without it: by database).
   kafka_tool.py BOOTSTRAP tail TOPIC SINCE_MS ROWS TIMEOUT_S
       prints, one line each (partition, offset, key, value), the messages of TOPIC written at or
       after SINCE_MS (Unix ms), read with isolation.level=read_committed, until ROWS row events
@@ -66,6 +68,8 @@ def create(bootstrap, topic, partitions, config=""):
 def partition_string(value, key, by):
     if value.get("type", "").startswith(("table-", "database-")):
         return value["database"]
+    if by.startswith("attribute:"):
+        return value.get(by[len("attribute:"):], value["database"])
     if by == "database":
         return value["database"]
     if by == "table":

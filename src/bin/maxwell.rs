@@ -26,6 +26,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // A script that does not compile is a configuration error, named by file and line.
+    if let Some(e) = cfg.javascript.as_ref().and_then(|js| maxwell_ha::encode::javascript::Script::check(js).err()) {
+        eprintln!("maxwell: configuration error: {e}");
+        return std::process::ExitCode::from(2);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

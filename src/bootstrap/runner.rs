@@ -264,7 +264,7 @@ impl Bootstrapper {
             let (key, spans) = shape.write_data(&mut data, &values);
             let pk = shape.info.primary_key.iter().map(|&i| data[spans[i].clone()].to_vec()).collect();
             let partition_columns = partition_columns.iter().map(|i| i.map(|i| data[spans[i].clone()].to_vec())).collect();
-            metas.push(RowMeta::Row { table: shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns });
+            metas.push(RowMeta::Row { table: shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns, at: None });
             lines.push(if shape.info.excluded.is_empty() { data } else { without_excluded(&shape.info, &data, &spans) });
             let a = self.active.as_mut().expect("checked");
             a.state.last_key = Some(key);
@@ -326,7 +326,7 @@ impl Bootstrapper {
         let bodies = if rows.is_empty() { vec![b"{}".to_vec()] } else { rows };
         if metas.is_empty() {
             let pk = vec![b"null".to_vec(); a.shape.info.primary_key.len()];
-            metas.push(RowMeta::Row { table: a.shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns: Vec::new() });
+            metas.push(RowMeta::Row { table: a.shape.info.clone(), kind: crate::binlog::rows::RowKind::Insert, pk, partition_columns: Vec::new(), at: None });
         }
         let mut json = Vec::with_capacity(bodies.iter().map(|b| b.len() + head.len() + 3).sum());
         let mut row_ends = Vec::with_capacity(bodies.len());

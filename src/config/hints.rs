@@ -17,7 +17,6 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 /// Maxwell's options that maxwell-ha does not take, with what to do instead (a user coming
 /// from Maxwell gets this rather than a guess at a similarly spelled key).
 pub(super) const MAXWELL_ONLY: &[(&str, &str)] = &[
-    ("javascript", "per-row JavaScript filters are not available: use `filter`"),
     ("output_file", "use producer=stdout and redirect the output"),
     ("custom_producer.factory", "only producer=stdout and producer=kafka exist"),
 ];

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub mod encode;
 pub mod http;
+pub mod javascript;
 pub mod kafka;
 mod keys;
 pub mod metrics;
@@ -80,6 +81,8 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Maxwell's reporters, metric names and diagnostics (`metrics_*`, `http_diagnostic`).
     pub metrics: MetricsConfig,
+    /// `javascript`: the per-row filter script.
+    pub javascript: Option<javascript::JavascriptConfig>,
     /// One line per accepted option that has no effect here or only a nearest equivalent
     /// (logged once at start as warnings).
     pub warnings: Vec<String>,
@@ -185,6 +188,10 @@ impl Config {
             None
         };
         let (exclude_columns, encrypt) = encode::parse(s, &mut warnings)?;
+        if s.get("javascript").is_some() && encrypt.is_some() {
+            // The script reads and edits the row's JSON, which encrypt has already sealed.
+            return err("`javascript` and `encrypt` cannot be used together yet: set encrypt=none, or remove javascript");
+        }
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
             resume_position: s.bool("output_resume_position"),
@@ -199,7 +206,7 @@ impl Config {
             row_query: s.bool("output_row_query"),
             ddl: s.bool("output_ddl"),
             null_zerodates: s.bool("output_null_zerodates"),
-            row_meta: kafka.is_some(),
+            row_meta: kafka.is_some() || s.get("javascript").is_some(),
             partition_columns: kafka.as_ref().map(|k| k.routing.columns.clone()).unwrap_or_default(),
             schema_id: s.bool("output_schema_id"),
             exclude_columns,
@@ -331,6 +338,7 @@ impl Config {
         };
         let (metrics, http) = metrics::parse(s, &mut warnings)?;
         Ok(Config {
+            javascript: javascript::parse(s)?,
             ha,
             http,
             metrics,

@@ -333,3 +333,14 @@ fn maxwell_connection_options() {
     assert!(c.filter.includes_table("shop", "t") && !c.filter.includes_table("other", "t"));
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
 }
+
+/// A script cannot read rows that `encrypt` sealed: the pair is refused with what to change.
+#[test]
+fn javascript_with_encrypt_is_refused() {
+    let mut s = Settings::default();
+    for (k, v) in [("user", "maxwell"), ("javascript", "/tmp/filter.js"), ("encrypt", "data"), ("secret_key", "0123456789abcdef")] {
+        s.set(k, v).unwrap();
+    }
+    let e = Config::from_settings(&s).unwrap_err().to_string();
+    assert!(e.contains("`javascript` and `encrypt` cannot be used together"), "{e}");
+}

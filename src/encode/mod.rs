@@ -17,6 +17,7 @@
 pub mod data;
 pub mod ddl;
 pub mod encrypt;
+pub mod javascript;
 pub mod spill;
 mod transaction;
 
@@ -26,7 +27,7 @@ use crate::binlog::json::write_json_str;
 pub use crate::config::OutputConfig;
 use crate::config::EncryptMode;
 use encrypt::Encryptor;
-pub use transaction::{Part, Transaction};
+pub use transaction::{Part, Route, Transaction};
 use std::sync::Arc;
 
 /// A decoded row image: JSON fragments and per-column spans into them.
@@ -54,10 +55,14 @@ pub enum RowMeta {
         pk: Vec<Vec<u8>>,
         /// JSON of each `partition_columns` entry (`None` when the row lacks it).
         partition_columns: Vec<Option<Vec<u8>>>,
+        /// Where the row's rows event starts in the binlog file (`None`: a bootstrap record).
+        at: Option<u64>,
     },
     Ddl {
         database: String,
         table: Option<String>,
+        /// Where the statement's event starts in the binlog file.
+        at: Option<u64>,
     },
 }
 
@@ -204,7 +209,7 @@ impl TxBuffer {
                 .iter()
                 .map(|name| t.columns.iter().position(|c| &c.name == name).and_then(|i| data::partition_value(t, i, value)).map(<[u8]>::to_vec))
                 .collect();
-            self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns });
+            self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns, at: Some(at) });
         }
         if cfg.primary_keys {
             a.extend_from_slice(b",\"primary_key\":[");

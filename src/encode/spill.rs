@@ -116,7 +116,7 @@ impl SpillWriter {
         self.out.write_all(&at.to_le_bytes())?;
         match meta {
             None | Some(RowMeta::Ddl { .. }) => self.out.write_all(&[NO_META])?,
-            Some(RowMeta::Row { table, kind, pk, partition_columns }) => {
+            Some(RowMeta::Row { table, kind, pk, partition_columns, .. }) => {
                 let idx = self.table_index(table);
                 self.out.write_all(&[ROW_META])?;
                 self.out.write_all(&idx.to_le_bytes())?;
@@ -160,7 +160,7 @@ impl SpillReader {
         self.rows - self.next
     }
 
-    fn read_meta(&mut self) -> io::Result<Option<RowMeta>> {
+    fn read_meta(&mut self, at: u64) -> io::Result<Option<RowMeta>> {
         let r = &mut self.input;
         match get_u8(r)? {
             NO_META => Ok(None),
@@ -180,7 +180,7 @@ impl SpillReader {
                 for _ in 0..npc {
                     partition_columns.push(if get_u8(r)? == 0 { None } else { Some(get_bytes(r)?) });
                 }
-                Ok(Some(RowMeta::Row { table, kind, pk, partition_columns }))
+                Ok(Some(RowMeta::Row { table, kind, pk, partition_columns, at: Some(at) }))
             }
             _ => Err(corrupt("unknown row tag")),
         }
@@ -207,10 +207,11 @@ impl SpillReader {
             get_bytes_into(&mut self.input, &mut self.body)?;
             let mut at = [0u8; 8];
             self.input.read_exact(&mut at)?;
-            if let Some(m) = self.read_meta()? {
+            let at = u64::from_le_bytes(at);
+            if let Some(m) = self.read_meta(at)? {
                 metas.push(m);
             }
-            write_line(out, &self.head, &self.body, self.next, self.rows, u64::from_le_bytes(at), f, cfg, enc.as_deref_mut());
+            write_line(out, &self.head, &self.body, self.next, self.rows, at, f, cfg, enc.as_deref_mut());
             ends.push(out.len());
             self.next += 1;
         }

@@ -8,6 +8,8 @@
 //! - A transaction handed on in parts ([`Part`]) repeats its end position and fields on every
 //!   part; only the last part ends it.
 //! - `meta` is parallel to `row_ends` when routing facts are collected, else empty.
+//! - `routes` (a `javascript` filter's topic and partition-string overrides) is sparse:
+//!   ascending row indexes within this value, at most one entry per row.
 
 use super::RowMeta;
 use crate::binlog::gtid::GtidSet;
@@ -44,6 +46,21 @@ pub struct Transaction {
     pub queued: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
     /// A bootstrap's records (not read from the binlog): where that bootstrap stands after them.
     pub bootstrap: Option<BootstrapState>,
+    /// The thread that ran the transaction (from its BEGIN or statement), when known.
+    pub thread_id: Option<u32>,
+    /// A `javascript` filter's routing of some rows (see the module invariants).
+    pub routes: Vec<Route>,
+}
+
+/// Where a `javascript` filter sent one row: Maxwell's `kafka_topic` and `partition_string`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// Index of the row in its [`Transaction`] value (`row_ends`).
+    pub row: usize,
+    /// The topic instead of `kafka_topic`'s (used as is, nothing substituted).
+    pub topic: Option<String>,
+    /// The partition string instead of `producer_partition_by`'s (hashed the same way).
+    pub partition: Option<String>,
 }
 
 /// Where a part sits in its transaction.
@@ -67,6 +84,11 @@ impl Transaction {
     /// Whether this value ends its transaction, so that its position is a resume point.
     pub fn ends_transaction(&self) -> bool {
         self.part.is_none_or(|p| p.first_row + self.row_ends.len() >= p.total_rows)
+    }
+
+    /// The script's routing of row `row` of this value, if it set any.
+    pub fn route(&self, row: usize) -> Option<&Route> {
+        self.routes.binary_search_by_key(&row, |r| r.row).ok().map(|i| &self.routes[i])
     }
 
     /// Where to resume after this transaction.

@@ -119,7 +119,7 @@ impl Routing {
     pub fn topic_for(&self, m: &RowMeta) -> String {
         let (tpl, db, table, kind) = match m {
             RowMeta::Row { table, kind, .. } => (&self.topic, table.database.as_str(), table.table.as_str(), kind.as_str()),
-            RowMeta::Ddl { database, table } => (&self.ddl_topic, database.as_str(), table.as_deref().unwrap_or(""), "ddl"),
+            RowMeta::Ddl { database, table, .. } => (&self.ddl_topic, database.as_str(), table.as_deref().unwrap_or(""), "ddl"),
         };
         if !tpl.contains("%{") {
             return tpl.clone();
@@ -168,7 +168,7 @@ impl Routing {
     pub fn key(&self, m: &RowMeta) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         let (db, tname, pk) = match m {
-            RowMeta::Ddl { database, table } => {
+            RowMeta::Ddl { database, table, .. } => {
                 out.extend_from_slice(b"{\"database\":");
                 write_json_str(&mut out, database);
                 if let Some(t) = table {

@@ -48,7 +48,7 @@ fn routing(by: PartitionBy, key_format: KeyFormat) -> Routing {
 }
 
 fn row(pk: Vec<u8>, pkv: &[&str], col: Option<&str>) -> RowMeta {
-    RowMeta::Row { table: table(pk), kind: crate::binlog::rows::RowKind::Insert, pk: pkv.iter().map(|v| v.as_bytes().to_vec()).collect(), partition_columns: vec![col.map(|c| c.as_bytes().to_vec())] }
+    RowMeta::Row { table: table(pk), kind: crate::binlog::rows::RowKind::Insert, pk: pkv.iter().map(|v| v.as_bytes().to_vec()).collect(), partition_columns: vec![col.map(|c| c.as_bytes().to_vec())], at: None }
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn keys_and_topics() {
     let k: serde_json::Value = serde_json::from_slice(&h.key(&no_pk)).unwrap();
     assert_eq!(k["_uuid"].as_str().unwrap().len(), 36);
     assert_eq!(h.topic_for(&m), "cdc_shop_Orders");
-    let ddl = RowMeta::Ddl { database: "shop".into(), table: Some("t".into()) };
+    let ddl = RowMeta::Ddl { database: "shop".into(), table: Some("t".into()), at: None };
     assert_eq!(h.topic_for(&ddl), "ddl");
     assert_eq!(h.partition_string(&ddl, None), "shop");
     // Maxwell's %{type}.

@@ -409,6 +409,7 @@ impl Decoder {
             xid,
             ts: ev.timestamp,
             server_id: if self.tx_server != 0 { self.tx_server } else { ev.server_id },
+            thread_id: self.tx_thread,
             ..Default::default()
         };
         self.history_event = None;
@@ -457,7 +458,7 @@ impl Decoder {
                     ddl::write_ddl(&mut tx.json, d, &sql, ev.timestamp, &at);
                     tx.row_ends.push(tx.json.len());
                     if self.cfg.output.row_meta {
-                        tx.meta.push(crate::encode::RowMeta::Ddl { database: d.database.clone(), table: d.table.clone() });
+                        tx.meta.push(crate::encode::RowMeta::Ddl { database: d.database.clone(), table: d.table.clone(), at: Some(self.event_start) });
                     }
                 }
             }

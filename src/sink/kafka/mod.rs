@@ -27,6 +27,9 @@
 //!   `maxwell.source_server_id` (the server it was read from: in a dual-master pair not always
 //!   the writer) and, in a cluster, `maxwell.cluster`, `maxwell.node` and `maxwell.epoch`
 //!   (at-least-once also `maxwell.seq`).
+//! - A `javascript` filter has run before the sink: row indexes count the rows it let
+//!   through, and a row it routed (`Transaction::routes`) goes to that topic (as is) and to
+//!   the partition of that partition string, hashed as Maxwell's partitioner hashes it.
 
 mod ack;
 pub mod checkpoint;
@@ -383,7 +386,7 @@ impl KafkaSink {
             if let Mode::ExactlyOnce(t) = &mut self.mode {
                 t.begin()?;
             }
-            if let Err(e) = self.send_row(&facts, i, meta, value, &mut deliveries).await {
+            if let Err(e) = self.send_row(&facts, i, meta, value, tx.route(local), &mut deliveries).await {
                 // Exactly-once: what was handed over of this transaction is counted, so that a
                 // commit of the open Kafka transaction (the drain's) records where it stops.
                 if let Mode::ExactlyOnce(t) = &mut self.mode {

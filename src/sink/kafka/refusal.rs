@@ -167,7 +167,7 @@ impl RefusedRow {
     pub fn new(row: RowRef, meta: &RowMeta, value: &[u8], topic: &str, reason: &str, error: String) -> Self {
         let (database, table) = match meta {
             RowMeta::Row { table, .. } => (table.database.clone(), Some(table.table.clone())),
-            RowMeta::Ddl { database, table } => (database.clone(), table.clone()),
+            RowMeta::Ddl { database, table, .. } => (database.clone(), table.clone()),
         };
         Self { row, database, table, kind: row_type(value), primary_key: primary_key(meta), topic: topic.to_string(), bytes: value.len(), reason: reason.into(), error }
     }
@@ -228,7 +228,7 @@ pub struct StuckRow {
 pub fn dead_letter_topic(topic: &str, meta: &RowMeta) -> String {
     let (db, table) = match meta {
         RowMeta::Row { table, .. } => (table.database.as_str(), table.table.as_str()),
-        RowMeta::Ddl { database, table } => (database.as_str(), table.as_deref().unwrap_or("")),
+        RowMeta::Ddl { database, table, .. } => (database.as_str(), table.as_deref().unwrap_or("")),
     };
     topic.replace("%{database}", db).replace("%{table}", table)
 }
@@ -244,7 +244,7 @@ pub fn dead_letter_value(meta: &RowMeta, value: &[u8], reason: &str) -> Vec<u8> 
             out.extend_from_slice(b",\"table\":");
             write_json_str(&mut out, &table.table);
         }
-        RowMeta::Ddl { database, table } => {
+        RowMeta::Ddl { database, table, .. } => {
             write_json_str(&mut out, database);
             out.extend_from_slice(b",\"table\":");
             match table {

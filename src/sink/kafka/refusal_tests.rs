@@ -13,7 +13,7 @@ fn orders() -> RowMeta {
         head_json: Vec::new(),
         excluded: Vec::new(),
     };
-    RowMeta::Row { table: Arc::new(table), kind: crate::binlog::rows::RowKind::Update, pk: vec![b"5".to_vec(), b"\"eu\"".to_vec()], partition_columns: Vec::new() }
+    RowMeta::Row { table: Arc::new(table), kind: crate::binlog::rows::RowKind::Update, pk: vec![b"5".to_vec(), b"\"eu\"".to_vec()], partition_columns: Vec::new(), at: None }
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn dead_letter_record_in_maxwells_shape() {
     let v = dead_letter_value(&meta, value, TOO_LARGE);
     assert_eq!(std::str::from_utf8(&v).unwrap(), r#"{"database":"shop","table":"orders","type":"update","reason":"RecordTooLargeException","data":{"Id":5,"region":"eu"}}"#);
     assert_eq!(dead_letter_topic("dlq_%{database}_%{table}", &meta), "dlq_shop_orders");
-    let ddl = RowMeta::Ddl { database: "shop".into(), table: None };
+    let ddl = RowMeta::Ddl { database: "shop".into(), table: None, at: None };
     let v = dead_letter_value(&ddl, br#"{"type":"database-create","database":"shop"}"#, "InvalidRecordException");
     assert_eq!(std::str::from_utf8(&v).unwrap(), r#"{"database":"shop","table":null,"type":"database-create","reason":"InvalidRecordException","data":{}}"#);
     let r = RefusedRow::new("f.000001:9#3".parse().unwrap(), &meta, value, "maxwell", TOO_LARGE, "Broker: Message size too large".into());

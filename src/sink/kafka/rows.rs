@@ -19,7 +19,7 @@ use super::{scan, KafkaSink, KafkaSinkError, Mode, Partial};
 use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;
 use crate::config::producer_errors::valid_topic;
-use crate::encode::RowMeta;
+use crate::encode::{Route, RowMeta};
 use crate::sink::partition::{murmur2_partition, partition_for};
 use futures_util::future::BoxFuture;
 use rdkafka::error::RDKafkaErrorCode;
@@ -66,6 +66,7 @@ impl KafkaSink {
         i: usize,
         meta: &RowMeta,
         value: &[u8],
+        route: Option<&Route>,
         deliveries: &mut Vec<(usize, BoxFuture<'static, Result<(), Failed>>)>,
     ) -> Result<(), KafkaSinkError> {
         if let Some(e) = self.in_doubt() {
@@ -78,12 +79,17 @@ impl KafkaSink {
             Some(Known { verdict: None, .. }) => true,
             None => false,
         };
-        let topic = self.routing.topic_for(meta);
+        // A `javascript` filter's overrides, as Maxwell takes them.
+        let topic = route.and_then(|r| r.topic.clone()).unwrap_or_else(|| self.routing.topic_for(meta));
         if !self.partitions.contains_key(&topic) && !valid_topic(&topic) {
             return self.refused(tx, i, meta, value, &topic, "InvalidTopicException", "not a valid Kafka topic name".into(), deliveries).await;
         }
         let parts = self.partition_count(&topic).await?;
-        let partition = partition_for(&self.routing.partition_string(meta, tx.xid), parts, self.routing.hash);
+        let pstring = match route.and_then(|r| r.partition.as_deref()) {
+            Some(p) => p.to_string(),
+            None => self.routing.partition_string(meta, tx.xid),
+        };
+        let partition = partition_for(&pstring, parts, self.routing.hash);
         if self.already_written(tx, i, &topic, partition) {
             return Ok(());
         }
