@@ -30,6 +30,10 @@ fn maxwell_options() -> Vec<String> {
 /// A value of the option's kind that means something (a string option's value is what a
 /// Maxwell user would write).
 fn sample(name: &str, kind: Kind) -> String {
+    if name == "metrics_datadog_type" {
+        // DogStatsD over UDP; Maxwell's `http` (Datadog's HTTP API) is refused with what to run.
+        return "udp".into();
+    }
     match kind {
         Kind::Bool => "true".into(),
         Kind::Int { min, max } => (if name.contains("port") { 3306 } else { min.max(1).min(max) }).to_string(),
@@ -45,6 +49,8 @@ fn sample(name: &str, kind: Kind) -> String {
             "kafka_partition_by" => "table".into(),
             "kafka_partition_by_fallback" => "database".into(),
             "metrics_type" => "http".into(),
+            "secret_key" => "0123456789abcdef".into(),
+            "javascript" => filter_script().display().to_string(),
             "env_config_prefix" => "MAXWELL_OPTIONS_TEST_".into(),
             "config" => std::env::temp_dir().join("maxwell-options-empty.properties").display().to_string(),
             _ => "maxwell_x".into(),
@@ -67,7 +73,26 @@ fn companions(name: &str) -> Vec<String> {
     if name.starts_with("http_") && name != "http_port" {
         c.push("--http_port=18080".into());
     }
+    if name == "http_diagnostic_timeout" {
+        c.push("--http_diagnostic=true".into());
+    }
+    if name.starts_with("metrics_datadog") {
+        c.push("--metrics_type=datadog".into());
+    }
+    if name == "metrics_slf4j_interval" {
+        c.push("--metrics_type=slf4j".into());
+    }
+    if name == "encrypt" {
+        c.push("--secret_key=0123456789abcdef".into());
+    }
     c
+}
+
+/// A JavaScript filter file as Maxwell's documentation writes one.
+fn filter_script() -> std::path::PathBuf {
+    let p = std::env::temp_dir().join("maxwell-options-filter.js");
+    std::fs::write(&p, "function process_row(row) {\n  if (row.database == 'shop' && row.table == 'secrets') row.suppress();\n}\n").unwrap();
+    p
 }
 
 #[test]

@@ -87,7 +87,7 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Metrics
     if has("slf4j") {
         m.slf4j_interval = Some(Duration::from_secs(s.int("metrics_slf4j_interval").unwrap() as u64));
     } else if set(s, "metrics_slf4j_interval") {
-        return err("`metrics_slf4j_interval` is set but `metrics_type` has no slf4j; add slf4j to metrics_type or remove it");
+        warnings.push("`metrics_slf4j_interval` is set but `metrics_type` has no slf4j: ignored, as Maxwell ignores it (add slf4j to metrics_type to log the metrics)".into());
     }
     let datadog_keys =
         ["metrics_datadog_type", "metrics_datadog_host", "metrics_datadog_port", "metrics_datadog_interval", "metrics_datadog_tags", "metrics_datadog_apikey"];
@@ -110,20 +110,20 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Metrics
             tags,
         });
     } else if let Some(k) = datadog_keys.iter().find(|k| set(s, k)) {
-        return err(format!("`{k}` is set but `metrics_type` has no datadog; add datadog to metrics_type or remove it"));
+        warnings.push(format!("`{k}` is set but `metrics_type` has no datadog: ignored, as Maxwell ignores it (add datadog to metrics_type to send the metrics)"));
     }
     m.age_slo = s.int("metrics_age_slo").map(|secs| Duration::from_secs(secs as u64));
     if s.bool("http_diagnostic") {
         m.diagnostic_timeout = Some(Duration::from_millis(s.int("http_diagnostic_timeout").unwrap() as u64));
     } else if set(s, "http_diagnostic_timeout") {
-        return err("`http_diagnostic_timeout` is set but `http_diagnostic` is not true; set http_diagnostic=true or remove it");
+        warnings.push("`http_diagnostic_timeout` is set but `http_diagnostic` is not true: ignored, as Maxwell ignores it (set http_diagnostic=true to serve /diagnostic)".into());
     }
-    let http = http_config(s, has("http") || m.diagnostic_timeout.is_some())?;
+    let http = http_config(s, has("http") || m.diagnostic_timeout.is_some(), warnings)?;
     Ok((m, http))
 }
 
 /// Where the HTTP endpoints listen, if anywhere; `wanted`: something asks for HTTP besides a port.
-fn http_config(s: &Settings, wanted: bool) -> Result<Option<HttpConfig>, ConfigError> {
+fn http_config(s: &Settings, wanted: bool, warnings: &mut Vec<String>) -> Result<Option<HttpConfig>, ConfigError> {
     let port = match (s.int("http_port"), s.int("metrics_http_port")) {
         (Some(a), Some(b)) if a != b => {
             return err(format!("`http_port={a}` and `metrics_http_port={b}` (Maxwell's older name for http_port) disagree; set only http_port"));
@@ -133,7 +133,7 @@ fn http_config(s: &Settings, wanted: bool) -> Result<Option<HttpConfig>, ConfigE
         (None, None) => {
             for k in ["http_bind_address", "http_path_prefix", "http_admin_token"] {
                 if set(s, k) {
-                    return err(format!("`{k}` is set but HTTP is off; set http_port (or metrics_type=http) to serve HTTP"));
+                    warnings.push(format!("`{k}` is set but HTTP is off: ignored, as Maxwell ignores it (set http_port, or metrics_type=http, to serve HTTP)"));
                 }
             }
             return Ok(None);
@@ -197,7 +197,8 @@ mod tests {
     fn slf4j_interval_and_prefix() {
         let c = cfg(&["metrics_type=slf4j", "metrics_slf4j_interval=5", "metrics_prefix=cdc"]).unwrap();
         assert_eq!((c.metrics.slf4j_interval, c.metrics.prefix.as_str()), (Some(Duration::from_secs(5)), "cdc"));
-        assert!(refused(&["metrics_slf4j_interval=5"]).contains("no slf4j"));
+        let w = cfg(&["metrics_slf4j_interval=5"]).unwrap().warnings;
+        assert!(w.len() == 1 && w[0].contains("no slf4j") && w[0].contains("ignored"), "Maxwell ignores it: {w:?}");
         assert!(refused(&["metrics_type=slf4j", "metrics_slf4j_interval=0"]).contains("metrics_slf4j_interval"));
         assert_eq!(cfg(&["metrics_prefix="]).unwrap().metrics.prefix, "", "an empty prefix names metrics without one");
     }
@@ -229,7 +230,8 @@ mod tests {
             "metrics_datadog_type=udp",
             "metrics_datadog_apikey=k",
         ] {
-            assert!(refused(&["metrics_type=http", k]).contains("no datadog"), "{k}");
+            let c = cfg(&["metrics_type=http", k]).unwrap();
+            assert!(c.metrics.datadog.is_none() && c.warnings.len() == 1 && c.warnings[0].contains("no datadog"), "{k}: {:?}", c.warnings);
         }
         assert!(refused(&["metrics_type=datadog", "metrics_datadog_type=tcp"]).contains("udp, http"));
         assert!(refused(&["metrics_type=datadog", "metrics_datadog_host=a b"]).contains("metrics_datadog_host"));
@@ -254,7 +256,8 @@ mod tests {
         assert_eq!(c.http.unwrap().port, 8080, "the diagnostic endpoint turns HTTP on, as in Maxwell");
         let c = cfg(&["http_diagnostic=true", "http_diagnostic_timeout=2500", "http_port=9000"]).unwrap();
         assert_eq!((c.metrics.diagnostic_timeout, c.http.unwrap().port), (Some(Duration::from_millis(2500)), 9000));
-        assert!(refused(&["http_diagnostic_timeout=2500"]).contains("http_diagnostic"));
+        let c = cfg(&["http_diagnostic_timeout=2500"]).unwrap();
+        assert!(c.http.is_none() && c.warnings.len() == 1 && c.warnings[0].contains("http_diagnostic"), "{:?}", c.warnings);
         assert!(cfg(&["http_diagnostic=false"]).unwrap().http.is_none());
     }
 }
