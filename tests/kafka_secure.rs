@@ -3,7 +3,8 @@
 //! independent admin client). A node alone writes through it — SCRAM-SHA-256 given the Java
 //! client's way (`kafka.sasl.jaas.config`), PLAIN the librdkafka way — and an independent
 //! consumer on the plaintext listener finds every row. A wrong password stops the node with
-//! one error that names authentication.
+//! one error that names authentication. The broker's CA given as Maxwell users have it, in a
+//! Java trust store (JKS and PKCS#12, made by `keytool`), works the same.
 
 mod common;
 
@@ -83,4 +84,64 @@ async fn sasl_ssl_with_scram_and_plain() {
     assert!(status.is_some_and(|s| !s.success()), "a wrong password stops the node:\n{err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("maxwell:")).collect();
     assert!(errors.len() == 1 && errors[0].to_lowercase().contains("authentication"), "one error naming authentication:\n{err}");
+}
+
+/// Maxwell's Kafka TLS settings name a Java trust store; the node reads it (JKS and PKCS#12)
+/// and writes through the SASL_SSL listener with no PEM file of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_trust_stores_as_maxwell_users_give_them() {
+    let (bootstrap, ca) = secure();
+    let dir = std::env::temp_dir().join(unique("truststores"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = unique("jks");
+    let mut c = conn().await;
+    exec(&mut c, &format!("CREATE DATABASE {db}")).await;
+    exec(&mut c, &format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY)")).await;
+    for (n, ty) in ["JKS", "PKCS12"].iter().enumerate() {
+        let store = dir.join(format!("truststore.{}", ty.to_lowercase()));
+        let out = std::process::Command::new("keytool")
+            .args(["-importcert", "-noprompt", "-alias", "kafka-ca", "-file", &ca, "-storetype", ty, "-storepass", "changeit", "-keystore"])
+            .arg(&store)
+            .output()
+            .expect("keytool (Java 17) runs");
+        assert!(out.status.success(), "keytool: {}", String::from_utf8_lossy(&out.stderr));
+        let topic = unique("jks");
+        create_topic(&topic, 1);
+        let start = master_position(&mut c).await;
+        let args: Vec<String> = vec![
+            format!("--init_position={start}"),
+            format!("--filter=exclude: *.*, include: {db}.*"),
+            "--producer=kafka".into(),
+            format!("--kafka.bootstrap.servers={bootstrap}"),
+            format!("--kafka_topic={topic}"),
+            "--kafka.security.protocol=SASL_SSL".into(),
+            format!("--kafka.ssl.truststore.location={}", store.display()),
+            "--kafka.ssl.truststore.password=changeit".into(),
+            format!("--kafka.ssl.truststore.type={ty}"),
+            "--kafka.sasl.mechanism=PLAIN".into(),
+            "--kafka.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"maxwell\" password=\"maxwell-secret\";".into(),
+        ];
+        let m = spawn_maxwell(&args);
+        let base = (n as u64 + 1) * 100;
+        for i in 1..=5u64 {
+            exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({})", base + i)).await;
+        }
+        let got = consume(std::slice::from_ref(&topic), 5, 60, "database", "default");
+        let (st, _, err) = m.terminate();
+        assert!(st.success(), "{ty}: maxwell stopped cleanly: {err}");
+        let mut ids: Vec<u64> = got.iter().map(|g| g["value"]["data"]["id"].as_u64().unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, (base + 1..=base + 5).collect::<Vec<_>>(), "{ty} trust store: every row over SASL_SSL\n{err}");
+    }
+    // A wrong store password is one error at start that names the store.
+    let store = dir.join("truststore.jks");
+    let m = spawn_maxwell(&[
+        "--producer=kafka".into(),
+        format!("--kafka.bootstrap.servers={bootstrap}"),
+        format!("--kafka.ssl.truststore.location={}", store.display()),
+        "--kafka.ssl.truststore.password=wrong-one".into(),
+    ]);
+    let (status, err) = m.wait_exit(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| !s.success()), "a wrong trust store password stops the node:\n{err}");
+    assert!(err.contains("truststore.jks") && err.contains("password is wrong"), "the error names the store and the password:\n{err}");
 }

@@ -121,6 +121,7 @@ const JAVA_ONLY: &[(&str, &str)] = &[
 pub fn translate(props: Vec<(String, String)>, warnings: &mut Vec<String>) -> Result<Vec<(String, String)>, String> {
     let has = |k: &str| props.iter().any(|(p, _)| p == k);
     let mut out: Vec<(String, String)> = Vec::with_capacity(props.len());
+    let java_keystore = super::java_stores::is_java_keystore(&props);
     for (k, v) in &props {
         if let Some((_, to, div)) = JAVA_RENAMED.iter().find(|(from, _, _)| from == k) {
             let n: u64 = v.trim().parse().map_err(|_| format!("`kafka.{k}` must be a whole number, not {v:?}"))?;
@@ -143,19 +144,9 @@ pub fn translate(props: Vec<(String, String)>, warnings: &mut Vec<String>) -> Re
                     out.push(("sasl.password".into(), password));
                 }
             }
-            "ssl.truststore.location" | "ssl.truststore.password" | "ssl.truststore.type" | "ssl.truststore.certificates" => {
-                return Err(format!(
-                    "`kafka.{k}`: librdkafka reads CA certificates from a PEM file, not a Java trust store: export it \
-                     (keytool -exportcert -rfc -keystore TRUSTSTORE -alias ALIAS -file ca.pem) and set kafka.ssl.ca.location=ca.pem"
-                ))
-            }
-            "ssl.keystore.type" if !v.eq_ignore_ascii_case("PKCS12") => {
-                return Err(format!(
-                    "`kafka.ssl.keystore.type={v}`: librdkafka reads only PKCS#12 key stores: convert it \
-                     (keytool -importkeystore -srckeystore KEYSTORE -destkeystore client.p12 -deststoretype PKCS12) and set kafka.ssl.keystore.location=client.p12"
-                ))
-            }
-            "ssl.keystore.type" => {}
+            // Java's stores, read into PEM below.
+            _ if super::java_stores::STORE_KEYS.contains(&k.as_str()) => {}
+            "ssl.keystore.location" | "ssl.keystore.password" | "ssl.key.password" if java_keystore => {}
             // Java's "" (no host name check) is librdkafka's "none".
             "ssl.endpoint.identification.algorithm" if v.is_empty() => out.push((k.clone(), "none".into())),
             "sasl.mechanism" if matches!(v.as_str(), "GSSAPI" | "OAUTHBEARER") => {
@@ -171,6 +162,7 @@ pub fn translate(props: Vec<(String, String)>, warnings: &mut Vec<String>) -> Re
             _ => out.push((k.clone(), v.clone())),
         }
     }
+    out.extend(super::java_stores::librdkafka_settings(&props, warnings)?);
     Ok(out)
 }
 
@@ -246,8 +238,9 @@ mod tests {
     #[test]
     fn what_librdkafka_cannot_do_names_the_replacement() {
         for (kv, needle) in [
-            (("ssl.truststore.location", "/etc/t.jks"), "kafka.ssl.ca.location"),
-            (("ssl.keystore.type", "JKS"), "PKCS#12"),
+            (("ssl.truststore.location", "/nonexistent/t.jks"), "cannot read trust store /nonexistent/t.jks"),
+            (("ssl.keystore.type", "JKS"), "kafka.ssl.keystore.location"),
+            (("ssl.truststore.type", "BCFKS"), "JKS, JCEKS, PKCS12 and PEM"),
             (("sasl.mechanism", "GSSAPI"), "SCRAM-SHA-256"),
             (("sasl.jaas.config", "com.sun.security.auth.module.Krb5LoginModule required;"), "kafka.sasl.username"),
             (("sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required;"), "username="),

@@ -17,6 +17,7 @@ pub mod encode;
 pub mod http;
 pub mod javascript;
 pub mod kafka;
+pub mod java_stores;
 mod keys;
 pub mod metrics;
 pub mod output;
