@@ -24,6 +24,22 @@ fn secure_args(db: &str, topic: &str, start: &str, bootstrap: &str, ca: &str) ->
     ]
 }
 
+/// Starts a node with `args`, inserts `rows` rows into `db`.t from id `base + 1` (`tail`: the
+/// other columns' values), and checks every one arrives on `topic`.
+async fn every_row_arrives(c: &mut mysql_async::Conn, what: &str, args: &[String], db: &str, topic: &str, base: u64, rows: u64, tail: &str) {
+    let m = spawn_maxwell(args);
+    for i in 1..=rows {
+        exec(c, &format!("INSERT INTO {db}.t VALUES ({}{tail})", base + i)).await;
+    }
+    let got = consume(&[topic.to_string()], rows as usize, 60, "database", "default");
+    let (st, _, err) = m.terminate();
+    assert!(st.success(), "{what}: maxwell stopped cleanly: {err}");
+    let mut ids: Vec<u64> = got.iter().map(|g| g["value"]["data"]["id"].as_u64().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, (base + 1..=base + rows).collect::<Vec<_>>(), "{what}: every row over SASL_SSL\n{err}");
+    println!("{what}: {rows} rows over SASL_SSL");
+}
+
 fn secure() -> (String, String) {
     let out = script("kafka.sh", &["secure"]);
     let mut it = out.split_whitespace();
@@ -58,18 +74,7 @@ async fn sasl_ssl_with_scram_and_plain() {
         let start = master_position(&mut c).await;
         let mut args = secure_args(&db, &topic, &start, &bootstrap, &ca);
         args.extend(auth.iter().cloned());
-        let m = spawn_maxwell(&args);
-        let base = (n as u64 + 1) * 1000;
-        for i in 1..=20u64 {
-            exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({}, 'v')", base + i)).await;
-        }
-        let got = consume(std::slice::from_ref(&topic), 20, 60, "database", "default");
-        let (st, _, err) = m.terminate();
-        assert!(st.success(), "{what}: maxwell stopped cleanly: {err}");
-        let mut ids: Vec<u64> = got.iter().map(|g| g["value"]["data"]["id"].as_u64().unwrap()).collect();
-        ids.sort();
-        assert_eq!(ids, (base + 1..=base + 20).collect::<Vec<_>>(), "{what}: every row over SASL_SSL\n{err}");
-        println!("{what}: 20 rows over SASL_SSL");
+        every_row_arrives(&mut c, what, &args, &db, &topic, (n as u64 + 1) * 1000, 20, ", 'v'").await;
     }
 
     // A wrong password: one clear error, not a silent wait.
@@ -121,17 +126,7 @@ async fn java_trust_stores_as_maxwell_users_give_them() {
             "--kafka.sasl.mechanism=PLAIN".into(),
             "--kafka.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"maxwell\" password=\"maxwell-secret\";".into(),
         ];
-        let m = spawn_maxwell(&args);
-        let base = (n as u64 + 1) * 100;
-        for i in 1..=5u64 {
-            exec(&mut c, &format!("INSERT INTO {db}.t VALUES ({})", base + i)).await;
-        }
-        let got = consume(std::slice::from_ref(&topic), 5, 60, "database", "default");
-        let (st, _, err) = m.terminate();
-        assert!(st.success(), "{ty}: maxwell stopped cleanly: {err}");
-        let mut ids: Vec<u64> = got.iter().map(|g| g["value"]["data"]["id"].as_u64().unwrap()).collect();
-        ids.sort();
-        assert_eq!(ids, (base + 1..=base + 5).collect::<Vec<_>>(), "{ty} trust store: every row over SASL_SSL\n{err}");
+        every_row_arrives(&mut c, &format!("{ty} trust store"), &args, &db, &topic, (n as u64 + 1) * 100, 5, "").await;
     }
     // A wrong store password is one error at start that names the store.
     let store = dir.join("truststore.jks");
