@@ -505,7 +505,7 @@ pub use mysql_common::packets::{
         Gtids, Schema, SessionStateChange, SystemVariable, TransactionCharacteristics,
         TransactionState, Unsupported,
     },
-    Column, GnoInterval, OkPacket, SessionStateInfo, Sid,
+    BinlogDumpFlags, Column, GnoInterval, OkPacket, SessionStateInfo, Sid,
 };
 
 #[cfg(feature = "binlog")]

@@ -59,8 +59,8 @@ impl super::Conn {
     }
 
     async fn request_binlog(&mut self, request: BinlogStreamRequest<'_>) -> crate::Result<()> {
-        self.register_as_slave(request.register_slave).await?;
-        self.write_command(&request.binlog_request.as_cmd()).await?;
+        self.register_as_slave(request.register_slave.clone()).await?;
+        self.write_command(&request.dump_command()).await?;
         Ok(())
     }
 }

@@ -1,11 +1,15 @@
 use mysql_common::packets::{
     binlog_request::BinlogRequest, BinlogDumpFlags, ComRegisterSlave, Sid,
 };
+use mysql_common::{misc::raw::Either, proto::MySerialize};
 
 /// Binlog stream request builder.
 pub struct BinlogStreamRequest<'a> {
     pub(crate) binlog_request: BinlogRequest<'a>,
     pub(crate) register_slave: ComRegisterSlave<'a>,
+    /// Flags added by `with_flags` (`BinlogRequest::as_cmd` keeps only `NON_BLOCK` for
+    /// `COM_BINLOG_DUMP`, so they are added to the command it builds).
+    pub(crate) flags: BinlogDumpFlags,
 }
 
 impl<'a> BinlogStreamRequest<'a> {
@@ -14,6 +18,7 @@ impl<'a> BinlogStreamRequest<'a> {
         Self {
             binlog_request: BinlogRequest::new(server_id),
             register_slave: ComRegisterSlave::new(server_id),
+            flags: BinlogDumpFlags::empty(),
         }
     }
 
@@ -29,6 +34,37 @@ impl<'a> BinlogStreamRequest<'a> {
             .binlog_request
             .with_flags(BinlogDumpFlags::BINLOG_DUMP_NON_BLOCK);
         self
+    }
+
+    /// Adds `flags` to the flags of the dump command (flags set before are kept).
+    ///
+    /// A bit's meaning depends on the server: `0x02` is MySQL's `BINLOG_THROUGH_POSITION`
+    /// but MariaDB's `BINLOG_SEND_ANNOTATE_ROWS_EVENT` (send `ANNOTATE_ROWS` events).
+    pub fn with_flags(mut self, flags: BinlogDumpFlags) -> Self {
+        self.flags |= flags;
+        self
+    }
+
+    /// The dump command this request sends: `COM_BINLOG_DUMP`, or `COM_BINLOG_DUMP_GTID`
+    /// with `with_gtid`.
+    pub(crate) fn dump_command(&self) -> impl MySerialize + '_ {
+        match self.binlog_request.as_cmd() {
+            Either::Left(cmd) => {
+                let flags = cmd.flags() | self.flags;
+                Either::Left(cmd.with_flags(flags))
+            }
+            Either::Right(cmd) => {
+                let flags = cmd.flags() | self.flags;
+                Either::Right(cmd.with_flags(flags))
+            }
+        }
+    }
+
+    /// The dump command's payload as sent to the server (to inspect a request).
+    pub fn dump_command_bytes(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        self.dump_command().serialize(&mut buf);
+        buf
     }
 
     /// Sets the filename of the binlog on the master (try `SHOW BINARY LOGS`).
