@@ -13,6 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY third_party ./third_party
 RUN cargo build --release --locked --bins
 
 FROM debian:bookworm-slim

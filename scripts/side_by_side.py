@@ -287,6 +287,7 @@ KNOWN = {
     "c_bit64": "Maxwell 1.22.6 keeps only the low 32 bits of a BIT(n > 32) value, as a signed int (the server holds the full value: SELECT c_bit64+0 gives maxwell-ha's number); Maxwell's own later fixture test_bit expects the full value",
     "c_time": "Maxwell 1.22.6 reads TIME through java.sql.Time, which folds values outside 00:00:00-23:59:59 (negative, or 24 h and more, up to 838:59:59) into one day; maxwell-ha prints the value the server holds",
     "c_time3": "as c_time, with fractional seconds",
+    "query": "output_row_query: Maxwell 1.22.6 (mysql-binlog-connector-java 0.20.0) never asks MariaDB for ANNOTATE_ROWS events (COM_BINLOG_DUMP flag 2) and does not decode them, so its rows on MariaDB have no query; maxwell-ha asks and prints the statement",
 }
 
 
@@ -402,6 +403,7 @@ def conformance(args):
     extra += [f"--exclude_columns={args.exclude_columns}"] if args.exclude_columns else []
     extra += ["--output_schema_id=true"] if args.schema_id else []
     extra += ["--output_primary_keys=true", "--output_primary_key_columns=true"] if args.primary_keys else []
+    extra += ["--output_row_query=true"] if args.row_query else []
     key = None
     if args.encrypt:
         key = secrets.token_hex(args.key_bytes // 2)
@@ -447,6 +449,9 @@ def conformance(args):
             present = excluded_present(recs, excluded)
             if present:
                 unknown[f"exclude_columns ({who})"] = present[:10]
+    if args.row_query:
+        options["rows_with_query_maxwell_ha"] = sum(1 for r in a if r.get("type") in ROW_TYPES and isinstance(r.get("query"), str))
+        options["rows_with_query_maxwell"] = sum(1 for r in b if r.get("type") in ROW_TYPES and isinstance(r.get("query"), str))
     if key is not None:
         options["encrypted_records_maxwell_ha"] = {m: stats_a[f"encrypted_{m}"] for m in ("data", "all")}
         options["encrypted_records_maxwell"] = {m: stats_b[f"encrypted_{m}"] for m in ("data", "all")}
@@ -460,7 +465,7 @@ def conformance(args):
         "known_differences": {k: {"rows": len(v), "why": KNOWN[k.removeprefix("old.")], "example": v[0]} for k, v in known.items()},
         "unexplained_differences": {k: {"rows": len(v), "examples": v[:3]} for k, v in unknown.items()},
         "seconds": round(time.monotonic() - t0, 1),
-        "options": {"exclude_columns": args.exclude_columns, "encrypt": args.encrypt, "schema_id": args.schema_id, **options},
+        "options": {"exclude_columns": args.exclude_columns, "encrypt": args.encrypt, "schema_id": args.schema_id, "row_query": args.row_query, **options},
     }
     text = json.dumps(report, indent=1, ensure_ascii=False, default=str)
     if args.report:
@@ -631,6 +636,7 @@ def main():
     ap.add_argument("--encrypt", choices=["data", "all"], help="conformance: both encrypt with a random key; both decrypted, then compared")
     ap.add_argument("--key-bytes", type=int, choices=[16, 24, 32], default=32, help="conformance: the random secret_key's length")
     ap.add_argument("--schema-id", action="store_true", help="conformance: both print schema_id (output_schema_id); it must change at the same records")
+    ap.add_argument("--row-query", action="store_true", help="conformance: both run with output_row_query=true; each row's query compared too")
     ap.add_argument("--primary-keys", action="store_true", help="conformance: both print primary_key and primary_key_columns, compared too")
     args = ap.parse_args()
     sys.exit({"conformance": conformance, "throughput": throughput, "bootstrap": bootstrap}[args.mode](args))

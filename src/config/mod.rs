@@ -205,6 +205,7 @@ impl Config {
             primary_keys: s.bool("output_primary_keys"),
             primary_key_columns: s.bool("output_primary_key_columns"),
             row_query: s.bool("output_row_query"),
+            row_query_max_length: s.int("row_query_max_length").unwrap_or(0).max(0) as usize,
             ddl: s.bool("output_ddl"),
             null_zerodates: s.bool("output_null_zerodates"),
             row_meta: kafka.is_some() || s.get("javascript").is_some(),

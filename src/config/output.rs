@@ -18,6 +18,8 @@ pub struct OutputConfig {
     pub primary_keys: bool,
     pub primary_key_columns: bool,
     pub row_query: bool,
+    /// `row_query_max_length`: `query` keeps this many characters (0: all).
+    pub row_query_max_length: usize,
     pub ddl: bool,
     pub null_zerodates: bool,
     /// Collect `RowMeta` per row (keys and partitions need it; stdout does not).
@@ -46,6 +48,7 @@ impl Default for OutputConfig {
             primary_keys: false,
             primary_key_columns: false,
             row_query: false,
+            row_query_max_length: 0,
             ddl: false,
             null_zerodates: false,
             row_meta: false,

@@ -88,6 +88,17 @@ pub struct TxFields<'a> {
     pub schema_id: u64,
 }
 
+/// `row_query_max_length`: keeps the first `max` characters of a row's statement (0: all), as
+/// Maxwell's `substring(0, max)` does; counted in Unicode characters, where Java counts UTF-16
+/// units (the two differ only past U+FFFF, which Java would cut in half).
+pub fn truncate_query(query: &mut String, max: usize) {
+    if max > 0 {
+        if let Some((end, _)) = query.char_indices().nth(max) {
+            query.truncate(end);
+        }
+    }
+}
+
 /// Encoded rows held in memory before a transaction spills to disk, by default.
 pub const DEFAULT_MEMORY_LIMIT: usize = 16 << 20;
 

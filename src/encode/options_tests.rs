@@ -164,3 +164,15 @@ fn schema_id_only_when_asked() {
     assert_eq!(rows[1]["schema_id"], 12);
     assert!(text.contains(r#""server_id":3,"thread_id":8,"schema_id":12,"data""#), "{text}");
 }
+
+/// `row_query_max_length` as Maxwell reads it: any int, 0 or less meaning no limit.
+#[test]
+fn row_query_max_length_is_read_as_maxwell_reads_it() {
+    assert_eq!(output(&[]).row_query_max_length, 0);
+    assert_eq!(output(&["--output_row_query=true", "--row_query_max_length=10"]).row_query_max_length, 10);
+    assert_eq!(output(&["--row_query_max_length=-5"]).row_query_max_length, 0);
+    let mut a = vec!["--row_query_max_length=ten".to_string(), "--user=u".into()];
+    assert!(Settings::load_in(&a, std::path::Path::new("/nonexistent")).is_err());
+    a[0] = "--row_query_max_length=3000000000".into();
+    assert!(Settings::load_in(&a, std::path::Path::new("/nonexistent")).is_err());
+}

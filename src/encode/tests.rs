@@ -120,3 +120,18 @@ fn clearing_drops_the_spill() {
     b.clear();
     assert!(b.is_empty() && b.seal().unwrap().is_none());
 }
+
+#[test]
+fn row_query_max_length_keeps_the_first_characters() {
+    let cut = |q: &str, max| {
+        let mut s = q.to_string();
+        super::truncate_query(&mut s, max);
+        s
+    };
+    // Maxwell's own example: "INSERT INTO MyTable VALUES ('foo','bar')" at 10 → "INSERT INT".
+    assert_eq!(cut("INSERT INTO MyTable VALUES ('foo','bar')", 10), "INSERT INT");
+    assert_eq!(cut("insert", 0), "insert");
+    assert_eq!(cut("insert", 6), "insert");
+    assert_eq!(cut("insert", 7), "insert");
+    assert_eq!(cut("update t set s='äöü€'", 19), "update t set s='äöü");
+}

@@ -204,6 +204,10 @@ impl Decoder {
     pub fn current_file(&self) -> &str {
         &self.file
     }
+    /// `output_row_query`: the rows carry their statement (MariaDB must be asked for it).
+    pub fn row_query(&self) -> bool {
+        self.cfg.output.row_query
+    }
     pub fn in_transaction(&self) -> bool {
         self.in_tx
     }
@@ -265,7 +269,8 @@ impl Decoder {
                 }
                 Ok(None)
             }
-            Event::RowsQuery(sql) => {
+            Event::RowsQuery(mut sql) => {
+                crate::encode::truncate_query(&mut sql, self.cfg.output.row_query_max_length);
                 self.row_query = Some(sql);
                 Ok(None)
             }

@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod connect;
 pub mod decoder;
+pub mod dump;
 pub mod history;
 pub mod mysql_dump;
 pub mod reader;

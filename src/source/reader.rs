@@ -15,7 +15,7 @@
 //!   error. A stored file position is used only where the server holds the same GTID state
 //!   there (`StartPosition::Checked`).
 //! - MariaDB is asked for GTID events (`@mariadb_slave_capability=4`) and heartbeats, so an
-//!   idle stream still ticks; MySQL GTID resume uses COM_BINLOG_DUMP_GTID with the SID block.
+//!   idle stream still ticks, and with `output_row_query` for ANNOTATE_ROWS ([`super::dump`]); MySQL GTID resume uses COM_BINLOG_DUMP_GTID with the SID block.
 //!   A dump connection silent for ten heartbeats (at least 10 s) is taken for dead and
 //!   reconnected (from the last boundary, like any other connection failure).
 //! - The stall watchdog's [`crate::progress::Progress`] hears of every event; the time spent
@@ -30,7 +30,7 @@ use crate::binlog::position::BinlogPosition;
 pub use crate::binlog::position::{ResumePoint, StartPosition};
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Conn};
+use mysql_async::Conn;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -347,10 +347,7 @@ impl Reader {
         let hb = self.source.heartbeat.as_nanos().min(u32::MAX as u128 * 1_000_000) as u64;
         conn.query_drop(format!("SET @master_heartbeat_period={hb}")).await.map_err(q)?;
         let file = self.resume.position.file.clone().into_bytes();
-        let mut req = BinlogStreamRequest::new(self.source.server_id);
-        if self.non_blocking {
-            req = req.with_non_blocking();
-        }
+        let mut req = super::dump::base_request(self.source.server_id, self.info.flavor, self.non_blocking, self.decoder.row_query());
         match self.info.flavor {
             Flavor::MariaDb => {
                 conn.query_drop("SET @mariadb_slave_capability=4").await.map_err(q)?;
