@@ -19,6 +19,7 @@
 //!   --cancel`) stops at the next chunk without `bootstrap-complete`.
 
 pub mod chunk;
+pub mod drive;
 pub mod runner;
 
 pub use runner::Bootstrapper;
