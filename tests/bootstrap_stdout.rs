@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 const ROWS: u64 = 30_000;
 
-/// `maxwell-cli` on the test source with `schema_database` `schema`.
-fn cli(schema: &str, args: &[&str]) -> std::process::Output {
+/// `maxwell-cli` on the test source with `schema_database` `schema` and `client_id` `client`.
+fn cli(schema: &str, client: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_maxwell-cli"))
         .args(["--set", "host=127.0.0.1", "--set", &format!("port={}", mysql_port()), "--set", "user=root", "--set", &format!("schema_database={schema}")])
+        .args(["--set", &format!("client_id={client}")])
         .args(args)
         .output()
         .unwrap()
@@ -37,11 +38,15 @@ async fn a_node_writing_to_stdout_bootstraps_a_table() {
     exec(&mut c, &format!("CREATE TABLE {db}.t (id BIGINT PRIMARY KEY, v VARCHAR(40))")).await;
     exec(&mut c, "SET SESSION sql_log_bin = 0").await;
     exec(&mut c, &format!("CREATE TABLE {db}.big (id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR(32))")).await;
-    exec(&mut c, &format!("INSERT INTO {db}.big SELECT seq, seq * 7, CONCAT('row-', seq) FROM seq_1_to_{ROWS}")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.big SELECT seq, seq * 7, CONCAT('row-', seq) FROM {db}.seq_1_to_{ROWS}")).await;
     exec(&mut c, "SET SESSION sql_log_bin = 1").await;
 
     // Throttled, so that the live changes below are made while the bootstrap runs.
+    // Its own client_id (a bootstrap is for one client), starting from now.
+    let client = format!("{tag}_c");
     let mut mx = spawn_maxwell(&[
+        format!("--client_id={client}"),
+        format!("--init_position={}", current_position()),
         format!("--schema_database={schema}"),
         format!("--filter=exclude: *.*, include: {db}.*"),
         "--bootstrap_chunk_rows=1000".into(),
@@ -50,7 +55,7 @@ async fn a_node_writing_to_stdout_bootstraps_a_table() {
     exec(&mut c, &format!("INSERT INTO {db}.t VALUES (0, 'streaming')")).await;
     mx.read_until(Duration::from_secs(60), |v| v["table"] == "t" && kind(v) == "insert");
 
-    let out = cli(&schema, &["bootstrap", "--database", &db, "--table", "big", "--comment", "from stdout"]);
+    let out = cli(&schema, &client, &["bootstrap", "--database", &db, "--table", "big", "--comment", "from stdout"]);
     assert!(out.status.success(), "maxwell-cli bootstrap: {}", String::from_utf8_lossy(&out.stderr));
     let mut seen = mx.read_until(Duration::from_secs(60), |v| kind(v) == "bootstrap-insert");
     // Live changes while it runs: another table's row, then the bootstrapped table's update.

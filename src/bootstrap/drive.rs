@@ -59,7 +59,7 @@ impl Driver {
         let r = if b.active() {
             b.next(at, schema_id).await
         } else if b.poll_due() {
-            let committed = committed(b);
+            let committed = committed(&*b);
             match tokio::time::timeout(std::time::Duration::from_secs(1), b.poll(committed.as_ref())).await {
                 Ok(r) => r.map(|_| None),
                 Err(_) => {
