@@ -4,7 +4,9 @@
 //! written with the binlog off, so only the bootstrap can bring them), `bootstrap-complete`,
 //! and marks the bootstrap done in `schema_database`'s `bootstrap` table. Live changes made
 //! while it runs (another table's insert, an update of the bootstrapped table) come after
-//! `bootstrap-complete`, in commit order (the binlog waits while a bootstrap runs).
+//! `bootstrap-complete`, in commit order (the binlog waits while a bootstrap runs). The node
+//! runs with the default `bootstrapper=async`, which keeps that sync order on purpose
+//! (docs/operations.md, "Why bootstrapper=async runs as sync").
 
 mod common;
 
