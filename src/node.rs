@@ -410,6 +410,7 @@ async fn to_kafka(
                 if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
                     break;
                 }
+                let t = *t;
                 // Maxwell runs a bootstrap's rows through the script too.
                 let t = match &script {
                     Some(s) => match s.run(t).await {

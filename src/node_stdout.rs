@@ -61,6 +61,7 @@ pub(super) async fn to_stdout(
                 if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
                     break;
                 }
+                let t = *t;
                 let t = match &script {
                     Some(s) => match s.run(t).await {
                         Ok(t) => t,

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 /// What one step gave.
 pub enum Step {
     /// A bootstrap record to send now (then step again).
-    Record(Transaction),
+    Record(Box<Transaction>),
     /// Nothing to send now: read the binlog (or wait until [`Driver::wake`]).
     Idle,
 }
@@ -71,7 +71,7 @@ impl Driver {
             Ok(None)
         };
         match r {
-            Ok(Some(t)) => return Step::Record(t),
+            Ok(Some(t)) => return Step::Record(Box::new(t)),
             Ok(None) => self.failures = 0,
             Err(e) => {
                 self.failures += 1;
