@@ -19,10 +19,13 @@ use crate::source::reader::{Reader, ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
 use crate::sink::kafka::refusal::Known;
 use crate::sink::kafka::{KafkaSink, KafkaSinkError};
-use crate::sink::stdout::StdoutSink;
+use crate::bootstrap::drive::{Driver, Step};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use crate::metrics;
+
+#[path = "node_stdout.rs"]
+mod stdout;
 
 /// How often a streaming node logs its progress.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -192,8 +195,10 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     });
     let rcancel = reader_cancel.clone();
     let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
+    let boot = bootstrapper(cfg, ctl);
+    let script = stage.as_ref().map(|s| s.handle.clone());
     let result = match &cfg.kafka {
-        None => to_stdout(&mut rx, &reader_cancel, ctl),
+        None => stdout::to_stdout(&mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script).await,
         Some(k) => match kafka_sink(k, ctl, start_point.clone()) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();
@@ -207,19 +212,6 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
                         abort.cancel();
                     }));
                 }
-                let boot = cfg.bootstrap.map(|(chunk_rows, rows_per_second)| {
-                    let s = crate::bootstrap::runner::Settings {
-                        data: cfg.source.clone(),
-                        meta: cfg.positions_db.clone(),
-                        schema: cfg.schema_database.clone(),
-                        client_id: cfg.client_id.clone(),
-                        chunk_rows,
-                        rows_per_second,
-                        output: cfg.output.clone(),
-                    };
-                    crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone())
-                });
-                let script = stage.as_ref().map(|s| s.handle.clone());
                 to_kafka(sink, &mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script).await
             }
             Err(e) => (None, Some(e.into())),
@@ -244,6 +236,22 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         ((last, None), Err(e)) => Err((e.into(), last)),
         ((last, None), Ok(())) => Ok(last),
     }
+}
+
+/// The bootstrap runner of this stream (none with `bootstrapper=none`).
+fn bootstrapper(cfg: &Config, ctl: &StreamControl) -> Option<Driver> {
+    cfg.bootstrap.map(|(chunk_rows, rows_per_second)| {
+        let s = crate::bootstrap::runner::Settings {
+            data: cfg.source.clone(),
+            meta: cfg.positions_db.clone(),
+            schema: cfg.schema_database.clone(),
+            client_id: cfg.client_id.clone(),
+            chunk_rows,
+            rows_per_second,
+            output: cfg.output.clone(),
+        };
+        Driver::new(crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone()))
+    })
 }
 
 fn kafka_sink(k: &crate::sink::kafka::KafkaConfig, ctl: &StreamControl, start: ResumePoint) -> Result<KafkaSink, KafkaSinkError> {
@@ -362,33 +370,6 @@ async fn stream_refusing(cfg: &Config, start: &StartPosition, ctl: &mut StreamCo
     }
 }
 
-/// Writes each transaction as it arrives; the position advances after the flush.
-fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl) -> (Option<ResumePoint>, Option<NodeError>) {
-    let mut sink = StdoutSink::new(std::io::stdout().lock());
-    let mut last = None;
-    let m = metrics::get();
-    while let Some(t) = tokio::task::block_in_place(|| rx.blocking_recv()) {
-        if ctl.abort.is_cancelled() {
-            break;
-        }
-        ctl.count_read(&t);
-        if let Err(e) = sink.write(&t) {
-            m.messages_failed.inc_by(t.row_ends.len() as u64);
-            cancel.cancel();
-            return (last, Some(NodeError::Sink(e)));
-        }
-        m.messages_succeeded.inc_by(t.row_ends.len() as u64);
-        m.bytes.inc_by(t.json.len() as u64);
-        if t.ends_transaction() {
-            m.acked(t.ts);
-            let p = t.resume_point();
-            let _ = ctl.acked.send(Some(p.clone()));
-            last = Some(p);
-        }
-    }
-    (last, None)
-}
-
 /// Hands transactions to Kafka; the position is the acknowledged watermark. `boundary`: the
 /// start point and the schema id there (bootstraps run at transaction boundaries).
 async fn to_kafka(
@@ -397,7 +378,7 @@ async fn to_kafka(
     cancel: &CancellationToken,
     ctl: &StreamControl,
     (mut boundary, mut boundary_schema_id): (ResumePoint, u64),
-    mut boot: Option<crate::bootstrap::Bootstrapper>,
+    mut boot: Option<Driver>,
     script: Option<crate::encode::javascript::stage::Handle>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
     let mut script_err = None;
@@ -421,70 +402,41 @@ async fn to_kafka(
     }
     // Between two binlog transactions (a bootstrap runs only there).
     let mut at_boundary = true;
-    let mut boot_retry = tokio::time::Instant::now();
-    let mut boot_failures = 0u32;
     while err.is_none() {
-        if let Some(b) = boot.as_mut().filter(|_| at_boundary && !sink.mid_split() && tokio::time::Instant::now() >= boot_retry) {
-            let step = if b.active() {
-                b.next(&boundary, boundary_schema_id).await
-            } else if b.poll_due() {
-                let committed = if sink.is_exactly_once() { sink.committed_bootstrap().cloned() } else { b.last_sent() };
-                // Bounded: an unreachable `host` must not hold the stream up.
-                match tokio::time::timeout(std::time::Duration::from_secs(1), b.poll(committed.as_ref())).await {
-                    Ok(r) => r.map(|_| None),
-                    Err(_) => {
-                        b.reset();
-                        Err(crate::bootstrap::runner::BootstrapError::Transient("no answer within 1 s".into()))
-                    }
+        if let Some(d) = boot.as_mut().filter(|d| at_boundary && !sink.mid_split() && d.ready()) {
+            let exactly_once = sink.is_exactly_once();
+            let committed = |b: &crate::bootstrap::Bootstrapper| if exactly_once { sink.committed_bootstrap().cloned() } else { b.last_sent() };
+            if let Step::Record(t) = d.step(&boundary, boundary_schema_id, committed).await {
+                if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
+                    break;
                 }
-            } else {
-                Ok(None)
-            };
-            match step {
-                Ok(Some(t)) => {
-                    if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
-                        break;
-                    }
-                    // Maxwell runs a bootstrap's rows through the script too.
-                    let t = match &script {
-                        Some(s) => match s.run(t).await {
-                            Ok(t) => t,
-                            Err(e) => {
-                                script_err = Some(e);
-                                cancel.cancel();
-                                break;
-                            }
-                        },
-                        None => t,
-                    };
-                    if let Err(e) = sink.send(t).await {
-                        err = Some(e);
-                        cancel.cancel();
-                        break;
-                    }
-                    continue;
+                let t = *t;
+                // Maxwell runs a bootstrap's rows through the script too.
+                let t = match &script {
+                    Some(s) => match s.run(t).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            script_err = Some(e);
+                            cancel.cancel();
+                            break;
+                        }
+                    },
+                    None => t,
+                };
+                if let Err(e) = sink.send(t).await {
+                    err = Some(e);
+                    cancel.cancel();
+                    break;
                 }
-                Ok(None) => boot_failures = 0,
-                Err(e) => {
-                    // Polls back off to a minute (a running bootstrap retries every second);
-                    // the same failure is logged once.
-                    boot_failures += 1;
-                    let wait = if b.active() { 1 } else { 1u64 << boot_failures.min(6) };
-                    if boot_failures == 1 || b.active() {
-                        tracing::warn!(error = %e, retry_in_s = wait, "bootstrap");
-                    } else {
-                        tracing::debug!(error = %e, retry_in_s = wait, "bootstrap");
-                    }
-                    boot_retry = tokio::time::Instant::now() + std::time::Duration::from_secs(wait.min(60));
-                }
+                continue;
             }
-            if b.active() && tokio::time::Instant::now() >= boot_retry {
+            if d.holds_binlog() && d.ready() {
                 continue;
             }
         }
         // While a bootstrap runs the binlog waits (Maxwell's sync bootstrapper).
-        let boot_active = boot.as_ref().is_some_and(|b| b.active());
-        let wake = boot_retry.max(tokio::time::Instant::now() + std::time::Duration::from_millis(if boot_active { 0 } else { 1000 }));
+        let boot_active = boot.as_ref().is_some_and(|d| d.holds_binlog());
+        let wake = boot.as_ref().map_or_else(tokio::time::Instant::now, |d| d.wake());
         let due = sink.next_commit().map(tokio::time::Instant::from_std);
         let t = tokio::select! {
             biased;

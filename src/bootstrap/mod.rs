@@ -13,12 +13,16 @@
 //!   the rows, so a new leader continues after the last committed chunk (no row missing, none
 //!   twice, `bootstrap-start` and `bootstrap-complete` once). At-least-once mode and a node
 //!   alone restart an interrupted bootstrap from its first row (repeats, never a gap).
+//! - Both producers run bootstraps alike ([`drive`]): stdout and Kafka (`node.rs`,
+//!   `node_stdout.rs`). `bootstrapper=async` keeps the sync order (docs/operations.md says
+//!   why held rows would break the resume-point rules).
 //! - The table row is informational and for Maxwell's tools: `started_at`, `total_rows`,
 //!   `inserted_rows` after each chunk, `is_complete`/`completed_at` only once the completion
-//!   is in Kafka (exactly-once: committed). A cancelled bootstrap (`maxwell-cli bootstrap
+//!   is delivered (Kafka: acknowledged, exactly-once: committed; stdout: flushed). A cancelled bootstrap (`maxwell-cli bootstrap
 //!   --cancel`) stops at the next chunk without `bootstrap-complete`.
 
 pub mod chunk;
+pub mod drive;
 pub mod runner;
 
 pub use runner::Bootstrapper;
