@@ -193,7 +193,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let rcancel = reader_cancel.clone();
     let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
     let result = match &cfg.kafka {
-        None => to_stdout(&mut rx, &reader_cancel, ctl),
+        None => to_stdout(&mut rx, &reader_cancel, ctl, cfg.output.push_ts_by_sink()),
         Some(k) => match kafka_sink(k, ctl, start_point.clone()) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();
@@ -363,8 +363,8 @@ async fn stream_refusing(cfg: &Config, start: &StartPosition, ctl: &mut StreamCo
 }
 
 /// Writes each transaction as it arrives; the position advances after the flush.
-fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl) -> (Option<ResumePoint>, Option<NodeError>) {
-    let mut sink = StdoutSink::new(std::io::stdout().lock());
+fn to_stdout(rx: &mut mpsc::Receiver<Transaction>, cancel: &CancellationToken, ctl: &StreamControl, push_ts: Option<crate::config::NamingStrategy>) -> (Option<ResumePoint>, Option<NodeError>) {
+    let mut sink = StdoutSink::new(std::io::stdout().lock()).with_push_ts(push_ts);
     let mut last = None;
     let m = metrics::get();
     while let Some(t) = tokio::task::block_in_place(|| rx.blocking_recv()) {
