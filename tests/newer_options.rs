@@ -1,8 +1,8 @@
 //! Newer Maxwell's output options end to end, against the real services: rows through Kafka
 //! with `producer_partition_by=thread_id`, `output_push_timestamp` and
 //! `output_naming_strategy=underscore_to_camelcase` (partitions recomputed by the independent
-//! Python client from each row's thread id), and `push_ts` on stdout, where DDL records get
-//! none.
+//! Python client from each row's thread id), `push_ts` on stdout, where DDL records get
+//! none, and `http_config`'s `/config`.
 //!
 //! MariaDB starts a transaction of row changes with a GTID event, not a `BEGIN` query, so its
 //! rows name no thread: Maxwell then partitions by the string "null" and writes no
@@ -126,4 +126,35 @@ async fn push_ts_on_stdout_rows_not_ddl() {
         assert!(d.get("push_ts").is_none(), "DDL records get none, as in Maxwell: {d}");
     }
     exec(&mut c, &format!("DROP DATABASE {db}")).await;
+}
+
+/// `http_config=true`: `GET /config` answers Maxwell's `{"filter":…}` with the filter in
+/// force, on HTTP's port; changing it over HTTP is answered 405 in Maxwell's error shape and
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_endpoint_shows_the_filter() {
+    let port = free_port();
+    let filter = "exclude: *.*, include: shop.orders";
+    let m = spawn_maxwell(&["--http_config=true".into(), format!("--http_port={port}"), format!("--filter={filter}")]);
+    let mut answer = None;
+    for _ in 0..600 {
+        answer = http_get(port, "/config");
+        if answer.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = answer.unwrap_or_else(|| panic!("no /config on port {port}: {}", m.stderr()));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v, serde_json::json!({ "filter": filter }));
+    let (status, body) = http_post(port, "/config", &["Content-Type: application/json"], r#"{"filter":"include: *.*"}"#).unwrap();
+    assert_eq!(status, 405, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], 405);
+    assert!(v["error"]["message"].as_str().unwrap().contains("maxwell-cli config set filter"), "{v}");
+    let (_, body) = http_get(port, "/config").unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["filter"], filter, "unchanged");
+    let (st, _, err) = m.terminate();
+    assert!(st.success(), "{err}");
 }
