@@ -198,7 +198,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     let boot = bootstrapper(cfg, ctl);
     let script = stage.as_ref().map(|s| s.handle.clone());
     let result = match &cfg.kafka {
-        None => stdout::to_stdout(&mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script).await,
+        None => stdout::to_stdout(&mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script, cfg.output.push_ts_by_sink()).await,
         Some(k) => match kafka_sink(k, ctl, start_point.clone()) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();

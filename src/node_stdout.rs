@@ -45,8 +45,9 @@ pub(super) async fn to_stdout(
     (mut boundary, mut boundary_schema_id): (ResumePoint, u64),
     mut boot: Option<Driver>,
     script: Option<Handle>,
+    push_ts: Option<crate::config::NamingStrategy>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
-    let mut sink = StdoutSink::new(std::io::stdout());
+    let mut sink = StdoutSink::new(std::io::stdout()).with_push_ts(push_ts);
     let mut last = None;
     let m = metrics::get();
     // Between two binlog transactions (a bootstrap runs only there).

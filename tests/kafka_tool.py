@@ -6,7 +6,7 @@
   kafka_tool.py BOOTSTRAP consume TOPIC[,TOPIC...] COUNT TIMEOUT_S BY HASH
       prints one JSON object per message: topic, partition, offset, key, value, headers and
       `expected_partition`, the partition Maxwell picks for the row when partitioning BY
-      (database | table | primary_key) with HASH (default | murmur3); BY `attribute:NAME` is a
+      (database | table | primary_key | thread_id) with HASH (default | murmur3); BY `attribute:NAME` is a
       javascript filter's partition string, which the test's script also writes into the
       row's NAME attribute (rows without it: by database).
   kafka_tool.py BOOTSTRAP tail TOPIC SINCE_MS ROWS TIMEOUT_S
@@ -74,6 +74,10 @@ def partition_string(value, key, by):
         return value["database"]
     if by == "table":
         return value["table"]
+    if by == "thread_id":
+        # The row's own thread id (output_thread_id; threadId with camel-case names).
+        t = value.get("thread_id", value.get("threadId"))
+        return "null" if t is None else str(t)
     if by == "primary_key":
         # The key's "pk.*" entries, in key order (checked against `data` by the test).
         parts = [v for k, v in key.items() if k.startswith("pk.")]

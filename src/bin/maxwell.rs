@@ -76,6 +76,7 @@ fn main() -> std::process::ExitCode {
                         cluster: membership.clone(),
                         names,
                         diagnostic: maxwell_ha::http::diagnostic::Checks::new(&cfg),
+                        config: cfg.http_config.then(|| cfg.settings.get("filter").map(str::to_string)),
                     };
                     tokio::spawn(maxwell_ha::http::serve(l, h, ctx, http_stop.clone()));
                 }

@@ -113,6 +113,16 @@ impl TableInfo {
         self.excluded = if mask.contains(&true) { mask } else { Vec::new() };
     }
 
+    /// Writes each column's JSON key as `rename(name)` (`output_naming_strategy`); the
+    /// column's `name`, which keys, partitions and filters use, stays.
+    pub fn rename_keys(&mut self, rename: impl Fn(&str) -> String) {
+        for c in &mut self.columns {
+            let mut key = serde_json::to_vec(&rename(&c.name)).expect("string serialises");
+            key.push(b':');
+            c.key_json = key;
+        }
+    }
+
     /// Whether column `i` is left out of the JSON.
     #[inline]
     pub fn is_excluded(&self, i: usize) -> bool {

@@ -52,6 +52,9 @@ pub struct KafkaConfig {
     pub routing: Routing,
     /// What to do with a row Kafka refuses for good.
     pub errors: super::producer_errors::ProducerErrors,
+    /// `output_push_timestamp`: stamp `push_ts` (so named) on each row as it is handed to
+    /// librdkafka.
+    pub push_timestamp: Option<super::NamingStrategy>,
 }
 
 impl KafkaConfig {

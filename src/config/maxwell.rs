@@ -34,13 +34,23 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ("schema_user", "the schema is captured over the replication connection"),
     ("schema_password", "the schema is captured over the replication connection"),
     ("schema_ssl", "the schema is captured over the replication connection (replication_ssl applies)"),
+    ("schema_jdbc_options", "the schema is captured over the replication connection (jdbc_options, or replication_jdbc_options with replication_host, apply)"),
 ];
 
-/// `settings` with old names, old filter keys, `jdbc_options` and ignored options resolved
-/// (and the connect timeout `jdbc_options` asks for); one line per option that needs the
-/// user's attention goes to `warnings`.
-pub(super) fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<(Settings, Option<Duration>), ConfigError> {
+/// Connect timeouts `jdbc_options` (every connection) and `replication_jdbc_options` (the
+/// binlog connection to `replication_host`) ask for.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Timeouts {
+    pub all: Option<Duration>,
+    pub replication: Option<Duration>,
+}
+
+/// `settings` with old names, old filter keys, `jdbc_options`, newer Maxwell's options
+/// ([`super::newer`]) and ignored options resolved (and the connect timeouts the JDBC options
+/// ask for); one line per option that needs the user's attention goes to `warnings`.
+pub(super) fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<(Settings, Timeouts), ConfigError> {
     let mut s = settings.clone();
+    let replication = super::newer::resolve(&mut s, warnings)?;
     let jdbc = match s.values.get("jdbc_options") {
         Some(raw) => jdbc_options(&raw.clone(), warnings)?,
         None => JdbcOptions::default(),
@@ -83,7 +93,7 @@ pub(super) fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result
             }
         }
     }
-    Ok((s, jdbc.connect_timeout))
+    Ok((s, Timeouts { all: jdbc.connect_timeout, replication }))
 }
 
 /// Maxwell's translation of the old filter keys into a `filter` string (same rules, same
@@ -221,7 +231,7 @@ mod tests {
     fn jdbc_tls_is_the_default_of_ssl() {
         let mut w = Vec::new();
         let (s, t) = resolve(&settings(&[("jdbc_options", "useSSL=true&requireSSL=true&connectTimeout=700")]), &mut w).unwrap();
-        assert_eq!((s.get("ssl"), t), (Some("REQUIRED"), Some(Duration::from_millis(700))));
+        assert_eq!((s.get("ssl"), t.all), (Some("REQUIRED"), Some(Duration::from_millis(700))));
         let (s, _) = resolve(&settings(&[("jdbc_options", "useSSL=true"), ("ssl", "DISABLED")]), &mut w).unwrap();
         assert_eq!(s.get("ssl"), Some("DISABLED"));
         assert!(w.last().unwrap().contains("`ssl` applies"), "{w:?}");

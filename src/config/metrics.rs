@@ -118,7 +118,7 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Metrics
     } else if set(s, "http_diagnostic_timeout") {
         warnings.push("`http_diagnostic_timeout` is set but `http_diagnostic` is not true: ignored, as Maxwell ignores it (set http_diagnostic=true to serve /diagnostic)".into());
     }
-    let http = http_config(s, has("http") || m.diagnostic_timeout.is_some(), warnings)?;
+    let http = http_config(s, has("http") || m.diagnostic_timeout.is_some() || s.bool("http_config"), warnings)?;
     Ok((m, http))
 }
 

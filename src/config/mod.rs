@@ -28,6 +28,7 @@ pub use encode::{EncryptMode, Encryption, ExcludeColumns};
 pub use http::HttpConfig;
 pub use kafka::{Delivery, KafkaConfig};
 pub use metrics::{DatadogConfig, MetricsConfig};
+pub use newer::NamingStrategy;
 pub use output::OutputConfig;
 pub use partition::{HashFn, KeyFormat, PartitionBy, Routing};
 pub use source::{SourceConfig, SourceTls, TlsMode};
@@ -45,6 +46,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 
 mod hints;
 mod maxwell;
+pub mod newer;
 mod properties;
 mod reference;
 mod settings;
@@ -82,6 +84,8 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Maxwell's reporters, metric names and diagnostics (`metrics_*`, `http_diagnostic`).
     pub metrics: MetricsConfig,
+    /// `http_config=true`: serve newer Maxwell's `/config` (HTTP is then on).
+    pub http_config: bool,
     /// `javascript`: the per-row filter script.
     pub javascript: Option<javascript::JavascriptConfig>,
     /// One line per accepted option that has no effect here or only a nearest equivalent
@@ -132,7 +136,7 @@ impl Config {
 
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let mut warnings: Vec<String> = s.notes.clone();
-        let (resolved, jdbc_connect_timeout) = maxwell::resolve(s, &mut warnings)?;
+        let (resolved, timeouts) = maxwell::resolve(s, &mut warnings)?;
         let s = &resolved;
         // Maxwell: a separate binlog server needs its own host and user (password optional);
         // replication_user/password without replication_host is refused the same way.
@@ -180,6 +184,7 @@ impl Config {
                     key_format: if s.get("kafka_key_format") == Some("array") { KeyFormat::Array } else { KeyFormat::Hash },
                 },
                 errors: producer_errors::producer_errors(s)?,
+                push_timestamp: None,
             })
         } else {
             if let Some((k, _)) = s.kafka_props().first() {
@@ -192,6 +197,11 @@ impl Config {
         if s.get("javascript").is_some() && encrypt.is_some() {
             // The script reads and edits the row's JSON, which encrypt has already sealed.
             return err("`javascript` and `encrypt` cannot be used together yet: set encrypt=none, or remove javascript");
+        }
+        if s.get("javascript").is_some() && s.get("output_naming_strategy") == Some("underscore_to_camelcase") {
+            // The script would read the renamed names where Maxwell's reads the columns' own,
+            // and a changed row's key would be looked up by names its data no longer has.
+            return err("`javascript` and `output_naming_strategy=underscore_to_camelcase` cannot be used together yet: the script would see camel-case names (Maxwell's sees the columns' own); remove one of them");
         }
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
@@ -213,6 +223,8 @@ impl Config {
             schema_id: s.bool("output_schema_id"),
             exclude_columns,
             encrypt,
+            push_timestamp: s.bool("output_push_timestamp"),
+            naming: newer::naming_strategy(s, &mut warnings),
         };
         if s.get("replication_port").is_some() && s.get("replication_host").is_none() {
             return err("`replication_port` is set but `replication_host` is not; set both or neither");
@@ -244,7 +256,8 @@ impl Config {
             password: if replication { s.get("replication_password") } else { s.get("password") }.unwrap_or("").to_string(),
             server_id: s.int("replica_server_id").unwrap() as u32,
             heartbeat: Duration::from_millis(s.int("binlog_heartbeat_ms").unwrap() as u64),
-            connect_timeout: jdbc_connect_timeout.unwrap_or(Duration::from_secs(10)),
+            // replication_jdbc_options's (with replication_host) wins for the binlog connection.
+            connect_timeout: timeouts.replication.or(timeouts.all).unwrap_or(Duration::from_secs(10)),
             tls: replication_tls,
         };
         let positions_db = SourceConfig {
@@ -255,6 +268,7 @@ impl Config {
             user: s.get("user").unwrap_or(user).to_string(),
             password: s.get("password").unwrap_or("").to_string(),
             tls: host_tls,
+            connect_timeout: timeouts.all.unwrap_or(Duration::from_secs(10)),
             ..source.clone()
         };
         let client_id = s.get("client_id").unwrap().to_string();
@@ -338,8 +352,13 @@ impl Config {
                 })
             }
         };
+        let mut kafka = kafka;
+        if let Some(k) = &mut kafka {
+            k.push_timestamp = output.push_ts_by_sink();
+        }
         let (metrics, http) = metrics::parse(s, &mut warnings)?;
         Ok(Config {
+            http_config: s.bool("http_config"),
             javascript: javascript::parse(s)?,
             ha,
             http,

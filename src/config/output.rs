@@ -2,6 +2,7 @@
 //! writes by them.
 
 use super::encode::{Encryption, ExcludeColumns};
+use super::newer::NamingStrategy;
 
 /// Maxwell's `output_*` switches.
 #[derive(Debug, Clone)]
@@ -32,6 +33,20 @@ pub struct OutputConfig {
     pub exclude_columns: ExcludeColumns,
     /// `encrypt` with `secret_key` (`None`: `encrypt=none`).
     pub encrypt: Option<Encryption>,
+    /// `output_push_timestamp`: rows carry `push_ts`, stamped by the sink (by the encoder
+    /// with `encrypt=all`).
+    pub push_timestamp: bool,
+    /// `output_naming_strategy`.
+    pub naming: NamingStrategy,
+}
+
+impl OutputConfig {
+    /// Whether the sink stamps `push_ts` on rows as it hands them on (`Some`: with these
+    /// names); with `encrypt=all` the encoder does, inside the encrypted record.
+    pub fn push_ts_by_sink(&self) -> Option<NamingStrategy> {
+        let all = self.encrypt.as_ref().is_some_and(|e| e.mode == super::encode::EncryptMode::All);
+        (self.push_timestamp && !all).then_some(self.naming)
+    }
 }
 
 impl Default for OutputConfig {
@@ -56,6 +71,8 @@ impl Default for OutputConfig {
             schema_id: false,
             exclude_columns: ExcludeColumns::default(),
             encrypt: None,
+            push_timestamp: false,
+            naming: NamingStrategy::None,
         }
     }
 }

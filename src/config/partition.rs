@@ -8,6 +8,8 @@ pub enum PartitionBy {
     Table,
     PrimaryKey,
     TransactionId,
+    /// The client thread that ran the transaction (newer Maxwell's `thread_id`).
+    ThreadId,
     Column,
     Random,
 }
@@ -19,6 +21,7 @@ impl PartitionBy {
             "table" => Self::Table,
             "primary_key" => Self::PrimaryKey,
             "transaction_id" => Self::TransactionId,
+            "thread_id" => Self::ThreadId,
             "column" => Self::Column,
             "random" => Self::Random,
             _ => return None,

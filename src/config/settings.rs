@@ -90,6 +90,30 @@ pub fn example_file() -> String {
     out
 }
 
+/// The settings held by environment variable `var` as one JSON object (`env_config`): each
+/// member a key, strings as they are, numbers and booleans as their text, null members
+/// skipped, as Maxwell reads them. A missing variable, or one that is not a JSON object, is
+/// an error (Maxwell stops too).
+fn env_config(var: &str, env: &[(String, String)]) -> Result<Vec<(String, String)>, ConfigError> {
+    let Some((_, raw)) = env.iter().find(|(k, _)| k == var) else {
+        return err(format!("`env_config`: no JSON-encoded environment variable named {var}"));
+    };
+    if !raw.trim_start().starts_with('{') {
+        return err(format!("`env_config`: no JSON-encoded environment variable named {var} (its value is not a JSON object)"));
+    }
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw).map_err(|e| ConfigError::Msg(format!("`env_config`: unparseable JSON in environment variable {var}: {e}")))?;
+    let mut out = Vec::new();
+    for (k, v) in map {
+        let text = match v {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        out.push((k, text));
+    }
+    Ok(out)
+}
+
 /// The file read when no `--config` is given (in the working directory), as Maxwell does.
 pub const DEFAULT_FILE: &str = "config.properties";
 
@@ -139,6 +163,17 @@ impl Settings {
             let text = std::fs::read_to_string(Path::new(path)).map_err(|e| ConfigError::Msg(format!("cannot read config file {path}: {e}")))?;
             for (k, v) in parse_properties(&text).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))? {
                 s.set(&k, &v).map_err(|e| ConfigError::Msg(format!("{path}: {e}")))?;
+            }
+        }
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        // Newer Maxwell: `env_config` (command line only) names a variable holding settings as
+        // a JSON object; they override the file.
+        if s.values.remove("env_config").is_some() {
+            s.notes.push("`env_config` in the config file is ignored: Maxwell reads it from the command line only (--env_config=VARIABLE)".into());
+        }
+        if let Some((_, var)) = cli.iter().rev().find(|(k, _)| k == "env_config") {
+            for (k, v) in env_config(var, &env)? {
+                s.set(&k, &v).map_err(|e| ConfigError::Msg(format!("env_config {var}: {e}")))?;
             }
         }
         // Maxwell: variables named by env_config_prefix override the file, the command line

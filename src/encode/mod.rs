@@ -12,11 +12,14 @@
 //!   `encrypt=all` encrypts each whole line as it is written ([`encrypt`]).
 //! - Key order follows Maxwell: database, table, [query], type, ts, xid, [xoffset|commit],
 //!   [position], [gtid], [server_id], [thread_id], [schema_id], [resume_position],
-//!   [primary_key], [primary_key_columns], data, [old] (or `encrypted` in place of data and old).
+//!   [push_ts], [primary_key], [primary_key_columns], data, [old] (or `encrypted` in place of
+//!   data and old). `output_naming_strategy` renames them ([`fields`]); `push_ts` is stamped
+//!   by the sink, or here inside an `encrypt=all` record.
 
 pub mod data;
 pub mod ddl;
 pub mod encrypt;
+pub mod fields;
 pub mod javascript;
 pub mod spill;
 mod transaction;
@@ -223,7 +226,7 @@ impl TxBuffer {
             self.metas.push(RowMeta::Row { table: t.clone(), kind, pk, partition_columns, at: Some(at) });
         }
         if cfg.primary_keys {
-            a.extend_from_slice(b",\"primary_key\":[");
+            a.extend_from_slice(fields::name(cfg.naming, ",\"primary_key\":[", ",\"primaryKey\":[").as_bytes());
             for (n, &i) in t.primary_key.iter().enumerate() {
                 if n > 0 {
                     a.push(b',');
@@ -234,7 +237,7 @@ impl TxBuffer {
             a.push(b']');
         }
         if cfg.primary_key_columns {
-            a.extend_from_slice(b",\"primary_key_columns\":[");
+            a.extend_from_slice(fields::name(cfg.naming, ",\"primary_key_columns\":[", ",\"primaryKeyColumns\":[").as_bytes());
             for (n, &i) in t.primary_key.iter().enumerate() {
                 if n > 0 {
                     a.push(b',');
@@ -323,21 +326,26 @@ fn write_record(out: &mut Vec<u8>, head: &[u8], body: &[u8], idx: usize, n: usiz
         out.extend_from_slice(b",\"gtid\":");
         write_json_str(out, g);
     }
+    let name = |snake, camel| fields::name(cfg.naming, snake, camel).as_bytes();
     if cfg.server_id {
-        out.extend_from_slice(b",\"server_id\":");
+        out.extend_from_slice(name(",\"server_id\":", ",\"serverId\":"));
         out.extend_from_slice(num.format(f.server_id).as_bytes());
     }
     if let (true, Some(t)) = (cfg.thread_id, f.thread_id) {
-        out.extend_from_slice(b",\"thread_id\":");
+        out.extend_from_slice(name(",\"thread_id\":", ",\"threadId\":"));
         out.extend_from_slice(num.format(t).as_bytes());
     }
     if cfg.schema_id {
-        out.extend_from_slice(b",\"schema_id\":");
+        out.extend_from_slice(name(",\"schema_id\":", ",\"schemaId\":"));
         out.extend_from_slice(num.format(f.schema_id).as_bytes());
     }
     if cfg.resume_position {
-        out.extend_from_slice(b",\"resume_position\":");
+        out.extend_from_slice(name(",\"resume_position\":", ",\"resumePosition\":"));
         write_json_str(out, f.position);
+    }
+    if cfg.push_timestamp && cfg.push_ts_by_sink().is_none() {
+        // encrypt=all: the sink cannot reach inside the record; stamped as it is sealed.
+        fields::write_push_ts(out, cfg.naming, std::time::SystemTime::now());
     }
     out.extend_from_slice(body);
 }

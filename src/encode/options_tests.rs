@@ -1,5 +1,6 @@
 //! The encode options' formats: `exclude_columns`, `encrypt=data|all`, `output_schema_id`, each
-//! checked against the plain line the same row gives without them.
+//! checked against the plain line the same row gives without them; newer Maxwell's
+//! `output_naming_strategy` and `output_push_timestamp` inside `encrypt=all`.
 
 use super::tests::{image, table};
 use super::*;
@@ -175,4 +176,47 @@ fn row_query_max_length_is_read_as_maxwell_reads_it() {
     assert!(Settings::load_in(&a, std::path::Path::new("/nonexistent")).is_err());
     a[0] = "--row_query_max_length=3000000000".into();
     assert!(Settings::load_in(&a, std::path::Path::new("/nonexistent")).is_err());
+}
+
+/// `output_naming_strategy=underscore_to_camelcase`: every field name and column name of a row
+/// in camel case (the table's keys renamed as the decoder renames them), in Maxwell's order;
+/// `primary_key_columns` keeps the names; with `encrypt=all` the record holds `pushTs`.
+#[test]
+fn camel_case_names_and_push_ts_inside_encrypt_all() {
+    let cfg = output(&[
+        "--output_naming_strategy=underscore_to_camelcase",
+        "--output_primary_keys=true",
+        "--output_primary_key_columns=true",
+        "--output_server_id=true",
+        "--output_thread_id=true",
+        "--output_schema_id=true",
+        "--output_resume_position=true",
+    ]);
+    let mut t = (*table()).clone();
+    for (c, n) in t.columns.iter_mut().zip(["order_id", "_note", "created_at"]) {
+        c.name = n.into();
+    }
+    t.rename_keys(crate::config::newer::camel_case);
+    let t = Arc::new(t);
+    let (f, s) = image(&[Some("1"), Some("\"x\""), Some("2")]);
+    let mut tx = TxBuffer::default();
+    tx.push_row(100, &t, RowKind::Insert, 5, None, None, Some(&Image { frag: &f, spans: &s }), &cfg).unwrap();
+    let mut out = Vec::new();
+    tx.commit(&fields(), &cfg, &mut out, &mut Vec::new());
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text.trim_end(),
+        r#"{"database":"d","table":"t","type":"insert","ts":5,"xid":9,"commit":true,"serverId":3,"threadId":8,"schemaId":12,"resumePosition":"f:4","primaryKey":[2,1],"primaryKeyColumns":["created_at","order_id"],"data":{"orderId":1,"note":"x","createdAt":2}}"#
+    );
+    // The sink stamps pushTs after resumePosition; with encrypt=all the encoder does.
+    assert_eq!(cfg.push_ts_by_sink(), None, "not asked");
+    let all = output(&["--output_naming_strategy=underscore_to_camelcase", "--output_push_timestamp=true", "--encrypt=all", &format!("--secret_key={KEY}")]);
+    assert_eq!(all.push_ts_by_sink(), None, "encrypt=all: inside the record");
+    let (rows, _, _) = lines(&all);
+    let inner: serde_json::Value = serde_json::from_str(&decrypt(&rows[0]["encrypted"])).unwrap();
+    assert!(inner["pushTs"].as_f64().unwrap() > 1.6e9 && inner.get("push_ts").is_none(), "{inner}");
+    let plain = output(&["--output_push_timestamp=true"]);
+    assert_eq!(plain.push_ts_by_sink(), Some(crate::config::NamingStrategy::None));
+    let (rows, _, _) = lines(&plain);
+    assert!(rows[0].get("push_ts").is_none(), "stamped by the sink, not the encoder: {}", rows[0]);
 }

@@ -4,8 +4,8 @@
 //! whole cluster, read from ZooKeeper and the members' `/api/status` and `/api/series`),
 //! the actions (see [`actions`]) and `/`, a status and management page that refreshes itself
 //! (served from the binary, no external assets; a phone column, a grid on a desktop).
-//! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck`, `/ping` and `/diagnostic` too, in
-//! Maxwell's shapes (see [`maxwell`] and [`diagnostic`]); `/metrics` answers Maxwell's JSON to a
+//! Maxwell's `/prometheus` (= `/metrics`), `/healthcheck`, `/ping`, `/diagnostic` and `/config`
+//! too, in Maxwell's shapes (see [`maxwell`], [`diagnostic`] and [`config`]); `/metrics` answers Maxwell's JSON to a
 //! client that asks for JSON.
 //!
 //! Invariants:
@@ -20,6 +20,7 @@
 //!   the page.
 
 pub mod actions;
+pub mod config;
 pub mod diagnostic;
 pub mod maxwell;
 
@@ -56,6 +57,8 @@ pub struct Context {
     pub names: metrics::maxwell::Names,
     /// `http_diagnostic=true`: what `/diagnostic` checks.
     pub diagnostic: Option<diagnostic::Checks>,
+    /// `http_config=true`: `/config` is served, showing this filter (the node's own `filter`).
+    pub config: Option<Option<String>>,
 }
 
 /// How far back `/api/series` and the cluster's chart go.
@@ -96,6 +99,16 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
         Some(checks) => {
             let membership = ctx.cluster.clone();
             routes.route("/diagnostic", get(move || diagnostic::handle(checks.clone(), membership.clone())))
+        }
+        None => routes,
+    };
+    let routes = match ctx.config.clone() {
+        Some(own) => {
+            let membership = ctx.cluster.clone();
+            routes.route(
+                "/config",
+                get(move || config::get(own.clone(), membership.clone())).post(config::change).put(config::change).patch(config::change),
+            )
         }
         None => routes,
     };

@@ -7,6 +7,7 @@
 //!   (`default`) or MurmurHash3 x86_32 of the UTF-8 bytes with seed 25342 (`murmur3`).
 //! - Partition strings: `database`, `table`, `primary_key` (the key values' text concatenated,
 //!   `db`+`table` without a key, `None` when all are NULL), `transaction_id` (the xid),
+//!   `thread_id` (the transaction's client thread; `null` when unknown, as Maxwell's),
 //!   `column` (the listed columns' text concatenated, the fallback when empty), `random`.
 //! - Keys: `hash` → `{"database":…,"table":…,"pk.<col>":…}` (`"_uuid"` without a key),
 //!   `array` → `["db","table",[{"<col>":…}]]`. DDL records go by database.
@@ -113,6 +114,20 @@ fn random_string() -> String {
         .collect()
 }
 
+/// What a row's transaction gives its partition string: Maxwell's `xid` and `thread_id`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxIds {
+    pub xid: Option<u64>,
+    pub thread_id: Option<u32>,
+}
+
+impl TxIds {
+    /// A transaction's xid alone (no thread known).
+    pub fn xid(xid: Option<u64>) -> Self {
+        Self { xid, thread_id: None }
+    }
+}
+
 impl Routing {
     /// Topic for a row: `%{database}`, `%{table}` and `%{type}` (insert, update, delete;
     /// `ddl` for a DDL record) substituted.
@@ -127,12 +142,12 @@ impl Routing {
         tpl.replace("%{database}", db).replace("%{table}", table).replace("%{type}", kind)
     }
 
-    /// The partition string for a row (see the module invariants).
-    pub fn partition_string(&self, m: &RowMeta, xid: Option<u64>) -> String {
-        self.partition_string_by(m, xid, self.by)
+    /// The partition string for a row of the transaction `tx` (see the module invariants).
+    pub fn partition_string(&self, m: &RowMeta, tx: TxIds) -> String {
+        self.partition_string_by(m, tx, self.by)
     }
 
-    fn partition_string_by(&self, m: &RowMeta, xid: Option<u64>, by: PartitionBy) -> String {
+    fn partition_string_by(&self, m: &RowMeta, tx: TxIds, by: PartitionBy) -> String {
         let (table, pk, cols) = match m {
             RowMeta::Ddl { database, .. } => return database.clone(),
             RowMeta::Row { table, pk, partition_columns, .. } => (table, pk, partition_columns),
@@ -151,11 +166,12 @@ impl Routing {
                     s
                 }
             }
-            PartitionBy::TransactionId => xid.map(|x| x.to_string()).unwrap_or_else(|| "null".into()),
+            PartitionBy::TransactionId => tx.xid.map(|x| x.to_string()).unwrap_or_else(|| "null".into()),
+            PartitionBy::ThreadId => tx.thread_id.map(|x| x.to_string()).unwrap_or_else(|| "null".into()),
             PartitionBy::Column => {
                 let s: String = cols.iter().filter_map(|v| v.as_deref().and_then(text)).collect();
                 if s.is_empty() {
-                    self.partition_string_by(m, xid, self.fallback)
+                    self.partition_string_by(m, tx, self.fallback)
                 } else {
                     s
                 }

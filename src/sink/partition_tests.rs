@@ -54,19 +54,39 @@ fn row(pk: Vec<u8>, pkv: &[&str], col: Option<&str>) -> RowMeta {
 #[test]
 fn partition_strings() {
     let m = row(vec![0, 1], &["12", "\"ab\""], Some("\"X-1\""));
-    assert_eq!(routing(PartitionBy::Database, KeyFormat::Hash).partition_string(&m, Some(5)), "shop");
-    assert_eq!(routing(PartitionBy::Table, KeyFormat::Hash).partition_string(&m, Some(5)), "Orders");
-    assert_eq!(routing(PartitionBy::PrimaryKey, KeyFormat::Hash).partition_string(&m, Some(5)), "12ab");
-    assert_eq!(routing(PartitionBy::TransactionId, KeyFormat::Hash).partition_string(&m, Some(5)), "5");
-    assert_eq!(routing(PartitionBy::Column, KeyFormat::Hash).partition_string(&m, Some(5)), "X-1");
+    assert_eq!(routing(PartitionBy::Database, KeyFormat::Hash).partition_string(&m, TxIds::xid(Some(5))), "shop");
+    assert_eq!(routing(PartitionBy::Table, KeyFormat::Hash).partition_string(&m, TxIds::xid(Some(5))), "Orders");
+    assert_eq!(routing(PartitionBy::PrimaryKey, KeyFormat::Hash).partition_string(&m, TxIds::xid(Some(5))), "12ab");
+    assert_eq!(routing(PartitionBy::TransactionId, KeyFormat::Hash).partition_string(&m, TxIds::xid(Some(5))), "5");
+    assert_eq!(routing(PartitionBy::Column, KeyFormat::Hash).partition_string(&m, TxIds::xid(Some(5))), "X-1");
     let no_col = row(vec![0], &["12"], None);
-    assert_eq!(routing(PartitionBy::Column, KeyFormat::Hash).partition_string(&no_col, None), "Orders", "falls back");
+    assert_eq!(routing(PartitionBy::Column, KeyFormat::Hash).partition_string(&no_col, TxIds::xid(None)), "Orders", "falls back");
     let no_pk = row(vec![], &[], None);
-    assert_eq!(routing(PartitionBy::PrimaryKey, KeyFormat::Hash).partition_string(&no_pk, None), "shopOrders");
+    assert_eq!(routing(PartitionBy::PrimaryKey, KeyFormat::Hash).partition_string(&no_pk, TxIds::xid(None)), "shopOrders");
     let null_pk = row(vec![0], &["null"], None);
-    assert_eq!(routing(PartitionBy::PrimaryKey, KeyFormat::Hash).partition_string(&null_pk, None), "None");
-    let r = routing(PartitionBy::Random, KeyFormat::Hash).partition_string(&m, None);
+    assert_eq!(routing(PartitionBy::PrimaryKey, KeyFormat::Hash).partition_string(&null_pk, TxIds::xid(None)), "None");
+    let r = routing(PartitionBy::Random, KeyFormat::Hash).partition_string(&m, TxIds::xid(None));
     assert_eq!(r.len(), 10);
+}
+
+/// Newer Maxwell's `thread_id` (`String.valueOf(row.getThreadId())`: "null" when unknown), and
+/// `transaction_id` or `thread_id` as the fallback of `column`.
+#[test]
+fn thread_id_partition_strings() {
+    let m = row(vec![0], &["12"], None);
+    let ids = TxIds { xid: Some(5), thread_id: Some(4711) };
+    assert_eq!(routing(PartitionBy::ThreadId, KeyFormat::Hash).partition_string(&m, ids), "4711");
+    assert_eq!(routing(PartitionBy::ThreadId, KeyFormat::Hash).partition_string(&m, TxIds::xid(Some(5))), "null");
+    let mut by_col = routing(PartitionBy::Column, KeyFormat::Hash);
+    by_col.fallback = PartitionBy::TransactionId;
+    assert_eq!(by_col.partition_string(&m, ids), "5");
+    by_col.fallback = PartitionBy::ThreadId;
+    assert_eq!(by_col.partition_string(&m, ids), "4711");
+    // Rows of one thread share a partition, whatever their table.
+    let other = RowMeta::Row { table: table(vec![]), kind: crate::binlog::rows::RowKind::Delete, pk: vec![], partition_columns: vec![None], at: None };
+    let r = routing(PartitionBy::ThreadId, KeyFormat::Hash);
+    assert_eq!(partition_for(&r.partition_string(&m, ids), 7, HashFn::Default), partition_for(&r.partition_string(&other, ids), 7, HashFn::Default));
+    assert_eq!(partition_for("4711", 7, HashFn::Default), (java_hash("4711") % 7).abs());
 }
 
 #[test]
@@ -82,7 +102,7 @@ fn keys_and_topics() {
     assert_eq!(h.topic_for(&m), "cdc_shop_Orders");
     let ddl = RowMeta::Ddl { database: "shop".into(), table: Some("t".into()), at: None };
     assert_eq!(h.topic_for(&ddl), "ddl");
-    assert_eq!(h.partition_string(&ddl, None), "shop");
+    assert_eq!(h.partition_string(&ddl, TxIds::xid(None)), "shop");
     // Maxwell's %{type}.
     let mut by_type = routing(PartitionBy::Database, KeyFormat::Hash);
     by_type.topic = "%{database}.%{type}".into();

@@ -298,6 +298,9 @@ impl Decoder {
             if !exclude.is_empty() {
                 info.exclude(|name| exclude.matches(name));
             }
+            if self.cfg.output.naming == crate::config::NamingStrategy::CamelCase {
+                info.rename_keys(crate::config::newer::camel_case);
+            }
             Some(Arc::new(info))
         } else {
             None

@@ -134,6 +134,8 @@ pub struct KafkaSink {
     producer: FutureProducer,
     props: Vec<(String, String)>,
     routing: super::partition::Routing,
+    /// `output_push_timestamp`: rows get `push_ts` (so named) as they are handed over.
+    push_ts: Option<crate::config::NamingStrategy>,
     partitions: HashMap<String, i32>,
     mode: Mode,
     acked: watch::Receiver<Option<ResumePoint>>,
@@ -199,6 +201,7 @@ impl KafkaSink {
             producer,
             props: cfg.props.clone(),
             routing: cfg.routing.clone(),
+            push_ts: cfg.push_timestamp,
             partitions: HashMap::new(),
             mode,
             acked,
@@ -364,6 +367,7 @@ impl KafkaSink {
             server_id: tx.server_id,
             source_server_id: tx.source_server_id,
             xid: tx.xid,
+            thread_id: tx.thread_id,
             bootstrap: tx.bootstrap.is_some(),
         };
         let n = tx.row_ends.len();

@@ -20,7 +20,7 @@ use crate::binlog::gtid::GtidSet;
 use crate::binlog::position::BinlogPosition;
 use crate::config::producer_errors::valid_topic;
 use crate::encode::{Route, RowMeta};
-use crate::sink::partition::{murmur2_partition, partition_for};
+use crate::sink::partition::{murmur2_partition, partition_for, TxIds};
 use futures_util::future::BoxFuture;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -34,6 +34,8 @@ pub(super) struct TxFacts {
     pub server_id: u32,
     pub source_server_id: u32,
     pub xid: Option<u64>,
+    /// The client thread that ran the transaction (`producer_partition_by=thread_id`).
+    pub thread_id: Option<u32>,
     pub bootstrap: bool,
     pub pos_text: String,
     pub gtid_text: Option<String>,
@@ -87,7 +89,7 @@ impl KafkaSink {
         let parts = self.partition_count(&topic).await?;
         let pstring = match route.and_then(|r| r.partition.as_deref()) {
             Some(p) => p.to_string(),
-            None => self.routing.partition_string(meta, tx.xid),
+            None => self.routing.partition_string(meta, TxIds { xid: tx.xid, thread_id: tx.thread_id }),
         };
         let partition = partition_for(&pstring, parts, self.routing.hash);
         if self.already_written(tx, i, &topic, partition) {
@@ -103,6 +105,12 @@ impl KafkaSink {
             }
         }
         let key = self.routing.key(meta);
+        // Newer Maxwell's push_ts: the time the row is handed to the producer.
+        let stamped = match (self.push_ts, meta) {
+            (Some(naming), RowMeta::Row { .. }) => crate::encode::fields::stamp(value, naming, std::time::SystemTime::now()),
+            _ => None,
+        };
+        let value = stamped.as_deref().unwrap_or(value);
         if alone {
             return self.send_alone(tx, i, meta, value, &topic, partition, &key, deliveries).await;
         }
