@@ -291,7 +291,7 @@ impl Decoder {
         let info = if !self.cfg.filter.is_blacklisted(raw.database, raw.table) && self.cfg.filter.may_emit(db, table) {
             let mut info = build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?;
             if let Some(d) = named {
-                (info.database, info.table) = (d.database.clone(), d.table.clone());
+                info.rename(&d.database, &d.table);
             }
             if let Some(def) = def {
                 check_against_history(&info, def);
