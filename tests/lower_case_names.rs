@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The servers are set up one at a time (scripts/mariadb.sh's installs and starts take turns).
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A private MariaDB started with `lower_case_table_names=<n>`, stopped when dropped.
 struct Server {
@@ -76,7 +76,7 @@ async fn variable(c: &mut mysql_async::Conn, name: &str) -> u8 {
 /// `skipped`), and rows land in `<tag>_Shop…_orders` and `<tag>_preshop…_items`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let server = Server::start(mysql_port() + 30, 1);
     let mut c = server.conn().await;
     assert_eq!(variable(&mut c, "lower_case_table_names").await, 1);
@@ -153,7 +153,7 @@ async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
 /// case-sensitive and print as written, as Maxwell reads the variable as 0 too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lower_case_table_names_2_runs_as_0_on_linux_and_names_print_as_written() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let server = Server::start(mysql_port() + 31, 2);
     let mut c = server.conn().await;
     assert_eq!(variable(&mut c, "lower_case_file_system").await, 0, "this test is for a case-sensitive file system");
