@@ -9,7 +9,10 @@
 # master-master pair. `pid` prints mariadbd's pid (for kill -9 drills).
 # Environment: MARIADB_PORT (default 3307), MARIADB_SERVER_ID (default 1), MARIADB_DOMAIN_ID
 # (gtid_domain_id, default 0; give each master of a pair its own), MAXWELL_HA_RUN (state dir,
-# default <repo>/.run).
+# default <repo>/.run), MARIADB_EXTRA_CNF (extra `[mariadbd]` lines, e.g.
+# $'lower_case_table_names=1\nsql_mode=ALLOW_INVALID_DATES'; unset by default. Settings that must be
+# fixed when the datadir is initialised, such as lower_case_table_names, need a fresh datadir: a
+# port of their own, or `reset`).
 source "$(dirname "$0")/common.sh"
 PORT="${MARIADB_PORT:-3307}"
 DIR="$RUN_DIR/mariadb-$PORT"
@@ -48,6 +51,7 @@ collation_server=utf8mb4_general_ci
 ssl_ca=$DIR/tls/ca.pem
 ssl_cert=$DIR/tls/server-cert.pem
 ssl_key=$DIR/tls/server-key.pem
+${MARIADB_EXTRA_CNF:-}
 [client]
 port=$PORT
 socket=$SOCK

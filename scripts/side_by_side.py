@@ -5,7 +5,8 @@
       Starts Maxwell (stdout producer) and a maxwell-ha node (stdout) on the same server, runs
       a generated workload — every column type, NULLs, extremes, multi-row and multi-table
       transactions, DDL (add/drop/modify/rename column, rename table, create/drop database) in
-      between — and compares their JSON row by row. Differences that are understood (listed in
+      between, invalid and partly-zero dates — and compares their JSON row by row. Differences
+      that are understood (listed in
       KNOWN below and in docs/maxwell-compatibility.md, with the reason) are counted apart; any
       other difference makes the exit status 1. With the encode options (--exclude-columns,
       --encrypt data|all, --schema-id, --primary-keys) both run with them: encrypted records are
@@ -213,6 +214,26 @@ def mid_value(name, i):
     return "'" + f"text {i} ünï '' \\\\ {r.random()}" + "'"
 
 
+# Dates a permissive sql_mode (ALLOW_INVALID_DATES, no NO_ZERO_DATE / NO_ZERO_IN_DATE) stores:
+# (DATE, DATETIME(0..6), TIMESTAMP(0..6)) per row; see "Invalid and partly-zero dates" in
+# docs/maxwell-compatibility.md for what Maxwell prints.
+ZERO_DATES = [
+    ("'0000-00-00'", "'0000-00-00 00:00:00'", "'0000-00-00 00:00:00'"),
+    ("'2020-00-15'", "'2020-00-00 10:00:00'", "'0000-00-00 00:00:00'"),
+    ("'2020-02-31'", "'2020-02-31 10:11:12.123456'", "'1970-01-01 00:00:01'"),
+    ("'2020-05-00'", "'2020-05-00 00:00:00'", "'2020-01-01 00:00:00'"),
+    ("'0000-01-01'", "'0000-01-01 00:00:00.5'", "'2038-01-19 03:14:07.999999'"),
+    ("'0000-00-01'", "'0000-00-00 00:00:01'", "'1970-01-01 00:00:00.5'"),
+    ("'2021-04-31'", "'0000-00-00 00:00:00.000001'", "NULL"),
+    ("'1500-02-29'", "'1500-02-29 23:59:59.999'", "NULL"),
+    ("'1582-10-10'", "'1582-10-10 12:00:00'", "NULL"),
+    ("'1582-10-04'", "'1582-10-15 00:00:00'", "NULL"),
+    ("'1000-02-29'", "'0001-02-29 00:00:00'", "NULL"),
+    ("'1700-02-29'", "'1582-10-14 23:59:59.999999'", "NULL"),
+    ("'0001-01-01'", "'1900-02-29 01:02:03'", "NULL"),
+]
+
+
 def workload(c, db):
     """Returns the number of row events the workload makes (inserts + updated + deleted rows)."""
     cur = c.cursor()
@@ -273,6 +294,14 @@ def workload(c, db):
     x(f"CREATE TABLE {db}_tmp.k (k VARCHAR(10) PRIMARY KEY, v INT)")
     x(f"INSERT INTO {db}_tmp.k VALUES ('a', 1), ('b', NULL)")
     x(f"DROP DATABASE {db}_tmp")
+    # invalid and partly-zero dates, written as a permissive server takes them
+    x("SET SESSION sql_mode = 'ALLOW_INVALID_DATES', time_zone = '+00:00'")
+    x(f"CREATE TABLE {db}.zerodates (id INT PRIMARY KEY, d DATE, dt DATETIME, dt1 DATETIME(1), dt3 DATETIME(3), "
+      "dt6 DATETIME(6), ts TIMESTAMP NULL, ts3 TIMESTAMP(3) NULL, ts6 TIMESTAMP(6) NULL)")
+    for i, (d, dt, ts) in enumerate(ZERO_DATES, 1):
+        x(f"INSERT INTO {db}.zerodates VALUES ({i}, {d}, {dt}, {dt}, {dt}, {dt}, {ts}, {ts}, {ts})")
+    x(f"UPDATE {db}.zerodates SET d = '2000-01-01' WHERE id <= 3")
+    x("SET SESSION sql_mode = DEFAULT, time_zone = DEFAULT")
     x(f"CREATE TABLE {db}.done (id INT PRIMARY KEY)")
     x(f"INSERT INTO {db}.done VALUES (1)")
     return rows
@@ -402,6 +431,7 @@ def conformance(args):
     extra = (["--output_ddl=true"] if args.ddl else []) + (["--output_binlog_position=true"] if args.positions else [])
     extra += [f"--exclude_columns={args.exclude_columns}"] if args.exclude_columns else []
     extra += ["--output_schema_id=true"] if args.schema_id else []
+    extra += ["--output_null_zerodates=true"] if args.null_zerodates else []
     extra += ["--output_primary_keys=true", "--output_primary_key_columns=true"] if args.primary_keys else []
     extra += ["--output_row_query=true"] if args.row_query else []
     key = None
@@ -461,6 +491,7 @@ def conformance(args):
         "maxwell_version": subprocess.run([os.path.join(HERE, "maxwell-ref.sh"), "version"], capture_output=True, text=True).stdout.strip(),
         "row_events_written": expected, "rows_maxwell_ha": len(a), "rows_maxwell": len(b), "rows_compared": n,
         "rows_identical": same, "ddl_records_maxwell_ha": ddl_records,
+        "records_per_table": dict(collections.Counter(r.get("table") or "" for r in a)),
         "ddl_records_maxwell": sum(1 for r in b if r.get("type") not in ROW_TYPES), "row_metadata": args.row_metadata or "server default",
         "known_differences": {k: {"rows": len(v), "why": KNOWN[k.removeprefix("old.")], "example": v[0]} for k, v in known.items()},
         "unexplained_differences": {k: {"rows": len(v), "examples": v[:3]} for k, v in unknown.items()},
@@ -637,6 +668,7 @@ def main():
     ap.add_argument("--key-bytes", type=int, choices=[16, 24, 32], default=32, help="conformance: the random secret_key's length")
     ap.add_argument("--schema-id", action="store_true", help="conformance: both print schema_id (output_schema_id); it must change at the same records")
     ap.add_argument("--row-query", action="store_true", help="conformance: both run with output_row_query=true; each row's query compared too")
+    ap.add_argument("--null-zerodates", action="store_true", help="conformance: both print zero dates as null (output_null_zerodates)")
     ap.add_argument("--primary-keys", action="store_true", help="conformance: both print primary_key and primary_key_columns, compared too")
     args = ap.parse_args()
     sys.exit({"conformance": conformance, "throughput": throughput, "bootstrap": bootstrap}[args.mode](args))

@@ -9,6 +9,7 @@
 //! [`jsonb`], [`wkt`] (one value), all writing through [`json`].
 
 pub mod bytes;
+pub mod calendar;
 pub mod charset;
 pub mod events;
 pub mod gtid;

@@ -107,6 +107,13 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
+    /// Rows of this table are named `database`.`table` (the schema history's names on a server
+    /// with `lower_case_table_names` 1 or 2, as Maxwell names them).
+    pub fn rename(&mut self, database: &str, table: &str) {
+        self.head_json = head_json(database, table);
+        (self.database, self.table) = (database.to_string(), table.to_string());
+    }
+
     /// Marks the columns `out(name)` answers true for as left out of the JSON.
     pub fn exclude(&mut self, out: impl Fn(&str) -> bool) {
         let mask: Vec<bool> = self.columns.iter().map(|c| out(&c.name)).collect();
@@ -456,10 +463,7 @@ pub fn build_table_info(
     if primary_key.iter().any(|&i| i >= columns.len()) {
         return Err(c("primary key index out of range"));
     }
-    let mut head_json = b"\"database\":".to_vec();
-    serde_json::to_writer(&mut head_json, raw.database).unwrap();
-    head_json.extend_from_slice(b",\"table\":");
-    serde_json::to_writer(&mut head_json, raw.table).unwrap();
+    let head_json = head_json(raw.database, raw.table);
     Ok(TableInfo {
         table_id: raw.table_id,
         database: raw.database.to_string(),
@@ -469,6 +473,15 @@ pub fn build_table_info(
         head_json,
         excluded: Vec::new(),
     })
+}
+
+/// `"database":…,"table":…` of every row of a table.
+fn head_json(database: &str, table: &str) -> Vec<u8> {
+    let mut head = b"\"database\":".to_vec();
+    serde_json::to_writer(&mut head, database).unwrap();
+    head.extend_from_slice(b",\"table\":");
+    serde_json::to_writer(&mut head, table).unwrap();
+    head
 }
 
 /// The character set of a column from the history: binary types have none (`Binary`).

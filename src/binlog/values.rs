@@ -7,9 +7,12 @@
 //!   BIGINT UNSIGNED up to 18446744073709551615), DECIMAL as a JSON number with the column's
 //!   scale, DATETIME/TIME/TIMESTAMP with exactly `fsp` fraction digits, TIMESTAMP in UTC,
 //!   binary strings base64, ENUM as its label, SET as an array of labels, BIT as a number.
-//! - Zero dates print as `0000-00-00…` unless `null_zerodates`, then as `null`.
+//! - Zero dates print as `0000-00-00…` unless `null_zerodates`, then as `null`. A DATE or
+//!   DATETIME with a zero year, month or day is a zero date whatever its time; other invalid
+//!   dates roll over, in Maxwell's Julian/Gregorian calendar (see [`super::calendar`]).
 
 use super::bytes::{be_uint, le_uint, Reader};
+use super::calendar::{civil, Civil};
 use super::charset::Charset;
 use super::schema::ColKind;
 use super::json::{push_num, push_padded, write_base64, write_float, write_json_str};
@@ -102,6 +105,33 @@ fn push_epoch(out: &mut Vec<u8>, secs: u64, micros: u32, fsp: u8, opts: ValueOpt
     out.push(b'"');
 }
 
+/// A DATE (`time: None`) or DATETIME as Maxwell prints it: a zero date as `0000-00-00…` with
+/// `fsp` zero digits (or `null` with `null_zerodates`), else the lenient calendar's reading.
+fn push_civil(out: &mut Vec<u8>, ymd: (u64, u64, u64), time: Option<(u64, u64, u64, u32)>, fsp: u8, opts: ValueOpts) {
+    let (h, mi, s, micros) = time.unwrap_or_default();
+    match civil(ymd.0, ymd.1, ymd.2, h, mi, s) {
+        Civil::Zero if opts.null_zerodates => out.extend_from_slice(b"null"),
+        Civil::Zero => {
+            out.push(b'"');
+            out.extend_from_slice(if time.is_some() { b"0000-00-00 00:00:00" } else { b"0000-00-00" });
+            if time.is_some() {
+                push_frac(out, 0, fsp);
+            }
+            out.push(b'"');
+        }
+        Civil::At { y, m, d, h, mi, s } => {
+            out.push(b'"');
+            push_date(out, y as u64, m as u64, d as u64);
+            if time.is_some() {
+                out.push(b' ');
+                push_hms(out, h as u64, mi as u64, s as u64);
+                push_frac(out, micros, fsp);
+            }
+            out.push(b'"');
+        }
+    }
+}
+
 fn write_decimal(out: &mut Vec<u8>, r: &mut Reader, precision: u8, scale: u8) -> Result<(), Truncated> {
     let (p, s) = (precision as usize, scale as usize);
     let intg = p.saturating_sub(s);
@@ -185,13 +215,7 @@ pub fn write_value(kind: &ColKind, r: &mut Reader, out: &mut Vec<u8>, opts: Valu
         }
         ColKind::Date => {
             let v = r.uint_n(3).ok_or(Truncated("DATE"))?;
-            if v == 0 && opts.null_zerodates {
-                out.extend_from_slice(b"null");
-            } else {
-                out.push(b'"');
-                push_date(out, v >> 9, (v >> 5) & 15, v & 31);
-                out.push(b'"');
-            }
+            push_civil(out, (v >> 9, (v >> 5) & 15, v & 31), None, 0, opts);
         }
         ColKind::OldTime => {
             let v = r.uint_n(3).ok_or(Truncated("TIME"))?;
@@ -206,16 +230,8 @@ pub fn write_value(kind: &ColKind, r: &mut Reader, out: &mut Vec<u8>, opts: Valu
         }
         ColKind::OldDatetime => {
             let v = r.u64().ok_or(Truncated("DATETIME"))?;
-            if v == 0 && opts.null_zerodates {
-                out.extend_from_slice(b"null");
-            } else {
-                let (d, t) = (v / 1_000_000, v % 1_000_000);
-                out.push(b'"');
-                push_date(out, d / 10_000, d / 100 % 100, d % 100);
-                out.push(b' ');
-                push_hms(out, t / 10_000, t / 100 % 100, t % 100);
-                out.push(b'"');
-            }
+            let (d, t) = (v / 1_000_000, v % 1_000_000);
+            push_civil(out, (d / 10_000, d / 100 % 100, d % 100), Some((t / 10_000, t / 100 % 100, t % 100, 0)), 0, opts);
         }
         ColKind::OldTimestamp => {
             let s = r.u32().ok_or(Truncated("TIMESTAMP"))?;
@@ -230,19 +246,10 @@ pub fn write_value(kind: &ColKind, r: &mut Reader, out: &mut Vec<u8>, opts: Valu
             let packed = be_uint(r.take(5).ok_or(Truncated("DATETIME"))?) as i64 - 0x80_0000_0000;
             let micros = read_frac(r, *fsp)?;
             let packed = packed.unsigned_abs();
-            let ymd = packed >> 17;
+            let (ymd, hms) = (packed >> 17, packed % (1 << 17));
             let ym = ymd >> 5;
-            let hms = packed % (1 << 17);
-            if ym == 0 && ymd.is_multiple_of(32) && hms == 0 && micros == 0 && opts.null_zerodates {
-                out.extend_from_slice(b"null");
-            } else {
-                out.push(b'"');
-                push_date(out, ym / 13, ym % 13, ymd % 32);
-                out.push(b' ');
-                push_hms(out, hms >> 12, (hms >> 6) % 64, hms % 64);
-                push_frac(out, micros, *fsp);
-                out.push(b'"');
-            }
+            let time = (hms >> 12, (hms >> 6) % 64, hms % 64, micros);
+            push_civil(out, (ym / 13, ym % 13, ymd % 32), Some(time), *fsp, opts);
         }
         ColKind::Time2 { fsp } => {
             let packed = read_time2(r, *fsp)?;

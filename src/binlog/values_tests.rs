@@ -182,3 +182,64 @@ fn truncation_is_an_error() {
         assert!(write_value(&k, &mut Reader::new(b), &mut out, ValueOpts::default()).is_err(), "{k:?}");
     }
 }
+
+fn date3(y: u32, m: u32, d: u32) -> [u8; 3] {
+    let v = (y << 9) | (m << 5) | d;
+    [v as u8, (v >> 8) as u8, (v >> 16) as u8]
+}
+
+/// What Maxwell 1.22.6 printed for these values stored under sql_mode ALLOW_INVALID_DATES
+/// (docs/maxwell-compatibility.md, "Invalid and partly-zero dates").
+#[test]
+fn invalid_and_partly_zero_dates_as_maxwell() {
+    let null = ValueOpts { null_zerodates: true };
+    for (y, m, d, text) in [
+        (0, 0, 0, "0000-00-00"),
+        (2020, 0, 15, "0000-00-00"),
+        (2020, 5, 0, "0000-00-00"),
+        (0, 1, 1, "0000-00-00"),
+        (2020, 2, 31, "2020-03-02"),
+        (2021, 4, 31, "2021-05-01"),
+        (1, 2, 29, "0001-03-01"),
+        (1500, 2, 29, "1500-02-29"),
+        (1582, 10, 10, "1582-10-20"),
+        (1000, 1, 1, "1000-01-01"),
+    ] {
+        let b = date3(y, m, d);
+        assert_eq!(render(ColKind::Date, &b), format!("\"{text}\""), "{y}-{m}-{d}");
+        let want = if text.starts_with("0000") { "null".to_string() } else { format!("\"{text}\"") };
+        assert_eq!(render_opts(ColKind::Date, &b, null), want, "{y}-{m}-{d} with null_zerodates");
+    }
+}
+
+#[test]
+fn invalid_and_partly_zero_datetimes_as_maxwell() {
+    let null = ValueOpts { null_zerodates: true };
+    let dt = |y, mo, d, h, mi, s, fsp: u8, frac: &[u8]| {
+        let mut b = datetime2(y, mo, d, h, mi, s).to_vec();
+        b.extend_from_slice(frac);
+        (ColKind::Datetime2 { fsp }, b)
+    };
+    for ((k, b), text) in [
+        (dt(0, 0, 0, 0, 0, 0, 6, &[0, 0, 1]), "0000-00-00 00:00:00.000000"),
+        (dt(2020, 0, 0, 10, 0, 0, 0, &[]), "0000-00-00 00:00:00"),
+        (dt(0, 0, 0, 0, 0, 1, 1, &[0]), "0000-00-00 00:00:00.0"),
+        (dt(0, 1, 1, 0, 0, 0, 3, &[0x13, 0x88]), "0000-00-00 00:00:00.000"),
+        (dt(2020, 2, 31, 10, 11, 12, 6, &[0x01, 0xe2, 0x40]), "2020-03-02 10:11:12.123456"),
+        (dt(1, 2, 29, 0, 0, 0, 0, &[]), "0001-03-01 00:00:00"),
+        (dt(1582, 10, 10, 12, 0, 0, 0, &[]), "1582-10-20 12:00:00"),
+    ] {
+        assert_eq!(render(k.clone(), &b), format!("\"{text}\""));
+        let want = if text.starts_with("0000") { "null".to_string() } else { format!("\"{text}\"") };
+        assert_eq!(render_opts(k, &b, null), want, "{text} with null_zerodates");
+    }
+    // The pre-5.6 DATETIME: decimal digits YYYYMMDDhhmmss.
+    assert_eq!(render(ColKind::OldDatetime, &20200000100000u64.to_le_bytes()), "\"0000-00-00 00:00:00\"");
+    assert_eq!(render(ColKind::OldDatetime, &20200231101112u64.to_le_bytes()), "\"2020-03-02 10:11:12\"");
+    assert_eq!(render_opts(ColKind::OldDatetime, &20200000100000u64.to_le_bytes(), null), "null");
+    // TIMESTAMP: only the epoch itself (no fraction) is a zero date.
+    let ts = |s: u32, frac: u16| [&s.to_be_bytes()[..], &frac.to_be_bytes()].concat();
+    assert_eq!(render(ColKind::Timestamp2 { fsp: 3 }, &ts(0, 0)), "\"0000-00-00 00:00:00.000\"");
+    assert_eq!(render_opts(ColKind::Timestamp2 { fsp: 3 }, &ts(0, 0), null), "null");
+    assert_eq!(render_opts(ColKind::Timestamp2 { fsp: 3 }, &ts(0, 5000), null), "\"1970-01-01 00:00:00.500\"");
+}

@@ -107,7 +107,8 @@ fn split_use(info: &str) -> (String, String) {
 async fn read(conn: &mut Conn, flavor: Flavor) -> Result<Schema, ReaderError> {
     let q = |e| classify(e, "capturing the schema from information_schema");
     let server: Option<String> = conn.query_first("SELECT @@character_set_server").await.map_err(q)?;
-    let mut schema = Schema { charset: charset_name(&server.unwrap_or_default()), databases: BTreeMap::new() };
+    let lower: Option<u8> = conn.query_first("SELECT @@lower_case_table_names").await.map_err(q)?;
+    let mut schema = Schema { charset: charset_name(&server.unwrap_or_default()), databases: BTreeMap::new(), lower_case_table_names: lower.unwrap_or(0) };
     let dbs: Vec<(String, String)> = conn
         .query(format!("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ({SKIPPED})"))
         .await

@@ -288,9 +288,16 @@ impl Decoder {
                 return Ok(());
             }
         }
-        let info = if self.cfg.filter.may_emit(raw.database, raw.table) {
-            let def = self.history.as_ref().and_then(|h| h.table(raw.database, raw.table));
+        let def = self.history.as_ref().and_then(|h| h.table(raw.database, raw.table));
+        // Without case-sensitive names (lower_case_table_names 1 or 2) rows carry, and filters
+        // see, the history's names, as Maxwell's do (docs/maxwell-compatibility.md).
+        let named = def.filter(|_| self.history.as_ref().is_some_and(|h| h.lower_case_table_names != 0));
+        let (db, table) = named.map_or((raw.database, raw.table), |d| (d.database.as_str(), d.table.as_str()));
+        let info = if !self.cfg.filter.is_blacklisted(raw.database, raw.table) && self.cfg.filter.may_emit(db, table) {
             let mut info = build_table_info(&raw, &self.collations, &self.json_columns, self.cfg.rules, def)?;
+            if let Some(d) = named {
+                info.rename(&d.database, &d.table);
+            }
             if let Some(def) = def {
                 check_against_history(&info, def);
             }

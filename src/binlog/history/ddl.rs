@@ -203,6 +203,7 @@ impl Schema {
             Some(k) if verb == "ALTER" && option.contains(&k.as_str()) => default_db.to_string(),
             _ => c.word().ok_or_else(|| unsupported("no database name"))?,
         };
+        let name = self.database_key(&name);
         let charset = charset_options(c.rest());
         let mut changes = Vec::new();
         match verb {
@@ -244,11 +245,17 @@ impl Schema {
 
     /// The database and table a name means: `db.t`, or `t` in the default database.
     fn resolve(&self, (db, table): (Option<String>, String), default_db: &str) -> Result<(String, String), DdlError> {
-        match db {
-            Some(db) => Ok((db, table)),
-            None if self.databases.contains_key(default_db) => Ok((default_db.to_string(), table)),
-            None => Err(DdlError::NoDatabase { statement: String::new(), database: default_db.into(), table }),
-        }
+        let db = match db {
+            Some(db) => self.database_key(&db),
+            None if self.databases.contains_key(&self.database_key(default_db)) => self.database_key(default_db),
+            None => return Err(DdlError::NoDatabase { statement: String::new(), database: default_db.into(), table }),
+        };
+        let table = match self.databases.get(&db) {
+            Some(d) => self.table_key(d, &table),
+            None if self.lower_case_table_names == 1 => table.to_lowercase(),
+            None => table,
+        };
+        Ok((db, table))
     }
 
     fn take(&mut self, undo: &mut Vec<Undo>, db: &str, table: &str) -> Option<TableDef> {

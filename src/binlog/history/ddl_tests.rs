@@ -3,7 +3,7 @@ use super::{Change, DdlError};
 
 /// A schema with database `shop` (utf8mb4) holding `orders (id int PK, note varchar latin1)`.
 fn schema() -> Schema {
-    let mut s = Schema { charset: "latin1".into(), databases: Default::default() };
+    let mut s = Schema { charset: "latin1".into(), ..Default::default() };
     s.apply("CREATE DATABASE shop CHARACTER SET utf8mb4", "").unwrap();
     s.apply("CREATE TABLE orders (id INT NOT NULL, note VARCHAR(10) CHARACTER SET latin1, PRIMARY KEY (id))", "shop")
         .unwrap();
@@ -81,7 +81,7 @@ fn statements_that_change_no_table_return_nothing_without_tokenizing() {
 
 #[test]
 fn databases_are_created_altered_and_dropped_with_their_charset() {
-    let mut s = Schema { charset: "latin1".into(), databases: Default::default() };
+    let mut s = Schema { charset: "latin1".into(), ..Default::default() };
     assert_eq!(s.apply("CREATE DATABASE a", ""), Ok(vec![Change::DatabaseCreated { database: "a".into() }]));
     assert_eq!(s.databases["a"].charset, "latin1");
     s.apply("CREATE DATABASE IF NOT EXISTS `b` /*!40100 DEFAULT CHARACTER SET utf8 */", "").unwrap();
@@ -146,7 +146,7 @@ fn create_table_reads_types_as_information_schema_names_them() {
 
 #[test]
 fn charsets_are_inherited_from_database_to_table_to_column() {
-    let mut s = Schema { charset: "latin1".into(), databases: Default::default() };
+    let mut s = Schema { charset: "latin1".into(), ..Default::default() };
     s.apply("CREATE DATABASE d DEFAULT CHARACTER SET utf8mb4", "").unwrap();
     s.apply("CREATE DATABASE plain", "").unwrap();
     s.apply("CREATE TABLE t1 (a VARCHAR(5), b TEXT CHARACTER SET utf8 COLLATE utf8_bin, c CHAR(1) COLLATE ascii_bin)", "d").unwrap();
@@ -488,4 +488,27 @@ fn schema_round_trips_through_serde_json() {
     assert_eq!(back, s);
     let db: DatabaseDef = serde_json::from_value(serde_json::to_value(&s.databases["shop"]).unwrap()).unwrap();
     assert_eq!(db, s.databases["shop"]);
+}
+
+/// `lower_case_table_names=1`, as Maxwell 1.22.6 names things there: a database keeps the name
+/// it was created with and is found whatever the case; tables are lower-cased; columns kept.
+#[test]
+fn lower_case_table_names_1_finds_any_case_and_keeps_maxwells_names() {
+    let mut s = Schema { charset: "latin1".into(), lower_case_table_names: 1, ..Default::default() };
+    s.apply("CREATE DATABASE Shop", "").unwrap();
+    s.apply("CREATE TABLE shop.Orders (OrderId INT PRIMARY KEY)", "").unwrap();
+    s.apply("ALTER TABLE SHOP.ORDERS ADD COLUMN Note INT", "").unwrap();
+    s.apply("CREATE TABLE Lines (A INT)", "SHOP").unwrap();
+    s.apply("RENAME TABLE Shop.Lines TO Shop.LinesToo", "").unwrap();
+    let t = table(&s, "shop", "orders");
+    assert_eq!((t.database.as_str(), t.table.as_str(), names(t)), ("Shop", "orders", vec!["OrderId", "Note"]));
+    assert_eq!(table(&s, "SHOP", "LINESTOO").table, "linestoo");
+    assert!(s.apply("CREATE DATABASE SHOP", "").is_err(), "the same database whatever the case");
+    s.apply("DROP DATABASE shop", "").unwrap();
+    assert!(s.databases.is_empty());
+    // Case-sensitive (0): names as written, found only as written.
+    let mut s = Schema { charset: "latin1".into(), ..Default::default() };
+    s.apply("CREATE DATABASE Shop", "").unwrap();
+    s.apply("CREATE TABLE Shop.Orders (OrderId INT PRIMARY KEY)", "").unwrap();
+    assert!(s.table("shop", "orders").is_none() && s.table("Shop", "Orders").is_some());
 }

@@ -9,8 +9,12 @@
 //!   back unchanged; [`Schema::apply`] is the only way it changes after a capture.
 //! - A statement that changes tables is applied completely or not at all: on an error the
 //!   schema is left as it was and the error names the statement and what to do.
-//! - Names keep the server's case. Databases and tables are looked up exactly (Linux servers
-//!   with `lower_case_table_names=0`), columns case-insensitively, as MySQL does.
+//! - Names keep the server's case. Databases and tables are looked up exactly on a server with
+//!   `lower_case_table_names=0`, columns case-insensitively, as MySQL does. With
+//!   `lower_case_table_names=1` (or 2), as Maxwell 1.22.6 does: a database is found whatever the
+//!   case and keeps the name it was captured or created with (`CREATE DATABASE Shop` → `Shop`,
+//!   captured → the server's lower case); a table name is lower-cased (with 2: found whatever
+//!   the case, kept as written). See docs/maxwell-compatibility.md.
 //! - Column definitions hold what decoding and Maxwell's DDL records need: the type name, the
 //!   signedness of numbers, the character set of strings (inherited from the table, which
 //!   inherits from its database, when a column names none), ENUM/SET labels, fractional
@@ -76,6 +80,13 @@ pub struct Schema {
     /// unless it names one.
     pub charset: String,
     pub databases: BTreeMap<String, DatabaseDef>,
+    /// The server's `lower_case_table_names` (0: names are case-sensitive).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub lower_case_table_names: u8,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 impl ColumnDef {
@@ -97,7 +108,27 @@ impl TableDef {
 
 impl Schema {
     pub fn table(&self, database: &str, table: &str) -> Option<&TableDef> {
-        self.databases.get(database)?.tables.get(table)
+        let d = self.databases.get(&self.database_key(database))?;
+        d.tables.get(&self.table_key(d, table))
+    }
+
+    /// The key of database `name`: an existing one whatever its case when names are not
+    /// case-sensitive, else `name`.
+    pub fn database_key(&self, name: &str) -> String {
+        match self.lower_case_table_names {
+            0 => name.to_string(),
+            _ => self.databases.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned().unwrap_or_else(|| name.to_string()),
+        }
+    }
+
+    /// The key of table `name` in `d`: lower case with `lower_case_table_names=1`, an existing
+    /// one whatever its case with 2, else `name`.
+    pub fn table_key(&self, d: &DatabaseDef, name: &str) -> String {
+        match self.lower_case_table_names {
+            0 => name.to_string(),
+            1 => name.to_lowercase(),
+            _ => d.tables.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned().unwrap_or_else(|| name.to_string()),
+        }
     }
 
     /// Tables and columns held, for the log and the metrics.
