@@ -164,6 +164,18 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
             (rx, Some(stage))
         }
     };
+    if cfg.bootstrap.is_some() {
+        // Maxwell's `bootstrap` table is created with the node's other tables, before the stream
+        // starts, so its CREATE never lands between the changes the stream prints (it moved
+        // `schema_id` under a test's rows). The runner creates it too, should this fail.
+        let made = match cfg.positions_db.connect().await {
+            Ok(mut c) => crate::bootstrap::ensure_table(&mut c, &cfg.schema_database).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = made {
+            tracing::warn!(error = %e, "could not create the bootstrap table before the stream; the bootstrap poll will");
+        }
+    }
     let mut reader = Reader::open(cfg.source.clone(), dcfg, start, ctl.history.clone()).await.map_err(|e| (e.into(), None))?;
     reader.progress = Some(ctl.progress.clone());
     tracing::info!(
