@@ -13,6 +13,9 @@
 //! - DDL records pass the same rules as rows of their table (a database's own statements as a
 //!   table named ""), as Maxwell's `shouldOutput` has it: `exclude: *.*, include: db1.*` emits
 //!   db1's DDL and no other.
+//! - A bootstrap's [`Overlay`] narrows the stream once more: `Except` leaves one table's rows
+//!   out (`bootstrapper=async` holds them while the table is bootstrapped), `Only` keeps that
+//!   table's rows and no DDL (the held rows, read again).
 //! - Rows and DDL of `schema_database` (whatever its name; `maxwell` by default) and of
 //!   `mysql.ha_health_check` / `mysql.rds_heartbeat*` are never emitted.
 
@@ -40,6 +43,26 @@ pub struct Filter {
     shard: Option<std::sync::Arc<Filter>>,
     /// `schema_database`, whose rows are never emitted (`None`: `maxwell`).
     schema_database: Option<std::sync::Arc<str>>,
+    /// A bootstrap's narrowing (see [`Overlay`]).
+    overlay: Option<std::sync::Arc<Overlay>>,
+}
+
+/// How a running `bootstrapper=async` bootstrap narrows a stream (names as rows carry them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    /// Every row but those of `database`.`table` (held while it is bootstrapped).
+    Except { database: String, table: String },
+    /// Only rows of `database`.`table`, and no DDL (its held rows, read again).
+    Only { database: String, table: String },
+}
+
+impl Overlay {
+    fn admits(&self, db: &str, table: &str) -> bool {
+        match self {
+            Overlay::Except { database, table: t } => !(database == db && t == table),
+            Overlay::Only { database, table: t } => database == db && t == table,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -157,7 +180,7 @@ impl Filter {
                 Some(_) => return p.err("expected ',' between rules"),
             }
         }
-        Ok(Self { rules, shard: None, schema_database: None })
+        Ok(Self { rules, shard: None, schema_database: None, overlay: None })
     }
 
     /// This filter, limited to the tables `shard` includes.
@@ -172,13 +195,23 @@ impl Filter {
         self
     }
 
+    /// This filter narrowed by a bootstrap's overlay (none: as configured).
+    pub fn with_overlay(mut self, overlay: Option<Overlay>) -> Filter {
+        self.overlay = overlay.map(std::sync::Arc::new);
+        self
+    }
+
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlay.as_deref()
+    }
+
     fn in_shard(&self, db: &str, table: &str) -> bool {
-        self.shard.as_ref().is_none_or(|s| s.includes_table(db, table))
+        self.shard.as_ref().is_none_or(|s| s.includes_table(db, table)) && self.overlay.as_ref().is_none_or(|o| o.admits(db, table))
     }
 
     /// Whether a DDL statement on `db`.`table` (`None`: the database itself) is emitted.
     pub fn emits_ddl(&self, db: &str, table: Option<&str>) -> bool {
-        if self.is_blacklisted(db, table.unwrap_or("")) || !self.rules_include(db, table.unwrap_or("")) {
+        if self.is_blacklisted(db, table.unwrap_or("")) || !self.rules_include(db, table.unwrap_or("")) || matches!(self.overlay.as_deref(), Some(Overlay::Only { .. })) {
             return false;
         }
         match (&self.shard, table) {
@@ -289,6 +322,21 @@ mod tests {
         assert!(x.includes_table("a", "xyz"));
         assert!(!x.includes_table("a", "yx"));
         assert!(!x.includes_table("ab", "xyz"));
+    }
+
+    #[test]
+    fn a_bootstrap_overlay_narrows_rows_and_ddl() {
+        let (database, table) = ("shop".to_string(), "orders".to_string());
+        let base = f("exclude: shop.secret");
+        let held = base.clone().with_overlay(Some(Overlay::Except { database: database.clone(), table: table.clone() }));
+        assert!(!held.may_emit("shop", "orders") && !held.includes_row("shop", "orders", |_| None));
+        assert!(held.may_emit("shop", "users") && !held.may_emit("shop", "secret"));
+        assert!(held.emits_ddl("shop", Some("orders")), "DDL is not held");
+        let only = base.with_overlay(Some(Overlay::Only { database, table }));
+        assert!(only.may_emit("shop", "orders") && only.includes_row("shop", "orders", |_| None));
+        assert!(!only.may_emit("shop", "users") && !only.may_emit("other", "orders"));
+        assert!(!only.emits_ddl("shop", Some("orders")) && !only.emits_ddl("shop", None), "DDL was sent the first time");
+        assert_eq!(only.clone().with_overlay(None).overlay(), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use crate::source::decoder::DecoderConfig;
 use crate::encode::javascript::stage::Stage;
 use crate::encode::Transaction;
-use crate::source::reader::{Reader, ReaderError, ResumePoint, StartPosition};
+use crate::source::reader::{ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
 use crate::sink::kafka::refusal::Known;
 use crate::sink::kafka::{KafkaSink, KafkaSinkError};
@@ -26,6 +26,10 @@ use crate::metrics;
 
 #[path = "node_stdout.rs"]
 mod stdout;
+#[path = "node_feed.rs"]
+mod node_feed;
+use node_feed::{Feed, Flow};
+use crate::bootstrap::hold::Hold;
 
 /// How often a streaming node logs its progress.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -176,25 +180,34 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
             tracing::warn!(error = %e, "could not create the bootstrap table before the stream; the bootstrap poll will");
         }
     }
-    let mut reader = Reader::open(cfg.source.clone(), dcfg, start, ctl.history.clone()).await.map_err(|e| (e.into(), None))?;
-    reader.progress = Some(ctl.progress.clone());
+    let boot = bootstrapper(cfg, ctl);
+    // `bootstrapper=async`, resumed where the checkpoint's bootstrap state stood.
+    let (hold, overlay) = match boot.as_ref().filter(|d| d.asynchronous) {
+        Some(_) => {
+            let (h, o) = Hold::resumed(ctl.bootstrap.as_ref());
+            (Some(h), o)
+        }
+        None => (None, None),
+    };
+    let reader_cancel = CancellationToken::new();
+    let opened = Feed::open(cfg.source.clone(), dcfg, ctl.history.clone(), ctl.progress.clone(), cfg.gtid_mode, tx, reader_cancel.clone(), start, overlay).await;
+    let opened = opened.map_err(|e| (e.into(), None))?;
     tracing::info!(
-        server = %reader.info.version,
-        position = %reader.resume.position,
-        gtid = %reader.resume.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default(),
+        server = %opened.version,
+        position = %opened.start.position,
+        gtid = %opened.start.gtid.as_ref().map(|g| g.to_string()).unwrap_or_default(),
         "starting binlog stream"
     );
     // The start is a resume point with nothing before it to acknowledge: publish it, so a new
     // cluster commits where its first leader began (a later leader must not start at a newer
     // "current" position and skip what was written in between).
-    let start_point = reader.resume.clone();
-    let start_schema_id = reader.decoder.schema_id();
+    let start_point = opened.start.clone();
+    let start_schema_id = opened.schema_id;
     let _ = ctl.acked.send(Some(start_point.clone()));
+    let mut flow = Flow::new(opened.feed, hold, ctl.txn.is_some());
     metrics::get().stream_started();
     metrics::status().streaming = true;
     let progress = tokio::spawn(log_progress(ctl.acked.subscribe()));
-    let use_gtid = cfg.gtid_mode;
-    let reader_cancel = CancellationToken::new();
     let rc = reader_cancel.clone();
     let (stop, abort) = (ctl.stop.clone(), ctl.abort.clone());
     let relay = tokio::spawn(async move {
@@ -205,12 +218,9 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         }
         rc.cancel();
     });
-    let rcancel = reader_cancel.clone();
-    let reader_task = tokio::spawn(async move { reader.run(use_gtid, &rcancel, &tx).await });
-    let boot = bootstrapper(cfg, ctl);
     let script = stage.as_ref().map(|s| s.handle.clone());
     let result = match &cfg.kafka {
-        None => stdout::to_stdout(&mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script, cfg.output.push_ts_by_sink()).await,
+        None => stdout::to_stdout(&mut rx, &mut flow, ctl, (start_point.clone(), start_schema_id), boot, script, cfg.output.push_ts_by_sink()).await,
         Some(k) => match kafka_sink(k, ctl, start_point.clone()) {
             Ok(mut sink) => {
                 sink.abort = ctl.abort.clone();
@@ -224,7 +234,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
                         abort.cancel();
                     }));
                 }
-                to_kafka(sink, &mut rx, &reader_cancel, ctl, (start_point.clone(), start_schema_id), boot, script).await
+                to_kafka(sink, &mut rx, &mut flow, ctl, (start_point.clone(), start_schema_id), boot, script).await
             }
             Err(e) => (None, Some(e.into())),
         },
@@ -234,7 +244,7 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     relay.abort();
     progress.abort();
     metrics::status().streaming = false;
-    let reader_result = reader_task.await.expect("reader task panicked");
+    let reader_result = flow.feed.finish().await;
     // A script error ended the stage, and so the sink's input: it is why the stream ended.
     if let Some(stage) = stage {
         match stage.finish().await {
@@ -262,7 +272,13 @@ fn bootstrapper(cfg: &Config, ctl: &StreamControl) -> Option<Driver> {
             rows_per_second,
             output: cfg.output.clone(),
         };
-        Driver::new(crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone()))
+        // An at-least-once cluster's takeover skips rows older than the newest in Kafka, which
+        // held rows are: there `async` runs as `sync` (docs/operations.md#bootstrap).
+        let asynchronous = cfg.bootstrap_async && !ctl.dedup;
+        if cfg.bootstrap_async && ctl.dedup {
+            tracing::info!("bootstrapper=async runs as sync in an at-least-once cluster (exactly_once=false)");
+        }
+        Driver::new(crate::bootstrap::Bootstrapper::new(s, ctl.bootstrap.clone()), asynchronous)
     })
 }
 
@@ -387,22 +403,25 @@ async fn stream_refusing(cfg: &Config, start: &StartPosition, ctl: &mut StreamCo
 async fn to_kafka(
     mut sink: KafkaSink,
     rx: &mut mpsc::Receiver<Transaction>,
-    cancel: &CancellationToken,
+    flow: &mut Flow,
     ctl: &StreamControl,
     (mut boundary, mut boundary_schema_id): (ResumePoint, u64),
     mut boot: Option<Driver>,
     script: Option<crate::encode::javascript::stage::Handle>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
+    let cancel = &flow.feed.stop.clone();
+    let reader_ended = flow.feed.ended.clone();
     let mut script_err = None;
     let mut acked = sink.acked();
     let out = ctl.acked.clone();
+    let pin = flow.pin();
     let progress = tokio::spawn(async move {
         while acked.changed().await.is_ok() {
             let p = acked.borrow_and_update().clone();
             if let Some(p) = &p {
                 tracing::debug!(position = %p.position, "acknowledged by Kafka");
             }
-            let _ = out.send(p);
+            let _ = out.send(node_feed::publish(pin.as_ref(), p));
         }
     });
     let mut err = None;
@@ -415,14 +434,15 @@ async fn to_kafka(
     // Between two binlog transactions (a bootstrap runs only there).
     let mut at_boundary = true;
     while err.is_none() {
-        if let Some(d) = boot.as_mut().filter(|d| at_boundary && !sink.mid_split() && d.ready()) {
+        if let Some(d) = boot.as_mut().filter(|d| at_boundary && !sink.mid_split() && !flow.busy() && d.ready()) {
             let exactly_once = sink.is_exactly_once();
             let committed = |b: &crate::bootstrap::Bootstrapper| if exactly_once { sink.committed_bootstrap().cloned() } else { b.last_sent() };
             if let Step::Record(t) = d.step(&boundary, boundary_schema_id, committed).await {
                 if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
                     break;
                 }
-                let t = *t;
+                let mut t = *t;
+                flow.stamp(&mut t, &boundary);
                 // Maxwell runs a bootstrap's rows through the script too.
                 let t = match &script {
                     Some(s) => match s.run(t).await {
@@ -440,13 +460,20 @@ async fn to_kafka(
                     cancel.cancel();
                     break;
                 }
-                continue;
-            }
-            if d.holds_binlog() && d.ready() {
+                // `sync`: the next chunk; `async`: a binlog transaction first, if one waits.
+                if !d.asynchronous {
+                    continue;
+                }
+            } else if d.holds_binlog() && d.ready() {
                 continue;
             }
         }
-        // While a bootstrap runs the binlog waits (Maxwell's sync bootstrapper).
+        // `bootstrapper=async`: the reader narrowed or widened at this boundary when due (a
+        // bootstrap that just began holds its table before anything more is read).
+        if at_boundary && !sink.mid_split() && !flow.at_boundary(&boundary, boot.as_ref()).await {
+            break;
+        }
+        // `sync`: while a bootstrap runs the binlog waits.
         let boot_active = boot.as_ref().is_some_and(|d| d.holds_binlog());
         let wake = boot.as_ref().map_or_else(tokio::time::Instant::now, |d| d.wake());
         let due = sink.next_commit().map(tokio::time::Instant::from_std);
@@ -467,10 +494,12 @@ async fn to_kafka(
                 continue;
             }
             t = rx.recv(), if !boot_active => t,
+            _ = reader_ended.cancelled() => break,
             // A bootstrap to poll for or retry (only at a boundary).
-            _ = tokio::time::sleep_until(wake), if boot.is_some() && at_boundary => continue,
+            _ = tokio::time::sleep_until(wake), if boot.is_some() && at_boundary && !flow.busy() => continue,
         };
         let Some(t) = t else { break };
+        let Some(t) = flow.take(t) else { continue };
         at_boundary = t.ends_transaction();
         if at_boundary {
             boundary = t.resume_point();
@@ -486,6 +515,7 @@ async fn to_kafka(
     // Aborted (the sink shares `ctl.abort`): the drain reports no error, nothing it left
     // undelivered counts.
     let (last, drain_err) = sink.drain().await;
+    let last = flow.publish(last);
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), progress).await;
     (last, script_err.map(NodeError::Script).or(err.or(drain_err).map(NodeError::from)))
 }

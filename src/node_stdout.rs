@@ -6,12 +6,15 @@
 //!   on `StreamControl::acked`; a bootstrap's records sit at a binlog boundary and never move
 //!   the position.
 //! - Bootstraps run as on the Kafka path ([`crate::bootstrap::drive`]): only at a transaction
-//!   boundary, the binlog waiting until `bootstrap-complete`, the records through the
+//!   boundary, the bootstrapped table's changes (`async`) or the whole binlog (`sync`) waiting
+//!   until `bootstrap-complete`, the records through the
 //!   `javascript` filter, and a completion marked in the table only once it was written (a
 //!   write to stdout is done when the flush returns).
 //! - A node alone keeps no bootstrap progress: an interrupted bootstrap starts again from its
-//!   first row (repeats, never a gap), as with Kafka at-least-once.
+//!   first row (repeats, never a gap), as with Kafka at-least-once; while `async` holds a
+//!   table's changes the published position stays where the hold began.
 
+use super::node_feed::Flow;
 use super::{NodeError, StreamControl};
 use crate::bootstrap::drive::{Driver, Step};
 use crate::encode::javascript::stage::Handle;
@@ -40,13 +43,15 @@ fn write(sink: &mut StdoutSink<std::io::Stdout>, t: &Transaction, cancel: &Cance
 /// schema id there.
 pub(super) async fn to_stdout(
     rx: &mut mpsc::Receiver<Transaction>,
-    cancel: &CancellationToken,
+    flow: &mut Flow,
     ctl: &StreamControl,
     (mut boundary, mut boundary_schema_id): (ResumePoint, u64),
     mut boot: Option<Driver>,
     script: Option<Handle>,
     push_ts: Option<crate::config::NamingStrategy>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
+    let cancel = &flow.feed.stop.clone();
+    let reader_ended = flow.feed.ended.clone();
     let mut sink = StdoutSink::new(std::io::stdout()).with_push_ts(push_ts);
     let mut last = None;
     let m = metrics::get();
@@ -56,13 +61,14 @@ pub(super) async fn to_stdout(
         if ctl.abort.is_cancelled() {
             break;
         }
-        if let Some(d) = boot.as_mut().filter(|d| at_boundary && d.ready()) {
+        if let Some(d) = boot.as_mut().filter(|d| at_boundary && !flow.busy() && d.ready()) {
             // Written means flushed: the last completion handed over is the last one done.
             if let Step::Record(t) = d.step(&boundary, boundary_schema_id, |b| b.last_sent()).await {
                 if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
                     break;
                 }
-                let t = *t;
+                let mut t = *t;
+                flow.stamp(&mut t, &boundary);
                 let t = match &script {
                     Some(s) => match s.run(t).await {
                         Ok(t) => t,
@@ -76,23 +82,32 @@ pub(super) async fn to_stdout(
                 if let Err(e) = write(&mut sink, &t, cancel) {
                     return (last, Some(e));
                 }
-                continue;
-            }
-            if d.holds_binlog() && d.ready() {
+                // `sync`: the next chunk; `async`: a binlog transaction first, if one waits.
+                if !d.asynchronous {
+                    continue;
+                }
+            } else if d.holds_binlog() && d.ready() {
                 continue;
             }
         }
-        // While a bootstrap runs the binlog waits (Maxwell's sync bootstrapper).
+        // `bootstrapper=async`: the reader narrowed or widened at this boundary when due (a
+        // bootstrap that just began holds its table before anything more is read).
+        if at_boundary && !flow.at_boundary(&boundary, boot.as_ref()).await {
+            break;
+        }
+        // `sync`: while a bootstrap runs the binlog waits.
         let boot_active = boot.as_ref().is_some_and(|d| d.holds_binlog());
         let wake = boot.as_ref().map_or_else(tokio::time::Instant::now, |d| d.wake());
         let t = tokio::select! {
             biased;
             _ = ctl.abort.cancelled() => break,
             t = rx.recv(), if !boot_active => t,
+            _ = reader_ended.cancelled() => break,
             // A bootstrap to poll for or retry (only at a boundary).
-            _ = tokio::time::sleep_until(wake), if boot.is_some() && at_boundary => continue,
+            _ = tokio::time::sleep_until(wake), if boot.is_some() && at_boundary && !flow.busy() => continue,
         };
         let Some(t) = t else { break };
+        let Some(t) = flow.take(t) else { continue };
         if ctl.abort.is_cancelled() {
             break;
         }
@@ -107,9 +122,8 @@ pub(super) async fn to_stdout(
         }
         if t.ends_transaction() {
             m.acked(t.ts);
-            let p = t.resume_point();
-            let _ = ctl.acked.send(Some(p.clone()));
-            last = Some(p);
+            last = flow.publish(Some(t.resume_point()));
+            let _ = ctl.acked.send(last.clone());
         }
     }
     (last, None)

@@ -201,7 +201,8 @@ async fn bootstrap_rows_match_the_binlog_rows() {
 }
 
 /// A throttled bootstrap cancelled from the status page's action stops at its next chunk without
-/// `bootstrap-complete`, and the binlog, held while it ran, flows again.
+/// `bootstrap-complete`; another table streams on while it runs (`bootstrapper=async`), and the
+/// change of the bootstrapped table held meanwhile arrives after the cancel, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     let tag = unique("bootc");
@@ -228,8 +229,9 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
         assert!(t0.elapsed() < Duration::from_secs(30), "the bootstrap did not start\n{}", cl.logs());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // A live row while the bootstrap holds the binlog, then the cancel.
+    // A live row of another table and a held change of the bootstrapped one, then the cancel.
     exec(&mut c, &format!("INSERT INTO {db}.t VALUES (1, 'live')")).await;
+    exec(&mut c, &format!("UPDATE {db}.slow SET v = -1 WHERE id = 1")).await;
     // The status page's cancel button: refused without the token, done with it.
     let (code, text) = http_post(http, "/api/bootstrap/cancel", &[], r#"{"id":1}"#).unwrap();
     assert_eq!(code, 401, "{text}");
@@ -239,9 +241,13 @@ async fn a_cancelled_bootstrap_stops_and_the_stream_goes_on() {
     assert_eq!(code, 202, "cancel: {text}");
     assert_eq!(cli(&["bootstrap", "--cancel", "1"]).status.code(), Some(1), "nothing left to cancel");
     assert_eq!(http_post(http, "/api/bootstrap/cancel", &["Authorization: Bearer tok"], r#"{"id":1}"#).unwrap().0, 404);
-    let msgs = consume(std::slice::from_ref(&topic), 2002, 30, "database", "default");
+    let msgs = consume(std::slice::from_ref(&topic), 2003, 30, "database", "default");
     let kinds = |k: &str| msgs.iter().filter(|m| m["value"]["type"] == k).count();
-    assert_eq!(kinds("insert"), 1, "the live row arrives after the cancel");
+    assert_eq!(kinds("insert"), 1, "the live row of another table, once");
+    let update = msgs.iter().position(|m| m["value"]["type"] == "update").unwrap_or_else(|| panic!("the held update was lost\n{}", cl.logs()));
+    assert_eq!((kinds("update"), &msgs[update]["value"]["data"]["v"]), (1, &serde_json::json!(-1)), "the held update, once");
+    let last_insert = msgs.iter().rposition(|m| m["value"]["type"] == "bootstrap-insert").unwrap();
+    assert!(last_insert < update, "the held update after the bootstrap's rows");
     assert_eq!((kinds("bootstrap-start"), kinds("bootstrap-complete")), (1, 0));
     let sent = kinds("bootstrap-insert");
     assert!((2000..50_000).contains(&sent), "{sent} rows sent before the cancel");

@@ -228,8 +228,22 @@ pub struct BootstrapState {
     pub rows: u64,
     /// Primary key of the last row sent, as SQL literals (`None` before the first chunk).
     pub last_key: Option<Vec<String>>,
-    /// `bootstrap-complete` sent (or cancelled): nothing more to do for `id`.
+    /// `bootstrap-complete` sent (or cancelled): no more rows to read for `id`.
     pub complete: bool,
+    /// `bootstrapper=async`: the table's live changes after this point are held (not yet
+    /// sent); after the bootstrap they are read again from here and sent (`bootstrap::hold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_from: Option<ResumePoint>,
+    /// Set once the bootstrap ended: the held changes end here (the stream stood here then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<ResumePoint>,
+}
+
+impl BootstrapState {
+    /// A bootstrap of `database`.`table` with nothing sent yet.
+    pub fn new(id: u64, database: &str, table: &str) -> Self {
+        Self { id, database: database.into(), table: table.into(), rows: 0, last_key: None, complete: false, held_from: None, held_until: None }
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //! Invariants:
 //! - A step is only taken at a binlog transaction boundary (the caller says when it is at
 //!   one), and every record it returns is positioned at that boundary.
-//! - While a bootstrap runs the binlog waits ([`Driver::holds_binlog`]): Maxwell's
-//!   `bootstrapper=sync` order, kept for `async` too (see docs/operations.md#bootstrap).
+//! - `bootstrapper=sync`: while a bootstrap runs the binlog waits ([`Driver::holds_binlog`]).
+//!   `async`: chunks and binlog transactions alternate, the bootstrapped table's changes held
+//!   by [`super::hold`]; `bootstrap_rows_per_second` then paces chunks without holding up
+//!   the binlog.
 //! - Polls for new bootstraps are bounded (1 s) so an unreachable `host` never holds the
 //!   stream up; failures back off to a minute while idle, a second while a bootstrap runs,
 //!   and the same failure is logged once.
@@ -26,29 +28,32 @@ pub enum Step {
 
 pub struct Driver {
     pub boot: Bootstrapper,
+    /// `bootstrapper=async` (see [`super::hold`]).
+    pub asynchronous: bool,
     retry: Instant,
     failures: u32,
 }
 
 impl Driver {
-    pub fn new(boot: Bootstrapper) -> Self {
-        Self { boot, retry: Instant::now(), failures: 0 }
+    pub fn new(boot: Bootstrapper, asynchronous: bool) -> Self {
+        Self { boot, asynchronous, retry: Instant::now(), failures: 0 }
     }
 
-    /// Whether a step may be taken now (not waiting out a failure).
+    /// Whether a step may be taken now (not waiting out a failure, nor, async, the throttle).
     pub fn ready(&self) -> bool {
-        Instant::now() >= self.retry
+        Instant::now() >= self.retry && !(self.asynchronous && self.boot.throttled_until().is_some())
     }
 
-    /// A bootstrap is running: the binlog waits until it completes.
+    /// `sync`: a bootstrap is running, and the binlog waits until it completes.
     pub fn holds_binlog(&self) -> bool {
-        self.boot.active()
+        self.boot.active() && !self.asynchronous
     }
 
     /// When the next step is due while nothing arrives from the binlog.
     pub fn wake(&self) -> Instant {
         let idle = std::time::Duration::from_millis(if self.boot.active() { 0 } else { 1000 });
-        self.retry.max(Instant::now() + idle)
+        let throttle = self.boot.throttled_until().filter(|_| self.asynchronous).map_or_else(Instant::now, Instant::from_std);
+        self.retry.max(Instant::now() + idle).max(throttle)
     }
 
     /// One step at boundary `at` (schema id `schema_id` there): the running bootstrap's next

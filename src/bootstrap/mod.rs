@@ -4,18 +4,18 @@
 //! INSERT by hand).
 //!
 //! Invariants:
-//! - Like Maxwell's `bootstrapper=sync`: a bootstrap runs at a binlog transaction boundary and
-//!   the binlog waits until it completes, so every live change of the table (and of every
-//!   other table) made after the bootstrap started comes after `bootstrap-complete`, in commit
-//!   order; the rows themselves are read in primary-key chunks, each one consistent read.
+//! - A bootstrap starts at a binlog transaction boundary; its rows are read in primary-key
+//!   chunks, each one consistent read. `bootstrapper=sync`: the binlog waits until it
+//!   completes, so every live change made after it started comes after `bootstrap-complete`,
+//!   in commit order. `async` (the default): other tables stream on and only the table's own
+//!   changes wait, held in the binlog and read again after it ([`hold`]), in commit order.
 //! - Every record of a bootstrap is a synthetic transaction at that boundary carrying the
 //!   bootstrap's [`State`]; exactly-once mode commits the state in the Kafka checkpoint with
 //!   the rows, so a new leader continues after the last committed chunk (no row missing, none
 //!   twice, `bootstrap-start` and `bootstrap-complete` once). At-least-once mode and a node
 //!   alone restart an interrupted bootstrap from its first row (repeats, never a gap).
 //! - Both producers run bootstraps alike ([`drive`]): stdout and Kafka (`node.rs`,
-//!   `node_stdout.rs`). `bootstrapper=async` keeps the sync order (docs/operations.md says
-//!   why held rows would break the resume-point rules).
+//!   `node_stdout.rs`). An at-least-once cluster runs `async` as `sync` (see [`hold`]).
 //! - The table row is informational and for Maxwell's tools: `started_at`, `total_rows`,
 //!   `inserted_rows` after each chunk, `is_complete`/`completed_at` only once the completion
 //!   is delivered (Kafka: acknowledged, exactly-once: committed; stdout: flushed). A cancelled bootstrap (`maxwell-cli bootstrap
@@ -23,6 +23,7 @@
 
 pub mod chunk;
 pub mod drive;
+pub mod hold;
 pub mod runner;
 
 pub use runner::Bootstrapper;

@@ -71,6 +71,9 @@ pub struct Bootstrapper {
     last_poll: Option<Instant>,
     /// `encrypt`: made at the first record.
     enc: Option<Encryptor>,
+    /// The last bootstrap given up without `bootstrap-complete` (cancelled, refused, or a
+    /// resumed one no longer requested): a hold on its table ends ([`super::hold`]).
+    pub ended: Option<u64>,
 }
 
 fn transient(e: mysql_async::Error) -> BootstrapError {
@@ -79,7 +82,7 @@ fn transient(e: mysql_async::Error) -> BootstrapError {
 
 impl Bootstrapper {
     pub fn new(s: Settings, resumed: Option<State>) -> Self {
-        Self { s, resumed, active: None, to_mark: Vec::new(), data: None, meta: None, json_columns: Default::default(), last_poll: None, enc: None }
+        Self { s, resumed, active: None, to_mark: Vec::new(), data: None, meta: None, json_columns: Default::default(), last_poll: None, enc: None, ended: None }
     }
 
     /// The last completion handed to the sink (at-least-once counts it as written).
@@ -89,6 +92,18 @@ impl Bootstrapper {
 
     pub fn active(&self) -> bool {
         self.active.is_some()
+    }
+
+    /// Where the running bootstrap stands (none between bootstraps).
+    pub fn active_state(&self) -> Option<&State> {
+        self.active.as_ref().map(|a| &a.state)
+    }
+
+    /// `bootstrap_rows_per_second`: when the next chunk is due, if not yet.
+    pub fn throttled_until(&self) -> Option<Instant> {
+        let a = self.active.as_ref().filter(|_| self.s.rows_per_second > 0)?;
+        let due = a.started + Duration::from_secs_f64((a.state.rows - a.rows_at_start) as f64 / self.s.rows_per_second as f64);
+        (due > Instant::now()).then_some(due)
     }
 
     /// Whether a poll is due (once a second while idle).
@@ -147,7 +162,12 @@ impl Bootstrapper {
             }
         }
         let client_id = self.s.client_id.clone();
-        let Some(task) = super::next_task(self.meta().await?, &schema, &client_id).await.map_err(transient)? else { return Ok(()) };
+        let next = super::next_task(self.meta().await?, &schema, &client_id).await.map_err(transient)?;
+        if let Some(r) = resumed.as_ref().filter(|r| !r.complete && next.as_ref().is_none_or(|t| t.id != r.id)) {
+            tracing::info!(id = r.id, "the resumed bootstrap is no longer requested (cancelled)");
+            self.ended = Some(r.id);
+        }
+        let Some(task) = next else { return Ok(()) };
         if self.to_mark.iter().any(|m| m.id == task.id) {
             return Ok(()); // done, its completion not yet in Kafka: marked at a later poll
         }
@@ -156,7 +176,7 @@ impl Bootstrapper {
                 tracing::info!(id = r.id, rows = r.rows, "continuing the bootstrap after the last committed chunk");
                 (r, true)
             }
-            None => (State { id: task.id, database: task.database.clone(), table: task.table.clone(), rows: 0, last_key: None, complete: false }, false),
+            None => (State::new(task.id, &task.database, &task.table), false),
         };
         self.data().await?;
         let conn = self.data.as_mut().expect("connected above");
@@ -191,6 +211,7 @@ impl Bootstrapper {
     async fn refuse(&mut self, e: BootstrapError) -> Result<(), BootstrapError> {
         tracing::error!(error = %e, "bootstrap refused");
         if let BootstrapError::Definite { id, .. } = &e {
+            self.ended = Some(*id);
             let schema = self.s.schema.clone();
             super::cancel(self.meta().await?, &schema, *id).await.map_err(transient)?;
         }
@@ -207,6 +228,7 @@ impl Bootstrapper {
         if !super::is_open(self.meta().await?, &schema, id).await.map_err(transient)? {
             tracing::warn!(id, "bootstrap cancelled: stopping without bootstrap-complete");
             self.active = None;
+            self.ended = Some(id);
             crate::metrics::status().bootstrap = None;
             return Ok(None);
         }

@@ -75,6 +75,8 @@ pub struct Config {
     pub recapture_schema: bool,
     /// `bootstrapper` is not `none`: (chunk rows, rows per second; 0 is unthrottled).
     pub bootstrap: Option<(usize, u64)>,
+    /// `bootstrapper=async` (the default): other tables' changes flow while a bootstrap runs.
+    pub bootstrap_async: bool,
     pub log_level: String,
     /// Set when `producer=kafka`.
     pub kafka: Option<KafkaConfig>,
@@ -376,6 +378,7 @@ impl Config {
             schema_database: s.get("schema_database").unwrap().to_string(),
             replay: s.bool("replay"),
             recapture_schema: s.bool("recapture_schema"),
+            bootstrap_async: s.get("bootstrapper") == Some("async"),
             bootstrap: (s.get("bootstrapper") != Some("none")).then(|| (s.int("bootstrap_chunk_rows").unwrap() as usize, s.int("bootstrap_rows_per_second").unwrap() as u64)),
             log_level: s.get("log_level").unwrap().to_string(),
             kafka,

@@ -50,6 +50,9 @@ pub struct Transaction {
     pub thread_id: Option<u32>,
     /// A `javascript` filter's routing of some rows (see the module invariants).
     pub routes: Vec<Route>,
+    /// Which of a stream's successive readers read it (a stream restarts its reader to
+    /// narrow it for a bootstrap; what an earlier reader read ahead is dropped).
+    pub segment: u32,
 }
 
 /// Where a `javascript` filter sent one row: Maxwell's `kafka_topic` and `partition_string`.

@@ -277,6 +277,8 @@ pub struct Reader {
     pub progress: Option<Arc<crate::progress::Progress>>,
     /// Where the schema history is stored (none: it lives only as long as this reader).
     history: Option<super::history::Keeper>,
+    /// Stamped on every transaction handed on ([`Transaction::segment`]).
+    pub segment: u32,
 }
 
 /// KiB of transactions the reader may have handed on that the sink has not finished with:
@@ -308,7 +310,13 @@ impl Reader {
             StartPosition::Checked { position, .. } => resume.position != *position,
             _ => false,
         };
-        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None, history })
+        Ok(Self { source, info, decoder, resume, non_blocking: false, gtid_only, queue: Arc::new(Semaphore::new(QUEUE_KIB)), progress: None, history, segment: 0 })
+    }
+
+    /// Reads on without storing schema changes: a second reading of a range whose changes
+    /// are stored already (a bootstrap's held rows, read again).
+    pub fn forget_history(&mut self) {
+        self.history = None;
     }
 
     /// Notes which server a new connection reached. A different server than before is
@@ -463,15 +471,26 @@ impl Reader {
                 let mut next = Some(tx);
                 while let Some(mut tx) = next {
                     tx.source_server_id = self.info.server_id;
+                    tx.segment = self.segment;
                     let done = tx.ends_transaction();
                     if done {
                         self.resume = tx.resume_point();
                         self.gtid_only = false;
                     }
                     let kib = (tx.json.len().div_ceil(1024) as u32).clamp(1, QUEUE_KIB as u32);
-                    let Ok(permit) = self.queue.clone().acquire_many_owned(kib).await else { return Ok(false) };
+                    // Waiting for room ends with a cancel too (the stream restarts its reader
+                    // while it reads nothing; what this reader read is dropped then).
+                    let permit = tokio::select! {
+                        p = self.queue.clone().acquire_many_owned(kib) => p,
+                        _ = cancel.cancelled() => return Ok(false),
+                    };
+                    let Ok(permit) = permit else { return Ok(false) };
                     tx.queued = Some(Arc::new(permit));
-                    if out.send(tx).await.is_err() {
+                    let sent = tokio::select! {
+                        r = out.send(tx) => r.is_ok(),
+                        _ = cancel.cancelled() => false,
+                    };
+                    if !sent {
                         return Ok(false);
                     }
                     next = if done { None } else { self.decoder.next_part()? };

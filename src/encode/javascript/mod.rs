@@ -15,7 +15,7 @@
 //! - An exception on a row is one [`ScriptError::Runtime`] naming the row: the transaction
 //!   is not handed on, so the position stays before it and nothing is skipped.
 //! - Bootstrap records go through `process_row` only when they are `bootstrap-insert` rows
-//!   (Maxwell's synchronous bootstrapper), never `bootstrap-start`/`-complete`.
+//!   (as Maxwell's bootstrappers send them), never `bootstrap-start`/`-complete`.
 
 mod apply;
 mod engine;

@@ -302,7 +302,7 @@ fn only_bootstrap_insert_records_go_through_process_row() {
     let t = users();
     let boot = |kind: &str| {
         let mut x = tx(&t, &[(RowKind::Insert, &insert(1, "a").replace("\"insert\"", &format!("\"{kind}\"")))]);
-        x.bootstrap = Some(crate::binlog::position::BootstrapState { id: 1, database: "shop".into(), table: "users".into(), rows: 0, last_key: None, complete: false });
+        x.bootstrap = Some(crate::binlog::position::BootstrapState::new(1, "shop", "users"));
         x.xid = None;
         if let RowMeta::Row { at, .. } = &mut x.meta[0] {
             *at = None;

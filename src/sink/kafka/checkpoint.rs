@@ -235,6 +235,8 @@ mod tests {
                 rows: 15000,
                 last_key: Some(vec!["15000".into()]),
                 complete: false,
+                held_from: Some("mysql-bin.000003:400 gtid=0-1-90 server_id=1".parse().unwrap()),
+                held_until: None,
             }),
             epoch: 7,
             node_id: "n1".into(),
@@ -243,6 +245,10 @@ mod tests {
         let text = cp.to_string();
         assert!(text.contains("\"position\":\"mysql-bin.000003:1234\"") && text.contains("\"rows\":50000"), "{text}");
         assert_eq!(text.parse::<Checkpoint>().unwrap(), cp);
+        // Written before `held_from`/`held_until` existed: read as a bootstrap that holds nothing.
+        let older = text.replace(r#","held_from":{"position":"mysql-bin.000003:400","gtid":"0-1-90","server_id":1}"#, "");
+        assert_ne!(older, text, "{text}");
+        assert_eq!(older.parse::<Checkpoint>().unwrap().bootstrap.unwrap().held_from, None);
         assert!(text.contains("\"source_server_id\":2"), "{text}");
         // A checkpoint written before the source's identity was recorded still reads.
         let old = text.replace(",\"source_server_id\":2", "");

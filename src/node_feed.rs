@@ -1,0 +1,213 @@
+//! The stream's reader, which the sink's loop may start again elsewhere: at a boundary, to
+//! narrow it for a `bootstrapper=async` bootstrap (or widen it again), see
+//! [`crate::bootstrap::hold`].
+//!
+//! Invariants:
+//! - At most one reader runs; [`Feed::restart`] stops the running one (waiting for it) before
+//!   it opens the next, and gives the next a new segment number. Every transaction carries
+//!   the segment of the reader that read it; the loop drops those of an earlier segment (read
+//!   ahead past the restart point, read again by the new reader).
+//! - A reader that fails, or stops because the stream stops, ends the stream ([`Feed::ended`]
+//!   is cancelled; the loop still takes what is queued first); the first error is returned by
+//!   [`Feed::finish`]. A reader stopped for a restart ends nothing.
+//! - A reader narrowed to a bootstrap's table reads a range whose schema changes are stored
+//!   already: it does not store them again.
+
+use crate::bootstrap::drive::Driver;
+use crate::bootstrap::hold::{pinned, Hold, Overlay, Pin, Restart};
+use crate::config::SourceConfig;
+use crate::encode::Transaction;
+use crate::source::decoder::DecoderConfig;
+use crate::source::reader::{Reader, ReaderError, ResumePoint, StartPosition};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub(super) struct Feed {
+    source: SourceConfig,
+    dcfg: DecoderConfig,
+    history: Option<crate::source::history::Keeper>,
+    progress: Arc<crate::progress::Progress>,
+    use_gtid: bool,
+    tx: mpsc::Sender<Transaction>,
+    /// The running reader's segment.
+    pub segment: u32,
+    running: Option<(JoinHandle<()>, CancellationToken)>,
+    /// Cancelled when the stream ends (every reader stops).
+    pub stop: CancellationToken,
+    /// Cancelled when a reader failed, or stopped with the stream.
+    pub ended: CancellationToken,
+    error: Arc<Mutex<Option<ReaderError>>>,
+}
+
+/// What the first reader found at the start.
+pub(super) struct Opened {
+    pub feed: Feed,
+    pub start: ResumePoint,
+    pub schema_id: u64,
+    pub version: String,
+}
+
+impl Feed {
+    /// Opens the first reader at `start` (narrowed by `overlay`) and starts it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        source: SourceConfig,
+        dcfg: DecoderConfig,
+        history: Option<crate::source::history::Keeper>,
+        progress: Arc<crate::progress::Progress>,
+        use_gtid: bool,
+        tx: mpsc::Sender<Transaction>,
+        stop: CancellationToken,
+        start: &StartPosition,
+        overlay: Option<Overlay>,
+    ) -> Result<Opened, ReaderError> {
+        let mut feed = Feed { source, dcfg, history, progress, use_gtid, tx, segment: 0, running: None, stop, ended: CancellationToken::new(), error: Default::default() };
+        let reader = feed.reader(start, overlay).await?;
+        let opened = (reader.resume.clone(), reader.decoder.schema_id(), reader.info.version.clone());
+        feed.spawn(reader);
+        Ok(Opened { feed, start: opened.0, schema_id: opened.1, version: opened.2 })
+    }
+
+    async fn reader(&self, start: &StartPosition, overlay: Option<Overlay>) -> Result<Reader, ReaderError> {
+        let narrow = matches!(overlay, Some(Overlay::Only { .. }));
+        let mut dcfg = self.dcfg.clone();
+        dcfg.filter = dcfg.filter.with_overlay(overlay);
+        let mut reader = Reader::open(self.source.clone(), dcfg, start, self.history.clone()).await?;
+        if narrow {
+            reader.forget_history();
+        }
+        reader.progress = Some(self.progress.clone());
+        reader.segment = self.segment;
+        Ok(reader)
+    }
+
+    fn spawn(&mut self, mut reader: Reader) {
+        let cancel = self.stop.child_token();
+        let (c, tx, use_gtid) = (cancel.clone(), self.tx.clone(), self.use_gtid);
+        let (ended, error, stop) = (self.ended.clone(), self.error.clone(), self.stop.clone());
+        let task = tokio::spawn(async move {
+            let r = reader.run(use_gtid, &c, &tx).await;
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "the reader stopped");
+                error.lock().expect("error lock").get_or_insert(e);
+                ended.cancel();
+            } else if stop.is_cancelled() {
+                ended.cancel();
+            }
+        });
+        self.running = Some((task, cancel));
+    }
+
+    fn failure(&self, e: ReaderError) {
+        self.error.lock().expect("error lock").get_or_insert(e);
+        self.ended.cancel();
+    }
+
+    /// Waits for a stopped reader; a panic is its error.
+    async fn join(&self, task: JoinHandle<()>) {
+        if let Err(e) = task.await {
+            self.failure(ReaderError::Definite(format!("the binlog reader failed: {e}")));
+        }
+    }
+
+    /// Stops the running reader and starts one at `r.at` narrowed by `r.overlay`; `false`
+    /// when that failed ([`Feed::ended`] is cancelled then).
+    pub async fn restart(&mut self, r: Restart) -> bool {
+        if let Some((task, cancel)) = self.running.take() {
+            cancel.cancel();
+            self.join(task).await;
+        }
+        self.segment += 1;
+        tracing::info!(at = %r.at, overlay = ?r.overlay, segment = self.segment, "reading the binlog again from a boundary");
+        let start = StartPosition::resume(&r.at.position, r.at.gtid.as_ref(), self.use_gtid);
+        match self.reader(&start, r.overlay).await {
+            Ok(reader) => {
+                self.spawn(reader);
+                !self.ended.is_cancelled()
+            }
+            Err(e) => {
+                self.failure(e);
+                false
+            }
+        }
+    }
+
+    /// Stops the reader; the first error any reader ended with.
+    pub async fn finish(mut self) -> Result<(), ReaderError> {
+        self.stop.cancel();
+        if let Some((task, _)) = self.running.take() {
+            self.join(task).await;
+        }
+        let e = self.error.lock().expect("error lock").take();
+        e.map_or(Ok(()), Err)
+    }
+}
+
+/// The reader with the `bootstrapper=async` hold that steers it, as a sink's loop uses them.
+pub(super) struct Flow {
+    pub feed: Feed,
+    /// `bootstrapper=async` (none: `sync`, or no bootstraps).
+    pub hold: Option<Hold>,
+    /// At-least-once: the acknowledged position stays at a hold's start (see the hold).
+    pin: Option<Pin>,
+}
+
+impl Flow {
+    pub fn new(feed: Feed, hold: Option<Hold>, exactly_once: bool) -> Self {
+        let pin = hold.as_ref().filter(|_| !exactly_once).map(Hold::pin);
+        Self { feed, hold, pin }
+    }
+
+    /// At boundary `at`: restarts the reader when the hold asks for it (`false`: that failed
+    /// and the stream ends).
+    pub async fn at_boundary(&mut self, at: &ResumePoint, boot: Option<&Driver>) -> bool {
+        let (Some(h), Some(d)) = (self.hold.as_mut(), boot) else { return true };
+        match h.at_boundary(at, d.boot.active_state(), d.boot.ended) {
+            Some(r) => self.feed.restart(r).await,
+            None => true,
+        }
+    }
+
+    /// No bootstrap step now: the hold is catching up (its table's held changes go first).
+    pub fn busy(&self) -> bool {
+        self.hold.as_ref().is_some_and(Hold::catching_up)
+    }
+
+    /// A transaction from the reader: what to send for it (none: read ahead by an earlier
+    /// reader, or nothing to send of a catch-up).
+    pub fn take(&mut self, t: Transaction) -> Option<Transaction> {
+        if t.segment != self.feed.segment {
+            return None;
+        }
+        match self.hold.as_mut() {
+            Some(h) if h.catching_up() => h.catch_up(t),
+            _ => Some(t),
+        }
+    }
+
+    /// A bootstrap record made at boundary `at`.
+    pub fn stamp(&mut self, t: &mut Transaction, at: &ResumePoint) {
+        if let Some(h) = self.hold.as_mut() {
+            h.stamp(t, at);
+        }
+    }
+
+    /// What to publish as acknowledged for `p`.
+    pub fn publish(&self, p: Option<ResumePoint>) -> Option<ResumePoint> {
+        publish(self.pin.as_ref(), p)
+    }
+
+    pub fn pin(&self) -> Option<Pin> {
+        self.pin.clone()
+    }
+}
+
+/// `p`, or the pinned position before it (at-least-once while a hold lasts).
+pub(super) fn publish(pin: Option<&Pin>, p: Option<ResumePoint>) -> Option<ResumePoint> {
+    match (pin, p) {
+        (Some(pin), Some(p)) => Some(pinned(pin, p)),
+        (_, p) => p,
+    }
+}
