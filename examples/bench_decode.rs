@@ -36,7 +36,9 @@ fn main() {
     let cfg = maxwell_ha::config::Config::from_settings(&Settings::load(&rest).expect("args")).expect("config");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), ..Default::default() };
+        // A script sees rows written plain; it names and encrypts them after it runs.
+        let output = if cfg.javascript.is_some() { maxwell_ha::encode::javascript::seal::Sealer::plain(&cfg.output) } else { cfg.output.clone() };
+        let dcfg = DecoderConfig { output, filter: cfg.filter.clone(), ..Default::default() };
         let StartPosition::File(_) = cfg.init_position else { panic!("--from must be FILE:POS") };
         let mut reader = Reader::open(cfg.source.clone(), dcfg, &cfg.init_position, None).await.expect("open");
         reader.non_blocking = true;

@@ -156,7 +156,7 @@ pub type StreamResult = Result<Option<ResumePoint>, (NodeError, Option<ResumePoi
 /// Streams from `start` until stopped, aborted or a definite error; returns the last
 /// acknowledged point.
 pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) -> StreamResult {
-    let dcfg = DecoderConfig { output: cfg.output.clone(), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
+    let dcfg = DecoderConfig { output: encoded_output(cfg), filter: cfg.filter.clone(), memory_limit: cfg.tx_memory, ..Default::default() };
     let (tx, read) = mpsc::channel::<Transaction>(256);
     // With a `javascript` filter, transactions pass through the script's thread on their way.
     let (mut rx, stage) = match &cfg.javascript {
@@ -260,6 +260,15 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
     }
 }
 
+/// How rows are encoded: as configured, or plain for a `javascript` filter, which names and
+/// encrypts them after it has run (as Maxwell does).
+fn encoded_output(cfg: &Config) -> crate::encode::OutputConfig {
+    match cfg.javascript {
+        Some(_) => crate::encode::javascript::seal::Sealer::plain(&cfg.output),
+        None => cfg.output.clone(),
+    }
+}
+
 /// The bootstrap runner of this stream (none with `bootstrapper=none`).
 fn bootstrapper(cfg: &Config, ctl: &StreamControl) -> Option<Driver> {
     cfg.bootstrap.map(|(chunk_rows, rows_per_second)| {
@@ -270,7 +279,7 @@ fn bootstrapper(cfg: &Config, ctl: &StreamControl) -> Option<Driver> {
             client_id: cfg.client_id.clone(),
             chunk_rows,
             rows_per_second,
-            output: cfg.output.clone(),
+            output: encoded_output(cfg),
         };
         // An at-least-once cluster's takeover skips rows older than the newest in Kafka, which
         // held rows are: there `async` runs as `sync` (docs/operations.md#bootstrap).

@@ -165,3 +165,30 @@ async fn a_node_stopped_while_holding_a_tables_changes_loses_none() {
     let (status, _, err) = mx.terminate();
     assert!(status.success(), "{err}");
 }
+
+/// `output_naming_strategy=underscore_to_camelcase` names a bootstrap's rows as it names the
+/// binlog's: `data` keys and `schema_id` in camel case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_rows_are_named_like_binlog_rows() {
+    let tag = unique("bcamel");
+    let (db, schema, client) = (format!("{tag}_db"), format!("{tag}_mx"), format!("{tag}_c"));
+    let mut c = conn().await;
+    exec(&mut c, &format!("CREATE DATABASE {db}")).await;
+    exec(&mut c, &format!("CREATE TABLE {db}.orders (order_id INT PRIMARY KEY, order_total INT)")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.orders VALUES (1, 5)")).await;
+    let args = ["--output_naming_strategy=underscore_to_camelcase", "--output_schema_id=true"];
+    let mut mx = node(&db, &schema, &client, Some(current_position()), &args);
+    exec(&mut c, &format!("INSERT INTO {db}.orders VALUES (2, 6)")).await;
+    let live = mx.read_until(Duration::from_secs(60), |v| kind(v) == "insert");
+    let out = cli(&schema, &client, &["bootstrap", "--database", &db, "--table", "orders"]);
+    assert!(out.status.success(), "maxwell-cli bootstrap: {}", String::from_utf8_lossy(&out.stderr));
+    let seen = mx.read_until(Duration::from_secs(60), |v| kind(v) == "bootstrap-complete");
+    let (status, _, err) = mx.terminate();
+    assert!(status.success(), "{err}");
+    let insert = live.last().unwrap();
+    assert_eq!(insert["data"], serde_json::json!({"orderId": 2, "orderTotal": 6}), "{insert}");
+    let booted: Vec<&serde_json::Value> = seen.iter().filter(|v| kind(v) == "bootstrap-insert").collect();
+    assert_eq!(booted.len(), 2, "{seen:?}");
+    assert_eq!(booted[0]["data"], serde_json::json!({"orderId": 1, "orderTotal": 5}), "named as the binlog's insert");
+    assert!(booted[0]["schemaId"].is_u64() && booted[0].get("schema_id").is_none(), "{}", booted[0]);
+}

@@ -202,3 +202,40 @@ async fn stdout_rows_go_through_the_script_too() {
     assert!(first.contains("18446744073709551615") && out[0]["seen"] == 2, "{first}");
     assert_eq!(out[1]["seen"], "none");
 }
+
+/// The script runs on the row as the columns name it, before `output_naming_strategy` and
+/// `encrypt` are applied, as in Maxwell: it reads and masks snake-case columns, and what it
+/// wrote comes out camel-cased and encrypted (decrypted by `scripts/maxwell_decrypt.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_script_sees_rows_before_naming_and_encryption() {
+    let mut c = conn().await;
+    let db = format!("{}_db", unique("jsseal"));
+    exec(&mut c, &format!("CREATE DATABASE {db}")).await;
+    exec(&mut c, &format!("CREATE TABLE {db}.t (order_id INT PRIMARY KEY, card_no VARCHAR(20), order_total DECIMAL(8,2))")).await;
+    let start = master_position(&mut c).await;
+    exec(&mut c, &format!("INSERT INTO {db}.t VALUES (1, '4111-1111', 9.50), (2, '5500-0000', 20.00)")).await;
+    exec(&mut c, &format!("UPDATE {db}.t SET order_total = 10.00 WHERE order_id = 1")).await;
+    let script = write_script(
+        "seal.js",
+        "function process_row(row) { row.data.put('card_no', 'masked'); if (row.data.get('order_total') == 20) row.suppress(); if (row.old_data.containsKey('order_total')) row.extra_attributes.was = row.old_data.get('order_total'); }",
+    );
+    let key = "0123456789abcdef";
+    let mut m = spawn_maxwell(&[
+        format!("--init_position={start}"),
+        format!("--filter=exclude: *.*, include: {db}.*"),
+        format!("--javascript={script}"),
+        "--output_naming_strategy=underscore_to_camelcase".into(),
+        "--encrypt=data".into(),
+        format!("--secret_key={key}"),
+    ]);
+    let out = m.read_until(Duration::from_secs(30), |v| v["type"] == "update");
+    let (st, _, err) = m.terminate();
+    assert!(st.success(), "{err}");
+    assert_eq!(out.len(), 2, "the row of 20.00 suppressed: {out:?}");
+    assert!(out.iter().all(|v| v.get("data").is_none() && v["encrypted"]["iv"].is_string() && v["xid"].is_u64()), "{out:?}");
+    let plain = decrypt(key, None, &out);
+    assert_eq!(plain[0]["data"], serde_json::json!({"orderId": 1, "cardNo": "masked", "orderTotal": 9.5}));
+    assert_eq!(plain[1]["data"], serde_json::json!({"orderId": 1, "cardNo": "masked", "orderTotal": 10.0}));
+    assert_eq!(plain[1]["old"], serde_json::json!({"orderTotal": 9.5}));
+    assert_eq!(plain[1]["was"], 9.5, "the script read the old value by its column's name");
+}

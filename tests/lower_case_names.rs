@@ -73,7 +73,8 @@ async fn variable(c: &mut mysql_async::Conn, name: &str) -> u8 {
 /// case; one created while streaming keeps its CREATE DATABASE name (`Shop…`); table names are
 /// lower-cased (`Orders` → `orders`); columns keep their case. Filters and topics see those
 /// names: `include: Shop….orders` matches, `include: Shop….Skipped` does not (Maxwell prints
-/// `skipped`), and rows land in `<tag>_Shop…_orders` and `<tag>_preshop…_items`.
+/// `skipped`), and rows land in `<tag>_Shop…_orders` and `<tag>_preshop…_items`. DDL records
+/// name `database` and `table` as the statement wrote them, `def` with the history's names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
     let _turn = TURN.lock().await;
@@ -86,6 +87,8 @@ async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
     let (t_orders, t_items) = (format!("{tag}_{shop}_orders"), format!("{tag}_{}_items", pre.to_lowercase()));
     create_topic(&t_orders, 1);
     create_topic(&t_items, 1);
+    let t_ddl = format!("{tag}_ddl");
+    create_topic(&t_ddl, 1);
     let pos = {
         let row: mysql_async::Row = c.query_first("SHOW MASTER STATUS").await.unwrap().unwrap();
         format!("{}:{}", row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap())
@@ -102,6 +105,8 @@ async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
         "--producer=kafka".into(),
         format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
         format!("--kafka_topic={tag}_%{{database}}_%{{table}}"),
+        "--output_ddl=true".into(),
+        format!("--ddl_kafka_topic={t_ddl}"),
     ]);
     streaming(&m).await;
     run(
@@ -121,6 +126,7 @@ async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
     )
     .await;
     let got = consume(&[t_orders.clone(), t_items.clone()], 5, 60, "database", "default");
+    let ddl = consume(std::slice::from_ref(&t_ddl), 2, 60, "database", "default");
     let (st, _, err) = m.terminate();
     assert!(st.success(), "{err}");
     let seen: Vec<(String, String, String, String)> = got
@@ -145,6 +151,23 @@ async fn lower_case_table_names_1_names_rows_filters_and_topics_as_maxwell() {
     let mut want_sorted: Vec<_> = want.iter().map(|(t, d, n, data)| (t.clone(), d.clone(), n.clone(), canon(data))).collect();
     want_sorted.sort();
     assert_eq!(sorted, want_sorted, "rows as Maxwell names them; log:\n{err}");
+    let ddl: Vec<(String, String, String, String, String)> = ddl
+        .iter()
+        .map(|g| {
+            let v: &Value = &g["value"];
+            let s = |x: &Value| x.as_str().unwrap_or_default().to_string();
+            (s(&v["type"]), s(&v["database"]), s(&v["table"]), s(&v["def"]["database"]), s(&v["def"]["table"]))
+        })
+        .collect();
+    let lower = shop.to_lowercase();
+    assert_eq!(
+        ddl,
+        [
+            ("table-create".to_string(), lower, "Orders".to_string(), shop.clone(), "orders".to_string()),
+            ("table-alter".into(), shop.clone(), "ORDERS".into(), shop.clone(), "orders".into()),
+        ],
+        "DDL records as Maxwell names them (the Skipped table's is filtered out)"
+    );
 }
 
 /// `lower_case_table_names=2` is for case-insensitive file systems: on Linux MariaDB logs

@@ -129,13 +129,14 @@ async fn push_ts_on_stdout_rows_not_ddl() {
 }
 
 /// `http_config=true`: `GET /config` answers Maxwell's `{"filter":…}` with the filter in
-/// force, on HTTP's port; changing it over HTTP is answered 405 in Maxwell's error shape and
-/// changes nothing.
+/// force, on HTTP's port. A node alone reads its filter at start: a change needs the admin
+/// token (403 without one configured) and is then refused with 409, in Maxwell's error shape,
+/// changing nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_endpoint_shows_the_filter() {
     let port = free_port();
     let filter = "exclude: *.*, include: shop.orders";
-    let m = spawn_maxwell(&["--http_config=true".into(), format!("--http_port={port}"), format!("--filter={filter}")]);
+    let m = spawn_maxwell(&["--http_config=true".into(), format!("--http_port={port}"), format!("--filter={filter}"), "--http_admin_token=tok".into()]);
     let mut answer = None;
     for _ in 0..600 {
         answer = http_get(port, "/config");
@@ -149,12 +150,54 @@ async fn config_endpoint_shows_the_filter() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v, serde_json::json!({ "filter": filter }));
     let (status, body) = http_post(port, "/config", &["Content-Type: application/json"], r#"{"filter":"include: *.*"}"#).unwrap();
-    assert_eq!(status, 405, "{body}");
+    assert_eq!(status, 401, "no token: {body}");
+    let (status, body) = http_post(port, "/config", &["Authorization: Bearer tok"], r#"{"filter":"include: *.*"}"#).unwrap();
+    assert_eq!(status, 409, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["error"]["code"], 405);
-    assert!(v["error"]["message"].as_str().unwrap().contains("maxwell-cli config set filter"), "{v}");
+    assert_eq!(v["error"]["code"], 409);
+    assert!(v["error"]["message"].as_str().unwrap().contains("reads `filter` at start"), "{v}");
     let (_, body) = http_get(port, "/config").unwrap();
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["filter"], filter, "unchanged");
     let (st, _, err) = m.terminate();
     assert!(st.success(), "{err}");
+}
+
+/// In a cluster `POST /config` (newer Maxwell's live filter change) sets the cluster-wide
+/// filter: answered with the new configuration, shown by every node's `GET /config`, and
+/// applied by the leader without a restart (a table it excluded streams, one it no longer
+/// includes stops). A filter that does not parse is 400 and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_post_changes_a_clusters_filter() {
+    use common::cluster::*;
+    let tag = unique("cfgpost");
+    let (topic, db) = setup(&tag, 1).await;
+    let mut c = conn().await;
+    exec(&mut c, &format!("CREATE TABLE {db}.u (id BIGINT PRIMARY KEY)")).await;
+    let mut cl = Cluster::new(&tag, &topic, &db);
+    cl.extra = vec!["--http_config=true".into(), "--http_admin_token=tok".into(), format!("--filter=exclude: *.*, include: {db}.t")];
+    cl.start("a", None);
+    cl.wait_leader(None, Duration::from_secs(30)).await;
+    cl.wait_committed().await;
+    let http = cl.node("a").http;
+    exec(&mut c, &format!("INSERT INTO {db}.t VALUES (1, 'before')")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.u VALUES (1)")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.t VALUES (3, 'before')")).await;
+    // Committed past u's first row (the checkpoint a filter change resumes from).
+    assert_eq!(consume(std::slice::from_ref(&topic), 2, 60, "database", "default").len(), 2, "{}", cl.logs());
+    let bad = http_post(http, "/config", &["Authorization: Bearer tok"], r#"{"filter":"include: nodot"}"#).unwrap();
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(bad.1.contains("invalid filter"), "{}", bad.1);
+    let new = format!("exclude: *.*, include: {db}.u");
+    let (status, body) = http_post(http, "/config", &["Authorization: Bearer tok"], &serde_json::json!({ "filter": new }).to_string()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["filter"], new.as_str());
+    assert_eq!(serde_json::from_str::<Value>(&http_get(http, "/config").unwrap().1).unwrap()["filter"], new.as_str());
+    // Applied without a restart: u's row made after the change arrives, t's does not.
+    exec(&mut c, &format!("INSERT INTO {db}.u VALUES (2)")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.t VALUES (2, 'after')")).await;
+    exec(&mut c, &format!("INSERT INTO {db}.u VALUES (3)")).await;
+    let msgs = consume(std::slice::from_ref(&topic), 4, 60, "database", "default");
+    let rows: Vec<String> = msgs.iter().map(|m| format!("{}:{}", m["value"]["table"].as_str().unwrap(), m["value"]["data"]["id"])).collect();
+    assert_eq!(rows, ["t:1", "t:3", "u:2", "u:3"], "{}", cl.logs());
+    cl.stop_all();
 }

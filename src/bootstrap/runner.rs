@@ -4,9 +4,9 @@
 //! Invariants: see the module above. Additionally: `next` is only called at a binlog
 //! transaction boundary and returns a transaction positioned at it, so the sink's resume
 //! point never moves during a bootstrap; the throttle (`bootstrap_rows_per_second`) only
-//! delays chunks. Records are encoded as Maxwell encodes its bootstrap rows: `exclude_columns`
-//! and `encrypt` apply as to binlog rows, and `bootstrap-insert` records carry `schema_id`
-//! (the schema id at the boundary) with `output_schema_id`.
+//! delays chunks. Records are encoded as Maxwell encodes its bootstrap rows: `exclude_columns`,
+//! `encrypt` and `output_naming_strategy` apply as to binlog rows, and `bootstrap-insert`
+//! records carry `schema_id` (the schema id at the boundary) with `output_schema_id`.
 
 use super::chunk::Shape;
 use super::{State, Task};
@@ -195,6 +195,10 @@ impl Bootstrapper {
         if !exclude.is_empty() {
             std::sync::Arc::make_mut(&mut shape.info).exclude(|name| exclude.matches(name));
         }
+        // `output_naming_strategy`: the columns' keys in `data`, as binlog rows have them.
+        if self.s.output.naming == crate::config::NamingStrategy::CamelCase {
+            std::sync::Arc::make_mut(&mut shape.info).rename_keys(crate::config::newer::camel_case);
+        }
         // An excluded column is no partition column (Maxwell strips it from the data first).
         let partition_columns = self.s.output.partition_columns.iter().map(|name| shape.info.columns.iter().position(|c| c.name == *name).filter(|&i| !shape.info.is_excluded(i))).collect();
         self.active = Some(Active { task, shape, partition_columns, state, start_sent, total: 0, started: Instant::now(), rows_at_start });
@@ -338,7 +342,8 @@ impl Bootstrapper {
         let mut head = a.shape.info.head_json.clone();
         head.extend_from_slice(format!(",\"type\":\"{kind}\",\"ts\":{ts}").as_bytes());
         if let Some(id) = schema_id {
-            head.extend_from_slice(format!(",\"schema_id\":{id}").as_bytes());
+            head.extend_from_slice(crate::encode::fields::name(out.naming, ",\"schema_id\":", ",\"schemaId\":").as_bytes());
+            head.extend_from_slice(id.to_string().as_bytes());
         }
         if let Some(c) = &a.task.comment {
             head.extend_from_slice(b",\"comment\":");

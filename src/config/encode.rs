@@ -68,6 +68,14 @@ pub struct Encryption {
 }
 
 impl Encryption {
+    /// `mode` with `secret_key` `key`, which must be 16, 24 or 32 bytes long in UTF-8.
+    pub fn new(mode: EncryptMode, key: &str) -> Result<Self, ConfigError> {
+        match key.len() {
+            16 | 24 | 32 => Ok(Encryption { mode, key: key.as_bytes().to_vec() }),
+            n => Err(ConfigError::Msg(format!("`secret_key` must be 16, 24 or 32 bytes long in UTF-8 (an AES-128, -192 or -256 key, as Maxwell uses it), not {n} bytes"))),
+        }
+    }
+
     /// The AES key: 16, 24 or 32 bytes.
     pub fn key(&self) -> &[u8] {
         &self.key
@@ -97,10 +105,7 @@ pub(super) fn parse(s: &Settings, warnings: &mut Vec<String>) -> Result<(Exclude
             None
         }
         (Some(_), None) => return Err(ConfigError::Msg("`encrypt` needs `secret_key` (16, 24 or 32 bytes: the AES key)".into())),
-        (Some(mode), Some(k)) => match k.len() {
-            16 | 24 | 32 => Some(Encryption { mode, key: k.as_bytes().to_vec() }),
-            n => return Err(ConfigError::Msg(format!("`secret_key` must be 16, 24 or 32 bytes long in UTF-8 (an AES-128, -192 or -256 key, as Maxwell uses it), not {n} bytes"))),
-        },
+        (Some(mode), Some(k)) => Some(Encryption::new(mode, k)?),
     };
     Ok((exclude, encryption))
 }

@@ -196,15 +196,6 @@ impl Config {
             None
         };
         let (exclude_columns, encrypt) = encode::parse(s, &mut warnings)?;
-        if s.get("javascript").is_some() && encrypt.is_some() {
-            // The script reads and edits the row's JSON, which encrypt has already sealed.
-            return err("`javascript` and `encrypt` cannot be used together yet: set encrypt=none, or remove javascript");
-        }
-        if s.get("javascript").is_some() && s.get("output_naming_strategy") == Some("underscore_to_camelcase") {
-            // The script would read the renamed names where Maxwell's reads the columns' own,
-            // and a changed row's key would be looked up by names its data no longer has.
-            return err("`javascript` and `output_naming_strategy=underscore_to_camelcase` cannot be used together yet: the script would see camel-case names (Maxwell's sees the columns' own); remove one of them");
-        }
         let output = OutputConfig {
             binlog_position: s.bool("output_binlog_position"),
             resume_position: s.bool("output_resume_position"),

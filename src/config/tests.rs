@@ -334,13 +334,17 @@ fn maxwell_connection_options() {
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
 }
 
-/// A script cannot read rows that `encrypt` sealed: the pair is refused with what to change.
+/// A script runs on rows before they are named and encrypted (as in Maxwell): the pairs are
+/// taken.
 #[test]
-fn javascript_with_encrypt_is_refused() {
+fn javascript_with_encrypt_and_naming_is_taken() {
+    let js = std::env::temp_dir().join(format!("mx-seal-{}.js", std::process::id()));
+    std::fs::write(&js, "function process_row(row) {}\n").unwrap();
+    let js = js.display().to_string();
     let mut s = Settings::default();
-    for (k, v) in [("user", "maxwell"), ("javascript", "/tmp/filter.js"), ("encrypt", "data"), ("secret_key", "0123456789abcdef")] {
+    for (k, v) in [("user", "maxwell"), ("javascript", js.as_str()), ("encrypt", "data"), ("secret_key", "0123456789abcdef"), ("output_naming_strategy", "underscore_to_camelcase")] {
         s.set(k, v).unwrap();
     }
-    let e = Config::from_settings(&s).unwrap_err().to_string();
-    assert!(e.contains("`javascript` and `encrypt` cannot be used together"), "{e}");
+    let c = Config::from_settings(&s).unwrap();
+    assert!(c.output.encrypt.is_some() && c.javascript.is_some());
 }

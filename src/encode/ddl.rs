@@ -9,13 +9,16 @@
 //! - Without one (TABLE_MAPs name the columns and the capture failed), the statement is
 //!   classified by its first words, one record without `def`/`old`.
 //! - Temporary tables, grants, views and routines never give a record.
+//! - `database` and `table` are the names as the statement wrote them, as Maxwell prints them
+//!   ([`Ddl::as_written`]); `def`/`old` and filters have the history's. The two differ only
+//!   where names are not case-sensitive (`lower_case_table_names` 1 or 2).
 
 use crate::binlog::history::{Change, Schema, TableDef};
 use crate::binlog::json::{push_num, write_json_str};
 use regex::Regex;
 use std::sync::OnceLock;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ddl {
     pub kind: &'static str,
     pub database: String,
@@ -29,6 +32,18 @@ pub struct Ddl {
 }
 
 impl Ddl {
+    /// This record with `database` and `table` as `written` (the statement classified by
+    /// [`classify`]) names them, when it names the same things in another case.
+    pub fn as_written(&self, written: Option<&Ddl>) -> Ddl {
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        match written {
+            Some(w) if w.kind == self.kind && same(&w.database, &self.database) && w.table.as_deref().map(str::to_lowercase) == self.table.as_deref().map(str::to_lowercase) => {
+                Ddl { database: w.database.clone(), table: w.table.clone(), ..self.clone() }
+            }
+            _ => self.clone(),
+        }
+    }
+
     fn bare(kind: &'static str, database: String, table: Option<String>) -> Self {
         Ddl { kind, database, table, charset: None, old: None, def: None }
     }
@@ -259,6 +274,30 @@ mod tests {
         write_ddl(&mut out, &d, "CREATE TABLE t (i int)", 5, &DdlPosition { position: None, gtid: None, schema_id: None });
         assert!(!String::from_utf8_lossy(&out).contains("position"), "position only with output_binlog_position");
         assert!(!String::from_utf8_lossy(&out).contains("schema_id"), "schema_id only with output_schema_id");
+    }
+
+    /// `lower_case_table_names=1`, as measured with Maxwell 1.22.6: `database`/`table` as the
+    /// statement wrote them, `def` with the history's names.
+    #[test]
+    fn records_name_what_the_statement_wrote() {
+        let mut s = Schema { charset: "latin1".into(), lower_case_table_names: 1, ..Default::default() };
+        let mut record = |sql: &str| {
+            let changes = s.apply(sql, "d").unwrap();
+            assert_eq!(changes.len(), 1, "{sql}");
+            Ddl::from_change(&changes[0], &s).as_written(classify(sql, "d").as_ref())
+        };
+        record("CREATE DATABASE Shop");
+        let create = record("CREATE TABLE shop.Orders (OrderId INT PRIMARY KEY)");
+        assert_eq!((create.database.as_str(), create.table.as_deref()), ("shop", Some("Orders")));
+        let def = create.def.unwrap();
+        assert_eq!((def.database.as_str(), def.table.as_str()), ("Shop", "orders"));
+        let alter = record("ALTER TABLE Shop.ORDERS ADD COLUMN Note INT");
+        assert_eq!((alter.database.as_str(), alter.table.as_deref(), alter.old.unwrap().table.as_str()), ("Shop", Some("ORDERS"), "orders"));
+        // A classification of something else leaves the history's names.
+        let other = classify("CREATE TABLE x.y (i INT)", "d");
+        let drop = Ddl::bare("table-drop", "Shop".into(), Some("orders".into()));
+        assert_eq!(drop.as_written(other.as_ref()), drop);
+        assert_eq!(drop.as_written(None), drop);
     }
 
     /// Maxwell's shapes and field order, from the history's changes.

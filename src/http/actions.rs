@@ -54,10 +54,8 @@ pub async fn run(h: &Handles, action: Action, from: SocketAddr, headers: &Header
         tracing::warn!(remote = %from, action = name, refused = why, "admin action refused");
         (code, json_body(&json!({"error": why}))).into_response()
     };
-    let Some(token) = h.token.as_deref() else { return refuse(StatusCode::FORBIDDEN, "actions are disabled on this node: set http_admin_token") };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if sent != Some(token) {
-        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong admin token (Authorization: Bearer <http_admin_token>)");
+    if let Err((code, why)) = authorize(h, headers) {
+        return refuse(code, why);
     }
     let args: Value = match body.trim() {
         "" => json!({}),
@@ -79,6 +77,16 @@ pub async fn run(h: &Handles, action: Action, from: SocketAddr, headers: &Header
         }
         Err((code, why)) => refuse(code, &why),
     }
+}
+
+/// Whether `headers` carry the node's admin token (see the module invariants).
+pub fn authorize(h: &Handles, headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
+    let Some(token) = h.token.as_deref() else { return Err((StatusCode::FORBIDDEN, "actions are disabled on this node: set http_admin_token")) };
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if sent != Some(token) {
+        return Err((StatusCode::UNAUTHORIZED, "missing or wrong admin token (Authorization: Bearer <http_admin_token>)"));
+    }
+    Ok(())
 }
 
 type Outcome = Result<Value, (StatusCode, String)>;

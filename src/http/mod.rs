@@ -105,10 +105,11 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: HttpConfig, ctx: Cont
     let routes = match ctx.config.clone() {
         Some(own) => {
             let membership = ctx.cluster.clone();
-            routes.route(
-                "/config",
-                get(move || config::get(own.clone(), membership.clone())).post(config::change).put(config::change).patch(config::change),
-            )
+            let change = move |ConnectInfo(from): ConnectInfo<std::net::SocketAddr>, headers: axum::http::HeaderMap, body: String| {
+                let handles = handles.clone();
+                async move { config::change(&handles, from, &headers, &body).await }
+            };
+            routes.route("/config", get(move || config::get(own.clone(), membership.clone())).post(change.clone()).put(change.clone()).patch(change))
         }
         None => routes,
     };

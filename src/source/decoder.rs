@@ -469,7 +469,14 @@ impl Decoder {
                     gtid: if self.cfg.output.gtid_position { tx.gtid.as_deref() } else { None },
                     schema_id: self.cfg.output.schema_id.then_some(self.schema_id),
                 };
+                // Maxwell prints the statement's names; they differ from the history's in case
+                // only without case-sensitive names.
+                let written = match (&self.history, records.len()) {
+                    (Some(h), 1) if h.lower_case_table_names != 0 => ddl::classify(&sql, &db),
+                    _ => None,
+                };
                 for d in records.iter().filter(|d| d.names().into_iter().all(|(db, t)| self.cfg.filter.emits_ddl(db, t))) {
+                    let d = &d.as_written(written.as_ref());
                     ddl::write_ddl(&mut tx.json, d, &sql, ev.timestamp, &at);
                     tx.row_ends.push(tx.json.len());
                     if self.cfg.output.row_meta {

@@ -306,3 +306,20 @@ pub fn scrape(port: u16) -> Option<std::collections::BTreeMap<String, f64>> {
             .collect(),
     )
 }
+
+/// Decrypts JSON lines with `scripts/maxwell_decrypt.py` (the record is `line[field]` when a
+/// field is given).
+pub fn decrypt(key: &str, field: Option<&str>, lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/maxwell_decrypt.py")).arg(key);
+    if let Some(f) = field {
+        cmd.args(["--field", f]);
+    }
+    let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("python3 runs");
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "maxwell_decrypt.py: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}

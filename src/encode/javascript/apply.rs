@@ -91,7 +91,7 @@ pub(super) fn entries(text: &str) -> Result<Vec<(String, &RawValue)>, String> {
     serde_json::from_str::<Entries>(text).map(|e| e.0).map_err(|e| format!("not a JSON object ({e})"))
 }
 
-fn member(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
+pub(super) fn member(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
     if !std::mem::take(first) {
         out.push(b',');
     }

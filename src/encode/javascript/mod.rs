@@ -16,9 +16,13 @@
 //!   is not handed on, so the position stays before it and nothing is skipped.
 //! - Bootstrap records go through `process_row` only when they are `bootstrap-insert` rows
 //!   (as Maxwell's bootstrappers send them), never `bootstrap-start`/`-complete`.
+//! - The script sees rows as written plain: the columns' own names, nothing encrypted;
+//!   `output_naming_strategy` and `encrypt` are applied after it ([`seal`]), as Maxwell
+//!   applies them while writing the row it ran the script on.
 
 mod apply;
 mod engine;
+pub mod seal;
 pub mod stage;
 
 use crate::binlog::position::BinlogPosition;
@@ -45,7 +49,10 @@ pub enum ScriptError {
 pub struct Script {
     engine: Engine,
     path: String,
+    /// The output as the script sees rows: written plain ([`seal::Sealer::plain`]).
     output: OutputConfig,
+    /// `output_naming_strategy` and `encrypt`, applied after the script.
+    sealer: Option<seal::Sealer>,
     gtid_mode: bool,
     /// The spilled transaction being handed on in parts: its end and the rows suppressed
     /// in its earlier parts.
@@ -65,10 +72,12 @@ fn line_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
 }
 
 impl Script {
-    /// Compiles `js`; `stop` set to true interrupts a call that is running.
+    /// Compiles `js`; `stop` set to true interrupts a call that is running. `output` is the
+    /// node's: rows must reach the script written with [`seal::Sealer::plain`] of it.
     pub fn new(js: &JavascriptConfig, output: OutputConfig, gtid_mode: bool, stop: Option<Arc<AtomicBool>>) -> Result<Self, ScriptError> {
         let engine = Engine::new(&js.path, &js.source, stop)?;
-        Ok(Self { engine, path: js.path.clone(), output, gtid_mode, split: None, suppressed: 0 })
+        let sealer = seal::Sealer::new(&output);
+        Ok(Self { engine, path: js.path.clone(), output: seal::Sealer::plain(&output), sealer, gtid_mode, split: None, suppressed: 0 })
     }
 
     /// Whether the file compiles and defines its functions as functions.
@@ -85,6 +94,9 @@ impl Script {
             _ => 0,
         };
         let done = self.run(tx, n, has_row, has_ddl)?;
+        if let Some(s) = &mut self.sealer {
+            s.seal(tx).map_err(|e| ScriptError::Engine(format!("a row the script returned could not be written: {e}")))?;
+        }
         let dropped = n - tx.row_ends.len();
         self.suppressed += dropped as u64;
         if let Some(p) = &mut tx.part {
