@@ -19,7 +19,7 @@ use crate::source::reader::{ReaderError, ResumePoint, StartPosition};
 use crate::config::Config;
 use crate::sink::kafka::refusal::Known;
 use crate::sink::kafka::{KafkaSink, KafkaSinkError};
-use crate::bootstrap::drive::{Driver, Step};
+use crate::bootstrap::drive::Driver;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use crate::metrics;
@@ -28,7 +28,7 @@ use crate::metrics;
 mod stdout;
 #[path = "node_feed.rs"]
 mod node_feed;
-use node_feed::{Feed, Flow};
+use node_feed::{Boot, Feed, Flow, Origin};
 use crate::bootstrap::hold::Hold;
 
 /// How often a streaming node logs its progress.
@@ -190,7 +190,8 @@ pub async fn stream(cfg: &Config, start: &StartPosition, ctl: &StreamControl) ->
         None => (None, None),
     };
     let reader_cancel = CancellationToken::new();
-    let opened = Feed::open(cfg.source.clone(), dcfg, ctl.history.clone(), ctl.progress.clone(), cfg.gtid_mode, tx, reader_cancel.clone(), start, overlay).await;
+    let origin = Origin { source: cfg.source.clone(), dcfg, history: ctl.history.clone(), progress: ctl.progress.clone(), use_gtid: cfg.gtid_mode, tx };
+    let opened = Feed::open(origin, reader_cancel.clone(), start, overlay).await;
     let opened = opened.map_err(|e| (e.into(), None))?;
     tracing::info!(
         server = %opened.version,
@@ -446,35 +447,26 @@ async fn to_kafka(
         if let Some(d) = boot.as_mut().filter(|d| at_boundary && !sink.mid_split() && !flow.busy() && d.ready()) {
             let exactly_once = sink.is_exactly_once();
             let committed = |b: &crate::bootstrap::Bootstrapper| if exactly_once { sink.committed_bootstrap().cloned() } else { b.last_sent() };
-            if let Step::Record(t) = d.step(&boundary, boundary_schema_id, committed).await {
-                if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
-                    break;
+            match flow.bootstrap(d, (&boundary, boundary_schema_id), committed, script.as_ref(), ctl).await {
+                Boot::Send(t) => {
+                    if let Err(e) = sink.send(t).await {
+                        err = Some(e);
+                        cancel.cancel();
+                        break;
+                    }
+                    // `sync`: the next chunk; `async`: a binlog transaction first, if one waits.
+                    if !d.asynchronous {
+                        continue;
+                    }
                 }
-                let mut t = *t;
-                flow.stamp(&mut t, &boundary);
-                // Maxwell runs a bootstrap's rows through the script too.
-                let t = match &script {
-                    Some(s) => match s.run(t).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            script_err = Some(e);
-                            cancel.cancel();
-                            break;
-                        }
-                    },
-                    None => t,
-                };
-                if let Err(e) = sink.send(t).await {
-                    err = Some(e);
+                Boot::Stop => break,
+                Boot::Failed(e) => {
+                    script_err = Some(e);
                     cancel.cancel();
                     break;
                 }
-                // `sync`: the next chunk; `async`: a binlog transaction first, if one waits.
-                if !d.asynchronous {
-                    continue;
-                }
-            } else if d.holds_binlog() && d.ready() {
-                continue;
+                Boot::Idle if d.holds_binlog() && d.ready() => continue,
+                Boot::Idle => {}
             }
         }
         // `bootstrapper=async`: the reader narrowed or widened at this boundary when due (a

@@ -13,7 +13,7 @@
 //! - A reader narrowed to a bootstrap's table reads a range whose schema changes are stored
 //!   already: it does not store them again.
 
-use crate::bootstrap::drive::Driver;
+use crate::bootstrap::drive::{Driver, Step};
 use crate::bootstrap::hold::{pinned, Hold, Overlay, Pin, Restart};
 use crate::config::SourceConfig;
 use crate::encode::Transaction;
@@ -24,13 +24,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// What every reader of a stream is opened with.
+pub(super) struct Origin {
+    pub source: SourceConfig,
+    pub dcfg: DecoderConfig,
+    pub history: Option<crate::source::history::Keeper>,
+    pub progress: Arc<crate::progress::Progress>,
+    pub use_gtid: bool,
+    pub tx: mpsc::Sender<Transaction>,
+}
+
 pub(super) struct Feed {
-    source: SourceConfig,
-    dcfg: DecoderConfig,
-    history: Option<crate::source::history::Keeper>,
-    progress: Arc<crate::progress::Progress>,
-    use_gtid: bool,
-    tx: mpsc::Sender<Transaction>,
+    origin: Origin,
     /// The running reader's segment.
     pub segment: u32,
     running: Option<(JoinHandle<()>, CancellationToken)>,
@@ -50,20 +55,10 @@ pub(super) struct Opened {
 }
 
 impl Feed {
-    /// Opens the first reader at `start` (narrowed by `overlay`) and starts it.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn open(
-        source: SourceConfig,
-        dcfg: DecoderConfig,
-        history: Option<crate::source::history::Keeper>,
-        progress: Arc<crate::progress::Progress>,
-        use_gtid: bool,
-        tx: mpsc::Sender<Transaction>,
-        stop: CancellationToken,
-        start: &StartPosition,
-        overlay: Option<Overlay>,
-    ) -> Result<Opened, ReaderError> {
-        let mut feed = Feed { source, dcfg, history, progress, use_gtid, tx, segment: 0, running: None, stop, ended: CancellationToken::new(), error: Default::default() };
+    /// Opens the first reader at `start` (narrowed by `overlay`) and starts it; `stop` ends
+    /// every reader.
+    pub async fn open(origin: Origin, stop: CancellationToken, start: &StartPosition, overlay: Option<Overlay>) -> Result<Opened, ReaderError> {
+        let mut feed = Feed { origin, segment: 0, running: None, stop, ended: CancellationToken::new(), error: Default::default() };
         let reader = feed.reader(start, overlay).await?;
         let opened = (reader.resume.clone(), reader.decoder.schema_id(), reader.info.version.clone());
         feed.spawn(reader);
@@ -72,20 +67,21 @@ impl Feed {
 
     async fn reader(&self, start: &StartPosition, overlay: Option<Overlay>) -> Result<Reader, ReaderError> {
         let narrow = matches!(overlay, Some(Overlay::Only { .. }));
-        let mut dcfg = self.dcfg.clone();
+        let o = &self.origin;
+        let mut dcfg = o.dcfg.clone();
         dcfg.filter = dcfg.filter.with_overlay(overlay);
-        let mut reader = Reader::open(self.source.clone(), dcfg, start, self.history.clone()).await?;
+        let mut reader = Reader::open(o.source.clone(), dcfg, start, o.history.clone()).await?;
         if narrow {
             reader.forget_history();
         }
-        reader.progress = Some(self.progress.clone());
+        reader.progress = Some(o.progress.clone());
         reader.segment = self.segment;
         Ok(reader)
     }
 
     fn spawn(&mut self, mut reader: Reader) {
         let cancel = self.stop.child_token();
-        let (c, tx, use_gtid) = (cancel.clone(), self.tx.clone(), self.use_gtid);
+        let (c, tx, use_gtid) = (cancel.clone(), self.origin.tx.clone(), self.origin.use_gtid);
         let (ended, error, stop) = (self.ended.clone(), self.error.clone(), self.stop.clone());
         let task = tokio::spawn(async move {
             let r = reader.run(use_gtid, &c, &tx).await;
@@ -121,7 +117,7 @@ impl Feed {
         }
         self.segment += 1;
         tracing::info!(at = %r.at, overlay = ?r.overlay, segment = self.segment, "reading the binlog again from a boundary");
-        let start = StartPosition::resume(&r.at.position, r.at.gtid.as_ref(), self.use_gtid);
+        let start = StartPosition::resume(&r.at.position, r.at.gtid.as_ref(), self.origin.use_gtid);
         match self.reader(&start, r.overlay).await {
             Ok(reader) => {
                 self.spawn(reader);
@@ -143,6 +139,18 @@ impl Feed {
         let e = self.error.lock().expect("error lock").take();
         e.map_or(Ok(()), Err)
     }
+}
+
+/// What a bootstrap step gave a sink's loop.
+pub(super) enum Boot {
+    /// A record to send.
+    Send(Transaction),
+    /// Nothing now.
+    Idle,
+    /// The stream is stopping.
+    Stop,
+    /// The `javascript` filter failed on a record.
+    Failed(crate::encode::javascript::ScriptError),
 }
 
 /// The reader with the `bootstrapper=async` hold that steers it, as a sink's loop uses them.
@@ -187,10 +195,28 @@ impl Flow {
         }
     }
 
-    /// A bootstrap record made at boundary `at`.
-    pub fn stamp(&mut self, t: &mut Transaction, at: &ResumePoint) {
+    /// One bootstrap step at boundary `at` (schema id `schema_id` there; `committed` as
+    /// [`Driver::step`] takes it): its record, stamped with the hold and run through the
+    /// `javascript` filter (Maxwell runs a bootstrap's rows through it too).
+    pub async fn bootstrap(
+        &mut self,
+        d: &mut Driver,
+        (at, schema_id): (&ResumePoint, u64),
+        committed: impl FnOnce(&crate::bootstrap::Bootstrapper) -> Option<crate::bootstrap::State>,
+        script: Option<&crate::encode::javascript::stage::Handle>,
+        ctl: &super::StreamControl,
+    ) -> Boot {
+        let Step::Record(t) = d.step(at, schema_id, committed).await else { return Boot::Idle };
+        if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
+            return Boot::Stop;
+        }
+        let mut t = *t;
         if let Some(h) = self.hold.as_mut() {
-            h.stamp(t, at);
+            h.stamp(&mut t, at);
+        }
+        match script {
+            Some(s) => s.run(t).await.map_or_else(Boot::Failed, Boot::Send),
+            None => Boot::Send(t),
         }
     }
 

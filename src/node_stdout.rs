@@ -14,9 +14,9 @@
 //!   first row (repeats, never a gap), as with Kafka at-least-once; while `async` holds a
 //!   table's changes the published position stays where the hold began.
 
-use super::node_feed::Flow;
+use super::node_feed::{Boot, Flow};
 use super::{NodeError, StreamControl};
-use crate::bootstrap::drive::{Driver, Step};
+use crate::bootstrap::drive::Driver;
 use crate::encode::javascript::stage::Handle;
 use crate::encode::Transaction;
 use crate::metrics;
@@ -63,31 +63,23 @@ pub(super) async fn to_stdout(
         }
         if let Some(d) = boot.as_mut().filter(|d| at_boundary && !flow.busy() && d.ready()) {
             // Written means flushed: the last completion handed over is the last one done.
-            if let Step::Record(t) = d.step(&boundary, boundary_schema_id, |b| b.last_sent()).await {
-                if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
-                    break;
+            match flow.bootstrap(d, (&boundary, boundary_schema_id), |b| b.last_sent(), script.as_ref(), ctl).await {
+                Boot::Send(t) => {
+                    if let Err(e) = write(&mut sink, &t, cancel) {
+                        return (last, Some(e));
+                    }
+                    // `sync`: the next chunk; `async`: a binlog transaction first, if one waits.
+                    if !d.asynchronous {
+                        continue;
+                    }
                 }
-                let mut t = *t;
-                flow.stamp(&mut t, &boundary);
-                let t = match &script {
-                    Some(s) => match s.run(t).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            cancel.cancel();
-                            return (last, Some(e.into()));
-                        }
-                    },
-                    None => t,
-                };
-                if let Err(e) = write(&mut sink, &t, cancel) {
-                    return (last, Some(e));
+                Boot::Stop => break,
+                Boot::Failed(e) => {
+                    cancel.cancel();
+                    return (last, Some(e.into()));
                 }
-                // `sync`: the next chunk; `async`: a binlog transaction first, if one waits.
-                if !d.asynchronous {
-                    continue;
-                }
-            } else if d.holds_binlog() && d.ready() {
-                continue;
+                Boot::Idle if d.holds_binlog() && d.ready() => continue,
+                Boot::Idle => {}
             }
         }
         // `bootstrapper=async`: the reader narrowed or widened at this boundary when due (a
