@@ -35,20 +35,20 @@ async fn excluded_and_encrypted_rows_through_kafka() {
     exec(&mut c, &format!("UPDATE {db}.t SET secret = 'only-secret' WHERE id = 4")).await;
     exec(&mut c, &format!("DELETE FROM {db}.t WHERE id = 5")).await;
     let key = "0123456789abcdef";
-    let m = spawn_maxwell(&[
-        format!("--init_position={start}"),
-        format!("--filter=exclude: *.*, include: {db}.*"),
-        "--producer=kafka".into(),
-        format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
-        format!("--kafka_topic={topic}"),
-        "--producer_partition_by=column".into(),
-        "--producer_partition_columns=secret".into(),
-        "--producer_partition_by_fallback=table".into(),
-        "--exclude_columns=id,secret".into(),
-        "--output_primary_keys=true".into(),
-        "--encrypt=data".into(),
-        format!("--secret_key={key}"),
-    ]);
+    let m = spawn_maxwell(&kafka_node_args(
+        &start,
+        &db,
+        &topic,
+        &[
+            "--producer_partition_by=column",
+            "--producer_partition_columns=secret",
+            "--producer_partition_by_fallback=table",
+            "--exclude_columns=id,secret",
+            "--output_primary_keys=true",
+            "--encrypt=data",
+            &format!("--secret_key={key}"),
+        ],
+    ));
     let got = consume(std::slice::from_ref(&topic), 25, 60, "table", "default");
     let (st, _, err) = m.terminate();
     assert!(st.success(), "{err}");

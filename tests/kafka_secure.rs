@@ -11,17 +11,24 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// A node alone streaming `db` to `topic` through the SASL_SSL listener, from `start`.
-fn secure_args(db: &str, topic: &str, start: &str, bootstrap: &str, ca: &str) -> Vec<String> {
-    vec![
+/// A node alone streaming `db` to `topic` through the SASL_SSL listener, from `start`,
+/// trusting the broker's CA by `trust` (a PEM file's or a Java trust store's settings).
+fn secure_args(db: &str, topic: &str, start: &str, bootstrap: &str, trust: &[String]) -> Vec<String> {
+    let mut a = vec![
         format!("--init_position={start}"),
         format!("--filter=exclude: *.*, include: {db}.*"),
         "--producer=kafka".into(),
         format!("--kafka.bootstrap.servers={bootstrap}"),
         format!("--kafka_topic={topic}"),
         "--kafka.security.protocol=SASL_SSL".into(),
-        format!("--kafka.ssl.ca.location={ca}"),
-    ]
+    ];
+    a.extend_from_slice(trust);
+    a
+}
+
+/// Trusting the CA of PEM file `ca`.
+fn pem(ca: &str) -> Vec<String> {
+    vec![format!("--kafka.ssl.ca.location={ca}")]
 }
 
 /// Starts a node with `args`, inserts `rows` rows into `db`.t from id `base + 1` (`tail`: the
@@ -72,7 +79,7 @@ async fn sasl_ssl_with_scram_and_plain() {
         let topic = unique("secure");
         create_topic(&topic, 1);
         let start = master_position(&mut c).await;
-        let mut args = secure_args(&db, &topic, &start, &bootstrap, &ca);
+        let mut args = secure_args(&db, &topic, &start, &bootstrap, &pem(&ca));
         args.extend(auth.iter().cloned());
         every_row_arrives(&mut c, what, &args, &db, &topic, (n as u64 + 1) * 1000, 20, ", 'v'").await;
     }
@@ -81,7 +88,7 @@ async fn sasl_ssl_with_scram_and_plain() {
     let topic = unique("secure");
     create_topic(&topic, 1);
     let start = master_position(&mut c).await;
-    let mut args = secure_args(&db, &topic, &start, &bootstrap, &ca);
+    let mut args = secure_args(&db, &topic, &start, &bootstrap, &pem(&ca));
     args.extend(["--kafka.sasl.mechanism=SCRAM-SHA-256".to_string(), format!("--kafka.sasl.username={user}"), "--kafka.sasl.password=wrong".to_string()]);
     let m = spawn_maxwell(&args);
     exec(&mut c, &format!("INSERT INTO {db}.t VALUES (9999, 'v')")).await;
@@ -113,19 +120,12 @@ async fn java_trust_stores_as_maxwell_users_give_them() {
         let topic = unique("jks");
         create_topic(&topic, 1);
         let start = master_position(&mut c).await;
-        let args: Vec<String> = vec![
-            format!("--init_position={start}"),
-            format!("--filter=exclude: *.*, include: {db}.*"),
-            "--producer=kafka".into(),
-            format!("--kafka.bootstrap.servers={bootstrap}"),
-            format!("--kafka_topic={topic}"),
-            "--kafka.security.protocol=SASL_SSL".into(),
-            format!("--kafka.ssl.truststore.location={}", store.display()),
-            "--kafka.ssl.truststore.password=changeit".into(),
-            format!("--kafka.ssl.truststore.type={ty}"),
-            "--kafka.sasl.mechanism=PLAIN".into(),
+        let trust = [format!("--kafka.ssl.truststore.location={}", store.display()), "--kafka.ssl.truststore.password=changeit".into(), format!("--kafka.ssl.truststore.type={ty}")];
+        let mut args = secure_args(&db, &topic, &start, &bootstrap, &trust);
+        args.extend([
+            "--kafka.sasl.mechanism=PLAIN".to_string(),
             "--kafka.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"maxwell\" password=\"maxwell-secret\";".into(),
-        ];
+        ]);
         every_row_arrives(&mut c, &format!("{ty} trust store"), &args, &db, &topic, (n as u64 + 1) * 100, 5, "").await;
     }
     // A wrong store password is one error at start that names the store.

@@ -48,19 +48,19 @@ async fn thread_id_partitions_push_ts_and_camel_case_through_kafka() {
         exec(&mut c2, &format!("INSERT INTO {db}.t VALUES ({}, 'c2-{i}', 'two', {i})", 100 + i)).await;
     }
     exec(&mut c1, &format!("UPDATE {db}.t SET user_name = 'uno' WHERE order_id = 1")).await;
-    let m = spawn_maxwell(&[
-        format!("--init_position={start}"),
-        format!("--filter=exclude: *.*, include: {db}.*"),
-        "--producer=kafka".into(),
-        format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
-        format!("--kafka_topic={topic}"),
-        "--producer_partition_by=thread_id".into(),
-        "--output_thread_id=true".into(),
-        "--output_server_id=true".into(),
-        "--output_primary_key_columns=true".into(),
-        "--output_push_timestamp=true".into(),
-        "--output_naming_strategy=underscore_to_camelcase".into(),
-    ]);
+    let m = spawn_maxwell(&kafka_node_args(
+        &start,
+        &db,
+        &topic,
+        &[
+            "--producer_partition_by=thread_id",
+            "--output_thread_id=true",
+            "--output_server_id=true",
+            "--output_primary_key_columns=true",
+            "--output_push_timestamp=true",
+            "--output_naming_strategy=underscore_to_camelcase",
+        ],
+    ));
     let got = consume(std::slice::from_ref(&topic), 13, 60, "thread_id", "default");
     let after = now_secs().ceil();
     let (st, _, err) = m.terminate();

@@ -323,3 +323,16 @@ pub fn decrypt(key: &str, field: Option<&str>, lines: &[serde_json::Value]) -> V
     assert!(out.status.success(), "maxwell_decrypt.py: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
+
+/// A node alone's arguments: `db`'s rows from `start` to Kafka topic `topic`, then `extra`.
+pub fn kafka_node_args(start: &str, db: &str, topic: &str, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        format!("--init_position={start}"),
+        format!("--filter=exclude: *.*, include: {db}.*"),
+        "--producer=kafka".into(),
+        format!("--kafka.bootstrap.servers={}", kafka_bootstrap()),
+        format!("--kafka_topic={topic}"),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
