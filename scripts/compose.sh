@@ -111,11 +111,14 @@ up() {
   base
   contexts
   log "building the images and starting the cluster"
-  compose up -d --build >"$RUN_DIR/compose-up.log" 2>&1 || { tail -40 "$RUN_DIR/compose-up.log" >&2; log "docker-compose up failed (log above)"; exit 1; }
-  log "waiting for a leader"
+  compose up -d --build --force-recreate --renew-anon-volumes >"$RUN_DIR/compose-up.log" 2>&1 || { tail -40 "$RUN_DIR/compose-up.log" >&2; log "docker-compose up failed (log above)"; exit 1; }
+  # As scripts/local.sh: a leader elected and its start position committed (rows written
+  # before that would fall before a new cluster's first position).
+  log "waiting for the cluster to elect a leader and commit its start position"
   local ok=""
   for _ in $(seq 1 120); do
-    if inside maxwell-1 maxwell-cli --config=/etc/maxwell/config.properties cluster status >/dev/null 2>&1; then ok=1; break; fi
+    if inside maxwell-1 maxwell-cli --config=/etc/maxwell/config.properties cluster status --json 2>/dev/null \
+      | python3 -c "import json,sys; s=json.load(sys.stdin); sys.exit(0 if s.get('health')=='HEALTHY' and s.get('position') else 1)" 2>/dev/null; then ok=1; break; fi
     sleep 1
   done
   [ -n "$ok" ] || { compose logs --tail=30 >&2; log "no healthy cluster within 120 s (logs above)"; exit 1; }
