@@ -420,7 +420,7 @@ async fn to_kafka(
     script: Option<crate::encode::javascript::stage::Handle>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
     let cancel = &flow.feed.stop.clone();
-    let reader_ended = flow.feed.ended.clone();
+    let reader_ended = flow.feed.ended();
     let mut script_err = None;
     let mut acked = sink.acked();
     let out = ctl.acked.clone();
@@ -449,7 +449,7 @@ async fn to_kafka(
             let committed = |b: &crate::bootstrap::Bootstrapper| if exactly_once { sink.committed_bootstrap().cloned() } else { b.last_sent() };
             match flow.bootstrap(d, (&boundary, boundary_schema_id), committed, script.as_ref(), ctl).await {
                 Boot::Send(t) => {
-                    if let Err(e) = sink.send(t).await {
+                    if let Err(e) = sink.send(*t).await {
                         err = Some(e);
                         cancel.cancel();
                         break;

@@ -41,9 +41,22 @@ pub(super) struct Feed {
     running: Option<(JoinHandle<()>, CancellationToken)>,
     /// Cancelled when the stream ends (every reader stops).
     pub stop: CancellationToken,
+    ending: Ending,
+}
+
+/// How a reader ends the stream: the first error kept, `ended` cancelled.
+#[derive(Clone, Default)]
+struct Ending {
     /// Cancelled when a reader failed, or stopped with the stream.
-    pub ended: CancellationToken,
+    ended: CancellationToken,
     error: Arc<Mutex<Option<ReaderError>>>,
+}
+
+impl Ending {
+    fn fail(&self, e: ReaderError) {
+        self.error.lock().expect("error lock").get_or_insert(e);
+        self.ended.cancel();
+    }
 }
 
 /// What the first reader found at the start.
@@ -58,7 +71,7 @@ impl Feed {
     /// Opens the first reader at `start` (narrowed by `overlay`) and starts it; `stop` ends
     /// every reader.
     pub async fn open(origin: Origin, stop: CancellationToken, start: &StartPosition, overlay: Option<Overlay>) -> Result<Opened, ReaderError> {
-        let mut feed = Feed { origin, segment: 0, running: None, stop, ended: CancellationToken::new(), error: Default::default() };
+        let mut feed = Feed { origin, segment: 0, running: None, stop, ending: Ending::default() };
         let reader = feed.reader(start, overlay).await?;
         let opened = (reader.resume.clone(), reader.decoder.schema_id(), reader.info.version.clone());
         feed.spawn(reader);
@@ -82,29 +95,29 @@ impl Feed {
     fn spawn(&mut self, mut reader: Reader) {
         let cancel = self.stop.child_token();
         let (c, tx, use_gtid) = (cancel.clone(), self.origin.tx.clone(), self.origin.use_gtid);
-        let (ended, error, stop) = (self.ended.clone(), self.error.clone(), self.stop.clone());
+        let (ending, stop) = (self.ending.clone(), self.stop.clone());
         let task = tokio::spawn(async move {
-            let r = reader.run(use_gtid, &c, &tx).await;
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "the reader stopped");
-                error.lock().expect("error lock").get_or_insert(e);
-                ended.cancel();
-            } else if stop.is_cancelled() {
-                ended.cancel();
+            match reader.run(use_gtid, &c, &tx).await {
+                Err(e) => {
+                    tracing::debug!(error = %e, "the reader stopped");
+                    ending.fail(e);
+                }
+                Ok(()) if stop.is_cancelled() => ending.ended.cancel(),
+                Ok(()) => {}
             }
         });
         self.running = Some((task, cancel));
     }
 
-    fn failure(&self, e: ReaderError) {
-        self.error.lock().expect("error lock").get_or_insert(e);
-        self.ended.cancel();
+    /// Cancelled when a reader failed, or stopped with the stream: the stream ends.
+    pub fn ended(&self) -> CancellationToken {
+        self.ending.ended.clone()
     }
 
     /// Waits for a stopped reader; a panic is its error.
     async fn join(&self, task: JoinHandle<()>) {
         if let Err(e) = task.await {
-            self.failure(ReaderError::Definite(format!("the binlog reader failed: {e}")));
+            self.ending.fail(ReaderError::Definite(format!("the binlog reader failed: {e}")));
         }
     }
 
@@ -121,10 +134,10 @@ impl Feed {
         match self.reader(&start, r.overlay).await {
             Ok(reader) => {
                 self.spawn(reader);
-                !self.ended.is_cancelled()
+                !self.ending.ended.is_cancelled()
             }
             Err(e) => {
-                self.failure(e);
+                self.ending.fail(e);
                 false
             }
         }
@@ -136,7 +149,7 @@ impl Feed {
         if let Some((task, _)) = self.running.take() {
             self.join(task).await;
         }
-        let e = self.error.lock().expect("error lock").take();
+        let e = self.ending.error.lock().expect("error lock").take();
         e.map_or(Ok(()), Err)
     }
 }
@@ -144,7 +157,7 @@ impl Feed {
 /// What a bootstrap step gave a sink's loop.
 pub(super) enum Boot {
     /// A record to send.
-    Send(Transaction),
+    Send(Box<Transaction>),
     /// Nothing now.
     Idle,
     /// The stream is stopping.
@@ -206,16 +219,15 @@ impl Flow {
         script: Option<&crate::encode::javascript::stage::Handle>,
         ctl: &super::StreamControl,
     ) -> Boot {
-        let Step::Record(t) = d.step(at, schema_id, committed).await else { return Boot::Idle };
+        let Step::Record(mut t) = d.step(at, schema_id, committed).await else { return Boot::Idle };
         if ctl.abort.is_cancelled() || ctl.stop.is_cancelled() {
             return Boot::Stop;
         }
-        let mut t = *t;
         if let Some(h) = self.hold.as_mut() {
             h.stamp(&mut t, at);
         }
         match script {
-            Some(s) => s.run(t).await.map_or_else(Boot::Failed, Boot::Send),
+            Some(s) => s.run(*t).await.map_or_else(Boot::Failed, |t| Boot::Send(Box::new(t))),
             None => Boot::Send(t),
         }
     }

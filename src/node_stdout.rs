@@ -51,7 +51,7 @@ pub(super) async fn to_stdout(
     push_ts: Option<crate::config::NamingStrategy>,
 ) -> (Option<ResumePoint>, Option<NodeError>) {
     let cancel = &flow.feed.stop.clone();
-    let reader_ended = flow.feed.ended.clone();
+    let reader_ended = flow.feed.ended();
     let mut sink = StdoutSink::new(std::io::stdout()).with_push_ts(push_ts);
     let mut last = None;
     let m = metrics::get();

@@ -307,13 +307,8 @@ impl Bootstrapper {
     }
 
     async fn throttle(&self) {
-        let Some(a) = &self.active else { return };
-        if self.s.rows_per_second == 0 {
-            return;
-        }
-        let due = Duration::from_secs_f64((a.state.rows - a.rows_at_start) as f64 / self.s.rows_per_second as f64);
-        if let Some(wait) = due.checked_sub(a.started.elapsed()) {
-            tokio::time::sleep(wait).await;
+        if let Some(due) = self.throttled_until() {
+            tokio::time::sleep_until(due.into()).await;
         }
     }
 

@@ -118,6 +118,22 @@ fn reserve(out: &mut Vec<u8>, len: usize) -> &mut [u8] {
     &mut out[at..]
 }
 
+/// The plaintext of an `"encrypted"` object `{"iv":…,"bytes":…}` under `key` (16, 24 or 32
+/// bytes): an independent CBC decryption, for tests.
+#[cfg(test)]
+pub(crate) fn decrypt_for_tests(key: &str, e: &serde_json::Value) -> String {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit};
+    let iv = STANDARD.decode(e["iv"].as_str().unwrap()).unwrap();
+    let mut ct = STANDARD.decode(e["bytes"].as_str().unwrap()).unwrap();
+    let k = key.as_bytes();
+    let pt = match k.len() {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(k, &iv).unwrap().decrypt_padded_mut::<Pkcs7>(&mut ct).unwrap().to_vec(),
+        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(k, &iv).unwrap().decrypt_padded_mut::<Pkcs7>(&mut ct).unwrap().to_vec(),
+        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(k, &iv).unwrap().decrypt_padded_mut::<Pkcs7>(&mut ct).unwrap().to_vec(),
+    };
+    String::from_utf8(pt).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

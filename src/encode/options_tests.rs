@@ -5,8 +5,6 @@
 use super::tests::{image, table};
 use super::*;
 use crate::config::Settings;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -46,11 +44,7 @@ fn lines(cfg: &OutputConfig) -> (Vec<serde_json::Value>, Vec<RowMeta>, String) {
 
 /// Decrypts an `"encrypted"` object (an independent CBC decryption with the test key).
 fn decrypt(e: &serde_json::Value) -> String {
-    use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
-    let iv = STANDARD.decode(e["iv"].as_str().unwrap()).unwrap();
-    let mut ct = STANDARD.decode(e["bytes"].as_str().unwrap()).unwrap();
-    let pt = cbc::Decryptor::<aes::Aes256>::new_from_slices(KEY.as_bytes(), &iv).unwrap().decrypt_padded_mut::<Pkcs7>(&mut ct).unwrap();
-    String::from_utf8(pt.to_vec()).unwrap()
+    super::encrypt::decrypt_for_tests(KEY, e)
 }
 
 #[test]

@@ -176,13 +176,7 @@ mod tests {
     }
 
     fn decrypt(field: &serde_json::Value) -> serde_json::Value {
-        use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let iv = b64.decode(field["iv"].as_str().unwrap()).unwrap();
-        let mut bytes = b64.decode(field["bytes"].as_str().unwrap()).unwrap();
-        let plain = cbc::Decryptor::<aes::Aes128>::new_from_slices(b"0123456789abcdef", &iv).unwrap().decrypt_padded_mut::<Pkcs7>(&mut bytes).unwrap().to_vec();
-        serde_json::from_slice(&plain).unwrap()
+        serde_json::from_str(&crate::encode::encrypt::decrypt_for_tests("0123456789abcdef", field)).unwrap()
     }
 
     #[test]
